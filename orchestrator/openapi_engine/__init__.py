@@ -1,0 +1,1 @@
+"""toolmesh package."""
