@@ -1,0 +1,234 @@
+"""How runs, run lists and the tool catalog look in a terminal (rich renderables, no I/O).
+
+Commands print what these functions build; keeping them pure lets the live view and the
+one-shot ``show`` share every line, and lets tests render to a string.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from toolmesh_cli.schemas import (
+    CatalogTool,
+    Progress,
+    Report,
+    RunStatus,
+    RunSummary,
+    TaskItem,
+    ToolCatalog,
+    Usage,
+)
+
+__all__ = [
+    "EXIT_CANCELLED",
+    "EXIT_DETACHED",
+    "EXIT_FAILED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "exit_code_for",
+    "render_catalog",
+    "render_run",
+    "render_runs",
+    "render_tool",
+]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_CANCELLED = 3
+EXIT_DETACHED = 130
+"""Ctrl-C while following: the run goes on, the command stops watching (the shell's SIGINT code)."""
+
+_STATUS_STYLE = {
+    "Completed": "green",
+    "Failed": "red",
+    "Terminated": "red",
+    "Running": "cyan",
+    "Pending": "yellow",
+    "Suspended": "yellow",
+}
+
+
+def exit_code_for(status: RunStatus) -> int:
+    """0 completed, 1 failed or terminated, 3 cancelled (a run still going counts as 0)."""
+    if status.status in ("Failed", "Terminated"):
+        return EXIT_FAILED
+    if status.output is not None:
+        if status.output.outcome == "cancelled":
+            return EXIT_CANCELLED
+        if status.output.outcome == "failed":
+            return EXIT_FAILED
+    return EXIT_OK
+
+
+def one_line(value: Any, limit: int = 100) -> str:
+    """A value as one short line: dicts as compact JSON, newlines folded, long text cut."""
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _status_text(status: str) -> Text:
+    return Text(status, style=_STATUS_STYLE.get(status, "white"))
+
+
+def render_runs(runs: list[RunSummary]) -> RenderableType:
+    if not runs:
+        return Text('No runs yet. Start one with: toolmesh run "objective"')
+    table = Table(title="Runs", expand=False)
+    for column in ("id", "status", "objective", "created", "updated"):
+        table.add_column(column, overflow="fold" if column == "id" else "ellipsis")
+    for run in runs:
+        table.add_row(
+            run.id,
+            _status_text(run.status),
+            one_line(run.objective, 60),
+            run.created or "",
+            run.updated or "",
+        )
+    return table
+
+
+def _tasks_table(progress: Progress) -> Table:
+    table = Table(title="Tasks", expand=True, show_lines=False)
+    table.add_column("#", width=4)
+    table.add_column("task", ratio=2)
+    table.add_column("result", ratio=3)
+    for task in progress.done:
+        table.add_row(str(task.id), task.task, Text(one_line(task.result, 160), style="green"))
+    if progress.current_task is not None:
+        table.add_row(
+            str(progress.current_task.id), progress.current_task.task, Text("running…", style="cyan")
+        )
+    for task in progress.pending:
+        table.add_row(str(task.id), task.task, Text("pending", style="dim"))
+    return table
+
+
+def _calls_table(progress: Progress) -> Table:
+    table = Table(title="Tool calls", expand=True)
+    for column in ("call", "task", "function", "arguments", "outcome"):
+        table.add_column(column, overflow="ellipsis")
+    for call in progress.tool_calls:
+        if call.ok is None:
+            outcome = Text(str(call.status or "running"), style="yellow")
+        else:
+            label = f"{'ok' if call.ok else 'error'} {call.status or ''} {one_line(call.summary, 60)}"
+            outcome = Text(label.strip(), style="green" if call.ok else "red")
+        table.add_row(
+            call.call_id, str(call.task_id or ""), call.function, one_line(call.arguments, 60), outcome
+        )
+    return table
+
+
+def _attention(run_id: str, progress: Progress) -> list[RenderableType]:
+    parts: list[RenderableType] = []
+    for approval in progress.approvals:
+        text = Text.assemble(
+            ("approval needed ", "bold yellow"),
+            f"{approval.function}({one_line(approval.arguments, 80)}) call {approval.call_id}",
+            f" expires {approval.expires_at}" if approval.expires_at else "",
+            ("\n  toolmesh approve ", "dim"),
+            (f"{run_id} {approval.call_id} [--deny]", "dim"),
+        )
+        parts.append(text)
+    for waiting in progress.waiting:
+        text = Text.assemble(
+            ("waiting for a reply ", "bold yellow"),
+            f"{waiting.function} call {waiting.call_id} since {waiting.since or '?'}",
+            f": {one_line(waiting.message, 80)}" if waiting.message else "",
+            ("\n  toolmesh reply ", "dim"),
+            (f'{run_id} {waiting.call_id} "text"', "dim"),
+        )
+        parts.append(text)
+    return parts
+
+
+def _usage_line(usage: Usage) -> Text:
+    return Text(
+        f"usage: {usage.llm_calls} LLM calls, {usage.total_tokens} tokens "
+        f"({usage.prompt_tokens} prompt + {usage.completion_tokens} completion), "
+        f"{usage.tool_calls} tool calls",
+        style="dim",
+    )
+
+
+def _report(report: Report) -> RenderableType:
+    body: list[RenderableType] = [
+        Text.assemble(("outcome: ", "bold"), report.outcome, ("  stop reason: ", "bold"), report.stop_reason)
+    ]
+    if report.summary:
+        body.append(Text(report.summary))
+    if report.pending:
+        body.append(Text(f"{len(report.pending)} task(s) left pending", style="yellow"))
+    body.append(_usage_line(report.usage))
+    style = "green" if report.outcome == "completed" else "yellow"
+    return Panel(Group(*body), title="Report", border_style=style)
+
+
+def render_run(run: RunStatus) -> RenderableType:
+    """The whole run: header, tasks, tool calls, what needs a person, usage and the report."""
+    header = Text.assemble(
+        ("run ", "bold"),
+        run.id,
+        "  ",
+        _status_text(run.status),
+        f"  phase {run.progress.phase} · iteration {run.progress.iteration}" if run.progress else "",
+    )
+    parts: list[RenderableType] = [header, Text.assemble(("objective: ", "bold"), run.objective)]
+    progress = run.progress
+    if progress is None and run.output is not None:
+        progress = Progress(
+            phase="done",
+            done=[TaskItem(id=t.id, task=t.task, result=t.result) for t in run.output.tasks],
+            usage=run.output.usage,
+        )
+    if progress is not None:
+        parts.append(_tasks_table(progress))
+        if progress.tool_calls:
+            parts.append(_calls_table(progress))
+        parts.extend(_attention(run.id, progress))
+        if run.output is None:
+            parts.append(_usage_line(progress.usage))
+    if run.output is not None:
+        parts.append(_report(run.output))
+    return Group(*parts)
+
+
+def render_catalog(catalog: ToolCatalog) -> RenderableType:
+    table = Table(title="Tool catalog")
+    for column in ("tool", "function", "approval", "chars", "≈tokens", "description"):
+        table.add_column(column, overflow="ellipsis")
+    for tool in catalog.tools:
+        for function in tool.functions:
+            table.add_row(
+                tool.name,
+                function.name,
+                "asks" if function.needs_approval else "",
+                str(function.size_chars or ""),
+                str(function.approx_tokens or ""),
+                one_line(function.description, 60),
+            )
+    parts: list[RenderableType] = [table]
+    total = sum(f.approx_tokens or 0 for t in catalog.tools for f in t.functions)
+    parts.append(Text(f"{len(catalog.tools)} tools, ≈{total} tokens of function schemas", style="dim"))
+    for problem in catalog.problems:
+        parts.append(Text(f"problem: {one_line(problem, 200)}", style="red"))
+    return Group(*parts)
+
+
+def render_tool(tool: CatalogTool) -> RenderableType:
+    parts: list[RenderableType] = [Text.assemble(("tool ", "bold"), tool.name, f"  {tool.base_url or ''}")]
+    for function in tool.functions:
+        title = f"{function.name}{'  (asks for approval)' if function.needs_approval else ''}"
+        schema = json.dumps(function.parameters or {}, indent=2)
+        parts.append(Panel(Group(Text(function.description), Text(schema, style="cyan")), title=title))
+    return Group(*parts)

@@ -1,0 +1,164 @@
+"""What the toolmesh run API answers, as the CLI reads it.
+
+These models parse the HTTP boundary. They ignore keys they do not know, so a newer server
+does not break an older CLI, and give every progress field a default, because a run that has
+just started has no custom status yet.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "Approval",
+    "CatalogFunction",
+    "CatalogTool",
+    "Progress",
+    "Report",
+    "ReportTask",
+    "RunCreated",
+    "RunStatus",
+    "RunSummary",
+    "TaskItem",
+    "ToolCallItem",
+    "ToolCatalog",
+    "Usage",
+    "Waiting",
+]
+
+FINISHED_STATUSES = frozenset({"Completed", "Failed", "Terminated"})
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class RunCreated(_Wire):
+    id: str
+    status_url: str | None = None
+    cancel_url: str | None = None
+    approvals_url: str | None = None
+
+
+class RunSummary(_Wire):
+    id: str
+    status: str
+    objective: str = ""
+    created: str | None = None
+    updated: str | None = None
+
+
+class TaskItem(_Wire):
+    id: int | str
+    task: str
+    result: str | None = None
+
+
+class ToolCallItem(_Wire):
+    call_id: str = ""
+    task_id: int | str | None = None
+    function: str = ""
+    arguments: str | dict[str, Any] | None = None
+    ok: bool | None = None
+    status: int | str | None = None
+    summary: str | None = None
+
+
+class Approval(_Wire):
+    call_id: str
+    tool: str | None = None
+    function: str = ""
+    arguments: str | dict[str, Any] | None = None
+    asked_at: str | None = None
+    expires_at: str | None = None
+
+
+class Waiting(_Wire):
+    call_id: str
+    function: str = ""
+    kind: str = "callback"
+    since: str | None = None
+    expires_at: str | None = None
+    message: str | None = None
+
+
+class Usage(_Wire):
+    llm_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    tool_calls: int = 0
+
+
+class Progress(_Wire):
+    phase: str = "planning"
+    iteration: int = 0
+    current_task: TaskItem | None = None
+    pending: list[TaskItem] = Field(default_factory=list)
+    done: list[TaskItem] = Field(default_factory=list)
+    tool_calls: list[ToolCallItem] = Field(default_factory=list)
+    approvals: list[Approval] = Field(default_factory=list)
+    waiting: list[Waiting] = Field(default_factory=list)
+    usage: Usage = Field(default_factory=Usage)
+    execution: int = 0
+
+
+class ReportToolCall(_Wire):
+    function: str = ""
+    ok: bool | None = None
+    status: int | str | None = None
+
+
+class ReportTask(_Wire):
+    id: int | str
+    task: str
+    result: str | None = None
+    tool_calls: list[ReportToolCall] = Field(default_factory=list)
+
+
+class Report(_Wire):
+    objective: str = ""
+    outcome: str = ""
+    stop_reason: str = ""
+    tasks: list[ReportTask] = Field(default_factory=list)
+    pending: list[TaskItem] = Field(default_factory=list)
+    usage: Usage = Field(default_factory=Usage)
+    summary: str = ""
+    model: str | None = None
+
+
+class RunStatus(_Wire):
+    id: str
+    status: str
+    objective: str = ""
+    created: str | None = None
+    updated: str | None = None
+    progress: Progress | None = None
+    output: Report | None = None
+
+    @property
+    def finished(self) -> bool:
+        """True once the run can no longer change (it completed, failed or was terminated)."""
+        return self.status in FINISHED_STATUSES
+
+
+class CatalogFunction(_Wire):
+    name: str
+    description: str = ""
+    needs_approval: bool = False
+    size_chars: int | None = None
+    approx_tokens: int | None = None
+    parameters: dict[str, Any] | None = None
+
+
+class CatalogTool(_Wire):
+    name: str
+    base_url: str | None = None
+    functions: list[CatalogFunction] = Field(default_factory=list)
+
+
+class ToolCatalog(_Wire):
+    tools: list[CatalogTool] = Field(default_factory=list)
+    problems: list[dict[str, Any] | str] = Field(default_factory=list)
