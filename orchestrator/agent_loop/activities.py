@@ -1,0 +1,264 @@
+"""Activities: every side effect of a run (catalog loading, model steps, tool calls, memory).
+
+Each takes and returns plain JSON-ready dicts, because their inputs and results are stored in
+orchestration history. Tool calls retry transient failures here, with exponential backoff and
+jitter, so the orchestrator sees one result per call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import random
+from typing import Any
+
+import azure.durable_functions as df
+from openapi_engine import Catalog, ToolFunction, ToolResult, build_catalog, invoke, load_registry
+from openapi_engine.catalog import ToolInfo
+
+from .callbacks import callback_url
+from .clients import gateway_client, tool_client
+from .errors import ConfigError
+from .settings import get_settings
+
+__all__ = ["bp", "idempotency_key", "invoke_with_retries", "load_catalog_now"]
+
+log = logging.getLogger("toolmesh.activities")
+
+bp = df.Blueprint()
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+RETRY_BASE_SECONDS = 0.25
+RETRY_MAX_SECONDS = 4.0
+
+
+def load_catalog_now(only: list[str] | None = None) -> Catalog:
+    """Read the registry afresh and convert every tool; a bad tool is a problem, not a failure."""
+    settings = get_settings()
+    path = settings.registry_path
+    if not path.exists():
+        raise ConfigError(f"TOOLMESH_REGISTRY: no registry file at {path}")
+    registry = load_registry(path)
+    return build_catalog(registry)
+
+
+def idempotency_key(run_id: str, call_id: str) -> str:
+    """The same run and call always give the same key, so a retried activity cannot act twice."""
+    return hashlib.sha256(f"toolmesh:{run_id}:{call_id}".encode()).hexdigest()[:40]
+
+
+@bp.activity_trigger(input_name="payload")
+def load_catalog(payload: dict[str, Any]) -> dict[str, Any]:
+    """Snapshot the tool catalog for a run; it lives in history from then on."""
+    catalog = load_catalog_now()
+    for problem in catalog.problems:
+        log.warning("tool catalog problem: %s", problem)
+    return catalog.to_dict()
+
+
+@bp.activity_trigger(input_name="payload")
+async def llm_step(payload: dict[str, Any]) -> dict[str, Any]:
+    """One chat completion through the gateway; the gateway holds every provider key."""
+    settings = get_settings()
+    client = gateway_client(settings)
+    kwargs: dict[str, Any] = {"model": payload["model"], "messages": payload["messages"]}
+    if payload.get("tools"):
+        kwargs["tools"] = payload["tools"]
+    if payload.get("response_format"):
+        kwargs["response_format"] = payload["response_format"]
+    completion = await client.chat.completions.create(
+        **kwargs, extra_headers={"X-Toolmesh-Run-Id": payload["run_id"], "X-Toolmesh-Step": payload["step"]}
+    )
+    choice = completion.choices[0]
+    message = choice.message
+    tool_calls = [
+        {"id": call.id, "name": call.function.name, "arguments": call.function.arguments or "{}"}
+        for call in (message.tool_calls or [])
+        if getattr(call, "function", None) is not None
+    ]
+    usage = completion.usage
+    return {
+        "content": message.content,
+        "tool_calls": tool_calls,
+        "finish_reason": choice.finish_reason,
+        "model": completion.model,
+        "usage": {
+            "prompt_tokens": usage.prompt_tokens if usage else 0,
+            "completion_tokens": usage.completion_tokens if usage else 0,
+            "total_tokens": usage.total_tokens if usage else 0,
+        },
+    }
+
+
+async def invoke_with_retries(
+    function: ToolFunction,
+    tool: ToolInfo,
+    arguments: dict[str, Any],
+    *,
+    run_id: str,
+    call_id: str,
+    max_attempts: int,
+) -> ToolResult:
+    """Call a tool, retrying timeouts, 429 and 5xx with exponential backoff and full jitter."""
+    settings = get_settings()
+    secrets = {name: os.environ.get(name, "") for name in tool.auth.values()}
+    key = None if function.method.upper() in SAFE_METHODS else idempotency_key(run_id, call_id)
+    hook = None
+    if function.callback is not None:
+        if not (settings.public_url and settings.callback_secret):
+            return ToolResult(
+                ok=False,
+                status=None,
+                content_type=None,
+                body="",
+                truncated=False,
+                error="this operation reports back through a callback, but callbacks are not configured "
+                "(TOOLMESH_PUBLIC_URL and TOOLMESH_CALLBACK_SECRET)",
+                retryable=False,
+            )
+        hook = callback_url(settings.public_url, settings.callback_secret, run_id, call_id)
+    result: ToolResult | None = None
+    for attempt in range(max_attempts):
+        result = await invoke(
+            function,
+            arguments,
+            base_url=tool.base_url,
+            client=tool_client(),
+            settings=secrets,
+            timeout_seconds=float(tool.timeout_seconds),
+            idempotency_key=key,
+            callback_url=hook,
+        )
+        if result.ok or not result.retryable or attempt == max_attempts - 1:
+            break
+        delay = random.uniform(0, min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2**attempt))
+        log.info("retrying %s (attempt %d) after %.2fs: %s", function.name, attempt + 2, delay, result.error)
+        await asyncio.sleep(delay)
+    assert result is not None
+    return result
+
+
+def _json_body(result: ToolResult) -> Any:
+    if result.truncated or not result.content_type or "json" not in result.content_type:
+        return None
+    try:
+        return json.loads(result.body)
+    except ValueError:
+        return None
+
+
+@bp.activity_trigger(input_name="payload")
+async def invoke_tool(payload: dict[str, Any]) -> dict[str, Any]:
+    """One tool call: one HTTP request to the registry's server for that tool."""
+    function = ToolFunction.from_dict(payload["function"])
+    tool = ToolInfo.from_dict(payload["tool"])
+    result = await invoke_with_retries(
+        function,
+        tool,
+        payload["arguments"],
+        run_id=payload["run_id"],
+        call_id=payload["call_id"],
+        max_attempts=get_settings().tool_max_attempts,
+    )
+    return {**result.to_dict(), "json": _json_body(result)}
+
+
+def _memory_function(operation_id: str) -> tuple[ToolFunction, ToolInfo] | None:
+    settings = get_settings()
+    catalog = _cached_catalog()
+    tool = catalog.tools.get(settings.memory_tool)
+    if tool is None:
+        return None
+    for function in catalog.functions:
+        if function.tool == tool.name and function.operation_id == operation_id:
+            return function, tool
+    return None
+
+
+_catalog_cache: dict[str, tuple[float, Catalog]] = {}
+CATALOG_CACHE_SECONDS = 30.0
+
+
+def _cached_catalog() -> Catalog:
+    """The catalog for memory calls, rebuilt at most every 30 s and whenever the registry changes."""
+    settings = get_settings()
+    path = settings.registry_path
+    stamp = f"{path}:{path.stat().st_mtime_ns if path.exists() else 0}"
+    loop_time = asyncio.get_event_loop().time()
+    cached = _catalog_cache.get(stamp)
+    if cached is None or loop_time - cached[0] > CATALOG_CACHE_SECONDS:
+        _catalog_cache.clear()
+        cached = (loop_time, load_catalog_now())
+        _catalog_cache[stamp] = cached
+    return cached[1]
+
+
+def _fit_arguments(function: ToolFunction, candidates: dict[str, Any]) -> dict[str, Any]:
+    properties = function.parameters.get("properties", {})
+    return {name: value for name, value in candidates.items() if name in properties}
+
+
+@bp.activity_trigger(input_name="payload")
+async def store_memory(payload: dict[str, Any]) -> dict[str, Any]:
+    """Write a finished task's result to the memory tool (a tool like any other)."""
+    settings = get_settings()
+    found = _memory_function(settings.memory_store_operation)
+    if found is None:
+        return {"stored": False, "reason": f"no memory tool {settings.memory_tool!r} in the registry"}
+    function, tool = found
+    arguments = _fit_arguments(
+        function,
+        {
+            "title": f"Task {payload['task_id']}: {payload['task']}"[:200],
+            "content": payload["result"] or "(no result)",
+            "body": payload["result"] or "(no result)",
+            "tags": ["task-result"],
+            "run_id": payload["run_id"],
+        },
+    )
+    result = await invoke_with_retries(
+        function,
+        tool,
+        arguments,
+        run_id=payload["run_id"],
+        call_id=f"memory-{payload['task_id']}",
+        max_attempts=settings.tool_max_attempts,
+    )
+    if not result.ok:
+        log.warning("memory store failed for run %s: %s", payload["run_id"], result.error)
+    return {"stored": result.ok, "status": result.status, "error": result.error}
+
+
+def _note_texts(value: Any) -> list[str]:
+    items = value.get("items") or value.get("notes") or value.get("results") if isinstance(value, dict) else value
+    texts: list[str] = []
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, dict):
+            note = item.get("note", item)
+            title = str(note.get("title") or "")
+            content = str(note.get("content") or note.get("body") or "")
+            texts.append(f"{title}: {content}" if title else content)
+    return texts
+
+
+@bp.activity_trigger(input_name="payload")
+async def recall_memory(payload: dict[str, Any]) -> list[str]:
+    """Notes relevant to a task, from this run's memory."""
+    settings = get_settings()
+    found = _memory_function(settings.memory_search_operation)
+    if found is None:
+        return []
+    function, tool = found
+    arguments = _fit_arguments(function, {"query": payload["query"][:200], "q": payload["query"][:200],
+                                          "run_id": payload["run_id"], "limit": 5})
+    result = await invoke(
+        function, arguments, base_url=tool.base_url, client=tool_client(),
+        settings={name: os.environ.get(name, "") for name in tool.auth.values()},
+        timeout_seconds=float(tool.timeout_seconds),
+    )
+    if not result.ok:
+        return []
+    return [text[:400] for text in _note_texts(_json_body(result))][:5]

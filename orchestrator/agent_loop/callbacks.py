@@ -1,0 +1,30 @@
+"""Signed callback URLs: a tool can raise only its own run's callback event.
+
+The signature is an HMAC of the run id and call id under the app's callback secret, so a URL
+handed to one tool for one call cannot be replayed against another run or call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from urllib.parse import quote
+
+__all__ = ["callback_signature", "callback_url", "verify_callback"]
+
+
+def callback_signature(secret: str, run_id: str, call_id: str) -> str:
+    message = f"{run_id}\n{call_id}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def callback_url(public_url: str, secret: str, run_id: str, call_id: str) -> str:
+    base = public_url.rstrip("/")
+    sig = callback_signature(secret, run_id, call_id)
+    return f"{base}/api/runs/{quote(run_id, safe='')}/callbacks/{quote(call_id, safe='')}?sig={sig}"
+
+
+def verify_callback(secret: str, run_id: str, call_id: str, sig: str) -> bool:
+    if not secret or not sig:
+        return False
+    return hmac.compare_digest(callback_signature(secret, run_id, call_id), sig)

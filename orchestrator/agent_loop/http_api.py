@@ -1,0 +1,250 @@
+"""The run API: start, list, watch, approve, cancel, and the callback tools use to report back.
+
+Every route but the callback and the console page needs the function key (function-level auth
+on Azure; the local host applies the same convention). Bodies are validated here and errors say
+which field is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from .activities import load_catalog_now
+from .callbacks import verify_callback
+from .orchestration import CANCEL_EVENT, ORCHESTRATOR_NAME, approval_event, callback_event
+from .run_request import RunRequestError, parse_run_request
+from .settings import get_settings
+
+__all__ = ["bp"]
+
+bp = df.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
+
+FINISHED = {"Completed", "Failed", "Terminated", "Canceled"}
+MAX_BODY_BYTES = 256 * 1024
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> func.HttpResponse:
+    return func.HttpResponse(
+        json.dumps(body, ensure_ascii=False), status_code=status, mimetype="application/json", headers=headers
+    )
+
+
+def _error(status: int, message: str, field: str | None = None) -> func.HttpResponse:
+    return _json({"error": {"message": message, "field": field}}, status)
+
+
+def _body(req: func.HttpRequest) -> Any:
+    raw = req.get_body()
+    if len(raw) > MAX_BODY_BYTES:
+        raise RunRequestError(f"the request body is larger than {MAX_BODY_BYTES} bytes", None)
+    if not raw.strip():
+        raise RunRequestError("the request body is empty; send a JSON object", None)
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise RunRequestError(f"the request body is not valid JSON: {exc}", None) from None
+
+
+def _base(req: func.HttpRequest) -> str:
+    url = req.url
+    scheme_end = url.find("://") + 3
+    path_start = url.find("/", scheme_end)
+    return url if path_start < 0 else url[:path_start]
+
+
+def _run_links(req: func.HttpRequest, run_id: str) -> dict[str, str]:
+    base = f"{_base(req)}/api/runs/{run_id}"
+    return {"id": run_id, "status_url": base, "cancel_url": f"{base}/cancel", "approvals_url": f"{base}/approvals"}
+
+
+def _status_view(status: df.models.DurableOrchestrationStatus) -> dict[str, Any]:
+    payload = status.input_
+    if isinstance(payload, str):
+        try:
+            payload = json.loads(payload)
+        except ValueError:
+            payload = {}
+    request = payload.get("state", {}).get("request", payload) if isinstance(payload, dict) else {}
+    output = status.output if status.runtime_status and status.runtime_status.value in FINISHED else None
+    return {
+        "id": status.instance_id,
+        "status": status.runtime_status.value if status.runtime_status else None,
+        "objective": request.get("objective") if isinstance(request, dict) else None,
+        "created": status.created_time.isoformat() if status.created_time else None,
+        "updated": status.last_updated_time.isoformat() if status.last_updated_time else None,
+        "progress": status.custom_status,
+        "output": output,
+    }
+
+
+async def _get_run(client: df.DurableOrchestrationClient, run_id: str) -> df.models.DurableOrchestrationStatus | None:
+    status = await client.get_status(run_id, show_input=True)
+    if not status or not status.instance_id or status.name != ORCHESTRATOR_NAME:
+        return None
+    return status
+
+
+@bp.route(route="api/runs", methods=["POST"])
+@bp.durable_client_input(client_name="client")
+async def start_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """Start a run; 202 with the URLs to follow and steer it."""
+    try:
+        request = parse_run_request(_body(req))
+    except RunRequestError as exc:
+        return _error(400, exc.message, exc.field)
+    run_id = await client.start_new(ORCHESTRATOR_NAME, None, request.model_dump(mode="json"))
+    links = _run_links(req, run_id)
+    return _json(links, 202, headers={"Location": links["status_url"]})
+
+
+@bp.route(route="api/runs", methods=["GET"])
+@bp.durable_client_input(client_name="client")
+async def list_runs(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """Runs, newest first; ``status`` filters by runtime status, ``limit`` caps the list."""
+    wanted = {s.strip() for s in (req.params.get("status") or "").split(",") if s.strip()}
+    try:
+        limit = int(req.params.get("limit") or 50)
+    except ValueError:
+        return _error(400, "limit must be an integer", "limit")
+    if not 1 <= limit <= 1000:
+        return _error(400, "limit must be between 1 and 1000", "limit")
+    runs = [
+        _status_view(s)
+        for s in await client.get_status_all()
+        if s.name == ORCHESTRATOR_NAME and (not wanted or (s.runtime_status and s.runtime_status.value in wanted))
+    ]
+    runs.sort(key=lambda r: r["created"] or "", reverse=True)
+    return _json([{k: r[k] for k in ("id", "status", "objective", "created", "updated")} for r in runs[:limit]])
+
+
+@bp.route(route="api/runs/{run_id}", methods=["GET"])
+@bp.durable_client_input(client_name="client")
+async def get_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """A run's status, live progress and, once finished, its report."""
+    status = await _get_run(client, req.route_params["run_id"])
+    if status is None:
+        return _error(404, f"no run with id {req.route_params['run_id']!r}")
+    return _json(_status_view(status))
+
+
+def _pending(status: df.models.DurableOrchestrationStatus, key: str, call_id: str) -> dict[str, Any] | None:
+    progress = status.custom_status if isinstance(status.custom_status, dict) else {}
+    for entry in progress.get(key) or []:
+        if isinstance(entry, dict) and entry.get("call_id") == call_id:
+            return entry
+    return None
+
+
+@bp.route(route="api/runs/{run_id}/approvals/{call_id}", methods=["POST"])
+@bp.durable_client_input(client_name="client")
+async def decide_approval(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """Approve or deny a call the run is waiting on."""
+    run_id, call_id = req.route_params["run_id"], req.route_params["call_id"]
+    try:
+        body = _body(req)
+    except RunRequestError as exc:
+        return _error(400, exc.message, exc.field)
+    if not isinstance(body, dict) or not isinstance(body.get("approve"), bool):
+        return _error(400, "approve: a boolean is required", "approve")
+    comment = body.get("comment", "")
+    if not isinstance(comment, str) or len(comment) > 2000:
+        return _error(400, "comment: a string of at most 2000 characters", "comment")
+    status = await _get_run(client, run_id)
+    if status is None:
+        return _error(404, f"no run with id {run_id!r}")
+    if status.runtime_status and status.runtime_status.value in FINISHED:
+        return _error(409, f"run {run_id} has already finished")
+    if _pending(status, "approvals", call_id) is None:
+        return _error(404, f"run {run_id} is not waiting for approval of call {call_id!r}")
+    await client.raise_event(run_id, approval_event(call_id), {"approve": body["approve"], "comment": comment})
+    return _json({"id": run_id, "call_id": call_id, "approve": body["approve"]}, 202)
+
+
+@bp.route(route="api/runs/{run_id}/cancel", methods=["POST"])
+@bp.durable_client_input(client_name="client")
+async def cancel_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """Stop a run promptly: it starts no new activity and reports what it had done."""
+    run_id = req.route_params["run_id"]
+    status = await _get_run(client, run_id)
+    if status is None:
+        return _error(404, f"no run with id {run_id!r}")
+    if status.runtime_status and status.runtime_status.value in FINISHED:
+        return _error(409, f"run {run_id} has already finished ({status.runtime_status.value})")
+    await client.raise_event(run_id, CANCEL_EVENT, {"reason": "cancelled by request"})
+    return _json({"id": run_id, "status": "cancelling"}, 202)
+
+
+@bp.route(route="api/runs/{run_id}/callbacks/{call_id}", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.durable_client_input(client_name="client")
+async def tool_callback(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """A tool reports back on an asynchronous operation; the per-run signature is the credential."""
+    run_id, call_id = req.route_params["run_id"], req.route_params["call_id"]
+    if not verify_callback(get_settings().callback_secret, run_id, call_id, req.params.get("sig") or ""):
+        return _error(401, "invalid or missing callback signature")
+    try:
+        body = _body(req)
+    except RunRequestError as exc:
+        return _error(400, exc.message, exc.field)
+    status = await _get_run(client, run_id)
+    if status is None:
+        return _error(404, f"no run with id {run_id!r}")
+    if status.runtime_status and status.runtime_status.value in FINISHED:
+        return _error(410, f"run {run_id} has already finished")
+    await client.raise_event(run_id, callback_event(call_id), body)
+    return _json({"id": run_id, "call_id": call_id, "accepted": True}, 202)
+
+
+def _catalog_summary(full: bool = False, only: str | None = None) -> dict[str, Any]:
+    catalog = load_catalog_now()
+    tools = []
+    for name, info in sorted(catalog.tools.items()):
+        if only is not None and name != only:
+            continue
+        functions = [f for f in catalog.functions if f.tool == name]
+        tools.append(
+            {
+                "name": name,
+                "base_url": info.base_url,
+                "tags": list(info.tags),
+                "functions": [
+                    {
+                        "name": f.name,
+                        "description": f.description,
+                        "method": f.method,
+                        "path": f.path,
+                        "needs_approval": f.needs_approval,
+                        "size_chars": f.size_chars,
+                        "approx_tokens": f.approx_tokens,
+                        **({"parameters": f.parameters} if full else {}),
+                    }
+                    for f in functions
+                ],
+            }
+        )
+    problems = [p.to_dict() if hasattr(p, "to_dict") else str(p) for p in catalog.problems]
+    return {"tools": tools, "problems": problems}
+
+
+@bp.route(route="api/tools", methods=["GET"])
+def list_tools(req: func.HttpRequest) -> func.HttpResponse:
+    """The converted catalog as the next run will see it."""
+    return _json(_catalog_summary())
+
+
+@bp.route(route="api/tools/reload", methods=["POST"])
+def reload_tools(req: func.HttpRequest) -> func.HttpResponse:
+    """Re-read the registry and every spec now (runs pick up changes at their next start anyway)."""
+    return _json(_catalog_summary())
+
+
+@bp.route(route="api/tools/{name}", methods=["GET"])
+def get_tool(req: func.HttpRequest) -> func.HttpResponse:
+    name = req.route_params["name"]
+    summary = _catalog_summary(full=True, only=name)
+    if not summary["tools"]:
+        return _error(404, f"no tool named {name!r} in the registry")
+    return _json(summary["tools"][0])

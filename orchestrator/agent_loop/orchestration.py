@@ -1,0 +1,426 @@
+"""The agent orchestrator: a bounded BabyAGI loop as a Durable Functions orchestration.
+
+Deterministic by construction: every side effect (model steps, tool calls, memory) is an
+activity, time comes from ``context.current_utc_datetime`` and ids from counters in the state.
+Every wait is raced against the run's ``cancel`` event, so a cancelled run starts no new
+activity. History stays small because the run continues as new every few iterations.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Generator
+from datetime import timedelta
+from typing import Any
+
+import azure.durable_functions as df
+from azure.durable_functions.models.Task import TaskBase, TaskState
+from openapi_engine import Catalog, ToolFunction, validate_arguments
+
+from . import activities
+from .planning import add_new_tasks, apply_priority, budget_stop, one_line, parse_json_object
+from .progress import build_progress, build_report
+from .prompts import create_tasks_messages, execute_task_messages, prioritize_messages, summarize_messages
+from .run_request import RunRequest
+from .state import CallRecord, RunState, Task
+from .tooling import functions_for_run, needs_approval, select_for_task
+
+__all__ = ["CANCEL_EVENT", "ORCHESTRATOR_NAME", "approval_event", "bp", "callback_event"]
+
+ORCHESTRATOR_NAME = "agent_run"
+CANCEL_EVENT = "cancel"
+
+bp = df.Blueprint()
+
+Steps = Generator[TaskBase, Any, Any]
+
+
+def approval_event(call_id: str) -> str:
+    return f"approval-{call_id}"
+
+
+def callback_event(call_id: str) -> str:
+    return f"callback-{call_id}"
+
+
+class RunCancelled(Exception):
+    """The cancel event won a race; the run ends with what it has."""
+
+
+class ModelStepFailed(Exception):
+    """A model step failed after retries; the run ends as failed, keeping what was done."""
+
+
+def _event_payload(value: Any) -> Any:
+    # The real host delivers a client-raised event as a JSON string; a direct POST as an object.
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+class AgentRun:
+    """One execution of a run: holds the context and state, and yields the Durable tasks."""
+
+    def __init__(self, context: df.DurableOrchestrationContext, payload: dict[str, Any]) -> None:
+        self.context = context
+        if "state" in payload:
+            self.state = RunState.from_dict(payload["state"])
+            self.state.execution += 1
+        else:
+            request = RunRequest.model_validate(payload).model_dump(mode="json")
+            self.state = RunState(
+                request=request,
+                run_id=context.instance_id,
+                started_at=context.current_utc_datetime.isoformat(),
+            )
+        self.request = RunRequest.model_validate(self.state.request)
+        self.catalog = Catalog(tools={}, functions=[], problems=[])
+        self.functions: list[ToolFunction] = []
+        self.approvals: list[dict[str, Any]] = []
+        self.waiting: list[dict[str, Any]] = []
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def _now_iso(self) -> str:
+        return self.context.current_utc_datetime.isoformat()
+
+    def _status(self, phase: str, current: Task | None = None) -> None:
+        self.context.set_custom_status(
+            build_progress(self.state, phase, current=current, approvals=self.approvals, waiting=self.waiting)
+        )
+
+    def _guarded(self, task: TaskBase) -> Steps:
+        """Wait for ``task`` unless the run is cancelled first; return its value."""
+        cancel = self.context.wait_for_external_event(CANCEL_EVENT)
+        winner = yield self.context.task_any([task, cancel])
+        if winner is cancel:
+            raise RunCancelled()
+        if winner.state is TaskState.FAILED:
+            raise winner.result if isinstance(winner.result, Exception) else RuntimeError(str(winner.result))
+        return winner.result
+
+    def _activity(self, function: Any, payload: dict[str, Any]) -> Steps:
+        return (yield from self._guarded(self.context.call_activity(function, payload)))
+
+    def _model(self, step: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> Steps:
+        payload: dict[str, Any] = {
+            "run_id": self.state.run_id,
+            "step": step,
+            "model": self.request.model,
+            "messages": messages,
+        }
+        if tools:
+            payload["tools"] = tools
+        if step in ("create_tasks", "prioritize"):
+            payload["response_format"] = {"type": "json_object"}
+        try:
+            answer: dict[str, Any] = yield from self._activity(activities.llm_step, payload)
+        except RunCancelled:
+            raise
+        except Exception as exc:  # the activity failed after its own retries
+            raise ModelStepFailed(f"{step}: {exc}") from exc
+        self.state.usage.add_llm(answer.get("usage"))
+        return answer
+
+    def _wait_for_event(self, name: str, seconds: int) -> Steps:
+        """An event raced against a timer (and cancel); returns (payload, timed_out)."""
+        deadline = self.context.current_utc_datetime + timedelta(seconds=seconds)
+        run_deadline = self._run_deadline()
+        timer = self.context.create_timer(min(deadline, run_deadline))
+        event = self.context.wait_for_external_event(name)
+        cancel = self.context.wait_for_external_event(CANCEL_EVENT)
+        winner = yield self.context.task_any([event, timer, cancel])
+        if winner is not timer:
+            timer.cancel()
+        if winner is cancel:
+            raise RunCancelled()
+        if winner is timer:
+            return None, True
+        return _event_payload(event.result), False
+
+    def _run_deadline(self) -> Any:
+        from datetime import datetime
+
+        started = datetime.fromisoformat(self.state.started_at)
+        return started + timedelta(seconds=self.request.budgets.deadline_seconds)
+
+    # -- the loop --------------------------------------------------------------------------
+
+    def run(self) -> Steps:
+        self._status("planning")
+        outcome, stop_reason = "completed", ""
+        try:
+            catalog = yield from self._activity(activities.load_catalog, {"tools": self.request.tools})
+            self.catalog = Catalog.from_dict(catalog)
+            self.functions = functions_for_run(self.catalog, self.request.tools)
+            if self.state.execution == 0:
+                yield from self._first_tasks()
+            iterations_here = 0
+            while True:
+                stop = budget_stop(self.state, self.context.current_utc_datetime)
+                if stop:
+                    outcome, stop_reason = "budget_exhausted", stop
+                    break
+                if not self.state.pending:
+                    stop_reason = "no_pending_tasks"
+                    break
+                if iterations_here >= self.request.options.continue_every:
+                    self._status("continuing")
+                    self.context.continue_as_new({"state": self.state.to_dict()})
+                    return None
+                iterations_here += 1
+                if (yield from self._iteration()):
+                    stop_reason = "objective_met"
+                    break
+        except RunCancelled:
+            outcome, stop_reason = "cancelled", "cancelled"
+        except ModelStepFailed as exc:
+            outcome, stop_reason = "failed", f"model step failed: {exc}"
+        self.state.events.append(f"stopped: {stop_reason}")
+        summary = yield from self._summary(outcome, stop_reason)
+        self.approvals, self.waiting = [], []
+        self._status("done")
+        return build_report(
+            self.state, outcome=outcome, stop_reason=stop_reason, summary=summary, model=self.request.model
+        )
+
+    def _first_tasks(self) -> Steps:
+        if self.request.initial_tasks:
+            add_new_tasks(self.state, list(self.request.initial_tasks), len(self.request.initial_tasks))
+        else:
+            yield from self._create_tasks(None)
+        self._status("planning")
+
+    def _iteration(self) -> Steps:
+        """Execute the top task, remember it, plan and reorder; True when the objective is met."""
+        task = self.state.pending.pop(0)
+        self._status("executing", task)
+        yield from self._execute(task)
+        self.state.done.append(task)
+        self.state.iteration += 1
+        self._status("planning")
+        yield from self._remember(task)
+        met = yield from self._create_tasks(task)
+        if met:
+            return True
+        if len(self.state.pending) > 1:
+            yield from self._prioritize()
+        return False
+
+    def _create_tasks(self, last: Task | None) -> Steps:
+        max_new = self.request.options.max_new_tasks
+        answer = yield from self._model("create_tasks", create_tasks_messages(self.state, last, max_new))
+        parsed = parse_json_object(answer.get("content"))
+        if parsed is None:
+            self.state.events.append("task creator answer was not a JSON object; no tasks added")
+            return False
+        tasks = parsed.get("tasks")
+        add_new_tasks(self.state, tasks if isinstance(tasks, list) else [], max_new)
+        return bool(parsed.get("objective_met")) and not self.state.pending
+
+    def _prioritize(self) -> Steps:
+        answer = yield from self._model("prioritize", prioritize_messages(self.state))
+        parsed = parse_json_object(answer.get("content")) or {}
+        if not apply_priority(self.state, parsed.get("order")):
+            self.state.events.append(
+                f"prioritizer answer {one_line(str(parsed.get('order')), 120)} was not a reordering "
+                "of the pending tasks; order kept"
+            )
+
+    def _remember(self, task: Task) -> Steps:
+        yield from self._activity(
+            activities.store_memory,
+            {"run_id": self.state.run_id, "task_id": task.id, "task": task.task, "result": task.result or ""},
+        )
+
+    def _summary(self, outcome: str, stop_reason: str) -> Steps:
+        done = len(self.state.done)
+        plain = f"{outcome}: {done} task(s) done, {len(self.state.pending)} pending; stopped because {stop_reason}."
+        if outcome in ("cancelled", "failed") or stop_reason in ("max_tokens", "deadline"):
+            return plain  # no new model call after a cancel, a failure or a spent budget
+        self._status("summarizing")
+        try:
+            answer = yield from self._model("summarize", summarize_messages(self.state, stop_reason))
+        except (RunCancelled, ModelStepFailed):
+            return plain
+        return str(answer.get("content") or plain)
+
+    # -- one task ------------------------------------------------------------------------------
+
+    def _execute(self, task: Task) -> Steps:
+        """The tool-calling sub-loop for one task."""
+        budgets = self.request.budgets
+        recalled: list[str] = yield from self._activity(
+            activities.recall_memory, {"run_id": self.state.run_id, "query": task.task}
+        )
+        context = [f"{t.task}: {one_line(t.result, 400)}" for t in self.state.done[-5:]]
+        context += [r for r in recalled if r not in context][:5]
+        messages = execute_task_messages(self.state, task, context)
+        offered, selected = select_for_task(self.functions, task.task, self.request.options.max_tools_per_step)
+        task.selected_tools = selected
+        tools = [f.openai_tool() for f in offered]
+        by_name = {f.name: f for f in offered}
+        calls_here = 0
+        for turn in range(budgets.max_tool_calls_per_task + 1):
+            answer = yield from self._model("execute_task", messages, tools)
+            calls = answer.get("tool_calls") or []
+            if not calls:
+                task.result = str(answer.get("content") or "")
+                return
+            if self.state.usage.total_tokens >= budgets.max_tokens:
+                task.result = "stopped: the token budget is spent"
+                return
+            room = min(budgets.max_tool_calls_per_task - calls_here, budgets.max_tool_calls - self.state.usage.tool_calls)
+            if room < len(calls):
+                task.result = (answer.get("content") or "") + " [stopped: the tool-call budget is spent]"
+                return
+            messages.append({"role": "assistant", "content": answer.get("content"), "tool_calls": [
+                {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
+                for c in calls
+            ]})
+            replies = yield from self._run_calls(task, turn, calls, by_name)
+            calls_here += len(calls)
+            messages.extend(
+                {"role": "tool", "tool_call_id": c["id"], "content": reply} for c, reply in zip(calls, replies, strict=True)
+            )
+            self._status("executing", task)
+        task.result = "stopped: the task used all its tool-call turns"
+
+    def _run_calls(
+        self, task: Task, turn: int, calls: list[dict[str, Any]], by_name: dict[str, ToolFunction]
+    ) -> Steps:
+        """Check, approve and run one model turn's tool calls; returns one reply per call."""
+        replies: list[str | None] = [None] * len(calls)
+        runnable: list[tuple[int, str, ToolFunction, dict[str, Any]]] = []
+        for index, call in enumerate(calls):
+            call_id = f"c{task.id}-{turn}-{index}"
+            function = by_name.get(call["name"])
+            arguments = parse_json_object(call.get("arguments") or "{}")
+            problem = None
+            if function is None:
+                names = ", ".join(sorted(by_name)) or "none"
+                problem = f"error: there is no function named {call['name']!r}; available functions: {names}"
+            elif arguments is None:
+                problem = "error: the arguments were not a JSON object; send the arguments as a JSON object"
+            else:
+                errors = validate_arguments(function, arguments)
+                if errors:
+                    problem = "error: invalid arguments: " + "; ".join(errors)
+            if problem is None and function is not None and arguments is not None:
+                if needs_approval(function, self.request.approval):
+                    problem = yield from self._ask_approval(task, call_id, function, arguments)
+            if problem is not None:
+                replies[index] = problem
+                self._record(task, call_id, call["name"], call.get("arguments") or "", False, None, problem)
+            else:
+                assert function is not None and arguments is not None
+                runnable.append((index, call_id, function, arguments))
+        if runnable:
+            self.state.usage.tool_calls += len(runnable)
+            outcomes = yield from self._guarded(
+                self.context.task_all(
+                    [
+                        self.context.call_activity(
+                            activities.invoke_tool,
+                            {
+                                "run_id": self.state.run_id,
+                                "call_id": call_id,
+                                "function": function.to_dict(),
+                                "tool": self.catalog.tools[function.tool].to_dict(),
+                                "arguments": arguments,
+                            },
+                        )
+                        for _, call_id, function, arguments in runnable
+                    ]
+                )
+            )
+            for (index, call_id, function, arguments), outcome in zip(runnable, outcomes, strict=True):
+                reply = yield from self._finish_call(task, call_id, function, arguments, outcome)
+                replies[index] = reply
+        return [r or "" for r in replies]
+
+    def _record(self, task: Task, call_id: str, name: str, arguments: str, ok: bool, status: int | None, summary: str) -> None:
+        task.tool_calls.append(
+            CallRecord(
+                call_id=call_id,
+                task_id=task.id,
+                function=name,
+                arguments=one_line(arguments, 300),
+                ok=ok,
+                status=status,
+                summary=one_line(summary, 200),
+            )
+        )
+
+    def _finish_call(
+        self, task: Task, call_id: str, function: ToolFunction, arguments: dict[str, Any], outcome: dict[str, Any]
+    ) -> Steps:
+        args_text = json.dumps(arguments, ensure_ascii=False)
+        body = str(outcome.get("body") or "")
+        if not outcome.get("ok"):
+            reply = f"error: {outcome.get('error') or 'the call failed'}" + (f"\n{body}" if body else "")
+            self._record(task, call_id, function.name, args_text, False, outcome.get("status"), reply)
+            return reply
+        if function.callback is None:
+            self._record(task, call_id, function.name, args_text, True, outcome.get("status"), body)
+            return body
+        seconds = function.callback.timeout_seconds or self.request.options.callback_timeout_seconds
+        since = self._now_iso()
+        entry = {
+            "call_id": call_id,
+            "function": function.name,
+            "kind": "callback",
+            "since": since,
+            "expires_at": (self.context.current_utc_datetime + timedelta(seconds=seconds)).isoformat(),
+            "message": one_line(body, 300),
+            "response": outcome.get("json"),
+        }
+        self.waiting.append(entry)
+        self._status("waiting", task)
+        payload, timed_out = yield from self._wait_for_event(callback_event(call_id), seconds)
+        self.waiting.remove(entry)
+        if timed_out:
+            reply = f"{body}\nno callback arrived within {seconds} seconds; the wait timed out"
+            self._record(task, call_id, function.name, args_text, False, outcome.get("status"), reply)
+            return reply
+        reply = json.dumps({"response": outcome.get("json") or body, "callback": payload}, ensure_ascii=False)
+        self._record(task, call_id, function.name, args_text, True, outcome.get("status"), reply)
+        return reply
+
+    def _ask_approval(self, task: Task, call_id: str, function: ToolFunction, arguments: dict[str, Any]) -> Steps:
+        """Pause for a person's decision; None when approved, else the reason for the model."""
+        seconds = self.request.options.approval_timeout_seconds
+        entry = {
+            "call_id": call_id,
+            "tool": function.tool,
+            "function": function.name,
+            "method": function.method,
+            "path": function.path,
+            "arguments": arguments,
+            "asked_at": self._now_iso(),
+            "expires_at": (self.context.current_utc_datetime + timedelta(seconds=seconds)).isoformat(),
+        }
+        self.approvals.append(entry)
+        self._status("waiting", task)
+        decision, timed_out = yield from self._wait_for_event(approval_event(call_id), seconds)
+        self.approvals.remove(entry)
+        self._status("executing", task)
+        if timed_out:
+            return f"error: no one approved the call to {function.name} within {seconds} seconds; it was not made"
+        decision = decision if isinstance(decision, dict) else {}
+        comment = str(decision.get("comment") or "").strip()
+        if decision.get("approve") is True:
+            self.state.events.append(f"call {call_id} to {function.name} approved")
+            return None
+        self.state.events.append(f"call {call_id} to {function.name} denied")
+        return f"error: a person denied the call to {function.name}" + (f": {comment}" if comment else "")
+
+
+@bp.orchestration_trigger(context_name="context")
+def agent_run(context: df.DurableOrchestrationContext) -> Steps:
+    """The agent run: objective in, report out."""
+    payload = context.get_input() or {}
+    return (yield from AgentRun(context, payload).run())

@@ -1,0 +1,90 @@
+"""The run's live progress (custom status) and its final report, built from the state.
+
+Custom status is capped at 16 KB by the Durable extension, so the progress view trims results
+and lists until it fits.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+from .planning import one_line
+from .state import RunState, Task
+
+__all__ = ["MAX_STATUS_CHARS", "build_progress", "build_report"]
+
+MAX_STATUS_CHARS = 15_000
+RECENT_CALLS = 20
+
+
+def _recent_calls(state: RunState, current: Task | None, text_chars: int) -> list[dict[str, Any]]:
+    calls = [c for t in state.done for c in t.tool_calls]
+    if current is not None:
+        calls += current.tool_calls
+    views = [asdict(c) for c in calls[-RECENT_CALLS:]]
+    for view in views:
+        view["arguments"] = one_line(view["arguments"], text_chars)
+        view["summary"] = one_line(view["summary"], text_chars)
+    return views
+
+
+def build_progress(
+    state: RunState,
+    phase: str,
+    *,
+    current: Task | None = None,
+    approvals: list[dict[str, Any]] | None = None,
+    waiting: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """What a watcher needs to follow the run; always under the custom-status limit."""
+    result_chars, text_chars, shown = 200, 200, 50
+    while True:
+        view = {
+            "phase": phase,
+            "iteration": state.iteration,
+            "execution": state.execution,
+            "current_task": {"id": current.id, "task": current.task} if current else None,
+            "pending": [{"id": t.id, "task": one_line(t.task, text_chars)} for t in state.pending[:shown]],
+            "pending_count": len(state.pending),
+            "done": [
+                {"id": t.id, "task": one_line(t.task, text_chars), "result": one_line(t.result, result_chars)}
+                for t in state.done[-shown * 2 :]
+            ],
+            "done_count": len(state.done),
+            "tool_calls": _recent_calls(state, current, text_chars),
+            "approvals": approvals or [],
+            "waiting": waiting or [],
+            "usage": asdict(state.usage),
+        }
+        if len(json.dumps(view)) <= MAX_STATUS_CHARS or shown <= 2:
+            return view
+        # Too big: keep the newest entries and shorten texts, then measure again.
+        result_chars, text_chars, shown = max(20, result_chars // 2), max(40, text_chars // 2), shown // 2
+
+
+def build_report(
+    state: RunState, *, outcome: str, stop_reason: str, summary: str, model: str
+) -> dict[str, Any]:
+    """The run's output: what was asked, what was done, why it stopped, and what it cost."""
+    return {
+        "objective": state.request["objective"],
+        "outcome": outcome,
+        "stop_reason": stop_reason,
+        "tasks": [
+            {
+                "id": t.id,
+                "task": t.task,
+                "result": t.result,
+                "tool_calls": [{"function": c.function, "ok": c.ok, "status": c.status} for c in t.tool_calls],
+                **({"selected_tools": t.selected_tools} if t.selected_tools else {}),
+            }
+            for t in state.done
+        ],
+        "pending": [{"id": t.id, "task": t.task} for t in state.pending],
+        "usage": asdict(state.usage),
+        "events": state.events,
+        "summary": summary,
+        "model": model,
+    }

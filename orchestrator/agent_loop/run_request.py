@@ -1,0 +1,85 @@
+"""What a caller may ask of a run: the body of ``POST /api/runs``, validated at the edge."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+
+__all__ = ["Budgets", "RunOptions", "RunRequest", "RunRequestError", "parse_run_request"]
+
+TaskText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Budgets(_Strict):
+    """Hard limits; the run stops with the limit's name as its stop reason when one is reached."""
+
+    max_iterations: int = Field(default=8, ge=1, le=200)
+    """Tasks executed at most."""
+    max_tool_calls_per_task: int = Field(default=6, ge=1, le=50)
+    max_tool_calls: int = Field(default=40, ge=1, le=1000)
+    max_tokens: int = Field(default=200_000, ge=1000, le=5_000_000)
+    deadline_seconds: int = Field(default=86_400, ge=10, le=2_592_000)
+    """Wall-clock limit from the run's start; waits for people count too."""
+
+
+class RunOptions(_Strict):
+    """Tuning that rarely needs changing."""
+
+    continue_every: int = Field(default=5, ge=1, le=100)
+    """Iterations per execution before the run continues as new, which keeps history small."""
+    max_new_tasks: int = Field(default=5, ge=0, le=20)
+    max_tools_per_step: int = Field(default=24, ge=1, le=128)
+    """Above this many functions, each task gets the most relevant ones only (BM25 on the task)."""
+    approval_timeout_seconds: int = Field(default=86_400, ge=1, le=2_592_000)
+    callback_timeout_seconds: int = Field(default=604_800, ge=1, le=2_592_000)
+    """Used when neither the registry nor the spec says how long to wait for a callback."""
+
+
+class RunRequest(_Strict):
+    """The objective and everything that bounds its run."""
+
+    objective: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+    initial_tasks: list[TaskText] = Field(default_factory=list, max_length=20)
+    budgets: Budgets = Field(default_factory=Budgets)
+    tools: list[Annotated[str, StringConstraints(min_length=1, max_length=64)]] | None = None
+    """Registry tool names or tags; None means every registered tool."""
+    model: Annotated[str, StringConstraints(min_length=1, max_length=100)] = "default"
+    approval: dict[str, Literal["always", "never", "default"]] = Field(default_factory=dict)
+    """Per-run approval overrides, keyed by tool name or function name."""
+    options: RunOptions = Field(default_factory=RunOptions)
+
+    @field_validator("approval")
+    @classmethod
+    def _bounded(cls, value: dict[str, str]) -> dict[str, str]:
+        if len(value) > 200:
+            raise ValueError("at most 200 approval overrides")
+        return value
+
+
+class RunRequestError(ValueError):
+    """A bad run request; ``field`` is the dotted path of the first bad field."""
+
+    def __init__(self, message: str, field: str | None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def parse_run_request(body: Any) -> RunRequest:
+    """Validate a decoded JSON body, naming the first bad field in the error."""
+    if not isinstance(body, dict):
+        raise RunRequestError("the request body must be a JSON object", None)
+    try:
+        return RunRequest.model_validate(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or None
+        message = f"{field}: {first['msg']}" if field else first["msg"]
+        if len(exc.errors()) > 1:
+            message += f" (and {len(exc.errors()) - 1} more problem(s))"
+        raise RunRequestError(message, field) from None

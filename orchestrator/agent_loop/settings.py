@@ -1,0 +1,52 @@
+"""Settings of the orchestrator app, read once from the environment (app settings on Azure)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings"]
+
+APP_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_REGISTRY = APP_ROOT.parent / "specs" / "registry.yaml"
+
+
+class Settings(BaseSettings):
+    """Where the gateway and the registry are, and the loop's operating limits."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
+
+    llm_gateway_url: str = Field(default="http://127.0.0.1:8100", alias="LLM_GATEWAY_URL")
+    """Base URL of the LLM gateway (without /v1)."""
+
+    gateway_key: str = Field(default="", alias="TOOLMESH_GATEWAY_KEY")
+    """Client key the orchestrator presents to the gateway; provider keys never live here."""
+
+    registry_path: Path = Field(default=DEFAULT_REGISTRY, alias="TOOLMESH_REGISTRY")
+    """The tool registry (specs/registry.yaml); read afresh at every run start."""
+
+    public_url: str = Field(default="", alias="TOOLMESH_PUBLIC_URL")
+    """This app's public origin, used to build callback URLs for tools; empty: taken from the request."""
+
+    callback_secret: str = Field(default="", alias="TOOLMESH_CALLBACK_SECRET")
+    """Secret that signs per-run callback URLs; without it callbacks are refused."""
+
+    llm_timeout_seconds: float = Field(default=120.0, alias="TOOLMESH_LLM_TIMEOUT")
+    llm_max_retries: int = Field(default=2, alias="TOOLMESH_LLM_MAX_RETRIES")
+    tool_max_attempts: int = Field(default=3, alias="TOOLMESH_TOOL_MAX_ATTEMPTS")
+    """Attempts per tool call for retryable failures (timeouts, 429, 5xx), with backoff and jitter."""
+
+    memory_tool: str = Field(default="notes", alias="TOOLMESH_MEMORY_TOOL")
+    memory_store_operation: str = Field(default="createNote", alias="TOOLMESH_MEMORY_STORE_OPERATION")
+    memory_search_operation: str = Field(default="searchNotes", alias="TOOLMESH_MEMORY_SEARCH_OPERATION")
+
+    mailbox_tool: str = Field(default="mailbox", alias="TOOLMESH_MAILBOX_TOOL")
+    mailbox_reply_operation: str = Field(default="replyToMessage", alias="TOOLMESH_MAILBOX_REPLY_OPERATION")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,103 @@
+"""The run's state: plain data that lives in orchestration history and crosses continue_as_new.
+
+Everything here converts to and from JSON-ready dicts, because Durable history stores JSON and
+the orchestrator must rebuild exactly the same state on every replay.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["CallRecord", "RunState", "Task", "Usage"]
+
+
+@dataclass(kw_only=True)
+class CallRecord:
+    """One tool call as the report and the progress view show it."""
+
+    call_id: str
+    task_id: int
+    function: str
+    arguments: str
+    ok: bool
+    status: int | None
+    summary: str
+
+
+@dataclass(kw_only=True)
+class Task:
+    id: int
+    task: str
+    result: str | None = None
+    tool_calls: list[CallRecord] = field(default_factory=list)
+    selected_tools: list[str] | None = None
+    """The functions offered for this task when the catalog was too large to offer all."""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Task:
+        calls = [CallRecord(**call) for call in data.get("tool_calls", [])]
+        return cls(
+            id=data["id"],
+            task=data["task"],
+            result=data.get("result"),
+            tool_calls=calls,
+            selected_tools=data.get("selected_tools"),
+        )
+
+
+@dataclass(kw_only=True)
+class Usage:
+    llm_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    tool_calls: int = 0
+
+    def add_llm(self, usage: dict[str, Any] | None) -> None:
+        self.llm_calls += 1
+        usage = usage or {}
+        self.prompt_tokens += int(usage.get("prompt_tokens") or 0)
+        self.completion_tokens += int(usage.get("completion_tokens") or 0)
+        self.total_tokens += int(usage.get("total_tokens") or 0)
+
+
+@dataclass(kw_only=True)
+class RunState:
+    """Everything the loop knows; the orchestrator folds activity results into it."""
+
+    request: dict[str, Any]
+    run_id: str
+    started_at: str
+    iteration: int = 0
+    execution: int = 0
+    next_task_id: int = 1
+    pending: list[Task] = field(default_factory=list)
+    done: list[Task] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    events: list[str] = field(default_factory=list)
+    """Notable decisions (a prioritizer answer rejected, a budget reached), for the report."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunState:
+        return cls(
+            request=data["request"],
+            run_id=data["run_id"],
+            started_at=data["started_at"],
+            iteration=data.get("iteration", 0),
+            execution=data.get("execution", 0),
+            next_task_id=data.get("next_task_id", 1),
+            pending=[Task.from_dict(t) for t in data.get("pending", [])],
+            done=[Task.from_dict(t) for t in data.get("done", [])],
+            usage=Usage(**data.get("usage", {})),
+            events=list(data.get("events", [])),
+        )
+
+    def add_task(self, text: str) -> Task:
+        task = Task(id=self.next_task_id, task=text)
+        self.next_task_id += 1
+        self.pending.append(task)
+        return task

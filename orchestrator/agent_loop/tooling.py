@@ -1,0 +1,58 @@
+"""Which functions a run and each of its tasks may use, and which calls need a person's approval.
+
+Pure functions over the catalog snapshot that lives in history, so replays choose the same tools.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+from openapi_engine import Catalog, ToolFunction
+from rank_bm25 import BM25Okapi
+
+__all__ = ["functions_for_run", "needs_approval", "select_for_task"]
+
+_WORD = re.compile(r"[a-z0-9]+")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(_CAMEL.sub(" ", text).lower())
+
+
+def functions_for_run(catalog: Catalog, wanted: Sequence[str] | None) -> list[ToolFunction]:
+    """The catalog's functions of the tools a run asked for, by tool name or tag; all when None."""
+    if wanted is None:
+        return list(catalog.functions)
+    chosen = {
+        name for name, info in catalog.tools.items() if name in wanted or set(info.tags) & set(wanted)
+    }
+    return [f for f in catalog.functions if f.tool in chosen]
+
+
+def select_for_task(
+    functions: Sequence[ToolFunction], task: str, limit: int
+) -> tuple[list[ToolFunction], list[str] | None]:
+    """All functions when they fit in ``limit``; otherwise the ``limit`` most relevant to the task.
+
+    Returns the functions and, when a selection was made, their names for the record.
+    """
+    if len(functions) <= limit:
+        return list(functions), None
+    corpus = [_words(f"{f.name} {f.tool} {f.operation_id} {f.description}") for f in functions]
+    scores = BM25Okapi(corpus).get_scores(_words(task))
+    ranked = sorted(range(len(functions)), key=lambda i: (-scores[i], i))[:limit]
+    chosen = [functions[i] for i in sorted(ranked)]
+    return chosen, [f.name for f in chosen]
+
+
+def needs_approval(function: ToolFunction, overrides: Mapping[str, str]) -> bool:
+    """The run's override for the function, else for its tool, else what the registry and spec say."""
+    for key in (function.name, function.tool):
+        choice = overrides.get(key, "default")
+        if choice == "always":
+            return True
+        if choice == "never":
+            return False
+    return function.needs_approval

@@ -1,0 +1,16 @@
+"""The toolmesh Functions app: it only wires the blueprints together.
+
+The same file deploys to Azure Functions and runs on the local durable host.
+"""
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from agent_loop.activities import bp as activities
+from agent_loop.http_api import bp as http_api
+from agent_loop.orchestration import bp as orchestration
+
+app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
+app.register_functions(orchestration)
+app.register_functions(activities)
+app.register_functions(http_api)
