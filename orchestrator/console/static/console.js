@@ -1,0 +1,602 @@
+// toolmesh web console: runs list, live run view, approvals, replies, new runs, tool catalog.
+// It uses only the public HTTP API (the same contract as the CLI), and polls it about once a
+// second: polling works the same on Azure and on the local host, and every open page sees a
+// change (an approval made elsewhere, a finished task) on its next poll.
+// All data goes into the page as text nodes, never as HTML: tool results are untrusted.
+"use strict";
+
+const POLL_MS = 1000;
+const KEY_STORAGE = "toolmesh.functionsKey";
+const BUDGETS = [
+  ["max_iterations", "Max iterations", "1..200, default 8"],
+  ["max_tool_calls", "Max tool calls", "1..1000, default 40"],
+  ["max_tool_calls_per_task", "Max tool calls per task", "1..50, default 6"],
+  ["max_tokens", "Max tokens", "1000..5000000, default 200000"],
+  ["deadline_seconds", "Deadline (seconds)", "10..2592000, default 86400"],
+];
+const FINISHED = new Set(["Completed", "Failed", "Terminated"]);
+
+const state = { key: null, viewToken: 0 };
+
+class ApiError extends Error {
+  constructor(status, message, field) {
+    super(message);
+    this.status = status;
+    this.field = field;
+  }
+}
+
+// ---------------------------------------------------------------- small helpers
+
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name.startsWith("on")) el.addEventListener(name.slice(2), value);
+    else if (name === "class") el.className = value;
+    else if (name === "dataset") Object.assign(el.dataset, value);
+    else if (name === "value") el.value = value;
+    else el.setAttribute(name, value === true ? "" : String(value));
+  }
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : String(child));
+  }
+  return el;
+}
+
+function oneLine(value, limit = 160) {
+  if (value === null || value === undefined) return "";
+  let text = typeof value === "string" ? value : JSON.stringify(value);
+  text = text.replace(/\s+/g, " ").trim();
+  return text.length > limit ? text.slice(0, limit - 1) + "…" : text;
+}
+
+function badge(text, kind) {
+  return h("span", { class: "badge " + (kind || text) }, text);
+}
+
+function when(iso) {
+  if (!iso) return "";
+  const date = new Date(iso);
+  return isNaN(date) ? String(iso) : date.toLocaleString();
+}
+
+function setBanner(text) {
+  const banner = document.getElementById("banner");
+  banner.textContent = text || "";
+  banner.hidden = !text;
+}
+
+// Replace a section's content only when its data changed, so focus and selections survive polls.
+function patch(section, data, build) {
+  const signature = JSON.stringify(data);
+  if (section.dataset.signature === signature) return;
+  section.dataset.signature = signature;
+  section.replaceChildren(...[build(data)].flat().filter(Boolean));
+}
+
+// Keep one element per key: new items are added, gone items removed, the rest left untouched
+// (a half-written reply or comment is never wiped by a poll).
+function syncKeyed(container, items, keyOf, create) {
+  const existing = new Map([...container.children].map((el) => [el.dataset.key, el]));
+  const wanted = new Set();
+  for (const item of items) {
+    const key = keyOf(item);
+    wanted.add(key);
+    if (!existing.has(key)) {
+      const el = create(item);
+      el.dataset.key = key;
+      container.append(el);
+    }
+  }
+  for (const [key, el] of existing) if (!wanted.has(key)) el.remove();
+}
+
+// ---------------------------------------------------------------- API access
+
+function initKey() {
+  const params = new URLSearchParams(location.search);
+  const code = params.get("code");
+  if (code) {
+    localStorage.setItem(KEY_STORAGE, code);
+    params.delete("code");
+    const query = params.toString();
+    history.replaceState(null, "", location.pathname + (query ? "?" + query : "") + location.hash);
+  }
+  state.key = localStorage.getItem(KEY_STORAGE);
+}
+
+function showKeyPanel(message) {
+  document.getElementById("key-panel").hidden = false;
+  if (message) document.getElementById("key-message").textContent = message;
+  document.getElementById("key-input").focus();
+}
+
+async function api(method, path, body) {
+  const headers = { accept: "application/json" };
+  if (state.key) headers["x-functions-key"] = state.key;
+  const init = { method, headers, cache: "no-store" };
+  if (body !== undefined) {
+    headers["content-type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (err) {
+    throw new ApiError(0, "Cannot reach the toolmesh API (" + err.message + ").", null);
+  }
+  const text = await response.text();
+  let data = null;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch (err) {
+      data = null;
+    }
+  }
+  if (!response.ok) {
+    let message = "HTTP " + response.status + " " + response.statusText;
+    let field = null;
+    if (data && data.error && typeof data.error === "object") {
+      message = data.error.message || message;
+      field = data.error.field || null;
+    } else if (data && data.detail) {
+      message = typeof data.detail === "string" ? data.detail : JSON.stringify(data.detail);
+    }
+    if (response.status === 401) {
+      showKeyPanel("The API refused the request (401): enter a valid function key.");
+    }
+    throw new ApiError(response.status, message, field);
+  }
+  return data;
+}
+
+const seg = encodeURIComponent;
+
+// Poll `load` every POLL_MS while this view is shown; `render` gets each answer.
+function poller(token, load, render, onError) {
+  const tick = async () => {
+    if (token !== state.viewToken) return;
+    let keepGoing = true;
+    try {
+      const data = await load();
+      if (token !== state.viewToken) return;
+      setBanner("");
+      keepGoing = render(data) !== false;
+    } catch (err) {
+      if (token !== state.viewToken) return;
+      keepGoing = onError(err) !== false;
+    }
+    if (keepGoing && token === state.viewToken) setTimeout(tick, POLL_MS);
+  };
+  tick();
+}
+
+function pollError(err) {
+  if (err.status === 404) return false;
+  setBanner(err.message + " Retrying…");
+  return true;
+}
+
+// ---------------------------------------------------------------- runs list
+
+function viewRuns(root, token) {
+  const filter = h(
+    "select",
+    { id: "status-filter", "aria-label": "Status filter" },
+    ["", "Running", "Pending", "Completed", "Failed", "Terminated", "Suspended"].map((s) =>
+      h("option", { value: s }, s || "All statuses"),
+    ),
+  );
+  const body = h("tbody", { id: "runs-body" });
+  root.append(
+    h("div", { class: "row" }, h("h1", { class: "grow" }, "Runs"), filter, h("a", { href: "#/new" }, "New run")),
+    h(
+      "div",
+      { class: "card" },
+      h("table", { id: "runs-table" }, h("thead", {}, h("tr", {}, ["Run", "Status", "Objective", "Created", "Updated"].map((c) => h("th", {}, c)))), body),
+    ),
+  );
+  filter.addEventListener("change", () => {
+    body.dataset.signature = "";
+  });
+  poller(
+    token,
+    () => api("GET", "/api/runs?limit=50" + (filter.value ? "&status=" + seg(filter.value) : "")),
+    (runs) =>
+      patch(body, runs, (list) =>
+        list.length === 0
+          ? h("tr", {}, h("td", { colspan: 5, class: "muted" }, "No runs yet."))
+          : list.map((run) =>
+              h(
+                "tr",
+                { dataset: { run: run.id } },
+                h("td", {}, h("a", { href: "#/runs/" + seg(run.id) }, run.id)),
+                h("td", {}, badge(run.status)),
+                h("td", {}, oneLine(run.objective, 120)),
+                h("td", { class: "muted" }, when(run.created)),
+                h("td", { class: "muted" }, when(run.updated)),
+              ),
+            ),
+      ),
+    pollError,
+  );
+}
+
+// ---------------------------------------------------------------- one run, live
+
+function approvalItem(runId, approval) {
+  const comment = h("input", { type: "text", placeholder: "Comment (optional)", "aria-label": "Comment", class: "grow" });
+  const note = h("span", { class: "muted", role: "status" });
+  const buttons = [];
+  const decide = async (approve) => {
+    buttons.forEach((b) => (b.disabled = true));
+    note.className = "muted";
+    note.textContent = "Sending…";
+    try {
+      const body = { approve };
+      if (comment.value.trim()) body.comment = comment.value.trim();
+      await api("POST", "/api/runs/" + seg(runId) + "/approvals/" + seg(approval.call_id), body);
+      note.className = "notice";
+      note.textContent = (approve ? "Approved" : "Denied") + "; waiting for the run to continue…";
+    } catch (err) {
+      buttons.forEach((b) => (b.disabled = false));
+      note.className = "error";
+      note.textContent = err.message;
+    }
+  };
+  buttons.push(h("button", { type: "button", class: "approve", onclick: () => decide(true) }, "Approve"));
+  buttons.push(h("button", { type: "button", class: "deny danger", onclick: () => decide(false) }, "Deny"));
+  return h(
+    "div",
+    { class: "item approval", dataset: { call: approval.call_id } },
+    h("div", {}, badge("approval needed", "waiting"), " ", h("strong", {}, approval.function), approval.tool ? h("span", { class: "muted" }, " (" + approval.tool + ")") : null),
+    h("code", {}, oneLine(approval.arguments, 2000)),
+    h("div", { class: "muted" }, "call " + approval.call_id + (approval.expires_at ? " · expires " + when(approval.expires_at) : "")),
+    h("div", { class: "row" }, comment, ...buttons),
+    note,
+  );
+}
+
+function waitingItem(runId, waiting) {
+  const text = h("textarea", { placeholder: "Your reply", "aria-label": "Reply" });
+  const sender = h("input", { type: "text", value: "console", "aria-label": "From" });
+  const note = h("span", { class: "muted", role: "status" });
+  const send = h("button", { type: "button", class: "send-reply" }, "Send reply");
+  send.addEventListener("click", async () => {
+    if (!text.value.trim()) {
+      note.className = "error";
+      note.textContent = "Write a reply first.";
+      return;
+    }
+    send.disabled = true;
+    note.className = "muted";
+    note.textContent = "Sending…";
+    try {
+      await api("POST", "/api/runs/" + seg(runId) + "/replies/" + seg(waiting.call_id), { reply: text.value, from: sender.value || "console" });
+      note.className = "notice";
+      note.textContent = "Reply sent; waiting for the run to receive it…";
+    } catch (err) {
+      send.disabled = false;
+      note.className = "error";
+      note.textContent = err.message;
+    }
+  });
+  return h(
+    "div",
+    { class: "item waiting", dataset: { call: waiting.call_id } },
+    h("div", {}, badge("waiting for a reply", "waiting"), " ", h("strong", {}, waiting.function)),
+    waiting.message ? h("code", {}, oneLine(waiting.message, 2000)) : null,
+    h("div", { class: "muted" }, "call " + waiting.call_id + (waiting.since ? " · since " + when(waiting.since) : "") + (waiting.expires_at ? " · expires " + when(waiting.expires_at) : "")),
+    text,
+    h("div", { class: "row" }, h("label", {}, "From ", sender), send),
+    note,
+  );
+}
+
+function tasksTable(progress, output) {
+  const rows = [];
+  const done = progress ? progress.done : output ? output.tasks : [];
+  for (const task of done || []) rows.push(h("tr", { class: "task done" }, h("td", {}, task.id), h("td", {}, task.task), h("td", { class: "result" }, task.result || "")));
+  if (progress && progress.current_task) {
+    const t = progress.current_task;
+    rows.push(h("tr", { class: "task current" }, h("td", {}, t.id), h("td", {}, t.task), h("td", {}, badge("running", "Running"))));
+  }
+  const pending = progress ? progress.pending : output ? output.pending : [];
+  for (const task of pending || []) rows.push(h("tr", { class: "task pending" }, h("td", {}, task.id), h("td", {}, task.task), h("td", { class: "muted" }, "pending")));
+  if (rows.length === 0) return h("p", { class: "muted" }, "No tasks yet: the run is planning.");
+  return h("table", { id: "tasks-table" }, h("thead", {}, h("tr", {}, h("th", {}, "#"), h("th", {}, "Task"), h("th", {}, "Result"))), h("tbody", {}, rows));
+}
+
+function callsTable(calls) {
+  if (!calls || calls.length === 0) return h("p", { class: "muted" }, "No tool calls yet.");
+  return h(
+    "table",
+    { id: "calls-table" },
+    h("thead", {}, h("tr", {}, ["Call", "Task", "Function", "Arguments", "Outcome"].map((c) => h("th", {}, c)))),
+    h(
+      "tbody",
+      {},
+      calls.map((c) =>
+        h(
+          "tr",
+          { class: "call", dataset: { call: c.call_id } },
+          h("td", { class: "muted" }, c.call_id),
+          h("td", {}, c.task_id ?? ""),
+          h("td", {}, c.function),
+          h("td", { class: "args" }, oneLine(c.arguments, 300)),
+          h("td", {}, c.ok === true ? badge("ok " + (c.status ?? ""), "ok") : c.ok === false ? badge("error " + (c.status ?? ""), "error") : badge(String(c.status ?? "running"), "waiting"), " ", oneLine(c.summary, 200)),
+        ),
+      ),
+    ),
+  );
+}
+
+function usageLine(usage) {
+  if (!usage) return null;
+  return h(
+    "p",
+    { class: "muted", id: "usage" },
+    `${usage.llm_calls ?? 0} LLM calls · ${usage.total_tokens ?? 0} tokens (${usage.prompt_tokens ?? 0} prompt + ${usage.completion_tokens ?? 0} completion) · ${usage.tool_calls ?? 0} tool calls`,
+  );
+}
+
+function reportCard(output) {
+  if (!output) return null;
+  return [
+    h("h2", {}, "Report"),
+    h("p", {}, h("strong", {}, "Outcome: "), badge(output.outcome, output.outcome === "completed" ? "ok" : output.outcome === "failed" ? "error" : "waiting"), h("strong", {}, "  Stop reason: "), h("span", { id: "stop-reason" }, output.stop_reason)),
+    output.summary ? h("p", { id: "summary", class: "result" }, output.summary) : null,
+    usageLine(output.usage),
+    output.model ? h("p", { class: "muted" }, "model " + output.model) : null,
+  ];
+}
+
+function viewRun(root, token, runId) {
+  const header = h("div", { class: "row", id: "run-header" });
+  const objective = h("p", { id: "objective" });
+  const attention = h("section", { class: "card attention", id: "attention", hidden: true });
+  const approvals = h("div", { id: "approvals" });
+  const waiting = h("div", { id: "waiting" });
+  attention.append(h("h2", {}, "Needs a person"), approvals, waiting);
+  const tasks = h("section", { class: "card", id: "tasks" });
+  const calls = h("section", { class: "card", id: "calls" });
+  const report = h("section", { class: "card report", id: "report", hidden: true });
+  const message = h("div", { role: "alert" });
+  const cancel = h("button", { type: "button", class: "danger", id: "cancel-run", hidden: true }, "Cancel run");
+  let armed = false;
+  cancel.addEventListener("click", async () => {
+    if (!armed) {
+      armed = true;
+      cancel.textContent = "Click again to cancel";
+      setTimeout(() => {
+        armed = false;
+        cancel.textContent = "Cancel run";
+      }, 4000);
+      return;
+    }
+    cancel.disabled = true;
+    try {
+      await api("POST", "/api/runs/" + seg(runId) + "/cancel");
+      message.replaceChildren(h("p", { class: "notice" }, "Cancellation requested."));
+    } catch (err) {
+      message.replaceChildren(h("p", { class: "error" }, err.message));
+      cancel.disabled = false;
+    }
+  });
+  root.append(h("div", { class: "row" }, h("h1", { class: "grow" }, "Run ", h("code", {}, runId)), cancel), header, objective, message, attention, tasks, calls, report);
+
+  poller(
+    token,
+    () => api("GET", "/api/runs/" + seg(runId)),
+    (run) => {
+      const progress = run.progress;
+      patch(header, [run.status, progress && progress.phase, progress && progress.iteration, run.updated], () => [
+        badge(run.status),
+        progress ? h("span", { id: "phase" }, "phase " + progress.phase + " · iteration " + progress.iteration + (progress.execution ? " · execution " + progress.execution : "")) : null,
+        h("span", { class: "muted" }, "updated " + when(run.updated)),
+      ]);
+      objective.textContent = run.objective || "";
+      cancel.hidden = FINISHED.has(run.status);
+      const asked = (progress && progress.approvals) || [];
+      const waits = (progress && progress.waiting) || [];
+      syncKeyed(approvals, asked, (a) => a.call_id, (a) => approvalItem(runId, a));
+      syncKeyed(waiting, waits, (w) => w.call_id, (w) => waitingItem(runId, w));
+      attention.hidden = asked.length + waits.length === 0;
+      patch(tasks, [progress && progress.done, progress && progress.current_task, progress && progress.pending, run.output && run.output.tasks], () => [h("h2", {}, "Tasks"), tasksTable(progress, run.output)]);
+      patch(calls, [progress && progress.tool_calls, progress && progress.usage], () => [h("h2", {}, "Tool calls"), callsTable(progress && progress.tool_calls), usageLine(progress && progress.usage)]);
+      report.hidden = !run.output;
+      patch(report, run.output, (output) => reportCard(output));
+      return !FINISHED.has(run.status);
+    },
+    (err) => {
+      if (err.status === 404) {
+        message.replaceChildren(h("p", { class: "error" }, "No run with id " + runId + "."));
+        return false;
+      }
+      return pollError(err);
+    },
+  );
+}
+
+// ---------------------------------------------------------------- new run
+
+function viewNew(root, token) {
+  const error = h("div", { id: "form-error", class: "error", role: "alert", hidden: true });
+  const objective = h("textarea", { id: "objective-input", name: "objective", dataset: { field: "objective" }, placeholder: "What should the agent achieve?" });
+  const initial = h("textarea", { id: "tasks-input", name: "initial_tasks", dataset: { field: "initial_tasks" }, placeholder: "Optional: one task per line" });
+  const budgetInputs = BUDGETS.map(([name, label, hint]) => h("label", {}, label, h("input", { type: "text", inputmode: "numeric", name, id: "budget-" + name, dataset: { field: "budgets." + name }, placeholder: hint })));
+  const model = h("input", { type: "text", name: "model", id: "model-input", dataset: { field: "model" }, placeholder: "default" });
+  const toolChecks = h("div", { class: "checks", id: "tool-checks", dataset: { field: "tools" } }, h("span", { class: "muted" }, "Loading the catalog…"));
+  const submit = h("button", { type: "submit", id: "start-run" }, "Start run");
+  const form = h(
+    "form",
+    { id: "new-run-form", novalidate: true, class: "card" },
+    h("label", {}, "Objective", objective),
+    h("label", {}, "Initial tasks", initial),
+    h("h2", {}, "Budgets"),
+    h("div", { class: "budgets" }, budgetInputs),
+    h("h2", {}, "Tools"),
+    h("p", { class: "muted" }, "None checked: all tools."),
+    toolChecks,
+    h("label", {}, "Model alias", model),
+    error,
+    submit,
+  );
+  root.append(h("h1", {}, "New run"), form);
+
+  api("GET", "/api/tools")
+    .then((catalog) => {
+      if (token !== state.viewToken) return;
+      const tools = (catalog && catalog.tools) || [];
+      toolChecks.replaceChildren(...(tools.length ? tools.map((t) => h("label", {}, h("input", { type: "checkbox", name: "tools", value: t.name }), t.name)) : [h("span", { class: "muted" }, "The catalog is empty.")]));
+    })
+    .catch((err) => toolChecks.replaceChildren(h("span", { class: "muted" }, "Catalog unavailable: " + err.message)));
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    form.querySelectorAll(".invalid").forEach((el) => el.classList.remove("invalid"));
+    error.hidden = true;
+    const body = { objective: objective.value.trim() };
+    const lines = initial.value.split("\n").map((l) => l.trim()).filter(Boolean);
+    if (lines.length) body.initial_tasks = lines;
+    const budgets = {};
+    for (const [name] of BUDGETS) {
+      const raw = form.elements[name].value.trim();
+      if (!raw) continue;
+      const number = Number(raw);
+      budgets[name] = Number.isInteger(number) ? number : raw; // the API names what is wrong
+    }
+    if (Object.keys(budgets).length) body.budgets = budgets;
+    const tools = [...form.querySelectorAll("input[name=tools]:checked")].map((el) => el.value);
+    if (tools.length) body.tools = tools;
+    if (model.value.trim()) body.model = model.value.trim();
+    submit.disabled = true;
+    try {
+      const created = await api("POST", "/api/runs", body);
+      location.hash = "#/runs/" + seg(created.id);
+    } catch (err) {
+      error.hidden = false;
+      error.textContent = err.status ? err.message : "Could not start the run: " + err.message;
+      const target = fieldInput(form, err.field);
+      if (target) {
+        target.classList.add("invalid");
+        target.focus();
+      }
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  objective.focus();
+}
+
+function fieldInput(form, field) {
+  if (!field) return null;
+  const inputs = [...form.querySelectorAll("[data-field]")];
+  const last = String(field).split(/[.\/\[\]]/).filter(Boolean).pop();
+  return inputs.find((el) => el.dataset.field === field) || inputs.find((el) => el.dataset.field.split(".").pop() === last) || null;
+}
+
+// ---------------------------------------------------------------- tool catalog
+
+function viewTools(root, token) {
+  const list = h("div", { class: "card", id: "tools-list" }, h("p", { class: "muted" }, "Loading…"));
+  const message = h("div", { role: "alert" });
+  const reload = h("button", { type: "button", class: "secondary", id: "reload-tools" }, "Reload catalog");
+  const show = (catalog) => {
+    const tools = (catalog && catalog.tools) || [];
+    const problems = (catalog && catalog.problems) || [];
+    list.replaceChildren(
+      tools.length === 0 ? h("p", { class: "muted" }, "No tools in the catalog.") : null,
+      ...tools.map((tool) =>
+        h(
+          "div",
+          { class: "tool", dataset: { tool: tool.name } },
+          h("h2", {}, h("a", { href: "#/tools/" + seg(tool.name) }, tool.name), " ", h("span", { class: "muted" }, tool.base_url || "")),
+          h(
+            "table",
+            { class: "tools-list" },
+            h("thead", {}, h("tr", {}, ["Function", "Approval", "Chars", "≈Tokens", "Description"].map((c) => h("th", {}, c)))),
+            h("tbody", {}, (tool.functions || []).map((f) => h("tr", {}, h("td", {}, f.name), h("td", {}, f.needs_approval ? badge("asks", "waiting") : ""), h("td", {}, f.size_chars ?? ""), h("td", {}, f.approx_tokens ?? ""), h("td", {}, oneLine(f.description, 200))))),
+          ),
+        ),
+      ),
+      problems.length ? h("div", { class: "error" }, h("strong", {}, "Problems"), h("ul", {}, problems.map((p) => h("li", {}, oneLine(p, 400))))) : null,
+    );
+  };
+  reload.addEventListener("click", async () => {
+    reload.disabled = true;
+    try {
+      show(await api("POST", "/api/tools/reload"));
+      message.replaceChildren(h("p", { class: "notice" }, "Catalog reloaded."));
+    } catch (err) {
+      message.replaceChildren(h("p", { class: "error" }, err.message));
+    } finally {
+      reload.disabled = false;
+    }
+  });
+  root.append(h("div", { class: "row" }, h("h1", { class: "grow" }, "Tool catalog"), reload), message, list);
+  api("GET", "/api/tools")
+    .then((catalog) => token === state.viewToken && show(catalog))
+    .catch((err) => list.replaceChildren(h("p", { class: "error" }, err.message)));
+}
+
+function viewTool(root, token, name) {
+  const body = h("div", { id: "tool-detail" }, h("p", { class: "muted" }, "Loading…"));
+  root.append(h("p", {}, h("a", { href: "#/tools" }, "← all tools")), h("h1", {}, "Tool ", h("code", {}, name)), body);
+  api("GET", "/api/tools/" + seg(name))
+    .then((tool) => {
+      if (token !== state.viewToken) return;
+      body.replaceChildren(
+        h("p", { class: "muted" }, tool.base_url || ""),
+        ...(tool.functions || []).map((f) =>
+          h("section", { class: "card", dataset: { function: f.name } }, h("h2", {}, f.name, f.needs_approval ? [" ", badge("asks for approval", "waiting")] : null), h("p", {}, f.description || ""), h("pre", {}, JSON.stringify(f.parameters ?? f, null, 2))),
+        ),
+      );
+    })
+    .catch((err) => body.replaceChildren(h("p", { class: "error" }, err.message)));
+}
+
+// ---------------------------------------------------------------- routing
+
+function route() {
+  state.viewToken += 1;
+  const token = state.viewToken;
+  setBanner("");
+  const root = document.getElementById("view");
+  root.replaceChildren();
+  const parts = (location.hash.replace(/^#\/?/, "") || "runs").split("/").map(decodeURIComponent);
+  document.querySelectorAll("[data-nav]").forEach((a) => a.classList.toggle("active", a.dataset.nav === (parts[0] === "tools" ? "tools" : parts[0] === "new" ? "new" : "runs")));
+  if (parts[0] === "runs" && parts[1]) viewRun(root, token, parts[1]);
+  else if (parts[0] === "new") viewNew(root, token);
+  else if (parts[0] === "tools" && parts[1]) viewTool(root, token, parts[1]);
+  else if (parts[0] === "tools") viewTools(root, token);
+  else viewRuns(root, token);
+}
+
+function start() {
+  initKey();
+  document.getElementById("key-button").addEventListener("click", () => showKeyPanel());
+  document.getElementById("key-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const value = document.getElementById("key-input").value.trim();
+    if (!value) return;
+    localStorage.setItem(KEY_STORAGE, value);
+    state.key = value;
+    document.getElementById("key-input").value = "";
+    document.getElementById("key-panel").hidden = true;
+    route();
+  });
+  document.getElementById("key-forget").addEventListener("click", () => {
+    localStorage.removeItem(KEY_STORAGE);
+    state.key = null;
+    showKeyPanel("Key forgotten. Enter a function key to continue.");
+  });
+  if (!state.key) showKeyPanel();
+  window.addEventListener("hashchange", route);
+  route();
+}
+
+start();
