@@ -1,0 +1,112 @@
+"""Command line: ``python -m durable_host --app-dir DIR --port PORT --data-dir DIR ...``.
+
+Reads settings once (flags, then TOOLMESH_* environment fallbacks), loads the app, makes sure
+a functions key exists (generated into ``<data-dir>/functions.key`` with mode 0600 when none is
+given; only the file's path is logged) and serves with uvicorn, which handles SIGTERM/SIGINT
+by draining the lifespan. The durable state lives in ``<data-dir>/durable.sqlite3``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import secrets
+import sys
+from collections.abc import Sequence
+from functools import partial
+from pathlib import Path
+
+import uvicorn
+
+from durable_host.config import get_settings
+from durable_host.discovery import load_app
+from durable_host.errors import DurableHostError
+from durable_host.http_app import HostConfig, build_app
+from durable_host.store import Store
+
+__all__ = ["main", "resolve_functions_key"]
+
+log = logging.getLogger("durable_host")
+
+KEY_FILE = "functions.key"
+DB_FILE = "durable.sqlite3"
+
+
+def resolve_functions_key(given: str | None, data_dir: Path) -> str:
+    """The configured key, or the one stored in the data dir, or a new one written there (0600)."""
+    if given:
+        return given
+    path = data_dir / KEY_FILE
+    if path.is_file():
+        stored = path.read_text().strip()
+        if stored:
+            log.info("using the functions key stored in %s", path)
+            return stored
+    key = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    os.chmod(path, 0o600)
+    log.info("generated a functions key; it is stored in %s", path)
+    return key
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="durable_host", description="Run a Durable Functions Python app locally on SQLite."
+    )
+    parser.add_argument(
+        "--app-dir", required=True, type=Path, help="folder holding function_app.py and host.json"
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=7071)
+    parser.add_argument(
+        "--data-dir", type=Path, default=None, help="durable state (env TOOLMESH_HOST_DATA_DIR)"
+    )
+    parser.add_argument(
+        "--functions-key", default=None, help="key for protected routes (env TOOLMESH_FUNCTIONS_KEY)"
+    )
+    parser.add_argument("--activity-concurrency", type=int, default=None)
+    parser.add_argument("--log-level", default="info")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = get_settings()
+    data_dir = args.data_dir or settings.host_data_dir
+    if data_dir is None:
+        print("error: --data-dir (or TOOLMESH_HOST_DATA_DIR) is required", file=sys.stderr)
+        return 2
+    concurrency = args.activity_concurrency or settings.activity_concurrency
+    if concurrency < 1:
+        print("error: --activity-concurrency must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        key = resolve_functions_key(args.functions_key or settings.functions_key, data_dir)
+        functions = load_app(args.app_dir)
+    except DurableHostError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    config = HostConfig(
+        functions=functions,
+        store_factory=partial(Store, data_dir / DB_FILE),
+        functions_key=key,
+        port=args.port,
+        activity_concurrency=concurrency,
+        rpc_token=secrets.token_urlsafe(24),
+    )
+    uvicorn.run(
+        build_app(config),
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+    )
+    return 0

@@ -1,0 +1,38 @@
+"""Host settings, read once at the edge (command line and environment).
+
+The command line wins over the environment; the environment names are the documented
+fallbacks (``TOOLMESH_FUNCTIONS_KEY``, ``TOOLMESH_HOST_DATA_DIR``).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["DEFAULT_ACTIVITY_CONCURRENCY", "HostSettings", "get_settings"]
+
+DEFAULT_ACTIVITY_CONCURRENCY = 16
+
+
+class HostSettings(BaseSettings):
+    """Environment-level settings of the local durable host."""
+
+    model_config = SettingsConfigDict(env_prefix="TOOLMESH_", extra="ignore")
+
+    functions_key: str | None = None
+    """Key required by FUNCTION/ADMIN routes and the management API; generated when unset."""
+
+    host_data_dir: Path | None = None
+    """Directory holding the SQLite store and the generated key file."""
+
+    activity_concurrency: int = Field(default=DEFAULT_ACTIVITY_CONCURRENCY, ge=1, le=1024)
+    """How many activities run at once."""
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> HostSettings:
+    """The process-wide settings, read from the environment once."""
+    return HostSettings()

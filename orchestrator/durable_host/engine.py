@@ -1,0 +1,306 @@
+"""The scheduler: runs orchestration episodes and activities from the durable store.
+
+One asyncio task wakes on new work (an ``asyncio.Event`` set by every enqueue) or at the
+next timer, starts episodes for instances with visible messages (one episode per instance
+at a time) and dispatches activity work items up to the concurrency limit. Orchestrator
+replay runs on one worker thread so the event loop stays responsive; sync activities run in
+a thread pool, async ones on the loop. Nothing polls while idle.
+
+All writes to the store go through this class, which also keeps each instance's history in
+memory (the store stays the truth; the cache only spares re-reading it every episode).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+import httpx
+
+from durable_host import episode
+from durable_host import history as h
+from durable_host.discovery import FunctionIndex
+from durable_host.errors import BadRequestError, InstanceConflict, InstanceGone, InstanceNotFound
+from durable_host.invoke import run_activity, run_orchestrator
+from durable_host.store import (
+    TERMINAL_STATUSES,
+    ActivityRow,
+    EpisodeCommit,
+    ExecutionState,
+    InstanceFilter,
+    InstanceRow,
+    MessageKind,
+    NewMessage,
+    RuntimeStatus,
+    Store,
+)
+
+__all__ = ["Engine", "validate_instance_id"]
+
+log = logging.getLogger("durable_host")
+
+MAX_CONCURRENT_EPISODES = 8
+READY_BATCH = 500
+MAX_INSTANCE_ID_LENGTH = 256
+
+
+def validate_instance_id(instance_id: str) -> None:
+    """The real host's rules: no leading '@', no '/', '\\', '?', '#' or control characters."""
+    if not instance_id or not instance_id.strip():
+        raise BadRequestError("Instance ID must not be empty.")
+    if len(instance_id) > MAX_INSTANCE_ID_LENGTH:
+        raise BadRequestError(f"Instance ID must not be longer than {MAX_INSTANCE_ID_LENGTH} characters.")
+    if instance_id.startswith("@"):
+        raise BadRequestError(f"Instance ID '{instance_id}' must not start with '@'.")
+    if any(c in "/\\?#" or ord(c) < 32 or ord(c) == 127 for c in instance_id):
+        raise BadRequestError(
+            f"Instance ID '{instance_id}' must not contain '/', '\\', '?', '#' or control characters."
+        )
+
+
+class Engine:
+    """Owns the store, the history cache and the background scheduling loop."""
+
+    def __init__(self, store: Store, functions: FunctionIndex, *, activity_concurrency: int) -> None:
+        self.store = store
+        self.functions = functions
+        self._concurrency = activity_concurrency
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._history: dict[str, list[str]] = {}
+        self._episodes_running: set[str] = set()
+        self._episode_slots = asyncio.Semaphore(MAX_CONCURRENT_EPISODES)
+        self._activities_running = 0
+        self._last_dispatched_activity = 0
+        self._orchestrator_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="orchestrator")
+        self._activity_threads = ThreadPoolExecutor(
+            max_workers=activity_concurrency, thread_name_prefix="activity"
+        )
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._http = httpx.AsyncClient(timeout=httpx.Timeout(100.0))
+
+    # ---- lifecycle -------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._loop_task = asyncio.create_task(self._run(), name="durable-host-scheduler")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._loop_task is not None:
+            await asyncio.wait([self._loop_task], timeout=5)
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=5)
+        self._orchestrator_thread.shutdown(wait=False, cancel_futures=True)
+        self._activity_threads.shutdown(wait=False, cancel_futures=True)
+        await self._http.aclose()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # ---- the loop --------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            now = time.time()
+            try:
+                self._dispatch_episodes(now)
+                self._dispatch_activities()
+                due = self.store.next_due(now)
+            except Exception:
+                log.exception("scheduler pass failed")
+                due = now + 1.0
+            timeout = None if due is None else max(0.0, due - time.time())
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            except TimeoutError:
+                pass
+
+    def _dispatch_episodes(self, now: float) -> None:
+        for instance_id in self.store.ready_instances(now, READY_BATCH):
+            if instance_id in self._episodes_running:
+                continue
+            self._episodes_running.add(instance_id)
+            self._spawn(self._episode(instance_id))
+
+    def _dispatch_activities(self) -> None:
+        free = self._concurrency - self._activities_running
+        if free <= 0:
+            return
+        for row in self.store.pending_activities(self._last_dispatched_activity, free):
+            self._last_dispatched_activity = row.id
+            self._activities_running += 1
+            self._spawn(self._activity(row))
+
+    def _spawn(self, coro: object) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(coro)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _episode(self, instance_id: str) -> None:
+        try:
+            async with self._episode_slots:
+                await self._run_episode(instance_id)
+        except Exception:
+            log.exception("episode of instance %s failed; it will be retried", instance_id)
+            await asyncio.sleep(1.0)
+        finally:
+            self._episodes_running.discard(instance_id)
+            self._wake.set()
+
+    async def _run_episode(self, instance_id: str) -> None:
+        instance = self.store.get_instance(instance_id)
+        if instance is None:
+            return
+        now = datetime.now(UTC)
+        messages = self.store.visible_messages(instance_id, now.timestamp())
+        if not messages:
+            return
+        history = self._load_history(instance_id)
+        plan = episode.prepare(instance, history, messages, now)
+        if plan.commit is not None:
+            self._commit(plan.commit)
+            return
+        assert plan.body is not None
+        fn = self.functions.orchestrators.get(instance.name)
+        if fn is None:
+            reply = episode.OrchestratorReply(
+                error=f"The function '{instance.name}' doesn't exist, is disabled, "
+                "or is not an orchestrator function."
+            )
+        else:
+            loop = asyncio.get_running_loop()
+            reply = await loop.run_in_executor(self._orchestrator_thread, run_orchestrator, fn, plan.body)
+        self._commit(episode.finish(plan, reply, self))
+
+    async def _activity(self, row: ActivityRow) -> None:
+        try:
+            event = await run_activity(
+                self.functions.activities,
+                row.name,
+                row.input,
+                row.task_id,
+                self._activity_threads,
+                self._http,
+            )
+            message = NewMessage(
+                instance_id=row.instance_id,
+                kind=MessageKind.EVENT,
+                payload=event,
+                execution_id=row.execution_id,
+            )
+            self.store.finish_activity(row.id, message)
+        finally:
+            self._activities_running -= 1
+            self._wake.set()
+
+    # ---- history cache ---------------------------------------------------------------
+
+    def _load_history(self, instance_id: str) -> list[str]:
+        cached = self._history.get(instance_id)
+        if cached is None:
+            cached = self.store.load_history(instance_id)
+            self._history[instance_id] = cached
+        return cached
+
+    def _commit(self, commit: EpisodeCommit) -> None:
+        self.store.commit_episode(commit)
+        instance_id = commit.instance.instance_id
+        if commit.reset_history:
+            self._history[instance_id] = []
+        cached = self._history.get(instance_id)
+        if cached is not None:
+            cached.extend(commit.history_append)
+        if commit.instance.status in TERMINAL_STATUSES:
+            self._history.pop(instance_id, None)
+        for child in commit.new_instances:
+            self._history.pop(child.instance_id, None)
+        self._wake.set()
+
+    # ---- what episodes ask of the host ----------------------------------------------
+
+    def is_orchestrator(self, name: str) -> bool:
+        return name in self.functions.orchestrators
+
+    def is_active(self, instance_id: str) -> bool:
+        row = self.store.get_instance(instance_id)
+        return row is not None and row.status not in TERMINAL_STATUSES
+
+    # ---- management operations -------------------------------------------------------
+
+    def start_new(self, name: str, instance_id: str | None, input_json: str | None) -> InstanceRow:
+        """Create an instance (``input_json`` is the JSON text of the orchestrator's input value)."""
+        if name not in self.functions.orchestrators:
+            raise BadRequestError(
+                f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function."
+            )
+        instance_id = instance_id if instance_id is not None else uuid.uuid4().hex
+        validate_instance_id(instance_id)
+        existing = self.store.get_instance(instance_id)
+        if existing is not None and existing.status not in TERMINAL_STATUSES:
+            raise InstanceConflict(f"An instance with ID '{instance_id}' already exists.")
+        now = datetime.now(UTC)
+        stamp = h.dtfx_time(now)
+        row = InstanceRow(
+            instance_id=instance_id,
+            name=name,
+            execution_id=uuid.uuid4().hex,
+            status=RuntimeStatus.PENDING,
+            input=input_json,
+            output=None,
+            custom_status=None,
+            created_time=stamp,
+            last_updated_time=stamp,
+            parent=None,
+            state=ExecutionState(),
+        )
+        self.store.start_instance(row, episode.start_message(row, now), replace_existing=existing is not None)
+        self._history.pop(instance_id, None)
+        self._wake.set()
+        return row
+
+    def get(self, instance_id: str) -> InstanceRow:
+        row = self.store.get_instance(instance_id)
+        if row is None:
+            raise InstanceNotFound(f"No instance with ID '{instance_id}' was found.")
+        return row
+
+    def history_events(self, instance_id: str) -> list[str]:
+        return list(self._load_history(instance_id))
+
+    def raise_event(self, instance_id: str, name: str, input_text: str | None) -> None:
+        """Queue an EventRaised; ``input_text`` is stored verbatim as the event's Input."""
+        row = self.get(instance_id)
+        if row.status in TERMINAL_STATUSES:
+            raise InstanceGone(
+                f"The instance '{instance_id}' is in the {row.status} state; it takes no events."
+            )
+        event = h.event_raised(datetime.now(UTC), name, input_text)
+        self.store.add_message(NewMessage(instance_id=instance_id, kind=MessageKind.EVENT, payload=event))
+        self._wake.set()
+
+    def control(self, instance_id: str, kind: MessageKind, reason: str | None) -> None:
+        """Terminate, suspend or resume an instance (applied by its next episode)."""
+        row = self.get(instance_id)
+        if row.status in TERMINAL_STATUSES:
+            raise InstanceGone(f"The instance '{instance_id}' is already in the {row.status} state.")
+        self.store.add_message(NewMessage(instance_id=instance_id, kind=kind, payload=reason))
+        self._wake.set()
+
+    def purge(self, instance_id: str) -> int:
+        self._history.pop(instance_id, None)
+        return self.store.purge(instance_id)
+
+    def purge_matching(self, flt: InstanceFilter) -> int:
+        ids = self.store.purge_matching(flt)
+        for instance_id in ids:
+            self._history.pop(instance_id, None)
+        return len(ids)

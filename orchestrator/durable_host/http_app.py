@@ -1,0 +1,196 @@
+"""The ASGI app: the function app's HTTP routes and the durable management API on one origin.
+
+Routing, in order: ``/healthz`` (anonymous), ``/runtime/webhooks/durabletask/...`` (always
+needs the functions key), ``/durabletask-rpc/<token>/...`` (the SDK's keyless RPC base: only
+for loopback clients that know the per-process token), then the app's HTTP triggers under
+the route prefix, most specific template first. Keys are compared in constant time.
+"""
+
+from __future__ import annotations
+
+import hmac
+import inspect
+import logging
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import azure.functions as func
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from durable_host.binding import BindingContext, client_binding_json
+from durable_host.discovery import FunctionIndex, HttpFunction
+from durable_host.engine import Engine
+from durable_host.invoke import http_response_parts
+from durable_host.management import handle_management
+from durable_host.store import Store
+
+__all__ = ["HostConfig", "build_app"]
+
+log = logging.getLogger("durable_host")
+
+MANAGEMENT_PREFIX = "/runtime/webhooks/durabletask"
+RPC_PREFIX = "/durabletask-rpc"
+_LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class HostConfig:
+    """What the ASGI app needs to run: the app's functions, the store, the key and the port."""
+
+    functions: FunctionIndex
+    store_factory: Callable[[], Store]
+    functions_key: str
+    port: int
+    activity_concurrency: int
+    rpc_token: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class _InvocationContext:
+    """The subset of ``azure.functions.Context`` that HTTP functions commonly read."""
+
+    invocation_id: str
+    function_name: str
+    function_directory: str
+    trace_context: Any = None
+    retry_context: Any = None
+
+
+def _key_ok(request: Request, key: str) -> bool:
+    given = request.headers.get("x-functions-key") or request.query_params.get("code") or ""
+    return hmac.compare_digest(given.encode(), key.encode())
+
+
+def _unauthorized() -> Response:
+    return JSONResponse(
+        {"Message": "A valid functions key is required (x-functions-key header or code query parameter)."},
+        status_code=401,
+    )
+
+
+def build_app(config: HostConfig) -> Starlette:
+    """Create the ASGI app; the engine starts and stops with its lifespan."""
+    state: dict[str, Engine] = {}
+    routes_by_specificity = sorted(
+        config.functions.http, key=lambda f: (-f.route.literal_count, f.route.template.count("{"))
+    )
+    prefix = "/" + config.functions.route_prefix if config.functions.route_prefix else ""
+
+    def binding(request: Request) -> BindingContext:
+        return BindingContext(
+            origin=f"{request.url.scheme}://{request.url.netloc}",
+            functions_key=config.functions_key,
+            rpc_base_url=f"http://127.0.0.1:{config.port}{RPC_PREFIX}/{config.rpc_token}/",
+            hub_name=config.functions.hub_name,
+        )
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        store = config.store_factory()
+        engine = Engine(store, config.functions, activity_concurrency=config.activity_concurrency)
+        state["engine"] = engine
+        engine.start()
+        log.info("durable host ready")
+        try:
+            yield
+        finally:
+            await engine.stop()
+            store.close()
+
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def dispatch(request: Request) -> Response:
+        path = request.url.path
+        engine = state["engine"]
+        if path == MANAGEMENT_PREFIX or path.startswith(MANAGEMENT_PREFIX + "/"):
+            if not _key_ok(request, config.functions_key):
+                return _unauthorized()
+            return await handle_management(
+                engine,
+                binding(request),
+                request.method,
+                path[len(MANAGEMENT_PREFIX) :],
+                request.query_params,
+                await request.body(),
+            )
+        if path.startswith(RPC_PREFIX + "/"):
+            token, _, rest = path[len(RPC_PREFIX) + 1 :].partition("/")
+            client = request.client.host if request.client else ""
+            if client not in _LOOPBACK or not hmac.compare_digest(token.encode(), config.rpc_token.encode()):
+                return JSONResponse({"Message": "Not found."}, status_code=404)
+            return await handle_management(
+                engine, binding(request), request.method, rest, request.query_params, await request.body()
+            )
+        return await _serve_function(request, path)
+
+    async def _serve_function(request: Request, path: str) -> Response:
+        if prefix:
+            if not (path == prefix or path.startswith(prefix + "/")):
+                return PlainTextResponse("Not found.", status_code=404)
+            relative = path[len(prefix) :]
+        else:
+            relative = path
+        allowed: set[str] = set()
+        for function in routes_by_specificity:
+            params = function.route.match(relative)
+            if params is None:
+                continue
+            if function.methods is not None and request.method.upper() not in function.methods:
+                allowed |= function.methods
+                continue
+            if function.auth_level != "anonymous" and not _key_ok(request, config.functions_key):
+                return _unauthorized()
+            return await _invoke(request, function, params)
+        if allowed:
+            return PlainTextResponse(
+                f"Method {request.method} is not allowed; use {', '.join(sorted(allowed))}.",
+                status_code=405,
+                headers={"Allow": ", ".join(sorted(allowed))},
+            )
+        return PlainTextResponse("Not found.", status_code=404)
+
+    async def _invoke(request: Request, function: HttpFunction, params: dict[str, str]) -> Response:
+        http_request = func.HttpRequest(
+            method=request.method.upper(),
+            url=str(request.url),
+            headers=dict(request.headers),
+            params=dict(request.query_params),
+            route_params=params,
+            body=await request.body(),
+        )
+        kwargs: dict[str, Any] = {function.request_param: http_request}
+        if function.client_param:
+            kwargs[function.client_param] = client_binding_json(binding(request))
+        signature = inspect.signature(function.fn)
+        if "context" in signature.parameters:
+            kwargs["context"] = _InvocationContext(
+                invocation_id=str(uuid.uuid4()), function_name=function.name, function_directory=""
+            )
+        try:
+            if inspect.iscoroutinefunction(function.fn):
+                result = await function.fn(**kwargs)
+            else:
+                import asyncio
+
+                result = await asyncio.to_thread(function.fn, **kwargs)
+        except Exception:
+            log.exception("HTTP function %s failed", function.name)
+            return PlainTextResponse("Internal Server Error", status_code=500)
+        status, headers, body = http_response_parts(result)
+        return Response(content=body, status_code=status, headers=headers)
+
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+    return Starlette(
+        routes=[
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/{path:path}", dispatch, methods=methods),
+        ],
+        lifespan=lifespan,
+    )

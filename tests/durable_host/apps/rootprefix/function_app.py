@@ -1,0 +1,29 @@
+"""A minimal app served at the root route prefix (test fixture)."""
+
+import azure.durable_functions as df
+import azure.functions as func
+
+app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+
+@app.route(route="api/runs", methods=["POST"])
+@app.durable_client_input(client_name="client")
+async def start_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    instance_id = await client.start_new("greet", None, req.get_json())
+    return client.create_check_status_response(req, instance_id)
+
+
+@app.route(route="console", methods=["GET"])
+def console(req: func.HttpRequest) -> func.HttpResponse:
+    return func.HttpResponse("<html>console</html>", mimetype="text/html")
+
+
+@app.orchestration_trigger(context_name="context")
+def greet(context: df.DurableOrchestrationContext):
+    name = context.get_input()["name"]
+    return (yield context.call_activity("say", name))
+
+
+@app.activity_trigger(input_name="name")
+def say(name: str) -> str:
+    return f"hi {name}"
