@@ -1,0 +1,200 @@
+"""Every image starts the same app the tests start, from files that exist.
+
+No image is built here (no Docker engine); instead each Dockerfile is parsed with BuildKit's
+parser, its CMD is compared with what the tests serve, and then that very command is run
+locally (on a loopback port) to prove it starts a healthy service.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from tests.infra.mesh import (
+    CONTAINER_PORT,
+    FUNCTIONS_IMAGE,
+    Service,
+    container_services,
+    instructions,
+    parse_dockerfile,
+    tool_names,
+)
+from tests.support.servers import REPO_ROOT, free_port, start_server
+
+ORCHESTRATOR_DOCKERFILE = REPO_ROOT / "orchestrator" / "Dockerfile"
+SCRIPT_ROOT = "/home/site/wwwroot"
+_APP_IN_TESTS = re.compile(r"(?P<package>tools\.(?:\{name\}|\w+)|llm_gateway)\.main:app")
+
+SERVICES = container_services()
+
+
+def service_ids() -> list[str]:
+    return [s.name for s in SERVICES]
+
+
+def cmd_argv(service: Service) -> list[str]:
+    assert service.dockerfile.is_file(), f"{service.dockerfile.relative_to(REPO_ROOT)} is missing"
+    assert not instructions(service.dockerfile, "ENTRYPOINT"), f"{service.name}: ENTRYPOINT hides the CMD"
+    cmds = instructions(service.dockerfile, "CMD")
+    assert cmds, f"{service.name}: the Dockerfile has no CMD"
+    last = cmds[-1]
+    assert last.json, f"{service.name}: CMD must be exec form (JSON) so uvicorn gets the signals"
+    return list(last.value)
+
+
+def uvicorn_options(argv: list[str]) -> tuple[str, dict[str, str]]:
+    """The app and the ``--option value`` pairs of a uvicorn command line."""
+    if argv[:3] == ["python", "-m", "uvicorn"]:
+        argv = argv[2:]
+    assert argv and argv[0] == "uvicorn", f"the command does not run uvicorn: {argv}"
+    positional = [
+        a for i, a in enumerate(argv[1:], 1) if not a.startswith("-") and not argv[i - 1].startswith("--")
+    ]
+    assert len(positional) == 1, f"expected exactly one app in {argv}"
+    options = {argv[i]: argv[i + 1] for i in range(1, len(argv) - 1) if argv[i].startswith("--")}
+    return positional[0], options
+
+
+def apps_started_by_tests() -> set[str]:
+    """``module:app`` strings the service tests serve (tests/infra excluded)."""
+    found: set[str] = set()
+    for path in (REPO_ROOT / "tests").rglob("*.py"):
+        if "infra" in path.relative_to(REPO_ROOT / "tests").parts[:1]:
+            continue
+        for match in _APP_IN_TESTS.finditer(path.read_text()):
+            package = match["package"]
+            names = tool_names() if "{name}" in package else [package.split(".")[-1]]
+            prefix = "tools." if package.startswith("tools.") else ""
+            found.update(f"{prefix}{name}.main:app" for name in names)
+    return found
+
+
+def pinned(requirements: Path) -> dict[str, str]:
+    pins: dict[str, str] = {}
+    for line in requirements.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line and not line.startswith("-"):
+            name, sep, version = line.partition("==")
+            assert sep, f"{requirements.relative_to(REPO_ROOT)}: '{line}' is not pinned with =="
+            pins[name.strip().lower().split("[")[0]] = version.strip()
+    return pins
+
+
+def project_pins() -> dict[str, str]:
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    lines = [*project["dependencies"], *sum(project.get("optional-dependencies", {}).values(), [])]
+    return {n.strip().lower().split("[")[0]: v.strip() for n, _, v in (d.partition("==") for d in lines)}
+
+
+@pytest.mark.parametrize("service", SERVICES, ids=service_ids())
+def test_image_serves_the_app_the_tests_start(service: Service) -> None:
+    app, options = uvicorn_options(cmd_argv(service))
+    assert app == service.app, f"{service.name} image serves {app}, the tests serve {service.app}"
+    assert app in apps_started_by_tests(), f"no test starts {app}, so the image runs untested code"
+    assert options.get("--host") == "0.0.0.0", f"{service.name}: uvicorn must listen on all interfaces"
+    assert options.get("--port") == str(CONTAINER_PORT), f"{service.name}: uvicorn must listen on 8000"
+
+
+@pytest.mark.parametrize("service", SERVICES, ids=service_ids())
+def test_image_command_starts_a_healthy_service(service: Service, tmp_path: Path) -> None:
+    app, options = uvicorn_options(cmd_argv(service))
+    port = free_port()
+    options.update({"--host": "127.0.0.1", "--port": str(port)})
+    args = ["-m", "uvicorn", app, *(item for pair in options.items() for item in pair)]
+    prefix = "TOOLMESH_GATEWAY" if service.package == "llm_gateway" else service.name.upper()
+    env = {f"{prefix}_DB": str(tmp_path / "service.sqlite3")}
+    server = start_server(args, port=port, log_path=tmp_path / "service.log", env=env, timeout=60)
+    try:
+        import httpx
+
+        response = httpx.get(f"{server.url}/healthz", timeout=5)
+        assert response.status_code == 200, response.text
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize(
+    "path", [*(s.dockerfile for s in SERVICES), ORCHESTRATOR_DOCKERFILE], ids=[*service_ids(), "orchestrator"]
+)
+def test_dockerfile_copies_only_paths_that_exist(path: Path) -> None:
+    assert path.is_file(), f"{path.relative_to(REPO_ROOT)} is missing"
+    for copy in instructions(path, "COPY") + instructions(path, "ADD"):
+        if any(flag.startswith("--from") for flag in copy.flags):
+            continue
+        for source in copy.value[:-1]:
+            assert (REPO_ROOT / source).exists(), (
+                f"{path.relative_to(REPO_ROOT)} line {copy.start_line}: {source} does not exist "
+                "(the build context is the repository root)"
+            )
+
+
+@pytest.mark.parametrize("service", SERVICES, ids=service_ids())
+def test_image_installs_its_own_pinned_requirements(service: Service) -> None:
+    requirements = service.folder / "requirements.txt"
+    assert requirements.is_file(), f"{requirements.relative_to(REPO_ROOT)} is missing"
+    relative = requirements.relative_to(REPO_ROOT).as_posix()
+    copied = {c.value[0] for c in instructions(service.dockerfile, "COPY")}
+    assert relative in copied or any(relative.startswith(c.rstrip("/") + "/") for c in copied), (
+        f"{service.name}: the Dockerfile never copies {relative}"
+    )
+
+
+@pytest.mark.parametrize(
+    "requirements",
+    [*(s.folder / "requirements.txt" for s in SERVICES), REPO_ROOT / "orchestrator" / "requirements.txt"],
+    ids=[*service_ids(), "orchestrator"],
+)
+def test_image_requirements_match_the_project_pins(requirements: Path) -> None:
+    assert requirements.is_file(), f"{requirements.relative_to(REPO_ROOT)} is missing"
+    project = project_pins()
+    drift = {n: (v, project[n]) for n, v in pinned(requirements).items() if n in project and project[n] != v}
+    assert not drift, f"{requirements.relative_to(REPO_ROOT)} differs from pyproject.toml: {drift}"
+
+
+def test_orchestrator_image_runs_the_functions_host_on_the_pinned_runtime() -> None:
+    commands = parse_dockerfile(ORCHESTRATOR_DOCKERFILE)
+    froms = [c for c in commands if c.cmd == "FROM"]
+    assert [c.value[0] for c in froms] == [FUNCTIONS_IMAGE], "one stage, on the Functions Python 3.11 image"
+    assert not [c for c in commands if c.cmd in {"CMD", "ENTRYPOINT"}], (
+        "the base image's entrypoint starts the Functions host; overriding it would skip the host"
+    )
+    env = {c.value[i]: c.value[i + 1] for c in commands if c.cmd == "ENV" for i in range(0, len(c.value), 2)}
+    assert env.get("AzureWebJobsScriptRoot") == SCRIPT_ROOT
+    copies = {c.value[0]: c.value[-1] for c in commands if c.cmd == "COPY"}
+    assert copies.get("orchestrator/") == f"{SCRIPT_ROOT}/", "the app root must be the script root"
+    registry = env.get("TOOLMESH_REGISTRY", "")
+    assert registry.startswith(copies.get("specs/", "<specs/ not copied>")), (
+        "the registry is not in the image"
+    )
+    installs = [c.original for c in commands if c.cmd == "RUN" and "pip install" in c.original]
+    assert any("requirements.txt" in line for line in installs), "orchestrator/requirements.txt not installed"
+
+
+def test_orchestrator_image_script_root_holds_the_app_the_tests_start() -> None:
+    """Import function_app.py as the Functions host does, with only what the image holds: the app
+    root and orchestrator/requirements.txt. The repository's other packages and the development
+    dependencies are blocked, so an import the image cannot satisfy fails here."""
+    installed = set(pinned(REPO_ROOT / "orchestrator" / "requirements.txt"))
+    absent = sorted({n.replace("-", "_") for n in project_pins()} - {n.replace("-", "_") for n in installed})
+    blocked = ["tools", "llm_gateway", "tests", *absent]
+    code = (
+        "import sys\n"
+        f"for name in {blocked!r}: sys.modules[name] = None\n"
+        "import function_app\n"
+        "print(len(function_app.app.get_functions()))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT / "orchestrator",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert int(result.stdout.strip().splitlines()[-1]) > 0, "function_app.app registers no functions"
