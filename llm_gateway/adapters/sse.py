@@ -1,0 +1,97 @@
+"""Server-sent events in OpenAI's chat streaming dialect.
+
+Upstream bytes arrive in arbitrary pieces; ``iter_events`` regroups them into whole events so
+that usage chunks and in-band errors (``data: {"error": ...}`` inside a 200 stream) can be
+recognised without parsing every content delta. Only events that may carry usage or an error
+are decoded.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from llm_gateway.errors import UpstreamError, UpstreamUnavailable
+from llm_gateway.providers.base import Usage
+
+__all__ = ["DONE", "encode_event", "error_event", "event_usage", "is_done", "is_usage_only", "iter_events"]
+
+DONE = b"data: [DONE]\n\n"
+_USAGE_MARK = b'"usage":{'
+_USAGE_MARK_SPACED = b'"usage": {'
+
+
+def encode_event(payload: dict[str, Any]) -> bytes:
+    return b"data: " + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n"
+
+
+def error_event(error: UpstreamError | Exception) -> bytes:
+    """The in-band error OpenAI sends when a stream fails after it started."""
+    if isinstance(error, UpstreamError):
+        detail = error.body()["error"]
+    else:
+        detail = {"message": str(error), "type": "server_error", "param": None, "code": None}
+    return encode_event({"error": detail})
+
+
+def is_done(event: bytes) -> bool:
+    return event.startswith(b"data: [DONE]")
+
+
+def _data(event: bytes) -> bytes:
+    lines = [line[5:].lstrip() for line in event.split(b"\n") if line.startswith(b"data:")]
+    return b"\n".join(lines)
+
+
+def event_usage(event: bytes) -> Usage | None:
+    """Usage carried by a chunk, if any (only the final usage chunk has it)."""
+    if _USAGE_MARK not in event and _USAGE_MARK_SPACED not in event:
+        return None
+    try:
+        payload = json.loads(_data(event))
+    except ValueError:
+        return None
+    return Usage.from_openai(payload.get("usage")) if isinstance(payload, dict) else None
+
+
+def is_usage_only(event: bytes) -> bool:
+    """The extra chunk sent for ``stream_options.include_usage``: usage and no choices."""
+    return (b'"choices":[]' in event or b'"choices": []' in event) and event_usage(event) is not None
+
+
+def _check_error(event: bytes) -> None:
+    data = _data(event)
+    if not data.startswith(b'{"error"') and not data.startswith(b'{ "error"'):
+        return
+    try:
+        detail = json.loads(data)["error"]
+    except (ValueError, KeyError, TypeError):
+        detail = {}
+    message = detail.get("message") if isinstance(detail, dict) else None
+    raise UpstreamError(
+        f"upstream stream failed: {message or 'error event'}",
+        status_code=502,
+        error_type=str(detail.get("type") or "upstream_error")
+        if isinstance(detail, dict)
+        else "upstream_error",
+    )
+
+
+async def iter_events(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """Regroup raw bytes into SSE events; raise on in-band errors and on a stream cut before [DONE]."""
+    buffer = b""
+    async for chunk in chunks:
+        buffer += chunk.replace(b"\r\n", b"\n") if b"\r" in chunk else chunk
+        while True:
+            end = buffer.find(b"\n\n")
+            if end < 0:
+                break
+            event, buffer = buffer[: end + 2], buffer[end + 2 :]
+            if not event.strip() or event.startswith(b":"):
+                continue  # keepalive comment
+            _check_error(event)
+            yield event
+            if is_done(event):
+                return
+    raise UpstreamUnavailable("upstream stream ended before [DONE]")

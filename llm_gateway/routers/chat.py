@@ -1,0 +1,257 @@
+"""``POST /v1/chat/completions``: OpenAI's chat API in front of every configured model.
+
+Non-streamed answers pass through as the provider's bytes. Streams are relayed event by event
+as they arrive (no buffering, ``X-Accel-Buffering: no``); the upstream is always asked for the
+usage chunk so usage can be logged, and that chunk is forwarded only if the client asked for
+it. A failure after the stream started reaches the client as an in-band error event and the
+stream ends without ``[DONE]``, never as a silent normal end.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response, StreamingResponse
+
+from llm_gateway.adapters.sse import error_event, event_usage, is_usage_only
+from llm_gateway.dependencies import Client, gateway_state, read_json_object, validate_body
+from llm_gateway.errors import GatewayError, InvalidRequest, UpstreamError
+from llm_gateway.keys import ClientKey
+from llm_gateway.providers.base import Provider, Usage
+from llm_gateway.routing import OpenedStream
+from llm_gateway.schemas import ChatCompletionRequest, ErrorBody
+from llm_gateway.state import GatewayState
+from llm_gateway.usage import UsageEntry
+
+__all__ = ["RUN_ID_HEADER", "TIMEOUT_HEADER", "Outcome", "prompt_estimate", "read_timeout", "router"]
+
+RUN_ID_HEADER = "x-toolmesh-run-id"
+TIMEOUT_HEADER = "x-toolmesh-timeout"
+_STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+log = logging.getLogger("llm_gateway.access")
+router = APIRouter(tags=["chat"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in (
+        (400, "Malformed JSON or an invalid parameter (named in `error.param`)."),
+        (401, "Missing or unknown API key."),
+        (404, "Unknown model alias."),
+        (429, "Over the key's requests or tokens per minute (see Retry-After), or upstream rate limited."),
+        (502, "The model provider failed after retries and fallbacks."),
+        (504, "The model provider did not answer in time."),
+    )
+}
+
+
+def _request_schema() -> dict[str, Any]:
+    return {"$ref": "#/components/schemas/ChatCompletionRequest"}
+
+
+def prompt_estimate(body: dict[str, Any]) -> int:
+    """Tokens a request will use at least, for the per-minute token limit (about 4 chars per token)."""
+    size = 0
+    for message in body.get("messages") or []:
+        content = message.get("content") if isinstance(message, dict) else None
+        size += len(content) if isinstance(content, str) else 16
+    return max(1, size // 4)
+
+
+def read_timeout(request: Request) -> float | None:
+    raw = request.headers.get(TIMEOUT_HEADER)
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if value <= 0:
+        raise InvalidRequest(f"{TIMEOUT_HEADER} must be a positive number of seconds", param=TIMEOUT_HEADER)
+    return value
+
+
+class Outcome:
+    """Builds the usage record and the access log line of one request."""
+
+    def __init__(
+        self,
+        *,
+        state: GatewayState,
+        client: ClientKey,
+        request: Request,
+        alias: str,
+        endpoint: str,
+        stream: bool,
+    ) -> None:
+        self.state = state
+        self.client = client
+        self.alias = alias
+        self.endpoint = endpoint
+        self.stream = stream
+        self.run_id = request.headers.get(RUN_ID_HEADER)
+        self.started = time.perf_counter()
+
+    def finish(
+        self,
+        *,
+        status: int,
+        usage: Usage | None,
+        provider: Provider | None,
+        attempts: int,
+        error: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        latency_ms = (time.perf_counter() - self.started) * 1000
+        usage = usage or Usage()
+        if usage.total_tokens:
+            self.state.limiter.record(self.client, usage.total_tokens)
+        deployment = provider.label if provider else "-"
+        self.state.usage.add(
+            UsageEntry(
+                created=time.time(),
+                key=self.client.name,
+                run_id=self.run_id,
+                model=self.alias,
+                deployment=deployment,
+                endpoint=self.endpoint,
+                stream=self.stream,
+                status=status,
+                prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens,
+                estimated=usage.estimated,
+                latency_ms=round(latency_ms, 3),
+            )
+        )
+        fields: dict[str, Any] = {
+            "endpoint": self.endpoint,
+            "key": self.client.name,
+            "run_id": self.run_id,
+            "model": self.alias,
+            "deployment": deployment,
+            "provider": provider.kind if provider else None,
+            "offline": bool(provider and provider.offline),
+            "stream": self.stream,
+            "status": status,
+            "attempts": attempts,
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+            "latency_ms": round(latency_ms, 2),
+        }
+        if error:
+            fields["error"] = error
+        if extra:
+            fields.update(extra)
+        log.info("offline answer" if fields["offline"] else "request", extra=fields)
+
+
+def _prompt_fields(state: GatewayState, body: dict[str, Any]) -> dict[str, Any] | None:
+    return {"messages": body.get("messages")} if state.log_prompts else None
+
+
+async def _relay(
+    opened: OpenedStream, outcome: Outcome, provider: Provider, attempts: int, include_usage: bool
+) -> AsyncIterator[bytes]:
+    usage: Usage | None = None
+    chunks = 0
+    status = 200
+    error: str | None = None
+    try:
+        event = opened.first
+        while True:
+            if b'"usage"' in event:
+                found = event_usage(event)
+                if found is not None:
+                    usage = replace(found, estimated=True) if provider.offline else found
+                    if not include_usage and is_usage_only(event):
+                        event = await anext(opened.rest)
+                        continue
+            chunks += 1
+            yield event
+            event = await anext(opened.rest)
+    except StopAsyncIteration:
+        pass
+    except UpstreamError as exc:
+        status, error = exc.status_code, exc.message
+        yield error_event(exc)
+    except Exception as exc:  # noqa: BLE001 - any failure must reach the client as an error event
+        status, error = 502, f"{type(exc).__name__}: {exc}"
+        yield error_event(UpstreamError(f"stream failed: {error}"))
+    finally:
+        closer = getattr(opened.rest, "aclose", None)
+        if closer is not None:
+            await closer()
+        if usage is None:
+            usage = Usage(completion_tokens=chunks, estimated=True)
+        outcome.finish(status=status, usage=usage, provider=provider, attempts=attempts, error=error)
+
+
+@router.post(
+    "/v1/chat/completions",
+    operation_id="createChatCompletion",
+    summary="Create a chat completion",
+    description="OpenAI-compatible chat completion with tools, JSON mode and SSE streaming. `model` is an "
+    "alias configured in the gateway (`default` always exists). Send `X-Toolmesh-Run-Id` to attribute usage "
+    "to a run.",
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"application/json": {"schema": _request_schema()}}}
+    },
+    responses={
+        200: {
+            "description": "A chat.completion object, or an SSE stream of chat.completion.chunk "
+            "events ending with `data: [DONE]` when `stream` is true.",
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "text/event-stream": {"schema": {"type": "string"}},
+            },
+        },
+        **_ERRORS,
+    },
+)
+async def create_chat_completion(request: Request, client: Client) -> Response:
+    state = gateway_state(request)
+    body = await read_json_object(request)
+    validate_body(ChatCompletionRequest, body)
+    alias: str = body["model"]
+    state.router.route(alias)
+    timeout = read_timeout(request)
+    stream = bool(body.get("stream"))
+    outcome = Outcome(
+        state=state, client=client, request=request, alias=alias, endpoint="chat", stream=stream
+    )
+    state.limiter.admit(client, prompt_estimate(body))
+    try:
+        if stream:
+            options = body.get("stream_options")
+            include_usage = isinstance(options, dict) and options.get("include_usage") is True
+            opened = await state.router.stream(alias, body, timeout=timeout)
+            headers = {
+                **_STREAM_HEADERS,
+                "x-toolmesh-deployment": opened.provider.label,
+                "x-toolmesh-attempts": str(opened.attempts),
+            }
+            return StreamingResponse(
+                _relay(opened.value, outcome, opened.provider, opened.attempts, include_usage),
+                media_type="text/event-stream",
+                headers=headers,
+            )
+        answer = await state.router.complete(alias, body, timeout=timeout)
+    except GatewayError as exc:
+        outcome.finish(status=exc.status_code, usage=None, provider=None, attempts=0, error=exc.message)
+        raise
+    outcome.finish(
+        status=200,
+        usage=answer.value.usage,
+        provider=answer.provider,
+        attempts=answer.attempts,
+        extra=_prompt_fields(state, body),
+    )
+    return Response(
+        answer.value.body,
+        media_type="application/json",
+        headers={"x-toolmesh-deployment": answer.provider.label, "x-toolmesh-attempts": str(answer.attempts)},
+    )

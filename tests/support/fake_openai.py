@@ -1,0 +1,377 @@
+"""A fake OpenAI-compatible upstream for tests and benchmarks.
+
+Run it as ``uvicorn tests.support.fake_openai:app`` (or with ``start_uvicorn``). It answers
+``POST /v1/chat/completions`` (plain JSON and SSE), ``POST /v1/embeddings`` and ``GET /v1/models``,
+plus the Azure OpenAI shapes ``/openai/deployments/{deployment}/...?api-version=`` and ``/openai/v1/...``.
+
+Behaviour is chosen by the request's ``model`` so that a gateway deployment can point at a
+misbehaving upstream simply by naming a model. The model is ``name`` optionally followed by
+``?directive=value&...``:
+
+``latency_ms=N``        wait N ms before answering (default ``FAKE_OPENAI_LATENCY_MS``, else 0)
+``error=S``             answer with HTTP status S and an OpenAI error body
+``retry_after=N``       with ``error``: add ``Retry-After: N``
+``fail_times=N``        with ``error``: only the first N requests for this exact model string fail
+``midstream=N``         streams: drop the connection after N content chunks
+``midstream_error=N``   streams: after N content chunks send an in-band ``{"error": ...}`` event, no [DONE]
+``tools=1``             answer with one tool call per offered tool (parallel calls), args from schemas
+``reply=text``          the assistant text (default: ``fake reply #<n>: <last user text>``)
+``chunks=N``            number of content chunks in a stream (default 4)
+
+``x-fake-latency-ms`` as a request header also sets the latency. Without ``FAKE_OPENAI_API_KEY``
+any bearer key is accepted; with it, others get 401. ``GET /_control/requests`` lists what was
+received (path, headers, body), ``POST /_control/reset`` clears that log and the fail counters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import parse_qsl
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+app = FastAPI(title="fake-openai")
+
+_REQUESTS: list[dict[str, Any]] = []
+_FAIL_COUNTS: dict[str, int] = {}
+_COUNTER = [0]
+_RECORD = os.environ.get("FAKE_OPENAI_RECORD", "1") != "0"
+_DEFAULT_LATENCY_MS = float(os.environ.get("FAKE_OPENAI_LATENCY_MS", "0") or 0)
+_REQUIRED_KEY = os.environ.get("FAKE_OPENAI_API_KEY", "")
+
+
+def _directives(model: str) -> tuple[str, dict[str, str]]:
+    name, _, query = model.partition("?")
+    return name, dict(parse_qsl(query))
+
+
+def _error(status: int, message: str, *, retry_after: str | None = None, code: str | None = None) -> Response:
+    kind = {
+        400: "invalid_request_error",
+        401: "invalid_request_error",
+        404: "invalid_request_error",
+        429: "rate_limit_exceeded",
+    }.get(status, "server_error")
+    headers = {"retry-after": retry_after} if retry_after is not None else None
+    body = {"error": {"message": message, "type": kind, "param": None, "code": code}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _tokens(text: str) -> int:
+    return max(1, len(text) // 4)
+
+
+def _message_text(messages: list[Any]) -> str:
+    parts: list[str] = []
+    for message in messages:
+        if isinstance(message, dict):
+            content = message.get("content")
+            if isinstance(content, str):
+                parts.append(content)
+            elif isinstance(content, list):
+                parts.extend(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return " ".join(parts)
+
+
+def _last_user_text(messages: list[Any]) -> str:
+    for message in reversed(messages):
+        if (
+            isinstance(message, dict)
+            and message.get("role") == "user"
+            and isinstance(message.get("content"), str)
+        ):
+            return str(message["content"])
+    return ""
+
+
+def _fake_arguments(parameters: Any) -> str:
+    """Fill every property of a JSON schema with a plain value of its type."""
+    args: dict[str, Any] = {}
+    props = parameters.get("properties", {}) if isinstance(parameters, dict) else {}
+    for name, schema in props.items():
+        kind = schema.get("type") if isinstance(schema, dict) else None
+        if isinstance(schema, dict) and schema.get("enum"):
+            args[name] = schema["enum"][0]
+        elif kind in ("integer", "number"):
+            args[name] = 1
+        elif kind == "boolean":
+            args[name] = False
+        elif kind == "array":
+            args[name] = []
+        elif kind == "object":
+            args[name] = {}
+        else:
+            args[name] = "Paris" if name == "city" else f"fake {name}"
+    return json.dumps(args)
+
+
+def _tool_calls(tools: list[Any]) -> list[dict[str, Any]]:
+    calls = []
+    for index, tool in enumerate(tools):
+        function = tool.get("function", {}) if isinstance(tool, dict) else {}
+        calls.append(
+            {
+                "id": f"call_fake_{index}",
+                "type": "function",
+                "function": {
+                    "name": function.get("name", "unknown"),
+                    "arguments": _fake_arguments(function.get("parameters", {})),
+                },
+            }
+        )
+    return calls
+
+
+def _auth_problem(request: Request) -> Response | None:
+    if not _REQUIRED_KEY:
+        return None
+    given = request.headers.get("api-key") or request.headers.get("authorization", "").removeprefix("Bearer ")
+    if given != _REQUIRED_KEY:
+        return _error(401, "Incorrect API key provided.", code="invalid_api_key")
+    return None
+
+
+async def _read_json(request: Request) -> dict[str, Any] | Response:
+    raw = await request.body()
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return _error(400, "We could not parse the JSON body of your request.")
+    if not isinstance(body, dict):
+        return _error(400, "The request body must be a JSON object.")
+    if _RECORD:
+        _REQUESTS.append(
+            {
+                "path": request.url.path,
+                "query": str(request.url.query),
+                "headers": dict(request.headers),
+                "body": body,
+            }
+        )
+    return body
+
+
+async def _failure(request: Request, model: str, directives: dict[str, str]) -> Response | None:
+    latency = float(
+        request.headers.get("x-fake-latency-ms") or directives.get("latency_ms") or _DEFAULT_LATENCY_MS
+    )
+    if latency > 0:
+        await asyncio.sleep(latency / 1000)
+    status = directives.get("error")
+    if status is None:
+        return None
+    fail_times = directives.get("fail_times")
+    if fail_times is not None:
+        seen = _FAIL_COUNTS.get(model, 0)
+        _FAIL_COUNTS[model] = seen + 1
+        if seen >= int(fail_times):
+            return None
+    return _error(int(status), f"injected failure {status}", retry_after=directives.get("retry_after"))
+
+
+def _chunk(base: dict[str, Any], delta: dict[str, Any], finish: str | None = None) -> bytes:
+    payload = dict(base, choices=[{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}])
+    return b"data: " + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n"
+
+
+async def _stream(
+    base: dict[str, Any],
+    text: str,
+    calls: list[dict[str, Any]],
+    usage: dict[str, int],
+    directives: dict[str, str],
+    include_usage: bool,
+) -> AsyncIterator[bytes]:
+    yield _chunk(base, {"role": "assistant", "content": "" if not calls else None})
+    drop_after = int(directives.get("midstream", "-1"))
+    error_after = int(directives.get("midstream_error", "-1"))
+    sent = 0
+    if calls:
+        for index, call in enumerate(calls):
+            head = {
+                "index": index,
+                "id": call["id"],
+                "type": "function",
+                "function": {"name": call["function"]["name"], "arguments": ""},
+            }
+            yield _chunk(base, {"tool_calls": [head]})
+            arguments = call["function"]["arguments"]
+            middle = len(arguments) // 2
+            for piece in (arguments[:middle], arguments[middle:]):
+                yield _chunk(base, {"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
+    else:
+        pieces = max(1, int(directives.get("chunks", "4")))
+        step = max(1, -(-len(text) // pieces))
+        for start in range(0, len(text), step):
+            if sent == drop_after:
+                raise ConnectionResetError("injected mid-stream failure")
+            if sent == error_after:
+                error = {
+                    "error": {
+                        "message": "injected mid-stream error",
+                        "type": "server_error",
+                        "param": None,
+                        "code": None,
+                    }
+                }
+                yield b"data: " + json.dumps(error).encode() + b"\n\n"
+                return
+            yield _chunk(base, {"content": text[start : start + step]})
+            sent += 1
+            await asyncio.sleep(0)
+    yield _chunk(base, {}, finish="tool_calls" if calls else "stop")
+    if include_usage:
+        payload = dict(base, choices=[], usage=usage)
+        yield b"data: " + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n"
+    yield b"data: [DONE]\n\n"
+
+
+async def _chat(request: Request, deployment: str | None = None) -> Response:
+    problem = _auth_problem(request)
+    if problem is not None:
+        return problem
+    body = await _read_json(request)
+    if isinstance(body, Response):
+        return body
+    model = str(body.get("model") or deployment or "")
+    if not model:
+        return _error(400, "you must provide a model parameter")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return _error(400, "Missing required parameter: 'messages'.")
+    name, directives = _directives(model)
+    failure = await _failure(request, model, directives)
+    if failure is not None:
+        return failure
+    _COUNTER[0] += 1
+    tools = body.get("tools") or []
+    calls = _tool_calls(tools) if tools and directives.get("tools") == "1" else []
+    text = directives.get("reply") or f"fake reply #{_COUNTER[0]}: {_last_user_text(messages)[:200]}"
+    prompt_tokens = _tokens(_message_text(messages))
+    completion_tokens = _tokens(text if not calls else json.dumps(calls))
+    usage = {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    }
+    base = {
+        "id": f"chatcmpl-fake{_COUNTER[0]}",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": name,
+        "system_fingerprint": "fp_fake",
+    }
+    if body.get("stream"):
+        options = body.get("stream_options") or {}
+        include_usage = bool(options.get("include_usage")) if isinstance(options, dict) else False
+        return StreamingResponse(
+            _stream(base, text, calls, usage, directives, include_usage), media_type="text/event-stream"
+        )
+    message: dict[str, Any] = {"role": "assistant", "content": None if calls else text, "refusal": None}
+    if calls:
+        message["tool_calls"] = calls
+    result = dict(
+        base,
+        object="chat.completion",
+        usage=usage,
+        choices=[
+            {
+                "index": 0,
+                "message": message,
+                "logprobs": None,
+                "finish_reason": "tool_calls" if calls else "stop",
+            }
+        ],
+    )
+    return Response(json.dumps(result, separators=(",", ":")), media_type="application/json")
+
+
+async def _embeddings(request: Request, deployment: str | None = None) -> Response:
+    problem = _auth_problem(request)
+    if problem is not None:
+        return problem
+    body = await _read_json(request)
+    if isinstance(body, Response):
+        return body
+    model = str(body.get("model") or deployment or "")
+    raw_input = body.get("input")
+    inputs = [raw_input] if isinstance(raw_input, str) else raw_input
+    if not model or not isinstance(inputs, list) or not inputs:
+        return _error(400, "'input' and 'model' are required")
+    failure = await _failure(request, model, _directives(model)[1])
+    if failure is not None:
+        return failure
+    data = []
+    for index, item in enumerate(inputs):
+        digest = hashlib.sha256(str(item).encode()).digest()
+        data.append({"object": "embedding", "index": index, "embedding": [b / 255 for b in digest[:8]]})
+    tokens = sum(_tokens(str(item)) for item in inputs)
+    return JSONResponse(
+        {
+            "object": "list",
+            "data": data,
+            "model": _directives(model)[0],
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
+    )
+
+
+@app.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@app.get("/v1/models")
+async def models() -> dict[str, Any]:
+    return {
+        "object": "list",
+        "data": [{"id": "fake-gpt", "object": "model", "created": 0, "owned_by": "fake"}],
+    }
+
+
+@app.post("/v1/chat/completions")
+async def chat(request: Request) -> Response:
+    return await _chat(request)
+
+
+@app.post("/v1/embeddings")
+async def embeddings(request: Request) -> Response:
+    return await _embeddings(request)
+
+
+@app.post("/openai/v1/chat/completions")
+async def azure_v1_chat(request: Request) -> Response:
+    return await _chat(request)
+
+
+@app.post("/openai/deployments/{deployment}/chat/completions")
+async def azure_chat(deployment: str, request: Request) -> Response:
+    if not request.query_params.get("api-version"):
+        return _error(404, "Resource not found")
+    return await _chat(request, deployment)
+
+
+@app.post("/openai/deployments/{deployment}/embeddings")
+async def azure_embeddings(deployment: str, request: Request) -> Response:
+    if not request.query_params.get("api-version"):
+        return _error(404, "Resource not found")
+    return await _embeddings(request, deployment)
+
+
+@app.get("/_control/requests")
+async def control_requests() -> list[dict[str, Any]]:
+    return _REQUESTS
+
+
+@app.post("/_control/reset")
+async def control_reset() -> dict[str, str]:
+    _REQUESTS.clear()
+    _FAIL_COUNTS.clear()
+    return {"status": "reset"}
