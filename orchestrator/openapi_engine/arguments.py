@@ -1,0 +1,120 @@
+"""Checking a model's arguments before any request is made.
+
+Messages are written for the model to read and fix its call: which argument, what is
+wrong, what was expected. Strict-mode calls send `null` for optional fields they leave
+out; those nulls mean "omitted" and are removed first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from .models import ToolFunction
+
+__all__ = ["MAX_MESSAGES", "drop_omitted_nulls", "validate_arguments"]
+
+MAX_MESSAGES = 8
+
+
+def _resolve(schema: Any, defs: Mapping[str, Any]) -> Any:
+    for _ in range(16):
+        if (
+            isinstance(schema, dict)
+            and isinstance(schema.get("$ref"), str)
+            and schema["$ref"].startswith("#/$defs/")
+        ):
+            schema = defs.get(schema["$ref"][8:], {})
+        else:
+            break
+    return schema
+
+
+def _allows_null(schema: Any, defs: Mapping[str, Any]) -> bool:
+    schema = _resolve(schema, defs)
+    if not isinstance(schema, dict) or not schema:
+        return True
+    kind = schema.get("type")
+    if kind == "null" or (isinstance(kind, list) and "null" in kind):
+        return True
+    if None in (schema.get("enum") or []):
+        return True
+    return any(_allows_null(b, defs) for b in schema.get("anyOf") or [])
+
+
+def _drop(value: Any, schema: Any, defs: Mapping[str, Any], depth: int) -> Any:
+    schema = _resolve(schema, defs)
+    if depth > 32 or not isinstance(schema, dict):
+        return value
+    if isinstance(value, dict) and isinstance(schema.get("properties"), dict):
+        props = schema["properties"]
+        required = set(schema.get("required") or [])
+        out = {}
+        for key, item in value.items():
+            sub = props.get(key)
+            if item is None and key not in required and sub is not None and not _allows_null(sub, defs):
+                continue
+            out[key] = _drop(item, sub, defs, depth + 1) if sub is not None else item
+        return out
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [_drop(item, schema["items"], defs, depth + 1) for item in value]
+    if isinstance(value, (dict, list)) and schema.get("anyOf"):
+        branches = [
+            b for b in schema["anyOf"] if not _allows_null(b, defs) or _resolve(b, defs).get("properties")
+        ]
+        if len(branches) == 1:
+            return _drop(value, branches[0], defs, depth + 1)
+    return value
+
+
+def drop_omitted_nulls(function: ToolFunction, arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """`arguments` without nulls standing for omitted optional fields (strict mode)."""
+    defs = function.parameters.get("$defs") or {}
+    result = _drop(dict(arguments), function.parameters, defs, 0)
+    return result if isinstance(result, dict) else dict(arguments)
+
+
+def _where(error: ValidationError) -> str:
+    path = ""
+    for part in error.absolute_path:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
+def _message(error: ValidationError) -> str:
+    where = _where(error)
+    if error.validator == "required" and isinstance(error.validator_value, list):
+        instance = error.instance if isinstance(error.instance, dict) else {}
+        missing = [r for r in error.validator_value if r not in instance]
+        names = ", ".join(f"'{where + '.' if where else ''}{m}'" for m in missing)
+        return f"missing required argument {names}"
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = list((error.schema.get("properties") or {}) if isinstance(error.schema, dict) else [])
+        extra = [k for k in error.instance if k not in allowed]
+        prefix = f"'{where}' has " if where else ""
+        hint = f"; expected only: {', '.join(allowed)}" if allowed else ""
+        return f"{prefix}unknown argument {', '.join(repr(e) for e in extra)}{hint}"
+    target = f"argument '{where}'" if where else "arguments"
+    return f"{target}: {error.message}"
+
+
+def validate_arguments(function: ToolFunction, arguments: object) -> list[str]:
+    """Messages describing what is wrong with `arguments`; empty when they are valid."""
+    if not isinstance(arguments, Mapping):
+        return [f"arguments must be a JSON object, got {type(arguments).__name__}"]
+    cleaned = drop_omitted_nulls(function, arguments)
+    validator = Draft202012Validator(function.parameters)
+    errors = sorted(
+        validator.iter_errors(cleaned), key=lambda e: (list(map(str, e.absolute_path)), e.message)
+    )
+    messages: list[str] = []
+    for error in errors:
+        message = _message(error)
+        if message not in messages:
+            messages.append(message)
+    if len(messages) > MAX_MESSAGES:
+        messages = [*messages[:MAX_MESSAGES], f"... and {len(messages) - MAX_MESSAGES} more problems"]
+    return messages

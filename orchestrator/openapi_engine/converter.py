@@ -1,0 +1,260 @@
+"""From a spec document to named, checked functions: the conversion pipeline.
+
+load -> (Swagger 2.0 upgrade) -> per operation: validate with openapi-pydantic, draft
+arguments and bindings, finish the schema, derive the strict variant -> name. An
+operation that fails any step is skipped with its reason; only a document that is not
+OpenAPI at all fails the whole spec.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import httpx
+from openapi_pydantic.v3.v3_0 import Operation as Operation30
+from openapi_pydantic.v3.v3_1 import Operation as Operation31
+from pydantic import ValidationError
+
+from .documents import parse_document, read_source
+from .errors import OperationError, RefError, SpecLoadError
+from .models import Problem, ToolFunction
+from .naming import base_name, dedupe
+from .operations import OperationDraft, draft_operation
+from .refs import Resolver, escape_pointer
+from .schemas import SchemaCompiler
+from .shaping import finish, json_size
+from .strict import to_strict
+from .swagger2 import upgrade_swagger2
+
+__all__ = ["ConversionOptions", "ConvertedSpec", "convert_document", "load_and_convert"]
+
+METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+MAX_OPERATIONS = 20_000
+"""Most operations converted from one spec; the rest are reported."""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ConversionOptions:
+    """What the registry says about one tool's conversion."""
+
+    tool: str = ""
+    auth: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    include_tags: Sequence[str] = ()
+    include_operations: Sequence[str] = ()
+    include_methods: Sequence[str] = ()
+    exclude_tags: Sequence[str] = ()
+    exclude_operations: Sequence[str] = ()
+    exclude_methods: Sequence[str] = ()
+    approval: str = "safe-methods"
+    approval_overrides: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    allowed_hosts: Sequence[str] = ()
+    include_deprecated: bool = False
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ConvertedSpec:
+    """The functions of one spec and every operation that was skipped."""
+
+    source: str
+    title: str
+    functions: list[ToolFunction]
+    problems: list[Problem]
+
+
+def load_and_convert(
+    source: str, options: ConversionOptions | None = None, *, client: httpx.Client | None = None
+) -> ConvertedSpec:
+    """Read `source` (file or URL), then convert it; raises SpecLoadError."""
+    document = parse_document(read_source(source, client=client), source)
+    return convert_document(document, source, options, client=client)
+
+
+def _selected(draft: OperationDraft, options: ConversionOptions) -> bool:
+    op_id, method, tags = draft.operation_id, draft.method.lower(), set(draft.tags)
+    if options.include_operations and op_id not in options.include_operations:
+        return False
+    if options.include_methods and method not in {m.lower() for m in options.include_methods}:
+        return False
+    if options.include_tags and not tags & set(options.include_tags):
+        return False
+    if op_id and op_id in options.exclude_operations:
+        return False
+    if method in {m.lower() for m in options.exclude_methods}:
+        return False
+    return not tags & set(options.exclude_tags)
+
+
+def _needs_approval(draft: OperationDraft, options: ConversionOptions) -> bool:
+    if draft.approval is not None:
+        return draft.approval == "required"
+    override = options.approval_overrides.get(draft.operation_id)
+    policy = override or options.approval
+    if policy in ("always", "required"):
+        return True
+    if policy == "never":
+        return False
+    return draft.method not in SAFE_METHODS
+
+
+def convert_document(
+    document: Any,
+    source: str,
+    options: ConversionOptions | None = None,
+    *,
+    client: httpx.Client | None = None,
+) -> ConvertedSpec:
+    """Convert a parsed spec; raises SpecLoadError when it is not OpenAPI 3.x / Swagger 2.0."""
+    options = options or ConversionOptions()
+    tool = options.tool or None
+    if not isinstance(document, dict):
+        raise SpecLoadError(source, "", "a spec must be a mapping at the top level")
+    if str(document.get("swagger", "")).startswith("2."):
+        document = upgrade_swagger2(document)
+    version = str(document.get("openapi", ""))
+    if not version.startswith("3."):
+        raise SpecLoadError(source, "/openapi", "not an OpenAPI 3.x or Swagger 2.0 document")
+    paths = document.get("paths")
+    if paths is None:
+        paths = {}
+    if not isinstance(paths, dict):
+        raise SpecLoadError(source, "/paths", "paths must be a mapping")
+    resolver = Resolver(document, source, client=client, allowed_hosts=options.allowed_hosts)
+    doc = resolver.source
+    compiler = SchemaCompiler(resolver, openapi_version=version)
+    operation_model = Operation30 if version.startswith("3.0") else Operation31
+    components = document.get("components") if isinstance(document.get("components"), dict) else {}
+    raw_schemes = components.get("securitySchemes")
+    schemes: dict[str, Any] = raw_schemes if isinstance(raw_schemes, dict) else {}
+    problems: list[Problem] = []
+    drafts: list[tuple[OperationDraft, dict[str, Any], str | None]] = []
+    count = 0
+    for path, raw_item in paths.items():
+        item_pointer = f"/paths/{escape_pointer(str(path))}"
+        try:
+            item, item_doc, _ = resolver.deref(raw_item, doc)
+        except SpecLoadError as exc:
+            problems.append(Problem(tool=tool, operation=None, pointer=item_pointer, reason=str(exc)))
+            continue
+        if not isinstance(item, dict):
+            problems.append(
+                Problem(tool=tool, operation=None, pointer=item_pointer, reason="path item must be a mapping")
+            )
+            continue
+        for method in METHODS:
+            op = item.get(method)
+            if op is None:
+                continue
+            pointer = f"{item_pointer}/{method}"
+            op_id = str(op.get("operationId") or "") if isinstance(op, dict) else ""
+            count += 1
+            if count > MAX_OPERATIONS:
+                problems.append(
+                    Problem(
+                        tool=tool,
+                        operation=op_id or None,
+                        pointer=pointer,
+                        reason=f"more than {MAX_OPERATIONS} operations; skipped",
+                    )
+                )
+                continue
+            try:
+                op, op_doc, _ = resolver.deref(op, item_doc)
+            except SpecLoadError as exc:
+                problems.append(Problem(tool=tool, operation=None, pointer=pointer, reason=str(exc)))
+                continue
+            if not isinstance(op, dict):
+                problems.append(
+                    Problem(tool=tool, operation=None, pointer=pointer, reason="operation must be a mapping")
+                )
+                continue
+            op_id = str(op.get("operationId") or "")
+            if op.get("deprecated") is True and not options.include_deprecated:
+                problems.append(
+                    Problem(tool=tool, operation=op_id or None, pointer=pointer, reason="deprecated; skipped")
+                )
+                continue
+            try:
+                operation_model.model_validate({**op, "responses": {}})
+                shared = item.get("parameters") or []
+                draft = draft_operation(
+                    resolver=resolver, compiler=compiler, doc=op_doc, path=str(path), method=method, op=op,
+                    shared_params=[(p, item_doc) for p in shared] if isinstance(shared, list) else [],
+                    root_security=document.get("security"),
+                    schemes=schemes, auth=options.auth,
+                )  # fmt: skip
+                if not _selected(draft, options):
+                    continue
+                schema, note = finish(draft.schema, compiler.defs, compiler.failed)
+            except ValidationError as exc:
+                reason = "; ".join(
+                    f"{'/'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:3]
+                )
+                problems.append(
+                    Problem(
+                        tool=tool,
+                        operation=op_id or None,
+                        pointer=pointer,
+                        reason=f"invalid operation: {reason}",
+                    )
+                )
+                continue
+            except (OperationError, RefError) as exc:
+                reason = exc.reason if isinstance(exc, OperationError) else str(exc)
+                problems.append(Problem(tool=tool, operation=op_id or None, pointer=pointer, reason=reason))
+                continue
+            except RecursionError:
+                problems.append(
+                    Problem(
+                        tool=tool, operation=op_id or None, pointer=pointer, reason="schema nested too deeply"
+                    )
+                )
+                continue
+            drafts.append((draft, schema, note))
+    names = dedupe((base_name(d.operation_id, d.method, d.path), d.method, d.path) for d, _, _ in drafts)
+    functions = [
+        _function(d, schema, note, name, options)
+        for (d, schema, note), name in zip(drafts, names, strict=True)
+    ]
+    info = document.get("info") if isinstance(document.get("info"), dict) else {}
+    return ConvertedSpec(
+        source=source, title=str(info.get("title") or ""), functions=functions, problems=problems
+    )
+
+
+def _function(
+    draft: OperationDraft, schema: dict[str, Any], note: str | None, name: str, options: ConversionOptions
+) -> ToolFunction:
+    strict_schema, strict_reason = to_strict(schema)
+    fn = ToolFunction(
+        name=name,
+        tool=options.tool,
+        operation_id=draft.operation_id,
+        method=draft.method,
+        path=draft.path,
+        description=draft.description,
+        parameters=schema,
+        strict_parameters=strict_schema,
+        strict_reason=strict_reason,
+        needs_approval=_needs_approval(draft, options),
+        callback=draft.callback,
+        params=draft.params,
+        body=draft.body,
+        security=draft.security,
+        schema_note=note,
+    )
+    return with_size(fn)
+
+
+def with_size(fn: ToolFunction) -> ToolFunction:
+    """`fn` with its size report filled in (what the model reads, in characters and tokens)."""
+    size = json_size(
+        {
+            "type": "function",
+            "function": {"name": fn.name, "description": fn.description, "parameters": fn.parameters},
+        }
+    )
+    return dataclasses.replace(fn, size_chars=size, approx_tokens=math.ceil(size / 4))

@@ -1,0 +1,50 @@
+"""Turning spec prose into short plain text the model reads.
+
+Descriptions in real specs carry HTML, markdown links, images and code samples; they
+cost tokens and say little to a model. Hosts such as Azure reject descriptions over
+1,024 characters, so every text the model sees goes through `clean_text`.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["MAX_DESCRIPTION_CHARS", "clean_text"]
+
+MAX_DESCRIPTION_CHARS = 1024
+"""Longest function description some hosts accept."""
+
+_FENCE = re.compile(r"```.*?(```|$)", re.S)
+_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
+_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+_TAG = re.compile(r"<[^>\n]{1,200}>")
+_EMPHASIS = re.compile(r"(\*\*|__|`)")
+_HEADING = re.compile(r"^#{1,6}\s*", re.M)
+_SPACE = re.compile(r"\s+")
+_ENTITIES = {"&nbsp;": " ", "&amp;": "&", "&lt;": "<", "&gt;": ">", "&quot;": '"', "&#39;": "'"}
+
+
+def clean_text(text: object, limit: int = MAX_DESCRIPTION_CHARS) -> str:
+    """Plain one-paragraph text of at most `limit` characters (cut at a word, with '…')."""
+    if not isinstance(text, str) or not text:
+        return ""
+    if "```" in text:
+        text = _FENCE.sub(" ", text)
+    if "](" in text:
+        text = _IMAGE.sub("", text)
+        text = _LINK.sub(r"\1", text)
+    if "<" in text:
+        text = _TAG.sub(" ", text)
+    if "&" in text:
+        for entity, char in _ENTITIES.items():
+            text = text.replace(entity, char)
+    text = _HEADING.sub("", text)
+    text = _EMPHASIS.sub("", text)
+    text = _SPACE.sub(" ", text).strip()
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:.") + "…"
