@@ -56,11 +56,11 @@ def reporting_errors(err: Console) -> Iterator[None]:
     try:
         yield
     except (ApiError, ApiConnectionError, ConfigError) as exc:
-        err.print(f"error: {exc}", style="red", highlight=False, markup=False)
+        err.print(f"error: {exc}", style="red", highlight=False, markup=False, soft_wrap=True)
         raise typer.Exit(EXIT_USAGE) from exc
     except MeshError as exc:
-        err.print(f"error: {exc}", style="red", highlight=False, markup=False)
+        err.print(f"error: {exc}", style="red", highlight=False, markup=False, soft_wrap=True)
         raise typer.Exit(EXIT_FAILED) from exc
     except ToolmeshCliError as exc:
-        err.print(f"error: {exc}", style="red", highlight=False, markup=False)
+        err.print(f"error: {exc}", style="red", highlight=False, markup=False, soft_wrap=True)
         raise typer.Exit(EXIT_USAGE) from exc

@@ -16,6 +16,7 @@ from toolmesh_cli import mesh_cmds, runs_cmds
 from toolmesh_cli.catalog_cmds import tools_group
 from toolmesh_cli.config import get_settings, resolve_target
 from toolmesh_cli.context import CliContext, reporting_errors
+from toolmesh_cli.tools_cmd import tools_app
 
 __all__ = ["app"]
 
@@ -43,11 +44,13 @@ def _root(
         Path | None, typer.Option(help="Local mesh state dir (env TOOLMESH_STATE_DIR; default ./.toolmesh).")
     ] = None,
 ) -> None:
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)
     settings = get_settings()
     with reporting_errors(err):
         target = resolve_target(url=url, key=key, state_dir=state_dir, settings=settings)
-    ctx.obj = CliContext(target=target, state_dir=state_dir or settings.state_dir, out=Console(), err=err)
+    ctx.obj = CliContext(
+        target=target, state_dir=state_dir or settings.state_dir, out=Console(soft_wrap=True), err=err
+    )
 
 
 @app.command()
@@ -58,12 +61,8 @@ def version() -> None:
 
 runs_cmds.register(app)
 mesh_cmds.register(app)
-try:
-    from toolmesh_cli.tools_cmd import tools_app
-except ModuleNotFoundError:  # the converter is optional at development time
-    tools_app = None
-if tools_app is not None:
-    tools_group.add_typer(tools_app)
+# `tools convert` (the spec converter) joins the catalog commands in one group.
+tools_group.registered_commands.extend(tools_app.registered_commands)
 app.add_typer(tools_group, name="tools")
 
 if __name__ == "__main__":

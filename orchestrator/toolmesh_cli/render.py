@@ -57,7 +57,7 @@ _STATUS_STYLE = {
 
 def exit_code_for(status: RunStatus) -> int:
     """0 completed, 1 failed or terminated, 3 cancelled (a run still going counts as 0)."""
-    if status.status in ("Failed", "Terminated"):
+    if status.status in ("Failed", "Terminated", "Canceled"):
         return EXIT_FAILED
     if status.output is not None:
         if status.output.outcome == "cancelled":
@@ -76,6 +76,11 @@ def one_line(value: Any, limit: int = 100) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _short_time(iso: str | None) -> str:
+    """'2026-11-20T22:51:10.123456+00:00' as '2026-11-20 22:51:10'."""
+    return (iso or "").replace("T", " ")[:19]
+
+
 def _status_text(status: str) -> Text:
     return Text(status, style=_STATUS_STYLE.get(status, "white"))
 
@@ -84,16 +89,12 @@ def render_runs(runs: list[RunSummary]) -> RenderableType:
     if not runs:
         return Text('No runs yet. Start one with: toolmesh run "objective"')
     table = Table(title="Runs", expand=False)
-    for column in ("id", "status", "objective", "created", "updated"):
-        table.add_column(column, overflow="fold" if column == "id" else "ellipsis")
+    table.add_column("id", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("objective", overflow="ellipsis", ratio=1)
+    table.add_column("updated", no_wrap=True)
     for run in runs:
-        table.add_row(
-            run.id,
-            _status_text(run.status),
-            one_line(run.objective, 60),
-            run.created or "",
-            run.updated or "",
-        )
+        table.add_row(run.id, _status_text(run.status), one_line(run.objective, 60), _short_time(run.updated))
     return table
 
 

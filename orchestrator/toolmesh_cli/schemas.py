@@ -28,7 +28,7 @@ __all__ = [
     "Waiting",
 ]
 
-FINISHED_STATUSES = frozenset({"Completed", "Failed", "Terminated"})
+FINISHED_STATUSES = frozenset({"Completed", "Failed", "Terminated", "Canceled"})
 
 
 class _Wire(BaseModel):

@@ -14,7 +14,7 @@ const BUDGETS = [
   ["max_tokens", "Max tokens", "1000..5000000, default 200000"],
   ["deadline_seconds", "Deadline (seconds)", "10..2592000, default 86400"],
 ];
-const FINISHED = new Set(["Completed", "Failed", "Terminated"]);
+const FINISHED = new Set(["Completed", "Failed", "Terminated", "Canceled"]);
 
 const state = { key: null, viewToken: 0 };
 
