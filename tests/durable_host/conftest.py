@@ -75,8 +75,19 @@ def launch_host(
 ) -> Host:
     port = port or free_port()
     marks_dir.mkdir(parents=True, exist_ok=True)
-    args = ["-m", "durable_host", "--app-dir", str(APPS / app), "--host", "127.0.0.1", "--port", str(port),
-            "--data-dir", str(data_dir), *(extra or [])]
+    args = [
+        "-m",
+        "durable_host",
+        "--app-dir",
+        str(APPS / app),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+        *(extra or []),
+    ]
     if key is not None:
         args += ["--functions-key", key]
     server = start_server(

@@ -1,0 +1,92 @@
+"""The app's HTTP triggers: route templates, methods, auth levels, absolute URLs, errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.durable_host.conftest import KEY, Host, launch_host
+
+
+def test_int_route_parameter_and_query_reach_the_function(host: Host) -> None:
+    response = httpx.get(host.url + "/api/items/42", params={"q": "x"})
+    assert response.status_code == 200
+    assert response.json() == {"id": 42, "q": "x", "url": host.url + "/api/items/42?q=x"}
+
+
+def test_int_constraint_rejects_non_numbers(host: Host) -> None:
+    assert httpx.get(host.url + "/api/items/abc").status_code == 404
+
+
+def test_catch_all_route_captures_the_rest(host: Host) -> None:
+    assert httpx.get(host.url + "/api/files/a/b/c.txt").text == "a/b/c.txt"
+
+
+def test_wrong_method_gets_405(host: Host) -> None:
+    response = httpx.post(host.url + "/api/items/1")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET"
+
+
+def test_function_level_route_requires_the_key(host: Host) -> None:
+    assert httpx.post(host.url + "/api/orchestrators/hello_sequence").status_code == 401
+    ok = httpx.post(host.url + "/api/orchestrators/hello_sequence", params={"code": KEY})
+    assert ok.status_code == 202
+
+
+def test_function_exception_gets_500_without_details(host: Host) -> None:
+    response = httpx.get(host.url + "/api/boom")
+    assert response.status_code == 500
+    assert "secret detail" not in response.text
+
+
+def test_unknown_path_gets_404(host: Host) -> None:
+    assert httpx.get(host.url + "/api/nothing-here").status_code == 404
+    assert httpx.get(host.url + "/elsewhere").status_code == 404
+
+
+@pytest.fixture(scope="module")
+def root_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Host]:
+    base = tmp_path_factory.mktemp("root-host")
+    running = launch_host("rootprefix", base / "data", base / "marks", key=None)
+    yield running
+    running.stop()
+
+
+def test_empty_route_prefix_serves_routes_at_the_root(root_host: Host) -> None:
+    assert httpx.get(root_host.url + "/console").text == "<html>console</html>"
+    response = httpx.post(root_host.url + "/api/runs", json={"name": "ada"})
+    assert response.status_code == 202
+    status_url = response.json()["statusQueryGetUri"]
+    assert status_url.startswith(root_host.url + "/runtime/webhooks/durabletask/instances/")
+    for _ in range(100):
+        status = httpx.get(status_url)
+        if status.json()["runtimeStatus"] == "Completed":
+            break
+    assert status.json()["output"] == "hi ada"
+
+
+def test_generated_key_is_stored_privately_and_not_logged(root_host: Host) -> None:
+    key_file = root_host.data_dir / "functions.key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    key = key_file.read_text().strip()
+    assert len(key) >= 32
+    assert key not in root_host.server.log()
+    assert str(key_file) in root_host.server.log()
+    assert httpx.get(root_host.url + "/runtime/webhooks/durabletask/instances/").status_code == 401
+    assert (
+        httpx.get(
+            root_host.url + "/runtime/webhooks/durabletask/instances/", headers={"x-functions-key": key}
+        ).status_code
+        == 200
+    )
+
+
+def test_entity_function_is_refused_at_startup(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError) as failure:
+        launch_host("entity", tmp_path / "data", tmp_path / "marks")
+    assert "counter_entity" in str(failure.value)
+    assert "entities" in str(failure.value)
