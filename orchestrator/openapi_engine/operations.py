@@ -126,10 +126,7 @@ def _callback(op: dict[str, Any]) -> CallbackSpec | None:
             match = _CALLBACK_EXPR.match(str(expression).strip())
             if not match:
                 continue
-            timeout = op.get("x-toolmesh-callback-timeout", item.get("x-toolmesh-callback-timeout"))
-            for value in item.values():
-                if timeout is None and isinstance(value, dict):
-                    timeout = value.get("x-toolmesh-callback-timeout")
+            timeout = _callback_timeout(op, item, item[expression])
             if match.group("pointer"):
                 location, target = "body", match.group("pointer")
             elif match.group("query"):
@@ -140,6 +137,17 @@ def _callback(op: dict[str, Any]) -> CallbackSpec | None:
                 name=str(name), expression=str(expression), location=location, target=target,
                 timeout_seconds=float(timeout) if isinstance(timeout, (int, float)) else None,
             )  # fmt: skip
+    return None
+
+
+def _callback_timeout(op: dict[str, Any], callback: dict[str, Any], path_item: Any) -> Any:
+    """`x-toolmesh-callback-timeout` from the operation, the callback, or the callback's operations."""
+    candidates: list[Any] = [op, callback, path_item]
+    if isinstance(path_item, dict):
+        candidates.extend(path_item.values())
+    for node in candidates:
+        if isinstance(node, dict) and "x-toolmesh-callback-timeout" in node:
+            return node["x-toolmesh-callback-timeout"]
     return None
 
 
@@ -279,7 +287,10 @@ def draft_operation(
     approval = op.get("x-toolmesh-approval")
     summary = clean_text(op.get("summary"))
     details = clean_text(op.get("description"))
-    description = summary if not details or details.startswith(summary) else f"{summary.rstrip('.')}. {details}"
+    if details and not details.startswith(summary):
+        description = f"{summary.rstrip('.')}. {details}" if summary else details
+    else:
+        description = summary
     description = clean_text(description or details or f"{method.upper()} {path}")
     if op.get("deprecated") is True:
         description = clean_text(f"[deprecated] {description}")

@@ -6,7 +6,6 @@ import json
 from typing import Annotated
 
 import typer
-
 from openapi_engine import SpecLoadError, load_and_convert
 
 __all__ = ["tools_app"]
@@ -21,8 +20,10 @@ def _group() -> None:
 
 @tools_app.command("convert")
 def convert(
-    spec: Annotated[str, typer.Argument(help="Spec file path or http(s) URL (e.g. a service's /openapi.json).")],
-    strict: Annotated[bool, typer.Option("--strict", help="Emit strict-mode schemas where possible.")] = False,
+    spec: Annotated[
+        str, typer.Argument(help="Spec file or http(s) URL, e.g. a service's /openapi.json.")
+    ],
+    strict: Annotated[bool, typer.Option("--strict", help="Emit strict schemas where possible.")] = False,
 ) -> None:
     """Print the spec's OpenAI tool objects as a JSON array; skipped operations go to stderr."""
     try:
