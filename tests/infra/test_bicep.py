@@ -224,10 +224,10 @@ def test_function_secrets_are_key_vault_references_never_values() -> None:
     leaked = {n for n in plain if SECRET_NAME.search(n) and not PLATFORM_SETTINGS.match(n)}
     assert not leaked, f"secret settings given as plain values: {sorted(leaked)}"
     assert set(secret.values()) <= vault_secrets(), "a setting references a secret the vault lacks"
-    granted = set(main_call("functionApp")["secretNames"]["function"]["parameters"]["arg_1"])
-    assert set(secret.values()) - granted <= {f"{t}-api-key" for t in tool_names()}, (
-        "secret read without grant"
-    )
+    grant = main_call("functionApp")["secretNames"]["function"]["parameters"]
+    per_tool = grant["arg_2"]["function"]["parameters"]["arg_2"]["detail"]["expression"]
+    granted = set(grant["arg_1"]) | {fill(per_tool, **{"t.name": t["name"]}) for t in tools_table()}
+    assert set(secret.values()) <= granted, f"read without a grant: {sorted(set(secret.values()) - granted)}"
 
 
 def test_function_urls_point_at_the_matching_tool_app() -> None:
