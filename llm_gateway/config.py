@@ -95,6 +95,8 @@ class DeploymentConfig(_Strict):
     """Scripted provider: the conversation file (relative paths are relative to the config file)."""
     timeout: float = Field(default=DEFAULT_TIMEOUT, gt=0)
     headers: dict[str, str] = Field(default_factory=dict)
+    transport: Literal["aiohttp", "httpx"] = "aiohttp"
+    """HTTP transport under the openai SDK (both are the SDK's own options)."""
     name: str | None = None
     """A label for logs and usage (default: provider:model)."""
 
