@@ -78,6 +78,8 @@ class ChangeLog:
                     )
         if run.output is not None and run.finished:
             yield f"outcome {run.output.outcome}: {run.output.stop_reason}"
+        if run.failure and run.finished:
+            yield f"run failed: {one_line(run.failure, 300)}"
 
 
 def _poll(client: ApiClient, run_id: str, failures: list[int]) -> RunStatus | None:

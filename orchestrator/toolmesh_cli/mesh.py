@@ -27,7 +27,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -171,13 +171,16 @@ def start_mesh(
     ports: MeshPorts | None = None,
     env_overrides: Mapping[str, str] | None = None,
     root: Path | None = None,
+    tools: Sequence[str] = TOOL_SERVICES,
     timeout: float = DEFAULT_START_TIMEOUT,
 ) -> Mesh:
     """Start tools and gateway, wait for their /healthz, then start the host and wait for it.
 
     ``env_overrides`` reach every service (e.g. ``OPENAI_BASE_URL`` for the gateway or a
-    ``TOOLMESH_GATEWAY_CONFIG`` with a scripted model). On any failure every service already
-    started is stopped again and ``ServiceStartError`` names the one that failed and its log.
+    ``TOOLMESH_GATEWAY_CONFIG`` with a scripted model). ``tools`` picks which tool services to
+    start (all by default; the registry reports any it names that are not running). On any
+    failure every service already started is stopped again and ``ServiceStartError`` names
+    the one that failed and its log.
     """
     root = (root or project_root()).resolve()
     state_dir = state_dir.resolve()
@@ -186,8 +189,11 @@ def start_mesh(
         s.alive for s in service_states(existing, check_health=False)
     ):
         raise MeshError(f"a mesh is already running from {state_dir} (`toolmesh down` stops it)")
-    _check_layout(root)
-    for name in ("host", "gateway", *TOOL_SERVICES):
+    unknown = sorted(set(tools) - set(TOOL_SERVICES))
+    if unknown:
+        raise MeshError(f"unknown tool service(s): {', '.join(unknown)}; known: {', '.join(TOOL_SERVICES)}")
+    _check_layout(root, tools)
+    for name in ("host", "gateway", *tools):
         _check_port_free(name, ports.of(name))
     for sub in ("logs", "data", "host"):
         (state_dir / sub).mkdir(parents=True, exist_ok=True)
@@ -200,7 +206,7 @@ def start_mesh(
         backends = [
             *(
                 ("uvicorn", name, f"tools.{name}.main:app", _tool_env(name, state_dir, keys))
-                for name in TOOL_SERVICES
+                for name in tools
             ),
             ("uvicorn", "gateway", "llm_gateway.main:app", _gateway_env(state_dir, keys)),
         ]
@@ -355,9 +361,9 @@ def _read_secrets(state_dir: Path) -> dict[str, str]:
 # -- processes ---------------------------------------------------------------------------------
 
 
-def _check_layout(root: Path) -> None:
+def _check_layout(root: Path, tools: Sequence[str]) -> None:
     needed = [root / "orchestrator" / "function_app.py", root / "llm_gateway" / "main.py"]
-    needed += [root / "tools" / name / "main.py" for name in TOOL_SERVICES]
+    needed += [root / "tools" / name / "main.py" for name in tools]
     missing = [str(p.relative_to(root)) for p in needed if not p.is_file()]
     if missing:
         raise MeshError(f"{root} is not a complete toolmesh checkout; missing: {', '.join(missing)}")

@@ -12,6 +12,7 @@ from toolmesh_cli.context import cli_context, print_json, reporting_errors
 from toolmesh_cli.errors import ServiceStartError
 from toolmesh_cli.mesh import (
     DEFAULT_START_TIMEOUT,
+    TOOL_SERVICES,
     MeshPorts,
     load_mesh,
     log_tail,
@@ -31,6 +32,9 @@ def up(
     auto_ports: Annotated[
         bool, typer.Option("--auto-ports", help="Pick free ports for the gateway and the tools.")
     ] = False,
+    tool: Annotated[
+        list[str], typer.Option("--tool", help="Start only these tool services (repeatable; default all).")
+    ] = [],  # noqa: B006
     timeout: Annotated[
         float, typer.Option(help="Seconds each service may take to start.")
     ] = DEFAULT_START_TIMEOUT,
@@ -41,7 +45,7 @@ def up(
     with reporting_errors(state.err):
         ports = MeshPorts.free(host=port) if auto_ports else MeshPorts(host=port)
         try:
-            mesh = start_mesh(state.state_dir, ports=ports, timeout=timeout)
+            mesh = start_mesh(state.state_dir, ports=ports, tools=tool or TOOL_SERVICES, timeout=timeout)
         except ServiceStartError as exc:
             tail = log_tail(exc.log_path)
             if tail:

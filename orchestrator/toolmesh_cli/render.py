@@ -201,6 +201,8 @@ def render_run(run: RunStatus) -> RenderableType:
             parts.append(_usage_line(progress.usage))
     if run.output is not None:
         parts.append(_report(run.output))
+    if run.failure:
+        parts.append(Panel(Text(run.failure), title="Run failed", border_style="red"))
     return Group(*parts)
 
 

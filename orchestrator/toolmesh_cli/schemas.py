@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "Approval",
@@ -137,6 +137,15 @@ class RunStatus(_Wire):
     updated: str | None = None
     progress: Progress | None = None
     output: Report | None = None
+    failure: str | None = None
+    """Why the run failed, when the host reports a failed orchestration's error as its output."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _failure_text(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("output"), str):
+            data = {**data, "output": None, "failure": data["output"]}
+        return data
 
     @property
     def finished(self) -> bool:

@@ -345,6 +345,10 @@ function usageLine(usage) {
 
 function reportCard(output) {
   if (!output) return null;
+  if (typeof output === "string") {
+    // A failed orchestration's output is its error message.
+    return [h("h2", {}, "Run failed"), h("p", { class: "error", id: "failure" }, output)];
+  }
   return [
     h("h2", {}, "Report"),
     h("p", {}, h("strong", {}, "Outcome: "), badge(output.outcome, output.outcome === "completed" ? "ok" : output.outcome === "failed" ? "error" : "waiting"), h("strong", {}, "  Stop reason: "), h("span", { id: "stop-reason" }, output.stop_reason)),
