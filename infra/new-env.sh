@@ -24,7 +24,7 @@ else
 # Local secrets for infra/compose.yaml, written by new-env.sh. Never commit this file.
 TOOLMESH_GATEWAY_KEY=$(secret)
 TOOLMESH_CALLBACK_SECRET=$(secret)
-TOOLMESH_FUNCTION_KEY=$(secret)
+TOOLMESH_FUNCTIONS_KEY=$(secret)
 TOOLMESH_MASTER_KEY=$(secret)
 NOTES_API_KEY=$(secret)
 ISSUES_API_KEY=$(secret)
@@ -38,10 +38,10 @@ ENV
     echo "wrote $env_file"
 fi
 
-function_key=$(sed -n 's/^TOOLMESH_FUNCTION_KEY=//p' "$env_file")
+function_key=$(sed -n 's/^TOOLMESH_FUNCTIONS_KEY=//p' "$env_file")
 master_key=$(sed -n 's/^TOOLMESH_MASTER_KEY=//p' "$env_file")
 if [ -z "$function_key" ] || [ -z "$master_key" ]; then
-    echo "error: $env_file lacks TOOLMESH_FUNCTION_KEY or TOOLMESH_MASTER_KEY; rerun with --force" >&2
+    echo "error: $env_file lacks TOOLMESH_FUNCTIONS_KEY or TOOLMESH_MASTER_KEY; rerun with --force" >&2
     exit 1
 fi
 
@@ -54,4 +54,4 @@ cat > "$keys_dir/host.json" <<JSON
   "systemKeys": []
 }
 JSON
-echo "wrote $keys_dir/host.json (send TOOLMESH_FUNCTION_KEY as x-functions-key)"
+echo "wrote $keys_dir/host.json (send TOOLMESH_FUNCTIONS_KEY as x-functions-key)"

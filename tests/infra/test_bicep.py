@@ -292,3 +292,9 @@ def test_parameters_file_keeps_each_deployed_image() -> None:
         param = exists.get(service.name)
         assert isinstance(param, str) and param in given, f"no <service>Exists parameter for {service.name}"
         assert variable in given[param]["value"], f"{param} is not fed from azd's {variable}"
+
+
+def test_readme_documents_every_main_parameter() -> None:
+    readme = (INFRA / "README.md").read_text()
+    missing = [name for name in main()["parameters"] if f"`{name}`" not in readme]
+    assert not missing, f"infra/README.md does not document {missing}"

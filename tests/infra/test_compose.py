@@ -170,7 +170,7 @@ def test_new_env_writes_every_secret_compose_requires(tmp_path: Path) -> None:
     assert all(len(v) == 64 for v in written.values())
     assert (infra / ".env").stat().st_mode & 0o077 == 0, ".env is readable by others"
     keys = (infra / ".secrets" / "functions" / "host.json").read_text()
-    assert written["TOOLMESH_FUNCTION_KEY"] in keys and written["TOOLMESH_MASTER_KEY"] in keys
+    assert written["TOOLMESH_FUNCTIONS_KEY"] in keys and written["TOOLMESH_MASTER_KEY"] in keys
 
 
 def test_new_env_keeps_existing_keys_unless_forced(tmp_path: Path) -> None:
@@ -190,7 +190,7 @@ def test_new_env_refuses_an_env_file_without_function_keys(tmp_path: Path) -> No
     (infra / ".env").write_text("NOTES_API_KEY=x\n")
     _, result = new_env(tmp_path)
     assert result.returncode == 1
-    assert "TOOLMESH_FUNCTION_KEY" in result.stderr
+    assert "TOOLMESH_FUNCTIONS_KEY" in result.stderr
 
 
 def compose_cli() -> list[str] | None:
