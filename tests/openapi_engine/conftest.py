@@ -7,8 +7,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from openapi_engine import ConversionOptions, ConvertedSpec, ToolFunction, load_and_convert
+
 from tests.support.servers import REPO_ROOT, RunningServer, start_uvicorn
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -32,7 +32,7 @@ def echo_spec() -> ConvertedSpec:
 
 
 @pytest.fixture
-def fn(echo_spec: ConvertedSpec):  # type: ignore[no-untyped-def]
+def fn(echo_spec: ConvertedSpec):
     def get(name: str) -> ToolFunction:
         for function in echo_spec.functions:
             if function.name == name:

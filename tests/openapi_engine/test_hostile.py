@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from openapi_engine import SpecLoadError, convert_document, load_and_convert
 
 
@@ -57,7 +56,9 @@ def test_ref_to_another_host_is_refused_unless_allowed(tmp_path: Path) -> None:
 def test_url_spec_follows_relative_refs_under_its_root_only() -> None:
     files = {
         "/api/openapi.json": spec_with_body({"$ref": "schemas/thing.json#/Thing"}),
-        "/api/schemas/thing.json": {"Thing": {"type": "object", "properties": {"name": {"$ref": "common.json#/Name"}}}},
+        "/api/schemas/thing.json": {
+            "Thing": {"type": "object", "properties": {"name": {"$ref": "common.json#/Name"}}}
+        },
         "/api/schemas/common.json": {"Name": {"type": "string", "maxLength": 5}},
     }
 
@@ -75,7 +76,11 @@ def test_url_spec_follows_relative_refs_under_its_root_only() -> None:
 
 
 def test_multi_file_spec_with_circular_refs_across_files(tmp_path: Path) -> None:
-    write(tmp_path, "models/node.yaml", "Node:\n  type: object\n  properties:\n    next: {$ref: 'list.yaml#/List'}\n")
+    write(
+        tmp_path,
+        "models/node.yaml",
+        "Node:\n  type: object\n  properties:\n    next: {$ref: 'list.yaml#/List'}\n",
+    )
     write(tmp_path, "models/list.yaml", "List:\n  type: array\n  items: {$ref: 'node.yaml#/Node'}\n")
     path = write(tmp_path, "openapi.json", spec_with_body({"$ref": "models/node.yaml#/Node"}))
     result = load_and_convert(str(path))
@@ -171,7 +176,10 @@ def test_missing_file_and_unreachable_url() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(500)
 
-    with httpx.Client(transport=httpx.MockTransport(handler)) as client, pytest.raises(SpecLoadError, match="HTTP 500"):
+    with (
+        httpx.Client(transport=httpx.MockTransport(handler)) as client,
+        pytest.raises(SpecLoadError, match="HTTP 500"),
+    ):
         load_and_convert("http://specs.local/openapi.json", client=client)
 
 
