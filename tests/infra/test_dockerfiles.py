@@ -11,9 +11,12 @@ import re
 import subprocess
 import sys
 import tomllib
+from importlib import metadata
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from tests.infra.mesh import (
     CONTAINER_PORT,
@@ -83,6 +86,23 @@ def pinned(requirements: Path) -> dict[str, str]:
             assert sep, f"{requirements.relative_to(REPO_ROOT)}: '{line}' is not pinned with =="
             pins[name.strip().lower().split("[")[0]] = version.strip()
     return pins
+
+
+def installed_with(requirements: dict[str, str]) -> set[str]:
+    """Distributions pip would install for these requirements: them and their dependencies,
+    as the installed metadata says (names normalised to underscores)."""
+    seen: set[str] = set()
+    pending = [canonicalize_name(name) for name in requirements]
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        for line in metadata.requires(name) or []:
+            requirement = Requirement(line)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                pending.append(canonicalize_name(requirement.name))
+    return {name.replace("-", "_") for name in seen}
 
 
 def project_pins() -> dict[str, str]:
@@ -179,8 +199,8 @@ def test_orchestrator_image_script_root_holds_the_app_the_tests_start() -> None:
     """Import function_app.py as the Functions host does, with only what the image holds: the app
     root and orchestrator/requirements.txt. The repository's other packages and the development
     dependencies are blocked, so an import the image cannot satisfy fails here."""
-    installed = set(pinned(REPO_ROOT / "orchestrator" / "requirements.txt"))
-    absent = sorted({n.replace("-", "_") for n in project_pins()} - {n.replace("-", "_") for n in installed})
+    installed = installed_with(pinned(REPO_ROOT / "orchestrator" / "requirements.txt"))
+    absent = sorted({n.replace("-", "_") for n in project_pins()} - installed)
     blocked = ["tools", "llm_gateway", "tests", *absent]
     code = (
         "import sys\n"
