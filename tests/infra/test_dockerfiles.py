@@ -8,11 +8,14 @@ locally (on a loopback port) to prove it starts a healthy service.
 from __future__ import annotations
 
 import re
+import shlex
+import shutil
 import subprocess
 import sys
 import tomllib
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import pytest
 from packaging.requirements import Requirement
@@ -176,32 +179,85 @@ def test_image_requirements_match_the_project_pins(requirements: Path) -> None:
     assert not drift, f"{requirements.relative_to(REPO_ROOT)} differs from pyproject.toml: {drift}"
 
 
+def stages(path: Path) -> list[list[Any]]:
+    """Instructions grouped by build stage (each starts at a FROM)."""
+    grouped: list[list[Any]] = []
+    for command in parse_dockerfile(path):
+        if command.cmd == "FROM":
+            grouped.append([])
+        if grouped:
+            grouped[-1].append(command)
+    return grouped
+
+
+def prune_command(path: Path) -> str:
+    """The Python code of the RUN that prunes the app root per .funcignore."""
+    runs = [c for c in stages(path)[0] if c.cmd == "RUN" and ".funcignore" in c.original]
+    assert len(runs) == 1, "the app stage must prune the app root with .funcignore, in one RUN"
+    argv = shlex.split(runs[0].value[0])
+    assert argv[:2] == ["python", "-c"], f"unexpected prune command {argv[:2]}"
+    return argv[2]
+
+
+def pruned_app_root(tmp_path: Path) -> Path:
+    """The app root as the image holds it: orchestrator/ copied, then the Dockerfile's own prune
+    step run on the copy (with a local.settings.json planted to prove it is dropped)."""
+    root = tmp_path / "src"
+    shutil.copytree(REPO_ROOT / "orchestrator", root, ignore=shutil.ignore_patterns(".toolmesh"))
+    (root / "local.settings.json").write_text('{"Values": {"SECRET": "x"}}')
+    code = prune_command(ORCHESTRATOR_DOCKERFILE).replace("'/src'", repr(str(root)))
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+    return root
+
+
 def test_orchestrator_image_runs_the_functions_host_on_the_pinned_runtime() -> None:
-    commands = parse_dockerfile(ORCHESTRATOR_DOCKERFILE)
-    froms = [c for c in commands if c.cmd == "FROM"]
-    assert [c.value[0] for c in froms] == [FUNCTIONS_IMAGE], "one stage, on the Functions Python 3.11 image"
-    assert not [c for c in commands if c.cmd in {"CMD", "ENTRYPOINT"}], (
+    app_stage, runtime = stages(ORCHESTRATOR_DOCKERFILE)
+    assert [s[0].value[0] for s in (app_stage, runtime)] == [FUNCTIONS_IMAGE] * 2, (
+        "stages must use the pinned image"
+    )
+    assert not [c for c in runtime if c.cmd in {"CMD", "ENTRYPOINT"}], (
         "the base image's entrypoint starts the Functions host; overriding it would skip the host"
     )
-    env = {c.value[i]: c.value[i + 1] for c in commands if c.cmd == "ENV" for i in range(0, len(c.value), 2)}
+    env = {c.value[i]: c.value[i + 1] for c in runtime if c.cmd == "ENV" for i in range(0, len(c.value), 2)}
     assert env.get("AzureWebJobsScriptRoot") == SCRIPT_ROOT
-    copies = {c.value[0]: c.value[-1] for c in commands if c.cmd == "COPY"}
-    assert copies.get("orchestrator/") == f"{SCRIPT_ROOT}/", "the app root must be the script root"
+    staged = [c.value for c in app_stage if c.cmd == "COPY"]
+    assert staged == [("orchestrator/", "/src/")], "the app stage copies the app root"
+    copies = {c.value[0]: c.value[-1] for c in runtime if c.cmd == "COPY"}
+    from_app = [c for c in runtime if c.cmd == "COPY" and "--from=app" in c.flags]
+    assert [c.value for c in from_app] == [("/src/", f"{SCRIPT_ROOT}/")], (
+        "the pruned app root is the script root"
+    )
     registry = env.get("TOOLMESH_REGISTRY", "")
     assert registry.startswith(copies.get("specs/", "<specs/ not copied>")), (
         "the registry is not in the image"
     )
-    installs = [c.original for c in commands if c.cmd == "RUN" and "pip install" in c.original]
+    installs = [c.original for c in runtime if c.cmd == "RUN" and "pip install" in c.original]
     assert any("requirements.txt" in line for line in installs), "orchestrator/requirements.txt not installed"
 
 
-def test_orchestrator_image_script_root_holds_the_app_the_tests_start() -> None:
-    """Import function_app.py as the Functions host does, with only what the image holds: the app
-    root and orchestrator/requirements.txt. The repository's other packages and the development
-    dependencies are blocked, so an import the image cannot satisfy fails here."""
+def test_orchestrator_image_leaves_out_what_azure_leaves_out(tmp_path: Path) -> None:
+    root = pruned_app_root(tmp_path)
+    assert (root / "function_app.py").is_file() and (root / "host.json").is_file()
+    assert not (root / "local.settings.json").exists(), "local settings (secrets) would ship in the image"
+    ignored = [
+        line.strip().rstrip("/")
+        for line in (root / ".funcignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    left = [p.relative_to(root) for name in ignored for p in root.glob(f"**/{name}")]
+    assert not left, f"the image keeps what .funcignore excludes from Azure: {left}"
+
+
+def test_orchestrator_image_script_root_holds_the_app_the_tests_start(tmp_path: Path) -> None:
+    """Import function_app.py as the Functions host does, from the pruned app root and with only
+    orchestrator/requirements.txt installed: the repository's other packages, the pruned ones and
+    the development dependencies are blocked, so an import the image cannot satisfy fails here."""
+    root = pruned_app_root(tmp_path)
     installed = installed_with(pinned(REPO_ROOT / "orchestrator" / "requirements.txt"))
     absent = sorted({n.replace("-", "_") for n in project_pins()} - installed)
-    blocked = ["tools", "llm_gateway", "tests", *absent]
+    source_packages = {p.parent.name for p in (REPO_ROOT / "orchestrator").glob("*/__init__.py")}
+    pruned = sorted(n for n in source_packages if not (root / n).exists())
+    blocked = ["tools", "llm_gateway", "tests", *pruned, *absent]
     code = (
         "import sys\n"
         f"for name in {blocked!r}: sys.modules[name] = None\n"
@@ -209,12 +265,7 @@ def test_orchestrator_image_script_root_holds_the_app_the_tests_start() -> None:
         "print(len(function_app.app.get_functions()))\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=REPO_ROOT / "orchestrator",
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60, check=False
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert int(result.stdout.strip().splitlines()[-1]) > 0, "function_app.app registers no functions"
