@@ -1,0 +1,1 @@
+"""HTTP routes of the notes service, one module per resource."""
