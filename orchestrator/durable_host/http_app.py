@@ -102,6 +102,7 @@ def build_app(config: HostConfig) -> Starlette:
         finally:
             await engine.stop()
             store.close()
+            log.info("durable host stopped")
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})

@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import azure.durable_functions as df
-
 from durable_host import episode
 from durable_host import history as h
 from durable_host.invoke import run_orchestrator

@@ -1,3 +1,4 @@
+# mypy: allow-untyped-decorators
 """A function app exercising every durable feature the local host supports (test fixture)."""
 
 import asyncio
@@ -22,14 +23,18 @@ async def http_start(req: func.HttpRequest, client: df.DurableOrchestrationClien
     instance_id = await client.start_new(
         req.route_params["functionName"], req.route_params.get("instanceId"), payload
     )
-    return client.create_check_status_response(req, instance_id)
+    response: func.HttpResponse = client.create_check_status_response(req, instance_id)
+    return response
 
 
 @app.route(route="wait/{functionName}", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 @app.durable_client_input(client_name="client")
 async def http_start_wait(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     instance_id = await client.start_new(req.route_params["functionName"], None, req.get_json())
-    return await client.wait_for_completion_or_create_check_status_response(req, instance_id, 20000, 100)
+    response: func.HttpResponse = await client.wait_for_completion_or_create_check_status_response(
+        req, instance_id, 20000, 100
+    )
+    return response
 
 
 @app.route(route="client/{instanceId}/{op}", methods=["POST", "GET"], auth_level=func.AuthLevel.ANONYMOUS)
@@ -118,7 +123,7 @@ def flaky(key: str) -> str:
 
 
 @app.activity_trigger(input_name="payload")
-def record(payload: dict) -> dict:
+def record(payload: dict[str, object]) -> dict[str, object]:
     """Append a line to a marks file (lets tests count executions), return the payload."""
     with (MARKS / f"record-{payload['run']}").open("a") as handle:
         handle.write(json.dumps(payload) + "\n")
@@ -282,3 +287,8 @@ def mixed(context: df.DurableOrchestrationContext):
         return None
     yield context.call_activity("record", {"run": run, "step": "final"})
     return {"sums": state.get("sums", []) + [sum(values)], "approval": state.get("approval")}
+
+
+@app.orchestration_trigger(context_name="context")
+def slow(context: df.DurableOrchestrationContext):
+    return (yield context.call_activity("sleep_for", context.get_input()))

@@ -1,3 +1,4 @@
+# mypy: allow-untyped-decorators
 """An app with a durable entity, which the local host refuses at start (test fixture)."""
 
 import azure.durable_functions as df

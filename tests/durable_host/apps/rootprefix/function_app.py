@@ -1,3 +1,4 @@
+# mypy: allow-untyped-decorators
 """A minimal app served at the root route prefix (test fixture)."""
 
 import azure.durable_functions as df
@@ -10,7 +11,8 @@ app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 @app.durable_client_input(client_name="client")
 async def start_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     instance_id = await client.start_new("greet", None, req.get_json())
-    return client.create_check_status_response(req, instance_id)
+    response: func.HttpResponse = client.create_check_status_response(req, instance_id)
+    return response
 
 
 @app.route(route="console", methods=["GET"])
