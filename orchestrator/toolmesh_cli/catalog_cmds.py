@@ -24,10 +24,13 @@ tools_group = typer.Typer(
 
 
 @tools_group.callback()
-def _default(ctx: typer.Context) -> None:
+def _default(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="With no command: the catalog as JSON.")] = False,
+) -> None:
     """List the catalog when no sub-command is given."""
     if ctx.invoked_subcommand is None:
-        list_tools(ctx)
+        list_tools(ctx, as_json=as_json)
 
 
 @tools_group.command("list")
