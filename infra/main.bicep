@@ -138,28 +138,47 @@ var exists = {
   calc: calcExists
   mailbox: mailboxExists
 }
-// The tools of specs/registry.yaml. Each reads <PREFIX>_API_KEY; stateful ones keep
-// <PREFIX>_DB on their Azure Files share.
+// The tools of specs/registry.yaml. Each reads <PREFIX>_API_KEY (from Key Vault) plus its
+// plain settings in env; stateful ones keep their SQLite file on their Azure Files share.
 var tools = [
   {
     name: 'notes'
     prefix: 'NOTES'
     stateful: true
+    env: [
+      {
+        name: 'NOTES_DB'
+        value: '/data/notes.sqlite3'
+      }
+    ]
   }
   {
     name: 'issues'
     prefix: 'ISSUES'
     stateful: true
+    env: [
+      {
+        name: 'ISSUES_DB'
+        value: '/data/issues.sqlite3'
+      }
+    ]
   }
   {
     name: 'calc'
     prefix: 'CALC'
     stateful: false
+    env: []
   }
   {
     name: 'mailbox'
     prefix: 'MAILBOX'
     stateful: true
+    env: [
+      {
+        name: 'MAILBOX_DB'
+        value: '/data/mailbox.sqlite3'
+      }
+    ]
   }
 ]
 var statefulTools = map(filter(tools, t => t.stateful), t => t.name)
@@ -279,7 +298,7 @@ module gatewayApp 'modules/container-app.bicep' = {
         name: 'OPENAI_MODEL'
         value: openAiModel
       }
-    ], empty(openAiBaseUrl) ? [] : [
+    ], (empty(openAiBaseUrl)) ? [] : [
       {
         name: 'OPENAI_BASE_URL'
         value: openAiBaseUrl
@@ -290,7 +309,7 @@ module gatewayApp 'modules/container-app.bicep' = {
         envName: 'TOOLMESH_GATEWAY_API_KEYS'
         secretName: 'gateway-key'
       }
-    ], empty(openAiApiKey) ? [] : [
+    ], (empty(openAiApiKey)) ? [] : [
       {
         envName: 'OPENAI_API_KEY'
         secretName: 'openai-api-key'
@@ -314,12 +333,8 @@ module toolApps 'modules/container-app.bicep' = [for tool in tools: {
     registryName: registry.outputs.name
     keyVaultName: keyVault.outputs.name
     exists: exists[tool.name]
-    env: concat(tool.stateful ? [
-      {
-        name: '${tool.prefix}_DB'
-        value: '/data/${tool.name}.sqlite3'
-      }
-    ] : [], tool.name == 'mailbox' ? [
+    // Only the mailbox delivers callbacks, and only to the orchestrator's origin.
+    env: concat(tool.env, (tool.name == 'mailbox') ? [
       {
         name: 'MAILBOX_CALLBACK_ALLOWED_ORIGINS'
         value: 'https://${functionApp.outputs.defaultHostName}'
@@ -334,7 +349,7 @@ module toolApps 'modules/container-app.bicep' = [for tool in tools: {
     minReplicas: serviceScale[tool.name].minReplicas
     maxReplicas: serviceScale[tool.name].maxReplicas
     concurrentRequests: serviceScale[tool.name].concurrentRequests
-    dataStorageName: tool.stateful ? tool.name : ''
+    dataStorageName: (tool.stateful) ? tool.name : ''
   }
 }]
 

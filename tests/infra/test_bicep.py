@@ -33,6 +33,9 @@ from tests.infra.bicep import (
 from tests.infra.mesh import (
     GATEWAY,
     INFRA,
+    ORCHESTRATOR,
+    Service,
+    compose_environment,
     container_services,
     registry_settings,
     settings_env_names,
@@ -242,21 +245,55 @@ def test_function_urls_point_at_the_matching_tool_app() -> None:
         assert (target["operand_1"], target["operand_2"]) == ("toolApps", index), f"{tool['prefix']}_URL"
 
 
-def test_container_app_settings_are_read_by_each_service() -> None:
-    gateway = main_call("gatewayApp")
-    gateway_env = {o["name"] for o in literal_objects(gateway["env"]) if "name" in o}
-    gateway_env |= {o["envName"] for o in literal_objects(gateway["secrets"]) if "envName" in o}
-    unknown = gateway_env - settings_env_names("llm_gateway.config")
-    assert not unknown, f"the gateway app sets {sorted(unknown)}, which the gateway never reads"
-    tools = main_call("toolApps")
-    templates = {o["name"] for o in literal_objects(tools["env"]) if "name" in o}
-    templates |= {o["envName"] for o in literal_objects(tools["secrets"]) if "envName" in o}
-    for tool in tools_table():
-        names = {fill(t, **{"tool.prefix": tool["prefix"]}) for t in templates}
-        names = {n for n in names if n.startswith(tool["prefix"] + "_")}
-        assert f"{tool['prefix']}_API_KEY" in names
-        unknown = names - settings_env_names(f"tools.{tool['name']}.config")
-        assert not unknown, f"the {tool['name']} app sets {sorted(unknown)}, which it never reads"
+def _env_names(node: Any) -> set[str]:
+    return {o["name"] for o in literal_objects(node) if "name" in o and "value" in o}
+
+
+def container_app_env(service: str) -> set[str]:
+    """Environment variable names the Bicep gives a Container App: plain and from Key Vault."""
+    if service == GATEWAY:
+        gateway = main_call("gatewayApp")
+        return _env_names(gateway["env"]) | {o["envName"] for o in literal_objects(gateway["secrets"])}
+    tool = next(t for t in tools_table() if t["name"] == service)
+    call = main_call("toolApps")
+    names = _env_names(tool["env"])
+    names |= {fill(o["envName"], **{"tool.prefix": tool["prefix"]}) for o in literal_objects(call["secrets"])}
+    concat = call["env"]["function"]["parameters"]
+    assert concat["arg_1"]["operator"]["operands"] == {"operand_1": "tool", "operand_2": "env"}
+    only_for = concat["arg_2"]["operator"]["operands"]
+    condition = only_for["condition"]["operator"]["operands"]["operand_2"]["operator"]["operands"]
+    assert condition["operand_1"] == "name", "the extra settings must be chosen by tool name"
+    if condition["operand_2"] == service:
+        names |= _env_names(only_for["true_value"])
+    return names
+
+
+@pytest.mark.parametrize("service", container_services(), ids=[s.name for s in container_services()])
+def test_container_app_settings_are_read_by_the_service(service: Service) -> None:
+    names = container_app_env(service.name)
+    assert names, f"the {service.name} app gets no settings"
+    unknown = names - settings_env_names(service.settings_module)
+    assert not unknown, (
+        f"the {service.name} app sets {sorted(unknown)}, which {service.settings_module} never reads"
+    )
+
+
+@pytest.mark.parametrize("service", container_services(), ids=[s.name for s in container_services()])
+def test_compose_and_azure_give_a_service_the_same_settings(service: Service) -> None:
+    compose = set(compose_environment(service.name))
+    azure = container_app_env(service.name)
+    assert compose == azure, (
+        f"{service.name}: only in compose {sorted(compose - azure)}, only on Azure {sorted(azure - compose)}"
+    )
+
+
+def test_compose_and_azure_give_the_orchestrator_the_same_settings() -> None:
+    plain, secret = function_settings()
+    azure = {n for n in plain | set(secret) if not PLATFORM_SETTINGS.match(n)}
+    compose = {n for n in compose_environment(ORCHESTRATOR) if not n.startswith("AzureWebJobs")}
+    assert compose == azure, (
+        f"only in compose {sorted(compose - azure)}, only on Azure {sorted(azure - compose)}"
+    )
 
 
 def test_every_referenced_secret_is_created_in_the_vault() -> None:
