@@ -137,6 +137,15 @@ def test_bicep_resources_use_stable_api_versions(path: Path) -> None:
         assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", version), f"{path.name}: {name} uses API version {version}"
 
 
+def test_bicep_uses_one_api_version_per_resource_type() -> None:
+    versions: dict[str, set[str]] = {}
+    for path in bicep_files():
+        for resource in parse(path)["resources"].values():
+            versions.setdefault(resource["type"], set()).add(resource["api_version"])
+    mixed = {kind: sorted(v) for kind, v in versions.items() if len(v) > 1}
+    assert not mixed, f"resource types declared with different API versions: {mixed}"
+
+
 def test_bicep_names_fit_azure_limits() -> None:
     token = "x" * TOKEN_LENGTH
     names = {"resourceToken": token, "environmentName": "e" * 40}
