@@ -111,9 +111,8 @@ def ours(relative: str, runs: int) -> dict[str, Any]:
         times.append(time.perf_counter() - started)
     assert result is not None
     sizes = [
-        len(json.dumps(
-            {"type": "function", "function": {"name": f.name, "description": f.description, "parameters": f.parameters}}
-        ))
+        len(json.dumps({"type": "function", "function": {"name": f.name, "description": f.description,
+                                                          "parameters": f.parameters}}))
         for f in result.functions
     ]  # fmt: skip
     strict = sum(1 for f in result.functions if f.strict_parameters is not None)
