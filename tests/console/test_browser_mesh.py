@@ -1,0 +1,111 @@
+"""The console in headless Chromium against the real local mesh (host, gateway, tools).
+
+Two watchers on one run: one approves a call the real orchestrator asked for and the other
+page sees the approval go away on its own next poll. Screenshots go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+from toolmesh_cli.mesh import TOOL_SERVICES, Mesh, MeshPorts, start_mesh
+
+from tests.support.servers import REPO_ROOT, free_port
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+RUN_WAIT_MS = 60_000
+
+
+@pytest.fixture(scope="module")
+def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
+    tools = [name for name in TOOL_SERVICES if (REPO_ROOT / "tools" / name / "main.py").is_file()]
+    if "notes" not in tools or not (REPO_ROOT / "llm_gateway" / "main.py").is_file():
+        pytest.skip("the mesh is incomplete in this checkout (needs tools/notes and llm_gateway)")
+    state_dir = tmp_path_factory.mktemp("console-mesh") / ".toolmesh"
+    running = start_mesh(state_dir, ports=MeshPorts.free(host=free_port()), tools=tools)
+    try:
+        page = httpx.get(running.url + "/console", timeout=10)
+        assert page.status_code == 200, "the orchestrator app does not serve the console at /console"
+        yield running
+    finally:
+        running.stop()
+
+
+def _open(browser: Browser, mesh: Mesh, route: str) -> Page:
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    page.goto(f"{mesh.url}/console?code={mesh.functions_key}#{route}")
+    return page
+
+
+def test_start_a_run_from_the_page_and_watch_it_progress(
+    browser: Browser, mesh: Mesh, artifacts: Path
+) -> None:
+    page = _open(browser, mesh, "/new")
+    try:
+        page.wait_for_selector("#tool-checks input[value='notes']", timeout=RUN_WAIT_MS)
+        page.fill("#objective-input", "Create a note titled groceries with milk and eggs")
+        page.fill("#budget-max_iterations", "3")
+        page.click("#start-run")
+        page.wait_for_url("**/console#/runs/*", timeout=RUN_WAIT_MS)
+        page.wait_for_selector("#phase", timeout=RUN_WAIT_MS)
+        page.screenshot(path=str(artifacts / "mesh-run-progress.png"), full_page=True)
+        page.wait_for_selector("#report:not([hidden])", timeout=RUN_WAIT_MS)
+        assert page.locator("#failure").count() == 0, page.inner_text("#report")
+        assert "createNote" in page.inner_text("#calls-table")
+        assert page.locator("#tasks-table tr.task.done").count() >= 1
+        assert page.inner_text("#stop-reason")
+        page.screenshot(path=str(artifacts / "mesh-run-finished.png"), full_page=True)
+    finally:
+        page.context.close()
+
+
+def test_bad_input_shows_the_real_api_message(browser: Browser, mesh: Mesh, artifacts: Path) -> None:
+    page = _open(browser, mesh, "/new")
+    try:
+        page.click("#start-run")
+        page.wait_for_selector("#form-error:not([hidden])", timeout=RUN_WAIT_MS)
+        assert "objective" in page.inner_text("#form-error")
+        page.fill("#objective-input", "anything")
+        page.fill("#budget-deadline_seconds", "5")
+        page.click("#start-run")
+        page.wait_for_selector("#form-error:has-text('budgets.deadline_seconds')", timeout=RUN_WAIT_MS)
+        assert "invalid" in (page.get_attribute("#budget-deadline_seconds", "class") or "")
+        assert "Traceback" not in page.content()
+        page.screenshot(path=str(artifacts / "mesh-bad-budget.png"), full_page=True)
+    finally:
+        page.context.close()
+
+
+def test_approval_in_one_page_disappears_from_the_other(
+    browser: Browser, mesh: Mesh, artifacts: Path
+) -> None:
+    started = httpx.post(
+        mesh.url + "/api/runs",
+        json={"objective": "Delete note 1", "budgets": {"max_iterations": 2}},
+        headers={"x-functions-key": mesh.functions_key},
+        timeout=30,
+    )
+    assert started.status_code == 202, started.text
+    run_id = started.json()["id"]
+    page_a = _open(browser, mesh, f"/runs/{run_id}")
+    page_b = _open(browser, mesh, f"/runs/{run_id}")
+    try:
+        for page in (page_a, page_b):
+            page.wait_for_selector(".approval button.approve", timeout=RUN_WAIT_MS)
+        assert "deleteNote" in page_b.inner_text(".approval")
+        page_b.screenshot(path=str(artifacts / "mesh-approval-asked.png"), full_page=True)
+        page_a.click(".approval button.approve")
+        page_b.wait_for_selector(".approval", state="detached", timeout=5000)
+        page_a.wait_for_selector(".approval", state="detached", timeout=5000)
+        page_b.wait_for_selector("#report:not([hidden])", timeout=RUN_WAIT_MS)
+        assert "deleteNote" in page_b.inner_text("#calls-table")
+        page_b.screenshot(path=str(artifacts / "mesh-approval-seen-elsewhere.png"), full_page=True)
+    finally:
+        page_a.context.close()
+        page_b.context.close()
