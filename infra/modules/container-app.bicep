@@ -203,6 +203,9 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
           name: 'data'
           storageType: 'AzureFile'
           storageName: dataStorageName
+          // SQLite's byte-range locks stay local (one replica owns the share); the services
+          // run as a non-root user, so the share is writable by every user in the container.
+          mountOptions: 'nobrl,dir_mode=0777,file_mode=0777'
         }
       ]
     }
