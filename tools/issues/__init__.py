@@ -1,0 +1,1 @@
+"""Issues service: a small issue tracker (projects, issues, comments) for agents."""

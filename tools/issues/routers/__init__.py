@@ -1,0 +1,1 @@
+"""HTTP routes of the issues service, one module per resource."""
