@@ -22,6 +22,7 @@ from tests.infra.mesh import (
     GATEWAY,
     INFRA,
     ORCHESTRATOR,
+    Service,
     all_service_names,
     compose_environment,
     compose_variables,
@@ -60,21 +61,21 @@ def test_compose_names_every_service_of_the_mesh() -> None:
     assert "azurite" in services, "the orchestrator needs Azurite for AzureWebJobsStorage"
 
 
-def test_compose_builds_each_service_from_its_own_dockerfile() -> None:
-    compose = load_compose()["services"]
-    expected = {s.name: s.dockerfile for s in container_services()}
-    expected[ORCHESTRATOR] = REPO_ROOT / "orchestrator" / "Dockerfile"
-    for name, dockerfile_path in expected.items():
-        build = compose[name].get("build")
-        assert isinstance(build, dict), f"service {name} is not built from a Dockerfile"
-        context = (COMPOSE_FILE.parent / build["context"]).resolve()
-        assert context == REPO_ROOT, f"service {name} must build with the repository root as context"
-        assert (context / build["dockerfile"]).resolve() == dockerfile_path, (
-            f"service {name}: wrong Dockerfile"
-        )
-        assert dockerfile_path.is_file(), (
-            f"service {name}: {dockerfile_path.relative_to(REPO_ROOT)} is missing"
-        )
+def dockerfiles_by_service() -> dict[str, Path]:
+    files = {s.name: s.dockerfile for s in container_services()}
+    return {ORCHESTRATOR: REPO_ROOT / "orchestrator" / "Dockerfile", **files}
+
+
+@pytest.mark.parametrize("name", list(dockerfiles_by_service()))
+def test_compose_builds_the_service_from_its_own_dockerfile(name: str) -> None:
+    dockerfile_path = dockerfiles_by_service()[name]
+    build = load_compose()["services"][name].get("build")
+    assert isinstance(build, dict), f"service {name} is not built from a Dockerfile"
+    context = (COMPOSE_FILE.parent / build["context"]).resolve()
+    assert context == REPO_ROOT, f"service {name} must build with the repository root as context"
+    assert (context / build["dockerfile"]).resolve() == dockerfile_path, f"service {name}: wrong Dockerfile"
+    relative = dockerfile_path.relative_to(REPO_ROOT)
+    assert dockerfile_path.is_file(), f"service {name}: {relative} is missing"
 
 
 def test_compose_orchestrator_reaches_each_service_by_its_compose_name() -> None:
@@ -105,13 +106,14 @@ def test_compose_secrets_are_required_never_defaulted() -> None:
     assert not defaulted, f"secrets with a default or no check: {sorted(defaulted)}"
 
 
-def test_compose_environment_names_are_read_by_each_service() -> None:
-    for service in container_services():
-        read = settings_env_names(service.settings_module)
-        unknown = set(compose_environment(service.name)) - read
-        assert not unknown, (
-            f"{service.name} sets {sorted(unknown)}, which {service.settings_module} never reads"
-        )
+@pytest.mark.parametrize("service", container_services(), ids=[s.name for s in container_services()])
+def test_compose_environment_names_are_read_by_the_service(service: Service) -> None:
+    read = settings_env_names(service.settings_module)
+    unknown = set(compose_environment(service.name)) - read
+    assert not unknown, f"{service.name} sets {sorted(unknown)}, which {service.settings_module} never reads"
+
+
+def test_compose_environment_names_are_read_by_the_orchestrator() -> None:
     read = settings_env_names("agent_loop.settings") | FUNCTIONS_HOST_SETTINGS
     registry = set().union(*(registry_settings(n) for n in tool_names()))
     unknown = set(compose_environment(ORCHESTRATOR)) - read - registry
