@@ -199,20 +199,19 @@ def start_mesh(
         (state_dir / sub).mkdir(parents=True, exist_ok=True)
     keys = _load_or_create_secrets(state_dir)
     urls = {name: f"http://127.0.0.1:{ports.of(name)}" for name in ("host", "gateway", *TOOL_SERVICES)}
-    base_env = _base_env(root, env_overrides)
+    base_env = _base_env(root)
+    overrides = dict(env_overrides or {})
 
     started: list[tuple[ServiceRecord, subprocess.Popen[bytes]]] = []
     try:
         backends = [
-            *(
-                ("uvicorn", name, f"tools.{name}.main:app", _tool_env(name, state_dir, keys))
-                for name in tools
-            ),
-            ("uvicorn", "gateway", "llm_gateway.main:app", _gateway_env(state_dir, keys)),
+            *((name, f"tools.{name}.main:app", _tool_env(name, state_dir, keys)) for name in tools),
+            ("gateway", "llm_gateway.main:app", _gateway_env(state_dir, keys)),
         ]
-        for _, name, module, env in backends:
+        for name, module, env in backends:
             argv = ["-m", "uvicorn", module, "--host", "127.0.0.1", "--port", str(ports.of(name))]
-            started.append(_launch(name, argv, module, urls[name], state_dir, root, {**base_env, **env}))
+            service_env = {**base_env, **env, **overrides}
+            started.append(_launch(name, argv, module, urls[name], state_dir, root, service_env))
         for record, process in started:
             _wait_healthy(record, process, timeout)
         host_argv = [
@@ -227,7 +226,7 @@ def start_mesh(
             "--data-dir",
             str(state_dir / "host"),
         ]
-        host_env = {**base_env, **_host_env(urls, root, keys)}
+        host_env = {**base_env, **_host_env(urls, root, keys), **overrides}
         host = _launch("host", host_argv, "durable_host", urls["host"], state_dir, root, host_env)
         started.append(host)
         _wait_healthy(*host, timeout)
@@ -298,14 +297,13 @@ def log_tail(path: str | Path, lines: int = 20) -> str:
 # -- environment -------------------------------------------------------------------------------
 
 
-def _base_env(root: Path, overrides: Mapping[str, str] | None) -> dict[str, str]:
+def _base_env(root: Path) -> dict[str, str]:
     env = dict(os.environ)
     paths = [str(root), str(root / "orchestrator")]
     if env.get("PYTHONPATH"):
         paths.append(env["PYTHONPATH"])
     env["PYTHONPATH"] = os.pathsep.join(paths)
     env["PYTHONUNBUFFERED"] = "1"
-    env.update(overrides or {})
     return env
 
 
@@ -328,7 +326,7 @@ def _host_env(urls: Mapping[str, str], root: Path, keys: Mapping[str, str]) -> d
     env = {f"{name.upper()}_URL": urls[name] for name in TOOL_SERVICES}
     env["LLM_GATEWAY_URL"] = urls["gateway"]
     env["TOOLMESH_PUBLIC_URL"] = urls["host"]
-    env.setdefault("TOOLMESH_REGISTRY", str(root / "specs" / "registry.yaml"))
+    env["TOOLMESH_REGISTRY"] = str(root / "specs" / "registry.yaml")
     env.update(keys)
     return env
 
