@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -67,13 +68,26 @@ async def read_json_object(request: Request) -> dict[str, Any]:
     return body
 
 
+_UNION_TAG = re.compile(r"^(str|int|float|bool|none|.*\[.*\])$")
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    """A dotted parameter path, cut where pydantic starts naming union members (``input.str``)."""
+    parts: list[str] = []
+    for part in loc:
+        if isinstance(part, str) and _UNION_TAG.match(part) and parts:
+            break
+        parts.append(str(part))
+    return ".".join(parts)
+
+
 def validate_body(model: type[BaseModel], body: dict[str, Any]) -> None:
     """Check a foreign request against its model; the first problem becomes a 400 naming the field."""
     try:
         model.model_validate(body)
     except ValidationError as exc:
         error = exc.errors()[0]
-        location = ".".join(str(p) for p in error["loc"])
+        location = _location(error["loc"])
         if error["type"] == "missing":
             raise InvalidRequest(
                 f"Missing required parameter: '{location}'.",

@@ -31,6 +31,7 @@ from llm_gateway.db import connect
 __all__ = ["ANONYMOUS", "ClientKey", "KeyStore", "hash_key", "new_key"]
 
 _REFRESH_INTERVAL = 1.0
+_MISS_REFRESH_INTERVAL = 0.1
 KEY_PREFIX = "tmk-"
 
 
@@ -87,10 +88,12 @@ class KeyStore:
         return found
 
     def authenticate(self, key: str) -> ClientKey | None:
+        if time.monotonic() - self._loaded_at > _REFRESH_INTERVAL:
+            self._reload()  # keys revoked by the CLI while the gateway runs stop working within a second
         digest = hash_key(key)
         found = self._find(digest)
-        if found is None and time.monotonic() - self._loaded_at > _REFRESH_INTERVAL:
-            self._reload()  # a key created or revoked by the CLI while the gateway runs
+        if found is None and time.monotonic() - self._loaded_at > _MISS_REFRESH_INTERVAL:
+            self._reload()  # a key just created; rate-limited so unknown keys cannot hammer the database
             found = self._find(digest)
         return found
 

@@ -96,6 +96,20 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         return app.openapi_schema
     schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
     components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for path in schema["paths"].values():  # invalid parameters are answered 400 in OpenAI's shape, never 422
+        for operation in path.values():
+            if operation["responses"].pop("422", None) is not None:
+                operation["responses"].setdefault(
+                    "400",
+                    {
+                        "description": "Invalid parameter.",
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}
+                        },
+                    },
+                )
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
     for model in (ChatCompletionRequest, EmbeddingRequest):
         definition = model.model_json_schema(ref_template="#/components/schemas/{model}")
         components.update(definition.pop("$defs", {}))

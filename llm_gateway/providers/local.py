@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import time
 from abc import abstractmethod
 from collections.abc import AsyncIterator
@@ -18,7 +19,6 @@ from typing import Any
 from llm_gateway.adapters.completions import LocalAnswer, completion_body, completion_events, estimate_tokens
 from llm_gateway.errors import InvalidRequest
 from llm_gateway.providers.base import Answer, Provider, Usage
-from llm_gateway.providers.offline.text import words
 
 __all__ = ["EMBEDDING_DIMENSIONS", "LocalProvider", "hashed_embedding"]
 
@@ -28,7 +28,7 @@ EMBEDDING_DIMENSIONS = 64
 def hashed_embedding(text: str, dimensions: int = EMBEDDING_DIMENSIONS) -> list[float]:
     """A unit vector from hashed words: equal texts are equal, shared words make texts closer."""
     vector = [0.0] * dimensions
-    for word in words(text) or [text]:
+    for word in re.findall(r"\w+", text.lower()) or [text]:
         digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
         slot = int.from_bytes(digest[:4], "big") % dimensions
         vector[slot] += 1.0 if digest[4] & 1 else -1.0

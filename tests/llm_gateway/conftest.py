@@ -18,8 +18,11 @@ GatewayFactory = Callable[..., RunningServer]
 @pytest.fixture(scope="session")
 def fake_upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     logs = tmp_path_factory.mktemp("fake-upstream")
-    server = start_uvicorn("tests.support.fake_openai:app", log_path=logs / "fake.log",
-                           env={"FAKE_OPENAI_API_KEY": "sk-upstream"})
+    server = start_uvicorn(
+        "tests.support.fake_openai:app",
+        log_path=logs / "fake.log",
+        env={"FAKE_OPENAI_API_KEY": "sk-upstream"},
+    )
     yield server
     server.stop()
 
@@ -29,11 +32,16 @@ def start_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayF
     """Start gateways with a given config (dict, written as YAML) and environment; all stopped at the end."""
     servers: list[RunningServer] = []
 
-    def start(config: dict[str, Any] | None = None, env: dict[str, str] | None = None,
-              db: Path | None = None) -> RunningServer:
+    def start(
+        config: dict[str, Any] | None = None, env: dict[str, str] | None = None, db: Path | None = None
+    ) -> RunningServer:
         folder = tmp_path_factory.mktemp("gateway")
-        environment = {"TOOLMESH_GATEWAY_DB": str(db or folder / "gateway.sqlite3"),
-                       "TOOLMESH_GATEWAY_API_KEYS": "", "OPENAI_BASE_URL": "", "OPENAI_API_KEY": ""}
+        environment = {
+            "TOOLMESH_GATEWAY_DB": str(db or folder / "gateway.sqlite3"),
+            "TOOLMESH_GATEWAY_API_KEYS": "",
+            "OPENAI_BASE_URL": "",
+            "OPENAI_API_KEY": "",
+        }
         if config is not None:
             path = folder / "gateway.yaml"
             path.write_text(yaml.safe_dump(config))
@@ -53,20 +61,32 @@ def nonce() -> str:
 
 
 def upstream(fake: RunningServer, model: str, **extra: Any) -> dict[str, Any]:
-    return {"provider": "openai", "base_url": f"{fake.url}/v1", "api_key": "sk-upstream", "model": model, **extra}
+    return {
+        "provider": "openai",
+        "base_url": f"{fake.url}/v1",
+        "api_key": "sk-upstream",
+        "model": model,
+        **extra,
+    }
 
 
 @pytest.fixture(scope="session")
-def gateway(fake_upstream: RunningServer, start_gateway: GatewayFactory,
-            tmp_path_factory: pytest.TempPathFactory) -> RunningServer:
+def gateway(
+    fake_upstream: RunningServer, start_gateway: GatewayFactory, tmp_path_factory: pytest.TempPathFactory
+) -> RunningServer:
     """One gateway with an alias per upstream behaviour the tests exercise (each alias used by one test)."""
     n = nonce()
     script = tmp_path_factory.mktemp("script") / "script.yaml"
     script.write_text(yaml.safe_dump(SCRIPT))
     fake = fake_upstream
     config = {
-        "retry": {"max_retries": 2, "initial_backoff": 0.01, "max_backoff": 0.05, "max_retry_after": 2,
-                  "total_timeout": 10},
+        "retry": {
+            "max_retries": 2,
+            "initial_backoff": 0.01,
+            "max_backoff": 0.05,
+            "max_retry_after": 2,
+            "total_timeout": 10,
+        },
         "models": {
             "fake": {"deployments": [upstream(fake, "fake-gpt")]},
             "fake-httpx": {"deployments": [upstream(fake, "fake-gpt", transport="httpx")]},
@@ -74,23 +94,56 @@ def gateway(fake_upstream: RunningServer, start_gateway: GatewayFactory,
             "flaky-429": {"deployments": [upstream(fake, f"m{n}?error=429&retry_after=1&fail_times=1")]},
             "flaky-500": {"deployments": [upstream(fake, f"m{n}?error=500&fail_times=2")]},
             "flaky-stream": {"deployments": [upstream(fake, f"s{n}?error=503&fail_times=1")]},
-            "fallback": {"deployments": [upstream(fake, "fake-gpt?error=500", name="broken"),
-                                         upstream(fake, "fake-gpt", name="healthy")]},
-            "fallback-429-long": {"deployments": [upstream(fake, "x?error=429&retry_after=60", name="busy"),
-                                                  upstream(fake, "fake-gpt", name="spare")]},
-            "bad-key": {"deployments": [{**upstream(fake, "fake-gpt"), "api_key": "wrong", "name": "badkey"},
-                                        upstream(fake, "fake-gpt", name="goodkey")]},
-            "slow-fallback": {"deployments": [upstream(fake, "x?latency_ms=3000", timeout=0.3, name="slow"),
-                                              upstream(fake, "fake-gpt", name="fast")]},
+            "fallback": {
+                "deployments": [
+                    upstream(fake, "fake-gpt?error=500", name="broken"),
+                    upstream(fake, "fake-gpt", name="healthy"),
+                ]
+            },
+            "fallback-429-long": {
+                "deployments": [
+                    upstream(fake, "x?error=429&retry_after=60", name="busy"),
+                    upstream(fake, "fake-gpt", name="spare"),
+                ]
+            },
+            "bad-key": {
+                "deployments": [
+                    {**upstream(fake, "fake-gpt"), "api_key": "wrong", "name": "badkey"},
+                    upstream(fake, "fake-gpt", name="goodkey"),
+                ]
+            },
+            "slow-fallback": {
+                "deployments": [
+                    upstream(fake, "x?latency_ms=3000", timeout=0.3, name="slow"),
+                    upstream(fake, "fake-gpt", name="fast"),
+                ]
+            },
             "slow": {"deployments": [upstream(fake, "x?latency_ms=3000", timeout=0.3)]},
             "rejects": {"deployments": [upstream(fake, "x?error=400")]},
             "down": {"deployments": [upstream(fake, "x?error=502")]},
             "midstream": {"deployments": [upstream(fake, "x?midstream=2&chunks=6")]},
             "midstream-event": {"deployments": [upstream(fake, "x?midstream_error=2&chunks=6")]},
-            "azure": {"deployments": [{"provider": "azure", "endpoint": fake.url, "deployment": "gpt-az",
-                                       "api_version": "2024-10-21", "api_key": "sk-upstream"}]},
-            "azure-v1": {"deployments": [{"provider": "azure", "endpoint": f"{fake.url}/openai/v1",
-                                          "deployment": "gpt-az1", "api_key": "sk-upstream"}]},
+            "azure": {
+                "deployments": [
+                    {
+                        "provider": "azure",
+                        "endpoint": fake.url,
+                        "deployment": "gpt-az",
+                        "api_version": "2024-10-21",
+                        "api_key": "sk-upstream",
+                    }
+                ]
+            },
+            "azure-v1": {
+                "deployments": [
+                    {
+                        "provider": "azure",
+                        "endpoint": f"{fake.url}/openai/v1",
+                        "deployment": "gpt-az1",
+                        "api_key": "sk-upstream",
+                    }
+                ]
+            },
             "offline": {"deployments": [{"provider": "offline"}]},
             "scripted": {"deployments": [{"provider": "scripted", "script": str(script)}]},
         },
@@ -101,18 +154,34 @@ def gateway(fake_upstream: RunningServer, start_gateway: GatewayFactory,
 SCRIPT: dict[str, Any] = {
     "model": "scripted-demo",
     "entries": [
-        {"match": {"step": "execute_task", "task_contains": "weather", "tool_messages": 0},
-         "respond": {"tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris"}, "id": "call_a"},
-                                    {"name": "get_weather", "arguments": {"city": "Rome"}, "id": "call_b"}]}},
-        {"match": {"step": "execute_task", "task_contains": "weather", "tool_messages": 2},
-         "respond": {"content": "Paris is sunny, Rome is rainy."}},
-        {"match": {"step": "execute_task", "task_contains": "broken"},
-         "respond": {"tool_calls": [{"name": "no_such_tool", "arguments": '{"city": '}]}},
-        {"match": {"message_contains": "busy"},
-         "respond": {"status": 429, "retry_after": 0, "error": {"message": "scripted busy"}}},
-        {"match": {"message_contains": "usage"},
-         "respond": {"content": "counted", "usage": {"prompt_tokens": 11, "completion_tokens": 7}}},
-        {"match": {"step": "create_tasks", "done_tasks": 0},
-         "respond": {"json": {"tasks": ["Check the weather"], "objective_met": False}}},
+        {
+            "match": {"step": "execute_task", "task_contains": "weather", "tool_messages": 0},
+            "respond": {
+                "tool_calls": [
+                    {"name": "get_weather", "arguments": {"city": "Paris"}, "id": "call_a"},
+                    {"name": "get_weather", "arguments": {"city": "Rome"}, "id": "call_b"},
+                ]
+            },
+        },
+        {
+            "match": {"step": "execute_task", "task_contains": "weather", "tool_messages": 2},
+            "respond": {"content": "Paris is sunny, Rome is rainy."},
+        },
+        {
+            "match": {"step": "execute_task", "task_contains": "broken"},
+            "respond": {"tool_calls": [{"name": "no_such_tool", "arguments": '{"city": '}]},
+        },
+        {
+            "match": {"message_contains": "busy"},
+            "respond": {"status": 429, "retry_after": 0, "error": {"message": "scripted busy"}},
+        },
+        {
+            "match": {"message_contains": "usage"},
+            "respond": {"content": "counted", "usage": {"prompt_tokens": 11, "completion_tokens": 7}},
+        },
+        {
+            "match": {"step": "create_tasks", "done_tasks": 0},
+            "respond": {"json": {"tasks": ["Check the weather"], "objective_met": False}},
+        },
     ],
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import httpx
 import openai
@@ -11,23 +12,43 @@ import pytest
 
 from tests.support.servers import RunningServer
 
-WEATHER_TOOLS = [
-    {"type": "function", "function": {"name": "get_weather", "description": "Weather for a city",
-                                      "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
-                                                     "required": ["city"]}}},
-    {"type": "function", "function": {"name": "get_time", "description": "Local time in a city",
-                                      "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
-                                                     "required": ["city"]}}},
+WEATHER_TOOLS: Any = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "Weather for a city",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}},
+                "required": ["city"],
+            },
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "get_time",
+            "description": "Local time in a city",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}},
+                "required": ["city"],
+            },
+        },
+    },
 ]
-HELLO = [{"role": "user", "content": "hello"}]
+HELLO: Any = [{"role": "user", "content": "hello"}]
 
 
-def client(server: RunningServer, **options: object) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{server.url}/v1", api_key="any", max_retries=0, **options)  # type: ignore[arg-type]
+def client(server: RunningServer, **options: Any) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{server.url}/v1", api_key="any", max_retries=0, **options)
 
 
 def test_completion_passes_through_upstream_answer(gateway: RunningServer) -> None:
-    result = client(gateway).chat.completions.create(model="fake", messages=[{"role": "user", "content": "ping"}])
+    result = client(gateway).chat.completions.create(
+        model="fake", messages=[{"role": "user", "content": "ping"}]
+    )
     assert result.model == "fake-gpt"
     assert result.choices[0].message.content is not None
     assert result.choices[0].message.content.endswith(": ping")
@@ -40,17 +61,21 @@ def test_completion_works_over_httpx_transport(gateway: RunningServer) -> None:
 
 
 def test_parallel_tool_calls_pass_through_intact(gateway: RunningServer) -> None:
-    result = client(gateway).chat.completions.create(model="tools", messages=HELLO, tools=WEATHER_TOOLS)  # type: ignore[arg-type]
-    calls = result.choices[0].message.tool_calls or []
-    assert [c.function.name for c in calls] == ["get_weather", "get_time"]  # type: ignore[union-attr]
-    assert json.loads(calls[0].function.arguments) == {"city": "Paris"}  # type: ignore[union-attr]
+    result = client(gateway).chat.completions.create(model="tools", messages=HELLO, tools=WEATHER_TOOLS)
+    calls: list[Any] = list(result.choices[0].message.tool_calls or [])
+    assert [c.function.name for c in calls] == ["get_weather", "get_time"]
+    assert json.loads(calls[0].function.arguments) == {"city": "Paris"}
     assert result.choices[0].finish_reason == "tool_calls"
 
 
 def test_stream_reassembles_tool_call_chunks_and_reports_usage(gateway: RunningServer) -> None:
     stream = client(gateway).chat.completions.create(
-        model="tools", messages=HELLO, tools=WEATHER_TOOLS, stream=True,  # type: ignore[arg-type]
-        stream_options={"include_usage": True})
+        model="tools",
+        messages=HELLO,
+        tools=WEATHER_TOOLS,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
     arguments: dict[int, str] = {}
     names: dict[int, str] = {}
     usage = None
@@ -135,14 +160,15 @@ def test_timeout_everywhere_is_504(gateway: RunningServer) -> None:
     with pytest.raises(openai.APIStatusError) as caught:
         client(gateway).chat.completions.create(model="slow", messages=HELLO)
     assert caught.value.status_code == 504
-    assert caught.value.type == "timeout"  # type: ignore[attr-defined]
+    assert caught.value.type == "timeout"
 
 
 def test_request_timeout_header_bounds_the_wait(gateway: RunningServer) -> None:
     started = time.monotonic()
     with pytest.raises(openai.APIStatusError) as caught:
-        client(gateway).chat.completions.create(model="slow", messages=HELLO,
-                                                extra_headers={"X-Toolmesh-Timeout": "0.2"})
+        client(gateway).chat.completions.create(
+            model="slow", messages=HELLO, extra_headers={"X-Toolmesh-Timeout": "0.2"}
+        )
     assert caught.value.status_code == 504
     assert time.monotonic() - started < 1.0
 
@@ -183,22 +209,35 @@ def test_azure_deployments_answer(gateway: RunningServer, alias: str) -> None:
     assert result.model.startswith("gpt-az")
 
 
-def test_azure_uses_deployment_path_api_version_and_api_key(gateway: RunningServer,
-                                                            fake_upstream: RunningServer) -> None:
-    client(gateway).chat.completions.create(model="azure", messages=[{"role": "user", "content": "azure-probe"}])
-    seen = [r for r in httpx.get(f"{fake_upstream.url}/_control/requests").json()
-            if r["body"].get("messages") == [{"role": "user", "content": "azure-probe"}]]
+def test_azure_uses_deployment_path_api_version_and_api_key(
+    gateway: RunningServer, fake_upstream: RunningServer
+) -> None:
+    client(gateway).chat.completions.create(
+        model="azure", messages=[{"role": "user", "content": "azure-probe"}]
+    )
+    seen = [
+        r
+        for r in httpx.get(f"{fake_upstream.url}/_control/requests").json()
+        if r["body"].get("messages") == [{"role": "user", "content": "azure-probe"}]
+    ]
     assert seen[-1]["path"] == "/openai/deployments/gpt-az/chat/completions"
     assert seen[-1]["query"] == "api-version=2024-10-21"
     assert seen[-1]["headers"]["api-key"] == "sk-upstream"
 
 
-def test_upstream_sees_its_own_key_and_model_never_the_client_key(gateway: RunningServer,
-                                                                 fake_upstream: RunningServer) -> None:
-    openai.OpenAI(base_url=f"{gateway.url}/v1", api_key="client-secret-key", max_retries=0).chat.completions.create(
-        model="fake", messages=[{"role": "user", "content": "key-probe"}], stream=True).close()
-    seen = [r for r in httpx.get(f"{fake_upstream.url}/_control/requests").json()
-            if r["body"].get("messages") == [{"role": "user", "content": "key-probe"}]]
+def test_upstream_sees_its_own_key_and_model_never_the_client_key(
+    gateway: RunningServer, fake_upstream: RunningServer
+) -> None:
+    openai.OpenAI(
+        base_url=f"{gateway.url}/v1", api_key="client-secret-key", max_retries=0
+    ).chat.completions.create(
+        model="fake", messages=[{"role": "user", "content": "key-probe"}], stream=True
+    ).close()
+    seen = [
+        r
+        for r in httpx.get(f"{fake_upstream.url}/_control/requests").json()
+        if r["body"].get("messages") == [{"role": "user", "content": "key-probe"}]
+    ]
     assert seen[-1]["headers"]["authorization"] == "Bearer sk-upstream"
     assert "client-secret-key" not in json.dumps(seen[-1])
     assert seen[-1]["body"]["model"] == "fake-gpt"

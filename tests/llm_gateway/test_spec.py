@@ -1,0 +1,27 @@
+"""The exported OpenAPI document matches the app and describes what agents call."""
+
+from __future__ import annotations
+
+import json
+
+from openapi_pydantic import parse_obj
+
+from llm_gateway.spec import SPEC_PATH, render_spec
+
+
+def test_exported_spec_matches_app() -> None:
+    assert SPEC_PATH.read_text() == render_spec(), "run: python -m llm_gateway.spec"
+
+
+def test_spec_parses_and_names_every_operation() -> None:
+    document = json.loads(render_spec())
+    parse_obj(document)
+    operations = {op["operationId"] for path in document["paths"].values() for op in path.values()}
+    assert {"createChatCompletion", "createEmbedding", "listModels", "getUsage"} <= operations
+    chat = document["paths"]["/v1/chat/completions"]["post"]
+    schema = chat["requestBody"]["content"]["application/json"]["schema"]
+    assert schema == {"$ref": "#/components/schemas/ChatCompletionRequest"}
+    request = document["components"]["schemas"]["ChatCompletionRequest"]
+    assert {"model", "messages"} <= set(request["required"])
+    assert "ChatMessage" in document["components"]["schemas"]
+    assert chat["responses"]["429"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")

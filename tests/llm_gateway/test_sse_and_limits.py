@@ -1,0 +1,82 @@
+"""SSE regrouping and in-band errors; the sliding-window limiter."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from llm_gateway.adapters.sse import event_usage, is_usage_only, iter_events
+from llm_gateway.config import LimitsConfig
+from llm_gateway.errors import RateLimited, UpstreamError, UpstreamUnavailable
+from llm_gateway.keys import ClientKey
+from llm_gateway.limits import RateLimiter
+
+
+async def pieces(*chunks: bytes) -> AsyncIterator[bytes]:
+    for chunk in chunks:
+        yield chunk
+
+
+async def collect(*chunks: bytes) -> list[bytes]:
+    return [event async for event in iter_events(pieces(*chunks))]
+
+
+async def test_events_regrouped_across_chunk_boundaries() -> None:
+    events = await collect(b'data: {"a"', b':1}\n\ndata: {"b":2}\r\n\r\n: keepalive\n\n', b"data: [DONE]\n\n")
+    assert events == [b'data: {"a":1}\n\n', b'data: {"b":2}\n\n', b"data: [DONE]\n\n"]
+
+
+async def test_in_band_error_raises() -> None:
+    with pytest.raises(UpstreamError, match="boom"):
+        await collect(
+            b'data: {"x":1}\n\n', b'data: {"error": {"message": "boom", "type": "server_error"}}\n\n'
+        )
+
+
+async def test_stream_cut_before_done_raises() -> None:
+    with pytest.raises(UpstreamUnavailable):
+        await collect(b'data: {"x":1}\n\n')
+
+
+def test_usage_chunk_recognised() -> None:
+    chunk = b'data: {"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}\n\n'
+    usage = event_usage(chunk)
+    assert usage is not None and usage.total_tokens == 7 and is_usage_only(chunk)
+    assert event_usage(b'data: {"choices":[{"delta":{"content":"usage"}}]}\n\n') is None
+
+
+def limiter(**limits: int) -> tuple[RateLimiter, list[float]]:
+    now = [1000.0]
+    return RateLimiter(default=LimitsConfig(**limits), by_name={}, clock=lambda: now[0]), now
+
+
+def test_rpm_window_slides() -> None:
+    rl, now = limiter(rpm=2)
+    key = ClientKey(name="k", key_hash="h")
+    rl.admit(key, 1)
+    now[0] += 30
+    rl.admit(key, 1)
+    with pytest.raises(RateLimited) as caught:
+        rl.admit(key, 1)
+    assert caught.value.retry_after == pytest.approx(30)
+    now[0] += 30.5
+    rl.admit(key, 1)
+
+
+def test_tpm_counts_reported_tokens() -> None:
+    rl, now = limiter(tpm=100)
+    key = ClientKey(name="k", key_hash="h")
+    rl.admit(key, 10)
+    rl.record(key, 95)
+    with pytest.raises(RateLimited) as caught:
+        rl.admit(key, 10)
+    assert caught.value.error_type == "tokens"
+    now[0] += 61
+    rl.admit(key, 10)
+
+
+def test_key_limits_override_defaults() -> None:
+    rl = RateLimiter(default=LimitsConfig(rpm=100), by_name={"ci": LimitsConfig(rpm=1)})
+    assert rl.limits_for(ClientKey(name="ci", key_hash="")) == (1, None)
+    assert rl.limits_for(ClientKey(name="x", key_hash="", tpm=5)) == (100, 5)
