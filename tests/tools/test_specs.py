@@ -21,6 +21,12 @@ from tools.export_specs import SERVICES, render_spec, spec_path
 
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 
+# positive_data_acceptance assumes every schema-valid request succeeds. For calc and
+# mailbox the schema cannot say which strings are valid expressions, units or allowed
+# callback origins, so those answer a documented 422 with the reason; the check is off
+# for them alone, while every check that looks for 5xx or spec violations stays on.
+EXCLUDED_CHECKS = {"calc": "positive_data_acceptance", "mailbox": "positive_data_acceptance"}
+
 
 @pytest.mark.parametrize("name", SERVICES)
 def test_exported_spec_matches_the_service(name: str) -> None:

@@ -1,0 +1,1 @@
+"""Calc service: exact arithmetic and unit conversion for what models get wrong."""
