@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from toolmesh_cli.config import DEFAULT_URL
 from toolmesh_cli.context import cli_context, print_json, reporting_errors
@@ -54,11 +55,11 @@ def up(
         if as_json:
             print_json({"url": mesh.url, "state_dir": str(mesh.state_dir), **mesh.to_dict()})
             return
-        table = Table(title=f"toolmesh mesh up ({mesh.state_dir})")
+        table = Table(title=Text(f"toolmesh mesh up ({mesh.state_dir})"))
         for column in ("service", "url", "pid", "log"):
             table.add_column(column)
         for record in mesh.services:
-            table.add_row(record.name, record.url, str(record.pid), record.log_path)
+            table.add_row(*(Text(v) for v in (record.name, record.url, str(record.pid), record.log_path)))
         state.out.print(table)
         state.out.print(f"console: {mesh.url}/console", highlight=False)
         if mesh.url != DEFAULT_URL:
@@ -100,13 +101,19 @@ def status(
         if as_json:
             print_json({"running": healthy, "services": [vars(s) for s in states]})
         else:
-            table = Table(title=f"toolmesh mesh ({mesh.state_dir})")
+            table = Table(title=Text(f"toolmesh mesh ({mesh.state_dir})"))
             for column in ("service", "url", "pid", "state", "log"):
                 table.add_column(column)
             for item in states:
                 label = "healthy" if item.healthy else ("not answering" if item.alive else "stopped")
                 style = "green" if item.healthy else "red"
-                table.add_row(item.name, item.url, str(item.pid), f"[{style}]{label}[/]", item.log_path)
+                table.add_row(
+                    Text(item.name),
+                    Text(item.url),
+                    Text(str(item.pid)),
+                    Text(label, style=style),
+                    Text(item.log_path),
+                )
             state.out.print(table)
         if not healthy:
             raise typer.Exit(EXIT_FAILED)

@@ -76,6 +76,11 @@ def one_line(value: Any, limit: int = 100) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _row(table: Table, *cells: str | Text) -> None:
+    """Add a row whose text is shown literally: data never counts as rich markup."""
+    table.add_row(*(Text(cell) if isinstance(cell, str) else cell for cell in cells))
+
+
 def _short_time(iso: str | None) -> str:
     """'2026-11-20T22:51:10.123456+00:00' as '2026-11-20 22:51:10'."""
     return (iso or "").replace("T", " ")[:19]
@@ -94,7 +99,7 @@ def render_runs(runs: list[RunSummary]) -> RenderableType:
     table.add_column("objective", overflow="ellipsis", ratio=1)
     table.add_column("updated", no_wrap=True)
     for run in runs:
-        table.add_row(run.id, _status_text(run.status), one_line(run.objective, 60), _short_time(run.updated))
+        _row(table, run.id, _status_text(run.status), one_line(run.objective, 60), _short_time(run.updated))
     return table
 
 
@@ -104,13 +109,11 @@ def _tasks_table(progress: Progress) -> Table:
     table.add_column("task", ratio=2)
     table.add_column("result", ratio=3)
     for task in progress.done:
-        table.add_row(str(task.id), task.task, Text(one_line(task.result, 160), style="green"))
+        _row(table, str(task.id), task.task, Text(one_line(task.result, 160), style="green"))
     if progress.current_task is not None:
-        table.add_row(
-            str(progress.current_task.id), progress.current_task.task, Text("running…", style="cyan")
-        )
+        _row(table, str(progress.current_task.id), progress.current_task.task, Text("running…", style="cyan"))
     for task in progress.pending:
-        table.add_row(str(task.id), task.task, Text("pending", style="dim"))
+        _row(table, str(task.id), task.task, Text("pending", style="dim"))
     return table
 
 
@@ -124,8 +127,8 @@ def _calls_table(progress: Progress) -> Table:
         else:
             label = f"{'ok' if call.ok else 'error'} {call.status or ''} {one_line(call.summary, 60)}"
             outcome = Text(label.strip(), style="green" if call.ok else "red")
-        table.add_row(
-            call.call_id, str(call.task_id or ""), call.function, one_line(call.arguments, 60), outcome
+        _row(
+            table, call.call_id, str(call.task_id or ""), call.function, one_line(call.arguments, 60), outcome
         )
     return table
 
@@ -212,7 +215,8 @@ def render_catalog(catalog: ToolCatalog) -> RenderableType:
         table.add_column(column, overflow="ellipsis")
     for tool in catalog.tools:
         for function in tool.functions:
-            table.add_row(
+            _row(
+                table,
                 tool.name,
                 function.name,
                 "asks" if function.needs_approval else "",
@@ -233,5 +237,5 @@ def render_tool(tool: CatalogTool) -> RenderableType:
     for function in tool.functions:
         title = f"{function.name}{'  (asks for approval)' if function.needs_approval else ''}"
         schema = json.dumps(function.parameters or {}, indent=2)
-        parts.append(Panel(Group(Text(function.description), Text(schema, style="cyan")), title=title))
+        parts.append(Panel(Group(Text(function.description), Text(schema, style="cyan")), title=Text(title)))
     return Group(*parts)

@@ -91,3 +91,12 @@ def test_change_log_reports_each_change_once() -> None:
     assert any(line.startswith("approval needed: notes_deleteNote") for line in first)
     assert any("toolmesh reply r1 c3" in line for line in first)
     assert list(log.changes(run)) == []
+
+
+def test_text_from_the_run_is_never_read_as_markup() -> None:
+    progress = {**PROGRESS, "done": [{"id": 1, "task": "[bold]x[/] and [/]", "result": "[red]r"}]}
+    run = RunStatus.model_validate(
+        {"id": "r1", "status": "Running", "objective": "[/]", "progress": progress}
+    )
+    text = _text(run)
+    assert "[bold]x[/] and [/]" in text and "[red]r" in text
