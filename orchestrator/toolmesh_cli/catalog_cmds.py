@@ -1,22 +1,35 @@
 """``toolmesh tools``: the converted tool catalog as the orchestrator sees it, with sizes.
 
 The group also carries ``convert`` (the spec converter, defined beside it in tools_cmd.py),
-so everything about tools sits under one word. ``toolmesh tools`` alone lists the catalog.
+so everything about tools sits under one word. ``toolmesh tools`` alone lists the catalog and
+``toolmesh tools NAME`` shows one tool.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from toolmesh_cli.context import cli_context, print_json, reporting_errors
 from toolmesh_cli.render import render_catalog, render_tool
 
 __all__ = ["tools_group"]
 
+
+class _ToolsGroup(TyperGroup):
+    """``toolmesh tools NAME`` is short for ``toolmesh tools show NAME``."""
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> tuple[str | None, Any, list[str]]:
+        if args and not args[0].startswith("-") and args[0] not in self.commands:
+            args = ["show", *args]
+        return super().resolve_command(ctx, args)
+
+
 tools_group = typer.Typer(
     name="tools",
+    cls=_ToolsGroup,
     help="The tool catalog (list, show NAME, reload) and the spec converter.",
     invoke_without_command=True,
     no_args_is_help=False,

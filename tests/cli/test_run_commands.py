@@ -175,6 +175,9 @@ def test_tools_lists_catalog_with_sizes_and_shows_one_tool(cli: Cli) -> None:
     assert data["tools"][0]["functions"][0]["approx_tokens"] > 0
     shown = cli("tools", "show", "notes", "--json")
     assert json.loads(shown.stdout)["functions"][0]["parameters"]["type"] == "object"
+    short = cli("tools", "notes", "--json")
+    assert short.exit_code == 0, short.output
+    assert json.loads(short.stdout) == json.loads(shown.stdout)
     missing = cli("tools", "show", "nope")
     assert missing.exit_code == 2 and "no tool named 'nope'" in missing.stderr
 
