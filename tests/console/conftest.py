@@ -51,7 +51,7 @@ def fake_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer
     server = start_uvicorn(
         "tests.console.fake_api:app",
         log_path=log,
-        env={"FAKE_API_KEY": FAKE_KEY, "FAKE_STEP_SECONDS": "0.3"},
+        env={"FAKE_API_KEY": FAKE_KEY, "FAKE_STEP_SECONDS": "0.15"},
     )
     yield server
     server.stop()
