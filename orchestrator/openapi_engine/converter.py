@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -123,97 +123,31 @@ def convert_document(
     if not isinstance(paths, dict):
         raise SpecLoadError(source, "/paths", "paths must be a mapping")
     resolver = Resolver(document, source, client=client, allowed_hosts=options.allowed_hosts)
-    doc = resolver.source
     compiler = SchemaCompiler(resolver, openapi_version=version)
-    operation_model = Operation30 if version.startswith("3.0") else Operation31
     components = document.get("components") if isinstance(document.get("components"), dict) else {}
     raw_schemes = components.get("securitySchemes")
-    schemes: dict[str, Any] = raw_schemes if isinstance(raw_schemes, dict) else {}
+    context = _Context(
+        resolver=resolver,
+        compiler=compiler,
+        options=options,
+        schemes=raw_schemes if isinstance(raw_schemes, dict) else {},
+        root_security=document.get("security"),
+        operation_model=Operation30 if version.startswith("3.0") else Operation31,
+    )
     problems: list[Problem] = []
     drafts: list[tuple[OperationDraft, dict[str, Any], str | None]] = []
-    count = 0
-    for path, raw_item in paths.items():
-        item_pointer = f"/paths/{escape_pointer(str(path))}"
+    for count, (pointer, found) in enumerate(_operations(paths, resolver), start=1):
         try:
-            item, item_doc, _ = resolver.deref(raw_item, doc)
-        except SpecLoadError as exc:
-            problems.append(Problem(tool=tool, operation=None, pointer=item_pointer, reason=str(exc)))
-            continue
-        if not isinstance(item, dict):
-            problems.append(
-                Problem(tool=tool, operation=None, pointer=item_pointer, reason="path item must be a mapping")
-            )
-            continue
-        for method in METHODS:
-            op = item.get(method)
-            if op is None:
-                continue
-            pointer = f"{item_pointer}/{method}"
-            op_id = str(op.get("operationId") or "") if isinstance(op, dict) else ""
-            count += 1
+            if isinstance(found, _Skip):
+                raise found
             if count > MAX_OPERATIONS:
-                problems.append(
-                    Problem(
-                        tool=tool,
-                        operation=op_id or None,
-                        pointer=pointer,
-                        reason=f"more than {MAX_OPERATIONS} operations; skipped",
-                    )
-                )
-                continue
-            try:
-                op, op_doc, _ = resolver.deref(op, item_doc)
-            except SpecLoadError as exc:
-                problems.append(Problem(tool=tool, operation=None, pointer=pointer, reason=str(exc)))
-                continue
-            if not isinstance(op, dict):
-                problems.append(
-                    Problem(tool=tool, operation=None, pointer=pointer, reason="operation must be a mapping")
-                )
-                continue
-            op_id = str(op.get("operationId") or "")
-            if op.get("deprecated") is True and not options.include_deprecated:
-                problems.append(
-                    Problem(tool=tool, operation=op_id or None, pointer=pointer, reason="deprecated; skipped")
-                )
-                continue
-            try:
-                operation_model.model_validate({**op, "responses": {}})
-                shared = item.get("parameters") or []
-                draft = draft_operation(
-                    resolver=resolver, compiler=compiler, doc=op_doc, path=str(path), method=method, op=op,
-                    shared_params=[(p, item_doc) for p in shared] if isinstance(shared, list) else [],
-                    root_security=document.get("security"),
-                    schemes=schemes, auth=options.auth,
-                )  # fmt: skip
-                if not _selected(draft, options):
-                    continue
-                schema, note = finish(draft.schema, compiler.defs, compiler.failed)
-            except ValidationError as exc:
-                reason = "; ".join(
-                    f"{'/'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:3]
-                )
-                problems.append(
-                    Problem(
-                        tool=tool,
-                        operation=op_id or None,
-                        pointer=pointer,
-                        reason=f"invalid operation: {reason}",
-                    )
-                )
-                continue
-            except (OperationError, RefError) as exc:
-                reason = exc.reason if isinstance(exc, OperationError) else str(exc)
-                problems.append(Problem(tool=tool, operation=op_id or None, pointer=pointer, reason=reason))
-                continue
-            except RecursionError:
-                problems.append(
-                    Problem(
-                        tool=tool, operation=op_id or None, pointer=pointer, reason="schema nested too deeply"
-                    )
-                )
-                continue
-            drafts.append((draft, schema, note))
+                raise _Skip(f"more than {MAX_OPERATIONS} operations; skipped")
+            converted = _convert_operation(context, pointer, *found)
+        except _Skip as skip:
+            problems.append(Problem(tool=tool, operation=skip.operation, pointer=pointer, reason=skip.reason))
+            continue
+        if converted is not None:
+            drafts.append(converted)
     names = dedupe((base_name(d.operation_id, d.method, d.path), d.method, d.path) for d, _, _ in drafts)
     functions = [
         _function(d, schema, note, name, options)
@@ -223,6 +157,88 @@ def convert_document(
     return ConvertedSpec(
         source=source, title=str(info.get("title") or ""), functions=functions, problems=problems
     )
+
+
+class _Skip(Exception):
+    """An operation left out, with the reason reported for it."""
+
+    def __init__(self, reason: str, operation: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.operation = operation
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class _Context:
+    resolver: Resolver
+    compiler: SchemaCompiler
+    options: ConversionOptions
+    schemes: dict[str, Any]
+    root_security: Any
+    operation_model: type[Operation30] | type[Operation31]
+
+
+_Found = tuple[str, str, dict[str, Any], str, dict[str, Any], str]
+"""(path, method, path item, its document, operation, its document)."""
+
+
+def _operations(paths: dict[str, Any], resolver: Resolver) -> Iterator[tuple[str, _Found | _Skip]]:
+    """Every operation with its JSON pointer, its `$ref`s followed, or why it cannot be read."""
+    doc = resolver.source
+    for path, raw_item in paths.items():
+        item_pointer = f"/paths/{escape_pointer(str(path))}"
+        try:
+            item, item_doc, _ = resolver.deref(raw_item, doc)
+        except SpecLoadError as exc:
+            yield item_pointer, _Skip(str(exc))
+            continue
+        if not isinstance(item, dict):
+            yield item_pointer, _Skip("path item must be a mapping")
+            continue
+        for method in METHODS:
+            if item.get(method) is None:
+                continue
+            pointer = f"{item_pointer}/{method}"
+            try:
+                op, op_doc, _ = resolver.deref(item[method], item_doc)
+            except SpecLoadError as exc:
+                yield pointer, _Skip(str(exc))
+                continue
+            if not isinstance(op, dict):
+                yield pointer, _Skip("operation must be a mapping")
+                continue
+            yield pointer, (str(path), method, item, item_doc, op, op_doc)
+
+
+def _convert_operation(
+    context: _Context, pointer: str, path: str, method: str, item: dict[str, Any], item_doc: str,
+    op: dict[str, Any], op_doc: str,
+) -> tuple[OperationDraft, dict[str, Any], str | None] | None:  # fmt: skip
+    """The draft and finished schema of one operation; None when filtered out; raises _Skip."""
+    op_id = str(op.get("operationId") or "") or None
+    if op.get("deprecated") is True and not context.options.include_deprecated:
+        raise _Skip("deprecated; skipped", op_id)
+    try:
+        context.operation_model.model_validate({**op, "responses": {}})
+        shared = item.get("parameters") or []
+        draft = draft_operation(
+            resolver=context.resolver, compiler=context.compiler, doc=op_doc, path=path, method=method, op=op,
+            shared_params=[(p, item_doc) for p in shared] if isinstance(shared, list) else [],
+            root_security=context.root_security, schemes=context.schemes, auth=context.options.auth,
+        )  # fmt: skip
+        if not _selected(draft, context.options):
+            return None
+        schema, note = finish(draft.schema, context.compiler.defs, context.compiler.failed)
+    except ValidationError as exc:
+        details = "; ".join(f"{'/'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:3])
+        raise _Skip(f"invalid operation: {details}", op_id) from None
+    except OperationError as exc:
+        raise _Skip(exc.reason, op_id) from None
+    except RefError as exc:
+        raise _Skip(str(exc), op_id) from None
+    except RecursionError:
+        raise _Skip("schema nested too deeply", op_id) from None
+    return draft, schema, note
 
 
 def _function(

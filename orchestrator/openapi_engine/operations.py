@@ -19,7 +19,7 @@ from .errors import OperationError
 from .models import BodyBinding, CallbackSpec, ParamBinding, SecurityBinding
 from .refs import Resolver
 from .schemas import SCHEMA_DESCRIPTION_CHARS, SchemaCompiler
-from .text import clean_text
+from .text import clean_text, short_text
 
 __all__ = ["OperationDraft", "draft_operation", "pick_media_type"]
 
@@ -233,7 +233,7 @@ def draft_operation(
                 )  # fmt: skip
             else:
                 body_binding = BodyBinding(media_type=media_type, whole_arg="body", required=is_required)
-                description = clean_text(body.get("description"), SCHEMA_DESCRIPTION_CHARS)
+                description = short_text(body.get("description"), SCHEMA_DESCRIPTION_CHARS)
                 if description and "description" not in body_schema:
                     body_schema = {**body_schema, "description": description}
 
@@ -320,7 +320,7 @@ def _param_schema(
         media = content[content_type]
         raw = media.get("schema") if isinstance(media, dict) else None
     schema = compiler.compile(raw if raw is not None else {"type": "string"}, doc)
-    description = clean_text(param.get("description"), SCHEMA_DESCRIPTION_CHARS)
+    description = short_text(param.get("description"), SCHEMA_DESCRIPTION_CHARS)
     if description and "description" not in schema:
         schema = {**schema, "description": description}
     return schema, content_type

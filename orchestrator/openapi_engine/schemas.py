@@ -19,7 +19,7 @@ from typing import Any
 
 from .errors import RefError
 from .refs import Resolver
-from .text import clean_text
+from .text import short_text
 
 __all__ = ["DEFS_PREFIX", "MAX_SCHEMA_DEPTH", "SchemaCompiler", "def_name_of"]
 
@@ -27,13 +27,15 @@ DEFS_PREFIX = "#/$defs/"
 MAX_SCHEMA_DEPTH = 32
 """Inline nesting compiled before a subschema is replaced by a placeholder."""
 
-SCHEMA_DESCRIPTION_CHARS = 200
+SCHEMA_DESCRIPTION_CHARS = 160
 """Longest description kept inside a schema (the function description may be longer)."""
 
 _COPY_KEYS = (
     "format", "pattern", "minimum", "maximum", "multipleOf", "minLength", "maxLength",
     "minItems", "maxItems", "uniqueItems", "minProperties", "maxProperties", "const",
 )  # fmt: skip
+_WIDTH_FORMATS = frozenset({"int32", "int64", "float", "double"})
+"""Formats that only state a storage width: the type already says enough to a model."""
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
@@ -131,7 +133,7 @@ class SchemaCompiler:
             out: dict[str, Any] = {"$ref": DEFS_PREFIX + self._ref(schema["$ref"], doc)}
             if schema.get("nullable") is True:
                 out = {"anyOf": [out, {"type": "null"}]}
-            description = clean_text(schema.get("description"), SCHEMA_DESCRIPTION_CHARS)
+            description = short_text(schema.get("description"), SCHEMA_DESCRIPTION_CHARS)
             if description:
                 out["description"] = description
             return out
@@ -142,12 +144,14 @@ class SchemaCompiler:
         elif isinstance(kind, list):
             kinds = [k for k in kind if isinstance(k, str)]
             out["type"] = kinds[0] if len(kinds) == 1 else kinds
-        description = clean_text(schema.get("description"), SCHEMA_DESCRIPTION_CHARS)
+        description = short_text(schema.get("description"), SCHEMA_DESCRIPTION_CHARS)
         if description:
             out["description"] = description
         for key in _COPY_KEYS:
             if key in schema:
                 out[key] = schema[key]
+        if out.get("format") in _WIDTH_FORMATS:
+            del out["format"]
         if "enum" in schema and isinstance(schema["enum"], list):
             out["enum"] = schema["enum"]
         default = schema.get("default")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["MAX_DESCRIPTION_CHARS", "clean_text"]
+__all__ = ["MAX_DESCRIPTION_CHARS", "clean_text", "short_text"]
 
 MAX_DESCRIPTION_CHARS = 1024
 """Longest function description some hosts accept."""
@@ -48,3 +48,18 @@ def clean_text(text: object, limit: int = MAX_DESCRIPTION_CHARS) -> str:
     if space > limit // 2:
         cut = cut[:space]
     return cut.rstrip(" ,;:.") + "…"
+
+
+def short_text(text: object, limit: int) -> str:
+    """Like `clean_text`, but a long text keeps only its first sentence when that fits.
+
+    Field descriptions are read once per field per request; the first sentence carries
+    the meaning, the rest is usually detail a model does not need to fill the field.
+    """
+    cleaned = clean_text(text, 4 * limit)
+    if len(cleaned) <= limit:
+        return cleaned
+    end = cleaned.find(". ", 20)
+    if 0 < end < limit:
+        return cleaned[: end + 1]
+    return clean_text(cleaned, limit)

@@ -69,7 +69,7 @@ def test_every_function_passes_the_openai_rules(relative: str) -> None:
 def test_schemas_stay_within_the_size_budget(relative: str) -> None:
     for fn in converted(relative).functions:
         assert fn.size_chars == fn.approx_tokens * 4 - (-fn.size_chars % 4)
-        assert fn.size_chars < MAX_SCHEMA_CHARS + 1100 or fn.schema_note is not None, fn.name
+        assert fn.size_chars <= MAX_SCHEMA_CHARS + 1024 + 200 or fn.schema_note is not None, fn.name
         assert fn.size_chars < 3 * MAX_SCHEMA_CHARS, fn.name
 
 
