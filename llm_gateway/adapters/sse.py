@@ -3,7 +3,7 @@
 Upstream bytes arrive in arbitrary pieces; ``iter_events`` regroups them into whole events so
 that usage chunks and in-band errors (``data: {"error": ...}`` inside a 200 stream) can be
 recognised without parsing every content delta. Only events that may carry usage or an error
-are decoded.
+are split out and decoded; the rest pass on as the blobs they arrived in.
 """
 
 from __future__ import annotations
@@ -15,7 +15,16 @@ from typing import Any
 from llm_gateway.errors import UpstreamError, UpstreamUnavailable
 from llm_gateway.providers.base import Usage
 
-__all__ = ["DONE", "encode_event", "error_event", "event_usage", "is_done", "is_usage_only", "iter_events"]
+__all__ = [
+    "DONE",
+    "encode_event",
+    "error_event",
+    "event_usage",
+    "is_done",
+    "is_usage_only",
+    "iter_events",
+    "split_events",
+]
 
 DONE = b"data: [DONE]\n\n"
 _USAGE_MARK = b'"usage":{'
@@ -78,20 +87,40 @@ def _check_error(event: bytes) -> None:
     )
 
 
+def split_events(blob: bytes) -> list[bytes]:
+    """The events in a blob of whole events."""
+    return [part + b"\n\n" for part in blob.split(b"\n\n") if part.strip()]
+
+
 async def iter_events(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """Regroup raw bytes into SSE events; raise on in-band errors and on a stream cut before [DONE]."""
+    """Regroup raw bytes into blobs of whole SSE events, one blob per arrival.
+
+    Each blob holds every complete event that arrived in one network read, so the relay writes
+    once per read instead of once per event. Raises on in-band errors and on a stream cut
+    before ``[DONE]``; keepalive comments are dropped.
+    """
     buffer = b""
     async for chunk in chunks:
         buffer += chunk.replace(b"\r\n", b"\n") if b"\r" in chunk else chunk
-        while True:
-            end = buffer.find(b"\n\n")
-            if end < 0:
-                break
-            event, buffer = buffer[: end + 2], buffer[end + 2 :]
-            if not event.strip() or event.startswith(b":"):
-                continue  # keepalive comment
-            _check_error(event)
-            yield event
-            if is_done(event):
-                return
+        end = buffer.rfind(b"\n\n")
+        if end < 0:
+            continue
+        blob, buffer = buffer[: end + 2], buffer[end + 2 :]
+        if b":" in blob[:1] or b"\n:" in blob or b"\n\n\n" in blob:
+            blob = b"".join(e for e in split_events(blob) if not e.startswith(b":"))
+        if b'"error"' in blob:
+            events = split_events(blob)
+            for index, event in enumerate(events):
+                try:
+                    _check_error(event)
+                except UpstreamError:
+                    if index:
+                        yield b"".join(events[:index])  # what came before the error still goes out
+                    raise
+        done = blob.find(DONE)
+        if done >= 0:
+            yield blob[: done + len(DONE)]
+            return
+        if blob:
+            yield blob
     raise UpstreamUnavailable("upstream stream ended before [DONE]")

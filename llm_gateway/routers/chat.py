@@ -18,7 +18,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
-from llm_gateway.adapters.sse import error_event, event_usage, is_usage_only
+from llm_gateway.adapters.sse import error_event, event_usage, is_usage_only, split_events
 from llm_gateway.dependencies import Client, gateway_state, read_json_object, validate_body
 from llm_gateway.errors import GatewayError, InvalidRequest, UpstreamError
 from llm_gateway.keys import ClientKey
@@ -153,6 +153,20 @@ def _prompt_fields(state: GatewayState, body: dict[str, Any]) -> dict[str, Any] 
     return {"messages": body.get("messages")} if state.log_prompts else None
 
 
+def _take_usage(blob: bytes, include_usage: bool) -> tuple[bytes, Usage | None]:
+    """The usage in a blob of events, and the blob without the usage-only chunk unless it was asked for."""
+    usage: Usage | None = None
+    kept: list[bytes] = []
+    for event in split_events(blob):
+        found = event_usage(event)
+        if found is not None:
+            usage = found
+            if not include_usage and is_usage_only(event):
+                continue
+        kept.append(event)
+    return b"".join(kept), usage
+
+
 async def _relay(
     opened: OpenedStream, outcome: Outcome, provider: Provider, attempts: int, include_usage: bool
 ) -> AsyncIterator[bytes]:
@@ -161,18 +175,16 @@ async def _relay(
     status = 200
     error: str | None = None
     try:
-        event = opened.first
+        blob = opened.first
         while True:
-            if b'"usage"' in event:
-                found = event_usage(event)
+            if b'"usage"' in blob:
+                blob, found = _take_usage(blob, include_usage)
                 if found is not None:
                     usage = replace(found, estimated=True) if provider.offline else found
-                    if not include_usage and is_usage_only(event):
-                        event = await anext(opened.rest)
-                        continue
-            chunks += 1
-            yield event
-            event = await anext(opened.rest)
+            if blob:
+                chunks += blob.count(b"\n\n")
+                yield blob
+            blob = await anext(opened.rest)
     except StopAsyncIteration:
         pass
     except UpstreamError as exc:

@@ -23,8 +23,14 @@ async def collect(*chunks: bytes) -> list[bytes]:
 
 
 async def test_events_regrouped_across_chunk_boundaries() -> None:
-    events = await collect(b'data: {"a"', b':1}\n\ndata: {"b":2}\r\n\r\n: keepalive\n\n', b"data: [DONE]\n\n")
-    assert events == [b'data: {"a":1}\n\n', b'data: {"b":2}\n\n', b"data: [DONE]\n\n"]
+    blobs = await collect(b'data: {"a"', b':1}\n\ndata: {"b":2}\r\n\r\n: keepalive\n\n', b"data: [DONE]\n\n")
+    assert blobs == [b'data: {"a":1}\n\ndata: {"b":2}\n\n', b"data: [DONE]\n\n"]
+
+
+async def test_nothing_after_done_is_passed_on() -> None:
+    assert await collect(b'data: {"a":1}\n\ndata: [DONE]\n\ndata: junk\n\n') == [
+        b'data: {"a":1}\n\ndata: [DONE]\n\n'
+    ]
 
 
 async def test_in_band_error_raises() -> None:
@@ -80,3 +86,11 @@ def test_key_limits_override_defaults() -> None:
     rl = RateLimiter(default=LimitsConfig(rpm=100), by_name={"ci": LimitsConfig(rpm=1)})
     assert rl.limits_for(ClientKey(name="ci", key_hash="")) == (1, None)
     assert rl.limits_for(ClientKey(name="x", key_hash="", tpm=5)) == (100, 5)
+
+
+async def test_events_before_an_in_band_error_are_passed_on_first() -> None:
+    seen: list[bytes] = []
+    with pytest.raises(UpstreamError):
+        async for blob in iter_events(pieces(b'data: {"x":1}\n\ndata: {"error": {"message": "late"}}\n\n')):
+            seen.append(blob)
+    assert seen == [b'data: {"x":1}\n\n']

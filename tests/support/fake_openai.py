@@ -17,6 +17,7 @@ misbehaving upstream simply by naming a model. The model is ``name`` optionally 
 ``tools=1``             answer with one tool call per offered tool (parallel calls), args from schemas
 ``reply=text``          the assistant text (default: ``fake reply #<n>: <last user text>``)
 ``chunks=N``            number of content chunks in a stream (default 4)
+``gap_ms=N``            pause between content chunks of a stream (default 0)
 
 ``x-fake-latency-ms`` as a request header also sets the latency. Without ``FAKE_OPENAI_API_KEY``
 any bearer key is accepted; with it, others get 401. ``GET /_control/requests`` lists what was
@@ -193,6 +194,7 @@ async def _stream(
     drop_after = int(directives.get("midstream", "-1"))
     error_after = int(directives.get("midstream_error", "-1"))
     sent = 0
+    gap = float(directives.get("gap_ms", "0")) / 1000
     if calls:
         for index, call in enumerate(calls):
             head = {
@@ -225,7 +227,7 @@ async def _stream(
                 return
             yield _chunk(base, {"content": text[start : start + step]})
             sent += 1
-            await asyncio.sleep(0)
+            await asyncio.sleep(gap)
     yield _chunk(base, {}, finish="tool_calls" if calls else "stop")
     if include_usage:
         payload = dict(base, choices=[], usage=usage)
