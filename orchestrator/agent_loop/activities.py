@@ -16,8 +16,7 @@ import random
 from typing import Any
 
 import azure.durable_functions as df
-from openapi_engine import Catalog, ToolFunction, ToolResult, build_catalog, invoke, load_registry
-from openapi_engine.catalog import ToolInfo
+from openapi_engine import Catalog, ToolFunction, ToolInfo, ToolResult, build_catalog, invoke, load_registry
 
 from .callbacks import callback_url
 from .clients import gateway_client, tool_client
@@ -154,7 +153,7 @@ def _json_body(result: ToolResult) -> Any:
 async def invoke_tool(payload: dict[str, Any]) -> dict[str, Any]:
     """One tool call: one HTTP request to the registry's server for that tool."""
     function = ToolFunction.from_dict(payload["function"])
-    tool = ToolInfo.from_dict(payload["tool"])
+    tool = ToolInfo(**payload["tool"])
     result = await invoke_with_retries(
         function,
         tool,
@@ -233,7 +232,9 @@ async def store_memory(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def _note_texts(value: Any) -> list[str]:
-    items = value.get("items") or value.get("notes") or value.get("results") if isinstance(value, dict) else value
+    items = (
+        value.get("items") or value.get("notes") or value.get("results") if isinstance(value, dict) else value
+    )
     texts: list[str] = []
     for item in items if isinstance(items, list) else []:
         if isinstance(item, dict):
@@ -252,10 +253,20 @@ async def recall_memory(payload: dict[str, Any]) -> list[str]:
     if found is None:
         return []
     function, tool = found
-    arguments = _fit_arguments(function, {"query": payload["query"][:200], "q": payload["query"][:200],
-                                          "run_id": payload["run_id"], "limit": 5})
+    arguments = _fit_arguments(
+        function,
+        {
+            "query": payload["query"][:200],
+            "q": payload["query"][:200],
+            "run_id": payload["run_id"],
+            "limit": 5,
+        },
+    )
     result = await invoke(
-        function, arguments, base_url=tool.base_url, client=tool_client(),
+        function,
+        arguments,
+        base_url=tool.base_url,
+        client=tool_client(),
         settings={name: os.environ.get(name, "") for name in tool.auth.values()},
         timeout_seconds=float(tool.timeout_seconds),
     )

@@ -1,8 +1,8 @@
 """Errors of the agent loop.
 
-    AgentLoopError
-     ├── ConfigError        an operator mistake in settings (missing URL, unreadable registry)
-     └── ModelStepError     the gateway could not answer a step even after retries
+AgentLoopError
+ ├── ConfigError        an operator mistake in settings (missing URL, unreadable registry)
+ └── ModelStepError     the gateway could not answer a step even after retries
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ which field is wrong.
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from typing import Any
 
 import azure.durable_functions as df
@@ -50,7 +51,7 @@ def _body(req: func.HttpRequest) -> Any:
 
 
 def _base(req: func.HttpRequest) -> str:
-    url = req.url
+    url: str = req.url
     scheme_end = url.find("://") + 3
     path_start = url.find("/", scheme_end)
     return url if path_start < 0 else url[:path_start]
@@ -58,7 +59,12 @@ def _base(req: func.HttpRequest) -> str:
 
 def _run_links(req: func.HttpRequest, run_id: str) -> dict[str, str]:
     base = f"{_base(req)}/api/runs/{run_id}"
-    return {"id": run_id, "status_url": base, "cancel_url": f"{base}/cancel", "approvals_url": f"{base}/approvals"}
+    return {
+        "id": run_id,
+        "status_url": base,
+        "cancel_url": f"{base}/cancel",
+        "approvals_url": f"{base}/approvals",
+    }
 
 
 def _status_view(status: df.models.DurableOrchestrationStatus) -> dict[str, Any]:
@@ -81,7 +87,9 @@ def _status_view(status: df.models.DurableOrchestrationStatus) -> dict[str, Any]
     }
 
 
-async def _get_run(client: df.DurableOrchestrationClient, run_id: str) -> df.models.DurableOrchestrationStatus | None:
+async def _get_run(
+    client: df.DurableOrchestrationClient, run_id: str
+) -> df.models.DurableOrchestrationStatus | None:
     status = await client.get_status(run_id, show_input=True)
     if not status or not status.instance_id or status.name != ORCHESTRATOR_NAME:
         return None
@@ -115,10 +123,13 @@ async def list_runs(req: func.HttpRequest, client: df.DurableOrchestrationClient
     runs = [
         _status_view(s)
         for s in await client.get_status_all()
-        if s.name == ORCHESTRATOR_NAME and (not wanted or (s.runtime_status and s.runtime_status.value in wanted))
+        if s.name == ORCHESTRATOR_NAME
+        and (not wanted or (s.runtime_status and s.runtime_status.value in wanted))
     ]
     runs.sort(key=lambda r: r["created"] or "", reverse=True)
-    return _json([{k: r[k] for k in ("id", "status", "objective", "created", "updated")} for r in runs[:limit]])
+    return _json(
+        [{k: r[k] for k in ("id", "status", "objective", "created", "updated")} for r in runs[:limit]]
+    )
 
 
 @bp.route(route="api/runs/{run_id}", methods=["GET"])
@@ -160,7 +171,9 @@ async def decide_approval(req: func.HttpRequest, client: df.DurableOrchestration
         return _error(409, f"run {run_id} has already finished")
     if _pending(status, "approvals", call_id) is None:
         return _error(404, f"run {run_id} is not waiting for approval of call {call_id!r}")
-    await client.raise_event(run_id, approval_event(call_id), {"approve": body["approve"], "comment": comment})
+    await client.raise_event(
+        run_id, approval_event(call_id), {"approve": body["approve"], "comment": comment}
+    )
     return _json({"id": run_id, "call_id": call_id, "approve": body["approve"]}, 202)
 
 
@@ -178,7 +191,9 @@ async def cancel_run(req: func.HttpRequest, client: df.DurableOrchestrationClien
     return _json({"id": run_id, "status": "cancelling"}, 202)
 
 
-@bp.route(route="api/runs/{run_id}/callbacks/{call_id}", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(
+    route="api/runs/{run_id}/callbacks/{call_id}", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS
+)
 @bp.durable_client_input(client_name="client")
 async def tool_callback(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     """A tool reports back on an asynchronous operation; the per-run signature is the credential."""
@@ -225,7 +240,7 @@ def _catalog_summary(full: bool = False, only: str | None = None) -> dict[str, A
                 ],
             }
         )
-    problems = [p.to_dict() if hasattr(p, "to_dict") else str(p) for p in catalog.problems]
+    problems = [asdict(p) for p in catalog.problems]
     return {"tools": tools, "problems": problems}
 
 

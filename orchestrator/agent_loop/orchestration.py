@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Generator
-from datetime import timedelta
+from dataclasses import asdict
+from datetime import datetime, timedelta
 from typing import Any
 
 import azure.durable_functions as df
@@ -85,7 +86,8 @@ class AgentRun:
     # -- plumbing -------------------------------------------------------------------------
 
     def _now_iso(self) -> str:
-        return self.context.current_utc_datetime.isoformat()
+        now: datetime = self.context.current_utc_datetime
+        return now.isoformat()
 
     def _status(self, phase: str, current: Task | None = None) -> None:
         self.context.set_custom_status(
@@ -105,7 +107,9 @@ class AgentRun:
     def _activity(self, function: Any, payload: dict[str, Any]) -> Steps:
         return (yield from self._guarded(self.context.call_activity(function, payload)))
 
-    def _model(self, step: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> Steps:
+    def _model(
+        self, step: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None
+    ) -> Steps:
         payload: dict[str, Any] = {
             "run_id": self.state.run_id,
             "step": step,
@@ -141,9 +145,7 @@ class AgentRun:
             return None, True
         return _event_payload(event.result), False
 
-    def _run_deadline(self) -> Any:
-        from datetime import datetime
-
+    def _run_deadline(self) -> datetime:
         started = datetime.fromisoformat(self.state.started_at)
         return started + timedelta(seconds=self.request.budgets.deadline_seconds)
 
@@ -238,7 +240,8 @@ class AgentRun:
 
     def _summary(self, outcome: str, stop_reason: str) -> Steps:
         done = len(self.state.done)
-        plain = f"{outcome}: {done} task(s) done, {len(self.state.pending)} pending; stopped because {stop_reason}."
+        pending = len(self.state.pending)
+        plain = f"{outcome}: {done} task(s) done, {pending} pending; stopped because {stop_reason}."
         if outcome in ("cancelled", "failed") or stop_reason in ("max_tokens", "deadline"):
             return plain  # no new model call after a cancel, a failure or a spent budget
         self._status("summarizing")
@@ -259,7 +262,9 @@ class AgentRun:
         context = [f"{t.task}: {one_line(t.result, 400)}" for t in self.state.done[-5:]]
         context += [r for r in recalled if r not in context][:5]
         messages = execute_task_messages(self.state, task, context)
-        offered, selected = select_for_task(self.functions, task.task, self.request.options.max_tools_per_step)
+        offered, selected = select_for_task(
+            self.functions, task.task, self.request.options.max_tools_per_step
+        )
         task.selected_tools = selected
         tools = [f.openai_tool() for f in offered]
         by_name = {f.name: f for f in offered}
@@ -273,18 +278,32 @@ class AgentRun:
             if self.state.usage.total_tokens >= budgets.max_tokens:
                 task.result = "stopped: the token budget is spent"
                 return
-            room = min(budgets.max_tool_calls_per_task - calls_here, budgets.max_tool_calls - self.state.usage.tool_calls)
+            room = min(
+                budgets.max_tool_calls_per_task - calls_here,
+                budgets.max_tool_calls - self.state.usage.tool_calls,
+            )
             if room < len(calls):
                 task.result = (answer.get("content") or "") + " [stopped: the tool-call budget is spent]"
                 return
-            messages.append({"role": "assistant", "content": answer.get("content"), "tool_calls": [
-                {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
-                for c in calls
-            ]})
+            messages.append(
+                {
+                    "role": "assistant",
+                    "content": answer.get("content"),
+                    "tool_calls": [
+                        {
+                            "id": c["id"],
+                            "type": "function",
+                            "function": {"name": c["name"], "arguments": c["arguments"]},
+                        }
+                        for c in calls
+                    ],
+                }
+            )
             replies = yield from self._run_calls(task, turn, calls, by_name)
             calls_here += len(calls)
             messages.extend(
-                {"role": "tool", "tool_call_id": c["id"], "content": reply} for c, reply in zip(calls, replies, strict=True)
+                {"role": "tool", "tool_call_id": c["id"], "content": reply}
+                for c, reply in zip(calls, replies, strict=True)
             )
             self._status("executing", task)
         task.result = "stopped: the task used all its tool-call turns"
@@ -329,7 +348,7 @@ class AgentRun:
                                 "run_id": self.state.run_id,
                                 "call_id": call_id,
                                 "function": function.to_dict(),
-                                "tool": self.catalog.tools[function.tool].to_dict(),
+                                "tool": asdict(self.catalog.tools[function.tool]),
                                 "arguments": arguments,
                             },
                         )
@@ -342,7 +361,9 @@ class AgentRun:
                 replies[index] = reply
         return [r or "" for r in replies]
 
-    def _record(self, task: Task, call_id: str, name: str, arguments: str, ok: bool, status: int | None, summary: str) -> None:
+    def _record(
+        self, task: Task, call_id: str, name: str, arguments: str, ok: bool, status: int | None, summary: str
+    ) -> None:
         task.tool_calls.append(
             CallRecord(
                 call_id=call_id,
@@ -356,7 +377,12 @@ class AgentRun:
         )
 
     def _finish_call(
-        self, task: Task, call_id: str, function: ToolFunction, arguments: dict[str, Any], outcome: dict[str, Any]
+        self,
+        task: Task,
+        call_id: str,
+        function: ToolFunction,
+        arguments: dict[str, Any],
+        outcome: dict[str, Any],
     ) -> Steps:
         args_text = json.dumps(arguments, ensure_ascii=False)
         body = str(outcome.get("body") or "")
@@ -367,7 +393,7 @@ class AgentRun:
         if function.callback is None:
             self._record(task, call_id, function.name, args_text, True, outcome.get("status"), body)
             return body
-        seconds = function.callback.timeout_seconds or self.request.options.callback_timeout_seconds
+        seconds = int(function.callback.timeout_seconds or self.request.options.callback_timeout_seconds)
         since = self._now_iso()
         entry = {
             "call_id": call_id,
@@ -390,7 +416,9 @@ class AgentRun:
         self._record(task, call_id, function.name, args_text, True, outcome.get("status"), reply)
         return reply
 
-    def _ask_approval(self, task: Task, call_id: str, function: ToolFunction, arguments: dict[str, Any]) -> Steps:
+    def _ask_approval(
+        self, task: Task, call_id: str, function: ToolFunction, arguments: dict[str, Any]
+    ) -> Steps:
         """Pause for a person's decision; None when approved, else the reason for the model."""
         seconds = self.request.options.approval_timeout_seconds
         entry = {
@@ -409,7 +437,10 @@ class AgentRun:
         self.approvals.remove(entry)
         self._status("executing", task)
         if timed_out:
-            return f"error: no one approved the call to {function.name} within {seconds} seconds; it was not made"
+            return (
+                f"error: no one approved the call to {function.name} within {seconds} seconds; "
+                "it was not made"
+            )
         decision = decision if isinstance(decision, dict) else {}
         comment = str(decision.get("comment") or "").strip()
         if decision.get("approve") is True:

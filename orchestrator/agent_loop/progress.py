@@ -77,7 +77,9 @@ def build_report(
                 "id": t.id,
                 "task": t.task,
                 "result": t.result,
-                "tool_calls": [{"function": c.function, "ok": c.ok, "status": c.status} for c in t.tool_calls],
+                "tool_calls": [
+                    {"function": c.function, "ok": c.ok, "status": c.status} for c in t.tool_calls
+                ],
                 **({"selected_tools": t.selected_tools} if t.selected_tools else {}),
             }
             for t in state.done

@@ -32,7 +32,7 @@ class RunOptions(_Strict):
 
     continue_every: int = Field(default=5, ge=1, le=100)
     """Iterations per execution before the run continues as new, which keeps history small."""
-    max_new_tasks: int = Field(default=5, ge=0, le=20)
+    max_new_tasks: int = Field(default=8, ge=0, le=20)
     max_tools_per_step: int = Field(default=24, ge=1, le=128)
     """Above this many functions, each task gets the most relevant ones only (BM25 on the task)."""
     approval_timeout_seconds: int = Field(default=86_400, ge=1, le=2_592_000)

@@ -25,9 +25,7 @@ def functions_for_run(catalog: Catalog, wanted: Sequence[str] | None) -> list[To
     """The catalog's functions of the tools a run asked for, by tool name or tag; all when None."""
     if wanted is None:
         return list(catalog.functions)
-    chosen = {
-        name for name, info in catalog.tools.items() if name in wanted or set(info.tags) & set(wanted)
-    }
+    chosen = {name for name, info in catalog.tools.items() if name in wanted or set(info.tags) & set(wanted)}
     return [f for f in catalog.functions if f.tool in chosen]
 
 

@@ -13,8 +13,15 @@ def _big_state() -> RunState:
         task = state.add_task(f"task number {i} " + "x" * 300)
         task.result = "result " + "y" * 2000
         task.tool_calls.append(
-            CallRecord(call_id=f"c{i}", task_id=task.id, function="f", arguments="a" * 300, ok=True, status=200,
-                       summary="s")
+            CallRecord(
+                call_id=f"c{i}",
+                task_id=task.id,
+                function="f",
+                arguments="a" * 300,
+                ok=True,
+                status=200,
+                summary="s",
+            )
         )
     state.done, state.pending = state.pending[:100], state.pending[100:]
     return state
@@ -34,7 +41,9 @@ def test_state_round_trips_through_json():
 
 def test_report_lists_tasks_and_stop_reason():
     state = _big_state()
-    report = build_report(state, outcome="budget_exhausted", stop_reason="max_iterations", summary="s", model="m")
+    report = build_report(
+        state, outcome="budget_exhausted", stop_reason="max_iterations", summary="s", model="m"
+    )
     assert report["stop_reason"] == "max_iterations"
     assert len(report["tasks"]) == 100 and len(report["pending"]) == 50
     assert report["tasks"][0]["tool_calls"] == [{"function": "f", "ok": True, "status": 200}]

@@ -1,5 +1,4 @@
 import pytest
-
 from agent_loop.run_request import RunRequestError, parse_run_request
 
 

@@ -1,0 +1,145 @@
+"""A whole mesh on loopback ports: four tools, the gateway and the local durable host, as processes.
+
+The host is started separately from the rest so that tests can SIGKILL and restart it on the
+same data directory, the crash the durable store must survive.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.support.servers import REPO_ROOT, RunningServer, free_port, start_server, start_uvicorn
+
+TOOLS = ("notes", "issues", "calc", "mailbox")
+FINISHED = {"Completed", "Failed", "Terminated", "Canceled"}
+
+
+@dataclass
+class Mesh:
+    root: Path
+    services: dict[str, RunningServer]
+    keys: dict[str, str]
+    host_env: dict[str, str]
+    host_port: int
+    host: RunningServer | None = None
+    extra: list[RunningServer] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.host_port}"
+
+    def api(self, timeout: float = 30.0) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.url, headers={"x-functions-key": self.keys["functions"]}, timeout=timeout
+        )
+
+    def tool(self, name: str) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.services[name].url, headers={"X-API-Key": self.keys[name]}, timeout=10.0
+        )
+
+    def start_host(self) -> RunningServer:
+        self.host = start_server(
+            [
+                "-m",
+                "durable_host",
+                "--app-dir",
+                str(REPO_ROOT / "orchestrator"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.host_port),
+                "--data-dir",
+                str(self.root / "host"),
+            ],
+            port=self.host_port,
+            log_path=self.root / "logs" / "host.log",
+            env=self.host_env,
+            timeout=90,
+        )
+        return self.host
+
+    def stop(self) -> None:
+        for server in [*([self.host] if self.host else []), *self.extra, *self.services.values()]:
+            server.stop()
+
+    def start_run(self, body: Mapping[str, Any]) -> str:
+        with self.api() as api:
+            response = api.post("/api/runs", json=body)
+        assert response.status_code == 202, response.text
+        return str(response.json()["id"])
+
+    def wait(
+        self, run_id: str, until: Callable[[dict[str, Any]], bool] | None = None, timeout: float = 120.0
+    ) -> dict[str, Any]:
+        """Poll the run until ``until`` holds (default: finished); fail with the last view and the log."""
+        until = until or (lambda view: view["status"] in FINISHED)
+        deadline = time.monotonic() + timeout
+        view: dict[str, Any] = {}
+        with self.api() as api:
+            while time.monotonic() < deadline:
+                try:
+                    response = api.get(f"/api/runs/{run_id}")
+                except httpx.TransportError:
+                    time.sleep(0.2)
+                    continue
+                if response.status_code == 200:
+                    view = response.json()
+                    if until(view):
+                        return view
+                time.sleep(0.2)
+        log = self.host.log()[-4000:] if self.host else ""
+        raise AssertionError(f"run {run_id} did not reach the wanted state in {timeout}s: {view}\n{log}")
+
+
+def start_mesh(root: Path, gateway_env: Mapping[str, str] | None = None) -> Mesh:
+    keys = {name: secrets.token_urlsafe(16) for name in (*TOOLS, "gateway", "functions", "callback")}
+    services: dict[str, RunningServer] = {}
+    try:
+        for name in TOOLS:
+            services[name] = start_uvicorn(
+                f"tools.{name}.main:app",
+                log_path=root / "logs" / f"{name}.log",
+                env={
+                    f"{name.upper()}_API_KEY": keys[name],
+                    f"{name.upper()}_DB": str(root / f"{name}.sqlite3"),
+                },
+            )
+        services["gateway"] = start_uvicorn(
+            "llm_gateway.main:app",
+            log_path=root / "logs" / "gateway.log",
+            env={
+                "TOOLMESH_GATEWAY_API_KEYS": keys["gateway"],
+                "TOOLMESH_GATEWAY_DB": str(root / "gateway.sqlite3"),
+                **(gateway_env or {}),
+            },
+        )
+    except BaseException:
+        for server in services.values():
+            server.stop()
+        raise
+    host_port = free_port()
+    host_env = {
+        **{f"{name.upper()}_URL": services[name].url for name in TOOLS},
+        **{f"{name.upper()}_API_KEY": keys[name] for name in TOOLS},
+        "LLM_GATEWAY_URL": services["gateway"].url,
+        "TOOLMESH_GATEWAY_KEY": keys["gateway"],
+        "TOOLMESH_FUNCTIONS_KEY": keys["functions"],
+        "TOOLMESH_CALLBACK_SECRET": keys["callback"],
+        "TOOLMESH_PUBLIC_URL": f"http://127.0.0.1:{host_port}",
+        "TOOLMESH_REGISTRY": str(REPO_ROOT / "specs" / "registry.yaml"),
+    }
+    mesh = Mesh(root=root, services=services, keys=keys, host_env=host_env, host_port=host_port)
+    try:
+        mesh.start_host()
+    except BaseException:
+        mesh.stop()
+        raise
+    return mesh
