@@ -1,0 +1,1 @@
+"""Mailbox service: send a message to a person and deliver the reply to a callback."""
