@@ -344,3 +344,20 @@ def test_readme_documents_every_main_parameter() -> None:
     readme = (INFRA / "README.md").read_text()
     missing = [name for name in main()["parameters"] if f"`{name}`" not in readme]
     assert not missing, f"infra/README.md does not document {missing}"
+
+
+def test_azure_mailbox_accepts_the_orchestrators_callback_urls() -> None:
+    """On Azure, TOOLMESH_PUBLIC_URL and the mailbox's allowed origin name the same Function App."""
+    from agent_loop.callbacks import callback_url
+
+    from tools.mailbox.callbacks import check_callback_url, parse_origins
+
+    host = {"functionApp.outputs.defaultHostName": "func-x.azurewebsites.net"}
+    settings = main_call("functionSettings")["settings"]
+    public = next(o["TOOLMESH_PUBLIC_URL"] for o in literal_objects(settings) if "TOOLMESH_PUBLIC_URL" in o)
+    only_for = main_call("toolApps")["env"]["function"]["parameters"]["arg_2"]["operator"]["operands"]
+    origins = next(
+        o["value"] for o in literal_objects(only_for["true_value"]) if o.get("name", "").endswith("ORIGINS")
+    )
+    url = callback_url(fill(public, **host), "secret", "run-1", "call-1")
+    assert check_callback_url(url, parse_origins(fill(origins, **host))) == url

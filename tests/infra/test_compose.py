@@ -253,3 +253,18 @@ def test_compose_cli_stops_when_a_secret_is_missing(tmp_path: Path) -> None:
     )
     assert result.returncode != 0
     assert "run infra/new-env.sh" in result.stderr
+
+
+def test_compose_mailbox_accepts_the_orchestrators_callback_urls() -> None:
+    """The URL the orchestrator builds from TOOLMESH_PUBLIC_URL passes the mailbox's own check."""
+    from agent_loop.callbacks import callback_url
+
+    from tools.mailbox.callbacks import check_callback_url, parse_origins
+
+    public = compose_environment(ORCHESTRATOR)["TOOLMESH_PUBLIC_URL"] or ""
+    allowed = parse_origins(compose_environment("mailbox")["MAILBOX_CALLBACK_ALLOWED_ORIGINS"] or "")
+    url = callback_url(public, "secret", "run-1", "call-1")
+    assert check_callback_url(url, allowed) == url
+    assert urlsplit(public).hostname == ORCHESTRATOR, (
+        "callbacks must reach the orchestrator by its compose name"
+    )
