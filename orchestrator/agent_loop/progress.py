@@ -87,6 +87,7 @@ def build_report(
         "pending": [{"id": t.id, "task": t.task} for t in state.pending],
         "usage": asdict(state.usage),
         "events": state.events,
+        "executions": state.execution + 1,
         "summary": summary,
         "model": model,
     }

@@ -99,7 +99,14 @@ class Mesh:
         raise AssertionError(f"run {run_id} did not reach the wanted state in {timeout}s: {view}\n{log}")
 
 
-def start_mesh(root: Path, gateway_env: Mapping[str, str] | None = None) -> Mesh:
+def start_mesh(
+    root: Path,
+    *,
+    gateway_env: Mapping[str, str] | None = None,
+    registry: Path | None = None,
+    host_env: Mapping[str, str] | None = None,
+) -> Mesh:
+    """Start the four tools and the gateway, then the host; ``registry`` replaces specs/registry.yaml."""
     keys = {name: secrets.token_urlsafe(16) for name in (*TOOLS, "gateway", "functions", "callback")}
     services: dict[str, RunningServer] = {}
     try:
@@ -126,7 +133,7 @@ def start_mesh(root: Path, gateway_env: Mapping[str, str] | None = None) -> Mesh
             server.stop()
         raise
     host_port = free_port()
-    host_env = {
+    env = {
         **{f"{name.upper()}_URL": services[name].url for name in TOOLS},
         **{f"{name.upper()}_API_KEY": keys[name] for name in TOOLS},
         "LLM_GATEWAY_URL": services["gateway"].url,
@@ -134,9 +141,10 @@ def start_mesh(root: Path, gateway_env: Mapping[str, str] | None = None) -> Mesh
         "TOOLMESH_FUNCTIONS_KEY": keys["functions"],
         "TOOLMESH_CALLBACK_SECRET": keys["callback"],
         "TOOLMESH_PUBLIC_URL": f"http://127.0.0.1:{host_port}",
-        "TOOLMESH_REGISTRY": str(REPO_ROOT / "specs" / "registry.yaml"),
+        "TOOLMESH_REGISTRY": str(registry or REPO_ROOT / "specs" / "registry.yaml"),
+        **(host_env or {}),
     }
-    mesh = Mesh(root=root, services=services, keys=keys, host_env=host_env, host_port=host_port)
+    mesh = Mesh(root=root, services=services, keys=keys, host_env=env, host_port=host_port)
     try:
         mesh.start_host()
     except BaseException:
