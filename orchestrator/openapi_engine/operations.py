@@ -36,6 +36,7 @@ _MEDIA_PREFERENCE = (
     "text/plain",
     "application/octet-stream",
 )
+_PATH_VARIABLE = re.compile(r"\{([^{}/]+)\}")
 _CALLBACK_EXPR = re.compile(
     r"^\{?\$request\.(body#(?P<pointer>/[^}]*)|query\.(?P<query>[^}]+)|header\.(?P<header>[^}]+))\}?"
 )
@@ -191,6 +192,11 @@ def draft_operation(
         if callback and callback.location == location and callback.target.lower() == low:
             continue
         kept.append((param, param_doc))
+    for name in _PATH_VARIABLE.findall(path):
+        if ("path", name) not in merged:
+            # Undeclared template variables are common in real specs; without an argument
+            # the request would carry a literal "{name}".
+            kept.append(({"name": name, "in": "path", "required": True, "schema": {"type": "string"}}, doc))
 
     body_schema: dict[str, Any] | None = None
     body_binding: BodyBinding | None = None

@@ -20,9 +20,7 @@ def _group() -> None:
 
 @tools_app.command("convert")
 def convert(
-    spec: Annotated[
-        str, typer.Argument(help="Spec file or http(s) URL, e.g. a service's /openapi.json.")
-    ],
+    spec: Annotated[str, typer.Argument(help="Spec file or http(s) URL, e.g. a service's /openapi.json.")],
     strict: Annotated[bool, typer.Option("--strict", help="Emit strict schemas where possible.")] = False,
 ) -> None:
     """Print the spec's OpenAI tool objects as a JSON array; skipped operations go to stderr."""
@@ -38,4 +36,11 @@ def convert(
             if fn.strict_parameters is None:
                 typer.echo(f"not strict: {fn.name}: {fn.strict_reason}", err=True)
     tools = [fn.openai_tool(strict=strict) for fn in converted.functions]
+    if converted.functions:
+        sizes = sorted(fn.size_chars for fn in converted.functions)
+        typer.echo(
+            f"{len(sizes)} tools, about {sum(fn.approx_tokens for fn in converted.functions)} tokens in all; "
+            f"largest {sizes[-1]} characters, median {sizes[len(sizes) // 2]}",
+            err=True,
+        )
     typer.echo(json.dumps(tools, indent=2, ensure_ascii=False))

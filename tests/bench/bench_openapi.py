@@ -149,7 +149,7 @@ def main() -> None:
         sys.exit(f"corpus not found at {CORPUS}")
     python = None if args.no_fastmcp else ensure_fastmcp()
     header = (
-        f"{'spec':<22}{'who':<9}{'conv s':>8}{'parse s':>8}{'tools':>6}{'strict':>7}"
+        f"{'spec':<28}{'who':<9}{'conv s':>8}{'parse s':>8}{'tools':>6}{'strict':>7}"
         f"{'median':>8}{'p95':>8}{'max':>9}"
     )
     print(header)
@@ -166,24 +166,24 @@ def main() -> None:
         t_mine = statistics.median(mine["times"])
         s = stats(mine["sizes"])
         print(
-            f"{name:<22}{'toolmesh':<9}{t_mine:>8.3f}{mine['parse_s']:>8.2f}{len(mine['sizes']):>6}"
+            f"{name[:27]:<28}{'toolmesh':<9}{t_mine:>8.3f}{mine['parse_s']:>8.2f}{len(mine['sizes']):>6}"
             f"{mine['strict']:>7}{s['median']:>8.0f}{s['p95']:>8.0f}{s['max']:>9.0f}"
         )
         if python is None:
             continue
         other = theirs(python, relative, args.runs)
         if "error" in other:
-            print(f"{'':<22}{'fastmcp':<9} failed: {other['error']}")
+            print(f"{'':<28}{'fastmcp':<9} failed: {other['error']}")
             continue
         t_other = statistics.median(other["times"])
         o = stats(other["sizes"])
         print(
-            f"{'':<22}{'fastmcp':<9}{t_other:>8.3f}{other['parse_s']:>8.2f}{len(other['sizes']):>6}"
+            f"{'':<28}{'fastmcp':<9}{t_other:>8.3f}{other['parse_s']:>8.2f}{len(other['sizes']):>6}"
             f"{'-':>7}{o['median']:>8.0f}{o['p95']:>8.0f}{o['max']:>9.0f}"
         )
         ratio_p95 = s["p95"] / o["p95"] if o["p95"] else float("nan")
         p95_ratios.append(ratio_p95)
-        print(f"{'':<22}{'ratio':<9}{t_other / t_mine:>7.1f}x faster; p95 size {ratio_p95:.2f} of FastMCP's")
+        print(f"{'':<28}{'ratio':<9}{t_other / t_mine:>7.1f}x faster; p95 size {ratio_p95:.2f} of FastMCP's")
         total_ours += t_mine
         total_theirs += t_other
         pooled_ours.extend(mine["sizes"])

@@ -213,3 +213,11 @@ paths:
     state = fn.parameters["properties"]["state"]
     assert state["enum"] == ["on", "off", "yes", "no"]
     assert state["default"] == "2020-01-01"
+
+
+def test_undeclared_path_variables_become_required_arguments() -> None:
+    spec = spec_with_body({"type": "object"})
+    spec["paths"]["/things/{thing_id}"] = {"get": {"operationId": "getThing", "responses": {}}}
+    fn = next(f for f in convert_document(spec, "undeclared.json").functions if f.name == "getThing")
+    assert fn.parameters["required"] == ["thing_id"]
+    assert [(b.arg, b.location) for b in fn.params] == [("thing_id", "path")]
