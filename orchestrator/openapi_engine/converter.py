@@ -132,6 +132,7 @@ def convert_document(
         options=options,
         schemes=raw_schemes if isinstance(raw_schemes, dict) else {},
         root_security=document.get("security"),
+        servers=document.get("servers"),
         operation_model=Operation30 if version.startswith("3.0") else Operation31,
     )
     problems: list[Problem] = []
@@ -175,6 +176,7 @@ class _Context:
     options: ConversionOptions
     schemes: dict[str, Any]
     root_security: Any
+    servers: Any
     operation_model: type[Operation30] | type[Operation31]
 
 
@@ -224,6 +226,7 @@ def _convert_operation(
         draft = draft_operation(
             resolver=context.resolver, compiler=context.compiler, doc=op_doc, path=path, method=method, op=op,
             shared_params=[(p, item_doc) for p in shared] if isinstance(shared, list) else [],
+            servers=item.get("servers") or context.servers,
             root_security=context.root_security, schemes=context.schemes, auth=context.options.auth,
         )  # fmt: skip
         if not _selected(draft, context.options):
@@ -261,6 +264,7 @@ def _function(
         body=draft.body,
         security=draft.security,
         schema_note=note,
+        server_path=draft.server_path,
     )
     return with_size(fn)
 

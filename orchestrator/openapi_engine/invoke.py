@@ -126,7 +126,7 @@ def _build(
         headers["Cookie"] = "; ".join(cookies)
     if idempotency_key:
         headers["Idempotency-Key"] = idempotency_key
-    url = base_url.rstrip("/") + (path if path.startswith("/") else "/" + path)
+    url = base_url.rstrip("/") + function.server_path + (path if path.startswith("/") else "/" + path)
     if _origin(url) != _origin(base_url):
         raise _CallError("the request would leave the tool's server; refused")
     request.update(method=function.method, url=url, params=query, headers=headers)

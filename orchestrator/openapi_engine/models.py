@@ -103,6 +103,8 @@ class ToolFunction:
     """Alternatives (any one suffices), each a list of credentials sent together."""
     schema_note: str | None = None
     """Why the parameter schema was shortened, when it was."""
+    server_path: str = ""
+    """Path of a relative server URL in the spec (`/api/v3`), put between base_url and path."""
 
     def openai_tool(self, strict: bool = False) -> dict[str, Any]:
         """The OpenAI `tools` entry; strict only when a strict variant exists."""

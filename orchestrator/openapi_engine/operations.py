@@ -58,6 +58,7 @@ class OperationDraft:
     approval: str | None
     """`required` or `never` from x-toolmesh-approval, else None."""
     tags: list[str]
+    server_path: str
 
 
 def pick_media_type(content: Mapping[str, Any]) -> str | None:
@@ -141,6 +142,25 @@ def _callback(op: dict[str, Any]) -> CallbackSpec | None:
     return None
 
 
+def relative_server_path(servers: Any) -> str:
+    """The path of the first server when it is relative (`/api/v3`), variables at their defaults.
+
+    The registry's base_url says where a tool runs and replaces absolute server URLs; a
+    relative server URL is a prefix the service expects under that base.
+    """
+    if not isinstance(servers, list) or not servers or not isinstance(servers[0], dict):
+        return ""
+    url = str(servers[0].get("url") or "")
+    variables = servers[0].get("variables") or {}
+    if isinstance(variables, dict):
+        for name, spec in variables.items():
+            if isinstance(spec, dict) and "default" in spec:
+                url = url.replace("{" + str(name) + "}", str(spec["default"]))
+    if not url.startswith("/") or "{" in url:
+        return ""
+    return url.rstrip("/")
+
+
 def _callback_timeout(op: dict[str, Any], callback: dict[str, Any], path_item: Any) -> Any:
     """`x-toolmesh-callback-timeout` from the operation, the callback, or the callback's operations."""
     candidates: list[Any] = [op, callback, path_item]
@@ -161,11 +181,13 @@ def draft_operation(
     method: str,
     op: dict[str, Any],
     shared_params: list[tuple[Any, str]],
+    servers: Any = None,
     root_security: Any,
     schemes: Mapping[str, Any],
     auth: Mapping[str, str],
 ) -> OperationDraft:
     """Convert one operation; raises OperationError (or RefError) when it cannot be."""
+    server_path = relative_server_path(op.get("servers") or servers)
     pointer_base = f"/paths/{path.replace('~', '~0').replace('/', '~1')}/{method}"
     requirements = op["security"] if "security" in op else root_security
     security, hidden = _security(requirements, schemes, auth, resolver, doc)
@@ -312,6 +334,7 @@ def draft_operation(
         callback=callback,
         approval=approval if approval in ("required", "never") else None,
         tags=[str(t) for t in op.get("tags") or []],
+        server_path=server_path,
     )
 
 

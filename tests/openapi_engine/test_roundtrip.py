@@ -227,3 +227,26 @@ async def test_long_bodies_are_truncated_with_a_visible_note(fn, echo_server, cl
     assert result.ok and result.truncated
     assert result.body.startswith("x" * 100) and "truncated" in result.body
     assert ToolResult.from_dict(json.loads(json.dumps(result.to_dict()))) == result
+
+
+async def test_relative_server_url_is_kept_under_base_url(echo_server, client) -> None:
+    from openapi_engine import convert_document
+
+    spec = {
+        "openapi": "3.0.3",
+        "info": {"title": "t", "version": "1"},
+        "servers": [{"url": "/base/{version}", "variables": {"version": {"default": "v2"}}}],
+        "paths": {
+            "/items": {"get": {"operationId": "listItems", "responses": {}}},
+            "/other": {
+                "servers": [{"url": "https://elsewhere.example/x"}],
+                "get": {"operationId": "other", "responses": {}},
+            },
+        },
+    }
+    functions = {fn.name: fn for fn in convert_document(spec, "servers.json").functions}
+    assert functions["listItems"].server_path == "/base/v2" and functions["other"].server_path == ""
+    result = await invoke(functions["listItems"], {}, base_url=echo_server.url, client=client, settings={})
+    assert echoed(result)["raw_path"] == "/base/v2/items"
+    result = await invoke(functions["other"], {}, base_url=echo_server.url + "/", client=client, settings={})
+    assert echoed(result)["raw_path"] == "/other"
