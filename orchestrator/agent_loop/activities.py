@@ -23,7 +23,14 @@ from .clients import gateway_client, tool_client
 from .errors import ConfigError
 from .settings import get_settings
 
-__all__ = ["bp", "idempotency_key", "invoke_with_retries", "load_catalog_now"]
+__all__ = [
+    "bp",
+    "catalog_function",
+    "idempotency_key",
+    "invoke_with_retries",
+    "load_catalog_now",
+    "tool_settings",
+]
 
 log = logging.getLogger("toolmesh.activities")
 
@@ -42,6 +49,11 @@ def load_catalog_now(only: list[str] | None = None) -> Catalog:
         raise ConfigError(f"TOOLMESH_REGISTRY: no registry file at {path}")
     registry = load_registry(path)
     return build_catalog(registry)
+
+
+def tool_settings(tool: ToolInfo) -> dict[str, str]:
+    """The secrets a tool's registry entry names, read from the app's settings at call time."""
+    return {name: os.environ.get(name, "") for name in tool.auth.values()}
 
 
 def idempotency_key(run_id: str, call_id: str) -> str:
@@ -103,7 +115,7 @@ async def invoke_with_retries(
 ) -> ToolResult:
     """Call a tool, retrying timeouts, 429 and 5xx with exponential backoff and full jitter."""
     settings = get_settings()
-    secrets = {name: os.environ.get(name, "") for name in tool.auth.values()}
+    secrets = tool_settings(tool)
     key = None if function.method.upper() in SAFE_METHODS else idempotency_key(run_id, call_id)
     hook = None
     if function.callback is not None:
@@ -165,10 +177,10 @@ async def invoke_tool(payload: dict[str, Any]) -> dict[str, Any]:
     return {**result.to_dict(), "json": _json_body(result)}
 
 
-def _memory_function(operation_id: str) -> tuple[ToolFunction, ToolInfo] | None:
-    settings = get_settings()
+def catalog_function(tool_name: str, operation_id: str) -> tuple[ToolFunction, ToolInfo] | None:
+    """A registered tool's operation, for calls the app makes itself (memory, mailbox replies)."""
     catalog = _cached_catalog()
-    tool = catalog.tools.get(settings.memory_tool)
+    tool = catalog.tools.get(tool_name)
     if tool is None:
         return None
     for function in catalog.functions:
@@ -204,7 +216,7 @@ def _fit_arguments(function: ToolFunction, candidates: dict[str, Any]) -> dict[s
 async def store_memory(payload: dict[str, Any]) -> dict[str, Any]:
     """Write a finished task's result to the memory tool (a tool like any other)."""
     settings = get_settings()
-    found = _memory_function(settings.memory_store_operation)
+    found = catalog_function(settings.memory_tool, settings.memory_store_operation)
     if found is None:
         return {"stored": False, "reason": f"no memory tool {settings.memory_tool!r} in the registry"}
     function, tool = found
@@ -249,7 +261,7 @@ def _note_texts(value: Any) -> list[str]:
 async def recall_memory(payload: dict[str, Any]) -> list[str]:
     """Notes relevant to a task, from this run's memory."""
     settings = get_settings()
-    found = _memory_function(settings.memory_search_operation)
+    found = catalog_function(settings.memory_tool, settings.memory_search_operation)
     if found is None:
         return []
     function, tool = found
@@ -267,7 +279,7 @@ async def recall_memory(payload: dict[str, Any]) -> list[str]:
         arguments,
         base_url=tool.base_url,
         client=tool_client(),
-        settings={name: os.environ.get(name, "") for name in tool.auth.values()},
+        settings=tool_settings(tool),
         timeout_seconds=float(tool.timeout_seconds),
     )
     if not result.ok:

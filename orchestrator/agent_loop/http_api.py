@@ -14,7 +14,7 @@ from typing import Any
 import azure.durable_functions as df
 import azure.functions as func
 
-from .activities import load_catalog_now
+from .activities import catalog_function, idempotency_key, invoke_with_retries, load_catalog_now
 from .callbacks import verify_callback
 from .orchestration import CANCEL_EVENT, ORCHESTRATOR_NAME, approval_event, callback_event
 from .run_request import RunRequestError, parse_run_request
@@ -211,6 +211,52 @@ async def tool_callback(req: func.HttpRequest, client: df.DurableOrchestrationCl
         return _error(410, f"run {run_id} has already finished")
     await client.raise_event(run_id, callback_event(call_id), body)
     return _json({"id": run_id, "call_id": call_id, "accepted": True}, 202)
+
+
+@bp.route(route="api/runs/{run_id}/replies/{call_id}", methods=["POST"])
+@bp.durable_client_input(client_name="client")
+async def reply_to_message(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """A person answers a message the run sent and waits on; the reply goes through the mailbox."""
+    run_id, call_id = req.route_params["run_id"], req.route_params["call_id"]
+    try:
+        body = _body(req)
+    except RunRequestError as exc:
+        return _error(400, exc.message, exc.field)
+    reply = body.get("reply") if isinstance(body, dict) else None
+    sender = body.get("from") if isinstance(body, dict) else None
+    if not isinstance(reply, str) or not reply.strip() or len(reply) > 50_000:
+        return _error(400, "reply: a non-empty string of at most 50000 characters is required", "reply")
+    if sender is not None and not (isinstance(sender, str) and sender.strip()):
+        return _error(400, "from: a non-empty string when given", "from")
+    status = await _get_run(client, run_id)
+    if status is None:
+        return _error(404, f"no run with id {run_id!r}")
+    waiting = _pending(status, "waiting", call_id)
+    response = (waiting or {}).get("response")
+    message_id = response.get("id") if isinstance(response, dict) else None
+    if waiting is None or not isinstance(message_id, str):
+        return _error(404, f"run {run_id} is not waiting for a reply to call {call_id!r}")
+    settings = get_settings()
+    found = catalog_function(settings.mailbox_tool, settings.mailbox_reply_operation)
+    if found is None:
+        return _error(
+            409, f"no {settings.mailbox_reply_operation} operation on tool {settings.mailbox_tool!r}"
+        )
+    function, tool = found
+    arguments: dict[str, Any] = {"message_id": message_id, "reply": reply}
+    if sender:
+        arguments["from"] = sender
+    result = await invoke_with_retries(
+        function,
+        tool,
+        arguments,
+        run_id=run_id,
+        call_id=f"reply-{call_id}-{idempotency_key(reply, '')[:8]}",
+        max_attempts=settings.tool_max_attempts,
+    )
+    if not result.ok:
+        return _error(502, f"the mailbox did not take the reply: {result.error}")
+    return _json({"id": run_id, "call_id": call_id, "message_id": message_id, "accepted": True}, 202)
 
 
 def _catalog_summary(full: bool = False, only: str | None = None) -> dict[str, Any]:

@@ -62,6 +62,10 @@ def _event_payload(value: Any) -> Any:
     return value
 
 
+def _without_callback_url(value: Any) -> Any:
+    return {k: v for k, v in value.items() if "callback" not in k} if isinstance(value, dict) else value
+
+
 class AgentRun:
     """One execution of a run: holds the context and state, and yields the Durable tasks."""
 
@@ -395,14 +399,15 @@ class AgentRun:
             return body
         seconds = int(function.callback.timeout_seconds or self.request.options.callback_timeout_seconds)
         since = self._now_iso()
+        shown = _without_callback_url(outcome.get("json"))
         entry = {
             "call_id": call_id,
             "function": function.name,
             "kind": "callback",
             "since": since,
             "expires_at": (self.context.current_utc_datetime + timedelta(seconds=seconds)).isoformat(),
-            "message": one_line(body, 300),
-            "response": outcome.get("json"),
+            "message": one_line(json.dumps(shown) if shown is not None else body, 300),
+            "response": shown,
         }
         self.waiting.append(entry)
         self._status("waiting", task)
@@ -412,7 +417,10 @@ class AgentRun:
             reply = f"{body}\nno callback arrived within {seconds} seconds; the wait timed out"
             self._record(task, call_id, function.name, args_text, False, outcome.get("status"), reply)
             return reply
-        reply = json.dumps({"response": outcome.get("json") or body, "callback": payload}, ensure_ascii=False)
+        # The callback's payload first: it is what the model waited for. The signed callback URL
+        # is a credential for this run and never goes back to the model.
+        response = _without_callback_url(outcome.get("json"))
+        reply = json.dumps({"callback": payload, "response": response or body}, ensure_ascii=False)
         self._record(task, call_id, function.name, args_text, True, outcome.get("status"), reply)
         return reply
 

@@ -57,6 +57,19 @@ SCRIPTS: dict[str, list[dict[str, Any]]] = {
         {"match": {"step": "execute_task", "tool_messages": 1}, "respond": {"content": "job created"}},
     ],
     "dropper": [{"match": {"step": "prioritize"}, "respond": {"json": {"order": [3]}}}],
+    "mailbox": [
+        {
+            "match": {"step": "execute_task", "tool_messages": 0},
+            "respond": {
+                "tool_calls": [
+                    {
+                        "name": "sendMessage",
+                        "arguments": {"to": "dana", "subject": "Budget", "body": "May we spend 598.80?"},
+                    }
+                ]
+            },
+        }
+    ],
 }
 
 
@@ -292,3 +305,60 @@ def test_progress_shows_pending_approvals_as_json(mesh: Mesh) -> None:
         assert view["progress"]["phase"] == "waiting"
         api.post(f"/api/runs/{run_id}/cancel")
     assert call_id.startswith("c1-")
+
+
+def _waiting_for_reply(view: dict[str, Any]) -> bool:
+    return bool(_progress(view).get("waiting"))
+
+
+def test_a_mailbox_reply_reaches_the_run_after_a_host_restart(mesh: Mesh) -> None:
+    run_id = mesh.start_run(
+        {
+            "objective": "Budget sign-off",
+            "initial_tasks": ["Ask dana to approve the budget"],
+            "model": "mailbox",
+        }
+    )
+    view = mesh.wait(run_id, until=_waiting_for_reply, timeout=60)
+    waiting = _progress(view)["waiting"][0]
+    message_id = waiting["response"]["id"]
+    assert waiting["function"] == "sendMessage" and message_id.startswith("msg_")
+
+    assert mesh.host is not None
+    mesh.host.kill()  # the run waits durably; the reply arrives while the host is down or restarting
+    with mesh.tool("mailbox") as mailbox:
+        response = mailbox.post(
+            f"/messages/{message_id}/reply", json={"reply": "Approved, go ahead", "from": "dana"}
+        )
+        assert response.status_code in (200, 201, 202), response.text
+    mesh.start_host()
+
+    report = mesh.wait(run_id, timeout=90)["output"]
+    assert report["outcome"] == "completed", report
+    assert "Approved, go ahead" in report["tasks"][0]["result"]
+
+
+def test_a_person_replies_through_the_run_api(mesh: Mesh) -> None:
+    run_id = mesh.start_run(
+        {
+            "objective": "Budget sign-off",
+            "initial_tasks": ["Ask dana to approve the budget"],
+            "model": "mailbox",
+        }
+    )
+    view = mesh.wait(run_id, until=_waiting_for_reply, timeout=60)
+    call_id = _progress(view)["waiting"][0]["call_id"]
+    with mesh.api() as api:
+        assert api.post(f"/api/runs/{run_id}/replies/{call_id}", json={"reply": ""}).status_code == 400
+        assert api.post(f"/api/runs/{run_id}/replies/nope", json={"reply": "x"}).status_code == 404
+        response = api.post(
+            f"/api/runs/{run_id}/replies/{call_id}", json={"reply": "No, wait a week", "from": "dana"}
+        )
+        assert response.status_code == 202, response.text
+    report = mesh.wait(run_id, timeout=60)["output"]
+    assert "No, wait a week" in report["tasks"][0]["result"]
+
+
+def test_a_forged_callback_is_refused(mesh: Mesh) -> None:
+    response = httpx.post(f"{mesh.url}/api/runs/some-run/callbacks/c1-0-0?sig=forged", json={"reply": "x"})
+    assert response.status_code == 401
