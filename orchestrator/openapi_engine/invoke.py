@@ -84,7 +84,12 @@ def _build(
         elif binding.location == "query":
             query.extend(query_pairs(binding, value))
         elif binding.location == "header":
-            headers[binding.name] = header_value(binding, value)
+            text = header_value(binding, value)
+            if "\r" in text or "\n" in text:
+                raise _CallError(
+                    f"argument '{binding.arg}' must not contain line breaks (it is sent as a header)"
+                )
+            headers[binding.name] = text
         else:
             cookies.append(cookie_pair(binding, value))
     request: dict[str, Any] = {}

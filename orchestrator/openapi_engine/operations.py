@@ -142,6 +142,15 @@ def _callback(op: dict[str, Any]) -> CallbackSpec | None:
     return None
 
 
+FILE_HINT = "File content: plain text, or 'base64:' followed by base64-encoded bytes."
+
+
+def _file_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """A file field as the model fills it: a string, with the encoding rule in its description."""
+    described = short_text(schema.get("description"), SCHEMA_DESCRIPTION_CHARS)
+    return {"type": "string", "description": f"{described} {FILE_HINT}".strip()}
+
+
 def relative_server_path(servers: Any) -> str:
     """The path of the first server when it is relative (`/api/v3`), variables at their defaults.
 
@@ -255,12 +264,18 @@ def draft_operation(
                     for p, s in body_props.items()
                     if isinstance(s, dict) and s.get("format") in ("binary", "base64")
                 ]
+                if "multipart" not in media_type.lower():
+                    binary = []
+                for prop in binary:
+                    body_props[prop] = _file_schema(body_props[prop])
                 body_binding = BodyBinding(
                     media_type=media_type, fields={}, required=is_required or bool(body_required),
-                    binary_fields=binary if "multipart" in media_type.lower() else [],
+                    binary_fields=binary,
                 )  # fmt: skip
             else:
                 body_binding = BodyBinding(media_type=media_type, whole_arg="body", required=is_required)
+                if media_type.lower() == "application/octet-stream":
+                    body_schema = _file_schema(body_schema)
                 description = short_text(body.get("description"), SCHEMA_DESCRIPTION_CHARS)
                 if description and "description" not in body_schema:
                     body_schema = {**body_schema, "description": description}

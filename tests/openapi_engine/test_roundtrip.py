@@ -250,3 +250,20 @@ async def test_relative_server_url_is_kept_under_base_url(echo_server, client) -
     assert echoed(result)["raw_path"] == "/base/v2/items"
     result = await invoke(functions["other"], {}, base_url=echo_server.url + "/", client=client, settings={})
     assert echoed(result)["raw_path"] == "/other"
+
+
+async def test_file_fields_tell_the_model_how_to_send_bytes(fn) -> None:
+    file_schema = fn("upload").parameters["properties"]["file"]
+    assert file_schema["type"] == "string" and "'base64:'" in file_schema["description"]
+    assert "format" not in file_schema
+
+
+async def test_line_breaks_in_header_values_are_refused(fn, echo_server, client) -> None:
+    result = await call(fn, "queryStyles", {"X-Trace": "a\r\nX-Evil: 1"}, echo_server, client)
+    assert not result.ok and result.status is None and not result.retryable
+    assert "line breaks" in (result.error or "")
+
+
+async def test_invalid_base64_file_is_an_error(fn, echo_server, client) -> None:
+    result = await call(fn, "upload", {"file": "base64:@@@"}, echo_server, client)
+    assert not result.ok and "not valid base64" in (result.error or "")
