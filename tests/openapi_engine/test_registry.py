@@ -10,7 +10,7 @@ import pytest
 from openapi_engine import Catalog, RegistryError, build_catalog, load_registry
 
 from tests.openapi_engine.conftest import CORPUS, FIXTURES
-from tests.support.servers import RunningServer
+from tests.support.servers import REPO_ROOT, RunningServer
 
 REGISTRY = FIXTURES / "registry" / "registry.yaml"
 ENV = {"CORPUS": str(CORPUS)}
@@ -145,3 +145,11 @@ tools:
         catalog = build_catalog(registry, client=client)
     assert [fn.name for fn in catalog.functions] == ["pathRaw"]
     assert catalog.tools["live"].base_url == echo_server.url
+
+
+def test_project_registry_file_is_valid() -> None:
+    registry = load_registry(REPO_ROOT / "specs" / "registry.yaml", environ={})
+    assert registry.tools, "specs/registry.yaml lists no tools"
+    for entry in registry.tools.values():
+        assert entry.base_url.startswith("http")
+        assert all(setting.isidentifier() for setting in entry.auth.values())
