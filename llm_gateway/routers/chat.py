@@ -87,7 +87,9 @@ class Outcome:
         alias: str,
         endpoint: str,
         stream: bool,
+        logged: dict[str, Any] | None = None,
     ) -> None:
+        self.logged = logged
         self.state = state
         self.client = client
         self.alias = alias
@@ -144,13 +146,11 @@ class Outcome:
         }
         if error:
             fields["error"] = error
+        if self.logged:
+            fields.update(self.logged)
         if extra:
             fields.update(extra)
         log.info("offline answer" if fields["offline"] else "request", extra=fields)
-
-
-def _prompt_fields(state: GatewayState, body: dict[str, Any]) -> dict[str, Any] | None:
-    return {"messages": body.get("messages")} if state.log_prompts else None
 
 
 def _take_usage(blob: bytes, include_usage: bool) -> tuple[bytes, Usage | None]:
@@ -233,7 +233,13 @@ async def create_chat_completion(request: Request, client: Client) -> Response:
     timeout = read_timeout(request)
     stream = bool(body.get("stream"))
     outcome = Outcome(
-        state=state, client=client, request=request, alias=alias, endpoint="chat", stream=stream
+        state=state,
+        client=client,
+        request=request,
+        alias=alias,
+        endpoint="chat",
+        stream=stream,
+        logged={"messages": body.get("messages")} if state.log_prompts else None,
     )
     state.limiter.admit(client, prompt_estimate(body))
     try:
@@ -260,7 +266,7 @@ async def create_chat_completion(request: Request, client: Client) -> Response:
         usage=answer.value.usage,
         provider=answer.provider,
         attempts=answer.attempts,
-        extra=_prompt_fields(state, body),
+        extra={"answer": answer.value.body[:4000].decode(errors="replace")} if state.log_prompts else None,
     )
     return Response(
         answer.value.body,

@@ -134,6 +134,17 @@ def gateway(
                     }
                 ]
             },
+            "azure-entra": {
+                "deployments": [
+                    {
+                        "provider": "azure",
+                        "endpoint": fake.url,
+                        "deployment": "gpt-az-entra",
+                        "api_version": "2024-10-21",
+                        "azure_ad_token_env": "TOOLMESH_TEST_AZURE_TOKEN",
+                    }
+                ]
+            },
             "azure-v1": {
                 "deployments": [
                     {
@@ -148,7 +159,7 @@ def gateway(
             "scripted": {"deployments": [{"provider": "scripted", "script": str(script)}]},
         },
     }
-    return start_gateway(config)
+    return start_gateway(config, env={"TOOLMESH_TEST_AZURE_TOKEN": "sk-upstream"})
 
 
 SCRIPT: dict[str, Any] = {

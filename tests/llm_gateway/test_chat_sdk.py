@@ -203,7 +203,7 @@ def test_midstream_error_event_reaches_client_as_error(gateway: RunningServer) -
         list(stream)
 
 
-@pytest.mark.parametrize("alias", ["azure", "azure-v1"])
+@pytest.mark.parametrize("alias", ["azure", "azure-v1", "azure-entra"])
 def test_azure_deployments_answer(gateway: RunningServer, alias: str) -> None:
     result = client(gateway).chat.completions.create(model=alias, messages=HELLO)
     assert result.model.startswith("gpt-az")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import httpx
@@ -126,3 +127,15 @@ def test_openai_env_makes_default_the_upstream(
         model="default", messages=[{"role": "user", "content": "x"}]
     ).model == ("fake-gpt")
     assert client.models.retrieve("default").owned_by == "toolmesh:openai"
+
+
+def test_prompts_logged_only_when_turned_on(start_gateway: GatewayFactory) -> None:
+    server = start_gateway(env={"TOOLMESH_GATEWAY_LOG_PROMPTS": "true"})
+    client = openai.OpenAI(base_url=f"{server.url}/v1", api_key="k", max_retries=0)
+    client.chat.completions.create(
+        model="default", messages=[{"role": "user", "content": "visible-prompt-42"}]
+    )
+    deadline = time.monotonic() + 3
+    while "visible-prompt-42" not in server.log() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "visible-prompt-42" in server.log()
