@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 
 import httpx
 
-from durable_host import episode
+from durable_host import episode, sdk_speedups
 from durable_host import history as h
 from durable_host.discovery import FunctionIndex
 from durable_host.errors import BadRequestError, InstanceConflict, InstanceGone, InstanceNotFound
@@ -30,12 +30,10 @@ from durable_host.store import (
     TERMINAL_STATUSES,
     ActivityRow,
     EpisodeCommit,
-    ExecutionState,
     InstanceFilter,
     InstanceRow,
     MessageKind,
     NewMessage,
-    RuntimeStatus,
     Store,
 )
 
@@ -45,6 +43,8 @@ log = logging.getLogger("durable_host")
 
 MAX_CONCURRENT_EPISODES = 8
 READY_BATCH = 500
+MAX_FAN_IN_HOLD = 0.25
+MIN_HOLD_EPISODE = 0.002
 MAX_INSTANCE_ID_LENGTH = 256
 
 
@@ -73,6 +73,8 @@ class Engine:
         self._stopping = False
         self._history: dict[str, list[str]] = {}
         self._episodes_running: set[str] = set()
+        self._held_until: dict[str, float] = {}
+        self._last_episode: dict[str, tuple[float, float]] = {}
         self._episode_slots = asyncio.Semaphore(MAX_CONCURRENT_EPISODES)
         self._activities_running = 0
         self._last_dispatched_activity = 0
@@ -83,6 +85,7 @@ class Engine:
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
         self._http = httpx.AsyncClient(timeout=httpx.Timeout(100.0))
+        sdk_speedups.install()
 
     # ---- lifecycle -------------------------------------------------------------------
 
@@ -119,17 +122,44 @@ class Engine:
                 log.exception("scheduler pass failed")
                 due = now + 1.0
             timeout = None if due is None else max(0.0, due - time.time())
+            if self._held_until:
+                release = min(self._held_until.values()) - time.monotonic()
+                timeout = max(0.0, release) if timeout is None else max(0.0, min(timeout, release))
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout)
             except TimeoutError:
                 pass
 
     def _dispatch_episodes(self, now: float) -> None:
+        clock = time.monotonic()
+        self._held_until.clear()
         for instance_id in self.store.ready_instances(now, READY_BATCH):
             if instance_id in self._episodes_running:
                 continue
+            release = self._fan_in_release(instance_id, clock)
+            if release is not None:
+                self._held_until[instance_id] = release
+                continue
             self._episodes_running.add(instance_id)
             self._spawn(self._episode(instance_id))
+
+    def _fan_in_release(self, instance_id: str, clock: float) -> float | None:
+        """When to replay an instance that is collecting a fan-in, or None to replay now.
+
+        Each episode replays the whole history, so delivering a fan-in's results one by one
+        costs a replay of a large history per result. While the instance still has other
+        activities out, its next episode waits as long as its last one took (at most
+        MAX_FAN_IN_HOLD): replay overhead stays near half the time and sequential work,
+        which has nothing else out, is never delayed.
+        """
+        last = self._last_episode.get(instance_id)
+        if last is None:
+            return None
+        ended, took = last
+        release = ended + min(took, MAX_FAN_IN_HOLD)
+        if took < MIN_HOLD_EPISODE or release <= clock or not self.store.has_activities(instance_id):
+            return None
+        return release
 
     def _dispatch_activities(self) -> None:
         free = self._concurrency - self._activities_running
@@ -148,7 +178,10 @@ class Engine:
     async def _episode(self, instance_id: str) -> None:
         try:
             async with self._episode_slots:
+                began = time.monotonic()
                 await self._run_episode(instance_id)
+                ended = time.monotonic()
+                self._last_episode[instance_id] = (ended, ended - began)
         except Exception:
             log.exception("episode of instance %s failed; it will be retried", instance_id)
             await asyncio.sleep(1.0)
@@ -221,6 +254,7 @@ class Engine:
             cached.extend(commit.history_append)
         if commit.instance.status in TERMINAL_STATUSES:
             self._history.pop(instance_id, None)
+            self._last_episode.pop(instance_id, None)
         for child in commit.new_instances:
             self._history.pop(child.instance_id, None)
         self._wake.set()
@@ -248,19 +282,8 @@ class Engine:
         if existing is not None and existing.status not in TERMINAL_STATUSES:
             raise InstanceConflict(f"An instance with ID '{instance_id}' already exists.")
         now = datetime.now(UTC)
-        stamp = h.dtfx_time(now)
-        row = InstanceRow(
-            instance_id=instance_id,
-            name=name,
-            execution_id=uuid.uuid4().hex,
-            status=RuntimeStatus.PENDING,
-            input=input_json,
-            output=None,
-            custom_status=None,
-            created_time=stamp,
-            last_updated_time=stamp,
-            parent=None,
-            state=ExecutionState(),
+        row = InstanceRow.new(
+            instance_id=instance_id, name=name, input_json=input_json, created_time=h.dtfx_time(now)
         )
         self.store.start_instance(row, episode.start_message(row, now), replace_existing=existing is not None)
         self._history.pop(instance_id, None)

@@ -551,24 +551,17 @@ def _schedule_sub(
             )
         )
         return child_id
-    stamp = h.dtfx_time(b.now)
-    child = InstanceRow(
+    child = InstanceRow.new(
         instance_id=child_id,
         name=name,
-        execution_id=uuid.uuid4().hex,
-        status=RuntimeStatus.PENDING,
-        input=json.dumps(input_text),
-        output=None,
-        custom_status=None,
-        created_time=stamp,
-        last_updated_time=stamp,
+        input_json=json.dumps(input_text),
+        created_time=h.dtfx_time(b.now),
         parent={
             "instance_id": instance.instance_id,
             "execution_id": instance.execution_id,
             "task_id": task_id,
             "name": instance.name,
         },
-        state=ExecutionState(),
     )
     b.children.append(child)
     b.messages.append(start_message(child, b.now))

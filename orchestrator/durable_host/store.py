@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -118,6 +119,32 @@ class InstanceRow:
 
     def evolve(self, **changes: Any) -> InstanceRow:
         return replace(self, **changes)
+
+    @classmethod
+    def new(
+        cls,
+        *,
+        instance_id: str,
+        name: str,
+        input_json: str | None,
+        created_time: str,
+        parent: dict[str, Any] | None = None,
+        execution_id: str | None = None,
+    ) -> InstanceRow:
+        """A Pending instance whose first execution has not started yet."""
+        return cls(
+            instance_id=instance_id,
+            name=name,
+            execution_id=execution_id or uuid.uuid4().hex,
+            status=RuntimeStatus.PENDING,
+            input=input_json,
+            output=None,
+            custom_status=None,
+            created_time=created_time,
+            last_updated_time=created_time,
+            parent=parent,
+            state=ExecutionState(),
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -411,6 +438,13 @@ class Store:
             ActivityRow(id=r[0], instance_id=r[1], execution_id=r[2], task_id=r[3], name=r[4], input=r[5])
             for r in rows
         ]
+
+    def has_activities(self, instance_id: str) -> bool:
+        """Whether the instance still has activity work items queued or running."""
+        row = self._db.execute(
+            "SELECT 1 FROM activities WHERE instance_id = ? LIMIT 1", (instance_id,)
+        ).fetchone()
+        return row is not None
 
     def finish_activity(self, activity_id: int, result: NewMessage) -> bool:
         """Replace a work item by its result message; False if the item was cancelled meanwhile."""

@@ -20,7 +20,6 @@ from durable_host import history as h
 from durable_host.invoke import run_orchestrator
 from durable_host.store import (
     EpisodeCommit,
-    ExecutionState,
     InstanceRow,
     MessageKind,
     MessageRow,
@@ -50,19 +49,12 @@ class Sim:
             name: df.Orchestrator.create(fn),
             **{k: df.Orchestrator.create(v) for k, v in others.items()},
         }
-        stamp = h.dtfx_time(T0)
-        row = InstanceRow(
+        row = InstanceRow.new(
             instance_id="inst-1",
             name=name,
+            input_json=json.dumps(json.dumps(input_value)) if input_value is not None else None,
+            created_time=h.dtfx_time(T0),
             execution_id="exec-1",
-            status=RuntimeStatus.PENDING,
-            input=json.dumps(json.dumps(input_value)) if input_value is not None else None,
-            output=None,
-            custom_status=None,
-            created_time=stamp,
-            last_updated_time=stamp,
-            parent=None,
-            state=ExecutionState(),
         )
         sim = cls(orchestrators=orchestrators, instance=row)
         sim.push(episode.start_message(row, T0))

@@ -1,0 +1,250 @@
+"""Benchmark of the local durable host: run with ``.venv/bin/python tests/bench/bench_durable_host.py``.
+
+Four figures, each against a baseline measured in the same run:
+
+1. sequential no-op activities per second in one instance (baseline: the same orchestration
+   replayed by the same episode code in memory, without SQLite, threads or HTTP);
+2. a fan-out/fan-in of 1,000 no-op activities (activities per second);
+3. 1,000 concurrent instances of a 5-activity orchestration (instances and activities/s);
+4. per-step time at step 10 vs step 1,000 of a long orchestration, with and without
+   continue_as_new (every 20 steps; each figure is the median over a 20-step window);
+   the ratio step 1,000 / step 10 is the figure.
+
+Goals (issue): >= 300 sequential activities/s, >= 1,000 fan-out activities/s, and a
+step-1,000/step-10 ratio within 1.5x with continue_as_new. Nothing is asserted: figures are
+printed, since absolute times depend on the machine.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(REPO), str(REPO / "orchestrator")]
+
+from tests.support.servers import free_port, start_server  # noqa: E402
+
+APP_DIR = REPO / "tests" / "durable_host" / "apps" / "bench"
+KEY = "bench-key"
+MGMT = "/runtime/webhooks/durabletask"
+SEQUENTIAL_COUNTS = (100, 300)
+FAN_OUT = 1000
+INSTANCES = 1000
+LONG_STEPS = 1000
+CAN_EVERY = 20
+
+
+def _client(url: str) -> httpx.Client:
+    return httpx.Client(base_url=url, headers={"x-functions-key": KEY}, timeout=120)
+
+
+def _start(client: httpx.Client, name: str, value: Any, instance_id: str) -> None:
+    response = client.post(f"{MGMT}/orchestrators/{name}/{instance_id}", json=json.dumps(value))
+    response.raise_for_status()
+
+
+def _wait(client: httpx.Client, instance_id: str, timeout: float = 600) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = client.get(f"{MGMT}/instances/{instance_id}", params={"showInput": "false"}).json()
+        if status["runtimeStatus"] in ("Completed", "Failed", "Terminated"):
+            if status["runtimeStatus"] != "Completed":
+                raise RuntimeError(f"{instance_id}: {status}")
+            return dict(status)
+        time.sleep(0.01)
+    raise TimeoutError(instance_id)
+
+
+def _in_memory_sequential(count: int) -> float:
+    """Baseline: the host's own episode code with the real SDK, everything in memory."""
+    import azure.durable_functions as df
+    from durable_host import episode
+    from durable_host import history as h
+    from durable_host.invoke import run_orchestrator
+    from durable_host.store import InstanceRow, MessageKind, MessageRow, RuntimeStatus
+
+    def orch(context: Any) -> Any:
+        for n in range(context.get_input()):
+            yield context.call_activity("noop", n)
+        return count
+
+    from durable_host import sdk_speedups
+
+    sdk_speedups.install()
+    handle = df.Orchestrator.create(orch)
+    row = InstanceRow.new(
+        instance_id="i",
+        name="o",
+        input_json=json.dumps(json.dumps(count)),
+        created_time=h.dtfx_time(datetime.now(UTC)),
+        execution_id="e",
+    )
+    history: list[str] = []
+    start_msg = episode.start_message(row, datetime.now(UTC))
+    queue = [
+        MessageRow(
+            id=1,
+            instance_id="i",
+            execution_id="e",
+            kind=MessageKind.EVENT,
+            payload=start_msg.payload,
+            visible_at=0,
+        )
+    ]
+
+    class Known:
+        def is_orchestrator(self, name: str) -> bool:
+            return False
+
+        def is_active(self, instance_id: str) -> bool:
+            return False
+
+    began = time.perf_counter()
+    next_id = 2
+    while row.status is not RuntimeStatus.COMPLETED:
+        now = datetime.now(UTC) + timedelta(microseconds=next_id)
+        plan = episode.prepare(row, history, queue, now)
+        assert plan.body is not None
+        commit = episode.finish(plan, run_orchestrator(handle, plan.body), Known())
+        history.extend(commit.history_append)
+        row = commit.instance
+        queue = []
+        for activity in commit.new_activities:
+            queue.append(
+                MessageRow(
+                    id=next_id,
+                    instance_id="i",
+                    execution_id="e",
+                    kind=MessageKind.EVENT,
+                    payload=h.task_completed(now, activity.task_id, activity.input),
+                    visible_at=0,
+                )
+            )
+            next_id += 1
+    return time.perf_counter() - began
+
+
+def _step_times(path: Path) -> dict[int, float]:
+    stamps: dict[int, float] = {}
+    for line in path.read_text().split("\n"):
+        if line.strip():
+            n, at = line.split()
+            stamps.setdefault(int(n), float(at))
+    return stamps
+
+
+def _per_step(stamps: dict[int, float], around: int, width: int = CAN_EVERY // 2) -> float:
+    """Median step time over a window as wide as one continue_as_new cycle, centred on a step."""
+    deltas = [
+        stamps[n] - stamps[n - 1]
+        for n in range(around - width, around + width)
+        if n in stamps and n - 1 in stamps
+    ]
+    return statistics.median(deltas)
+
+
+def main() -> None:
+    workdir = Path(tempfile.mkdtemp(prefix="bench-durable-host-"))
+    stamps_dir = workdir / "stamps"
+    stamps_dir.mkdir()
+    port = free_port()
+    server = start_server(
+        [
+            "-m",
+            "durable_host",
+            "--app-dir",
+            str(APP_DIR),
+            "--port",
+            str(port),
+            "--data-dir",
+            str(workdir / "data"),
+            "--functions-key",
+            KEY,
+            "--log-level",
+            "warning",
+        ],
+        port=port,
+        log_path=workdir / "host.log",
+        env={"BENCH_STAMPS_DIR": str(stamps_dir)},
+    )
+    print(f"local durable host benchmark (work dir {workdir})")
+    try:
+        with _client(server.url) as client:
+            # 1. sequential (twice: replay makes each step cost O(history), so N matters)
+            for count in SEQUENTIAL_COUNTS:
+                baseline = _in_memory_sequential(count)
+                began = time.perf_counter()
+                _start(client, "sequential", count, f"seq-{count}")
+                _wait(client, f"seq-{count}")
+                elapsed = time.perf_counter() - began
+                rate, base_rate = count / elapsed, count / baseline
+                print(
+                    f"1. sequential: {count} no-op activities in {elapsed:.2f}s = {rate:.0f} activities/s "
+                    f"(goal >= 300); in-memory replay baseline {base_rate:.0f}/s, host/baseline time "
+                    f"{elapsed / baseline:.2f}x"
+                )
+
+            # 2. fan-out / fan-in
+            began = time.perf_counter()
+            _start(client, "fan_out", FAN_OUT, "fan")
+            _wait(client, "fan")
+            elapsed = time.perf_counter() - began
+            fan_rate = FAN_OUT / elapsed
+            print(
+                f"2. fan-out/fan-in: {FAN_OUT} activities in {elapsed:.2f}s = {fan_rate:.0f} activities/s "
+                f"(goal >= 1000); {fan_rate / rate:.2f}x the sequential rate"
+            )
+
+            # 3. many instances
+            began = time.perf_counter()
+            with ThreadPoolExecutor(8) as pool:
+                list(pool.map(lambda n: _start(client, "five", None, f"five-{n}"), range(INSTANCES)))
+            started = time.perf_counter() - began
+            remaining = {f"five-{n}" for n in range(INSTANCES)}
+            while remaining:
+                listed = client.get(
+                    f"{MGMT}/instances/", params={"instanceIdPrefix": "five-", "runtimeStatus": "Completed"}
+                ).json()
+                remaining -= {s["instanceId"] for s in listed}
+                if remaining:
+                    time.sleep(0.2)
+            elapsed = time.perf_counter() - began
+            print(
+                f"3. {INSTANCES} instances x 5 activities: all started in {started:.2f}s, all completed in "
+                f"{elapsed:.2f}s = {INSTANCES / elapsed:.0f} instances/s, {5 * INSTANCES / elapsed:.0f} "
+                f"activities/s ({5 * INSTANCES / elapsed / rate:.2f}x the sequential rate)"
+            )
+
+            # 4. long orchestrations, with and without continue_as_new
+            for label, every in (
+                ("without continue_as_new", None),
+                (f"continue_as_new every {CAN_EVERY}", CAN_EVERY),
+            ):
+                run = "plain" if every is None else "can"
+                began = time.perf_counter()
+                _start(client, "long_run", {"run": run, "steps": LONG_STEPS, "every": every}, f"long-{run}")
+                _wait(client, f"long-{run}", timeout=1800)
+                elapsed = time.perf_counter() - began
+                stamps = _step_times(stamps_dir / f"stamps-{run}")
+                at10, at1000 = _per_step(stamps, 10), _per_step(stamps, LONG_STEPS - 10)
+                print(
+                    f"4. {LONG_STEPS} steps {label}: {elapsed:.1f}s total; per-step median at step 10 "
+                    f"{at10 * 1000:.2f} ms, at step {LONG_STEPS} {at1000 * 1000:.2f} ms, "
+                    f"ratio {at1000 / at10:.2f}x" + (" (goal <= 1.5x)" if every else "")
+                )
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
