@@ -16,6 +16,7 @@ import random
 from typing import Any
 
 import azure.durable_functions as df
+
 from openapi_engine import Catalog, ToolFunction, ToolInfo, ToolResult, build_catalog, invoke, load_registry
 
 from .callbacks import callback_url

@@ -16,6 +16,7 @@ from typing import Any
 
 import azure.durable_functions as df
 from azure.durable_functions.models.Task import TaskBase, TaskState
+
 from openapi_engine import Catalog, ToolFunction, validate_arguments
 
 from . import activities

@@ -8,8 +8,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from openapi_engine import Catalog, ToolFunction
 from rank_bm25 import BM25Okapi
+
+from openapi_engine import Catalog, ToolFunction
 
 __all__ = ["functions_for_run", "needs_approval", "select_for_task"]
 

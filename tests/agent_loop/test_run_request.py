@@ -1,4 +1,5 @@
 import pytest
+
 from agent_loop.run_request import RunRequestError, parse_run_request
 
 
