@@ -34,6 +34,14 @@ FINISHED_STATUSES = frozenset({"Completed", "Failed", "Terminated", "Canceled"})
 class _Wire(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_nulls(cls, data: Any) -> Any:
+        """A null the server sends for a field that has a default means "not known": keep the default."""
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if v is not None}
+        return data
+
 
 class RunCreated(_Wire):
     id: str
