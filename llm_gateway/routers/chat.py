@@ -9,6 +9,7 @@ stream ends without ``[DONE]``, never as a silent normal end.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -32,6 +33,8 @@ __all__ = ["RUN_ID_HEADER", "TIMEOUT_HEADER", "Outcome", "prompt_estimate", "rea
 
 RUN_ID_HEADER = "x-toolmesh-run-id"
 TIMEOUT_HEADER = "x-toolmesh-timeout"
+CLIENT_CLOSED = 499
+"""Status logged for a stream the client left before it ended (nginx's convention)."""
 _STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 log = logging.getLogger("llm_gateway.access")
 router = APIRouter(tags=["chat"])
@@ -187,6 +190,9 @@ async def _relay(
             blob = await anext(opened.rest)
     except StopAsyncIteration:
         pass
+    except (asyncio.CancelledError, GeneratorExit):
+        status, error = CLIENT_CLOSED, "client closed the stream"
+        raise
     except UpstreamError as exc:
         status, error = exc.status_code, exc.message
         yield error_event(exc)

@@ -121,6 +121,7 @@ def gateway(
             "slow": {"deployments": [upstream(fake, "x?latency_ms=3000", timeout=0.3)]},
             "rejects": {"deployments": [upstream(fake, "x?error=400")]},
             "down": {"deployments": [upstream(fake, "x?error=502")]},
+            "slow-stream": {"deployments": [upstream(fake, "x?chunks=40&gap_ms=100")]},
             "midstream": {"deployments": [upstream(fake, "x?midstream=2&chunks=6&gap_ms=20")]},
             "midstream-event": {"deployments": [upstream(fake, "x?midstream_error=2&chunks=6&gap_ms=20")]},
             "azure": {

@@ -260,3 +260,19 @@ def test_models_lists_aliases_with_offline_labelled(gateway: RunningServer) -> N
     assert client(gateway).models.retrieve("azure").owned_by == "toolmesh:azure"
     with pytest.raises(openai.NotFoundError):
         client(gateway).models.retrieve("nope")
+
+
+def test_client_leaving_a_stream_is_logged_as_499(gateway: RunningServer) -> None:
+    body = {"model": "slow-stream", "messages": HELLO, "stream": True}
+    headers = {"X-Toolmesh-Run-Id": "run-left-early"}
+    started = time.monotonic()
+    with httpx.stream("POST", f"{gateway.url}/v1/chat/completions", json=body, headers=headers) as response:
+        for line in response.iter_lines():
+            if line.startswith("data: "):
+                break
+    records: list[Any] = []
+    while time.monotonic() - started < 3 and not records:
+        records = httpx.get(f"{gateway.url}/v1/usage", params={"run_id": "run-left-early"}).json()["data"]
+        time.sleep(0.05)
+    assert records and records[0]["status"] == 499
+    assert time.monotonic() - started < 3  # the 4 s upstream stream was abandoned, not drained
