@@ -22,12 +22,13 @@ from .models import (
     ToolInfo,
     ToolResult,
 )
-from .openai_rules import check_strict_schema, check_tools
+from .openai_rules import LEGACY_STRICT_LIMITS, StrictLimits, check_strict_schema, check_tools
 from .registry import Registry, ToolEntry, ToolFilter, load_registry
 
 __all__ = [
     "DEFAULT_MAX_BODY_CHARS",
     "DEFAULT_TOOL_TIMEOUT",
+    "LEGACY_STRICT_LIMITS",
     "BodyBinding",
     "CallbackSpec",
     "Catalog",
@@ -42,6 +43,7 @@ __all__ = [
     "RegistryError",
     "SecurityBinding",
     "SpecLoadError",
+    "StrictLimits",
     "ToolEntry",
     "ToolFilter",
     "ToolFunction",

@@ -9,11 +9,13 @@ nesting, property, enum and size limits.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 __all__ = [
+    "LEGACY_STRICT_LIMITS",
     "MAX_ENUM_VALUES",
     "MAX_FUNCTION_NAME",
     "MAX_NESTING",
@@ -21,6 +23,7 @@ __all__ = [
     "MAX_SCHEMA_STRING_CHARS",
     "MAX_TOOLS",
     "NAME_PATTERN",
+    "StrictLimits",
     "check_strict_schema",
     "check_tools",
 ]
@@ -49,7 +52,9 @@ ALLOWED_KEYWORDS = frozenset(
 )  # fmt: skip
 
 
-def check_tools(tools: Sequence[Mapping[str, Any]], *, max_tools: int = MAX_TOOLS) -> list[str]:
+def check_tools(
+    tools: Sequence[Mapping[str, Any]], *, max_tools: int = MAX_TOOLS, limits: StrictLimits | None = None
+) -> list[str]:
     """Every rule a list of `{"type": "function", ...}` tools breaks; empty when valid."""
     problems: list[str] = []
     if len(tools) > max_tools:
@@ -78,29 +83,62 @@ def check_tools(tools: Sequence[Mapping[str, Any]], *, max_tools: int = MAX_TOOL
             problems.append(f"{where}.function.parameters: must be a JSON schema of type object")
             continue
         if fn.get("strict") is True:
-            problems.extend(f"{where}.function.parameters{p}" for p in check_strict_schema(params))
+            problems.extend(
+                f"{where}.function.parameters{p}" for p in check_strict_schema(params, limits=limits)
+            )
     return problems
 
 
-def check_strict_schema(schema: Mapping[str, Any]) -> list[str]:
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class StrictLimits:
+    """Size limits of strict mode; the defaults are OpenAI's current ones."""
+
+    max_nesting: int = MAX_NESTING
+    max_properties: int = MAX_PROPERTIES
+    max_enum_values: int = MAX_ENUM_VALUES
+    max_string_chars: int = MAX_SCHEMA_STRING_CHARS
+    max_large_enum_chars: int = MAX_LARGE_ENUM_CHARS
+
+
+LEGACY_STRICT_LIMITS = StrictLimits(
+    max_nesting=5,
+    max_properties=100,
+    max_enum_values=500,
+    max_string_chars=15_000,
+    max_large_enum_chars=7_500,
+)
+"""The launch-era limits some Azure OpenAI deployments still document (probe per deployment)."""
+
+
+@dataclasses.dataclass(kw_only=True)
+class _Walk:
+    defs: Mapping[str, Any]
+    limits: StrictLimits
+    problems: list[str] = dataclasses.field(default_factory=list)
+    properties: int = 0
+    enums: int = 0
+    chars: int = 0
+
+
+def check_strict_schema(schema: Mapping[str, Any], *, limits: StrictLimits | None = None) -> list[str]:
     """Every strict-mode rule `schema` breaks, each prefixed with its location."""
-    problems: list[str] = []
-    if schema.get("type") != "object" or "anyOf" in schema:
-        problems.append(": the root must be an object, not anyOf")
+    limits = limits or StrictLimits()
     defs = schema.get("$defs") or {}
-    state = {"properties": 0, "enums": 0, "chars": sum(len(n) for n in defs)}
-    _check(schema, "", 1, problems, state, defs)
+    walk = _Walk(defs=defs, limits=limits, chars=sum(len(n) for n in defs))
+    if schema.get("type") != "object" or "anyOf" in schema:
+        walk.problems.append(": the root must be an object, not anyOf")
+    _check(schema, "", 1, walk)
     for name, sub in defs.items():
-        _check(sub, f"/$defs/{name}", 1, problems, state, defs)
-    if state["properties"] > MAX_PROPERTIES:
-        problems.append(f": {state['properties']} properties exceeds limit of {MAX_PROPERTIES}")
-    if state["enums"] > MAX_ENUM_VALUES:
-        problems.append(f": {state['enums']} enum values exceeds limit of {MAX_ENUM_VALUES}")
-    if state["chars"] > MAX_SCHEMA_STRING_CHARS:
-        problems.append(
-            f": {state['chars']} characters of names and enum values exceeds {MAX_SCHEMA_STRING_CHARS}"
+        _check(sub, f"/$defs/{name}", 1, walk)
+    if walk.properties > limits.max_properties:
+        walk.problems.append(f": {walk.properties} properties exceeds limit of {limits.max_properties}")
+    if walk.enums > limits.max_enum_values:
+        walk.problems.append(f": {walk.enums} enum values exceeds limit of {limits.max_enum_values}")
+    if walk.chars > limits.max_string_chars:
+        walk.problems.append(
+            f": {walk.chars} characters of names and enum values exceeds {limits.max_string_chars}"
         )
-    return problems
+    return walk.problems
 
 
 def _types(node: Mapping[str, Any]) -> list[str]:
@@ -108,26 +146,25 @@ def _types(node: Mapping[str, Any]) -> list[str]:
     return [kind] if isinstance(kind, str) else [k for k in kind or [] if isinstance(k, str)]
 
 
-def _check(
-    node: Any, where: str, depth: int, problems: list[str], state: dict[str, int], defs: Mapping[str, Any]
-) -> None:
+def _check(node: Any, where: str, depth: int, walk: _Walk) -> None:
+    problems, limits = walk.problems, walk.limits
     if not isinstance(node, Mapping):
         problems.append(f"{where}: schema must be an object")
         return
-    if depth > MAX_NESTING:
-        problems.append(f"{where}: {depth} levels of nesting exceeds limit of {MAX_NESTING}")
+    if depth > limits.max_nesting:
+        problems.append(f"{where}: {depth} levels of nesting exceeds limit of {limits.max_nesting}")
         return
     for key in node:
         if key in FORBIDDEN_KEYWORDS or (key not in ALLOWED_KEYWORDS and not key.startswith("x-")):
             problems.append(f"{where}: '{key}' is not permitted")
     ref = node.get("$ref")
     if ref is not None:
-        if not (ref == "#" or (isinstance(ref, str) and ref.startswith("#/$defs/") and ref[8:] in defs)):
+        if not (ref == "#" or (isinstance(ref, str) and ref.startswith("#/$defs/") and ref[8:] in walk.defs)):
             problems.append(f"{where}: $ref {ref!r} must point into #/$defs")
         return
     if "anyOf" in node:
         for i, branch in enumerate(node["anyOf"]):
-            _check(branch, f"{where}/anyOf/{i}", depth, problems, state, defs)
+            _check(branch, f"{where}/anyOf/{i}", depth, walk)
         return
     kinds = _types(node)
     if not kinds and "enum" not in node and "const" not in node:
@@ -137,13 +174,13 @@ def _check(
         problems.append(f"{where}: format {fmt!r} is not supported")
     enum = node.get("enum")
     if isinstance(enum, list):
-        state["enums"] += len(enum)
+        walk.enums += len(enum)
         chars = sum(len(v) for v in enum if isinstance(v, str))
-        state["chars"] += chars
-        if len(enum) > 250 and chars > MAX_LARGE_ENUM_CHARS:
+        walk.chars += chars
+        if len(enum) > 250 and chars > limits.max_large_enum_chars:
             problems.append(
                 f"{where}: an enum of {len(enum)} values has {chars} characters "
-                f"(limit {MAX_LARGE_ENUM_CHARS})"
+                f"(limit {limits.max_large_enum_chars})"
             )
     if "object" in kinds:
         props = node.get("properties")
@@ -158,16 +195,16 @@ def _check(
             problems.append(
                 f"{where}: 'required' must include every key in properties; missing {missing[:5]}"
             )
-        state["properties"] += len(props)
-        state["chars"] += sum(len(p) for p in props)
+        walk.properties += len(props)
+        walk.chars += sum(len(p) for p in props)
         for prop, sub in props.items():
-            _check(sub, f"{where}/properties/{prop}", depth + 1, problems, state, defs)
+            _check(sub, f"{where}/properties/{prop}", depth + 1, walk)
     if "array" in kinds:
         items = node.get("items")
         if items is None:
             problems.append(f"{where}: array schema missing items")
         else:
-            _check(items, f"{where}/items", depth + 1, problems, state, defs)
+            _check(items, f"{where}/items", depth + 1, walk)
 
 
 def first_problems(problems: Iterable[str], limit: int = 3) -> str:

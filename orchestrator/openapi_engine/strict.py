@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .openai_rules import STRICT_FORMATS, check_strict_schema, first_problems
+from .openai_rules import STRICT_FORMATS, StrictLimits, check_strict_schema, first_problems
 from .schemas import make_nullable
 
 __all__ = ["StrictError", "to_strict"]
@@ -31,8 +31,10 @@ class StrictError(ValueError):
     """The schema has no strict-mode equivalent; the message says where and why."""
 
 
-def to_strict(schema: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
-    """(strict schema, None) or (None, reason)."""
+def to_strict(
+    schema: dict[str, Any], *, limits: StrictLimits | None = None
+) -> tuple[dict[str, Any] | None, str | None]:
+    """(strict schema, None) or (None, reason); `limits` default to OpenAI's current ones."""
     try:
         out = _node(schema, "", root=True)
         defs = schema.get("$defs")
@@ -40,7 +42,7 @@ def to_strict(schema: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None
             out["$defs"] = {name: _node(sub, f"/$defs/{name}") for name, sub in defs.items()}
     except StrictError as exc:
         return None, str(exc)
-    problems = check_strict_schema(out)
+    problems = check_strict_schema(out, limits=limits)
     if problems:
         return None, first_problems(problems)
     return out, None

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from openapi_engine import ConversionOptions, ConvertedSpec, ToolFunction, load_and_convert
 
+from openapi_engine import ConversionOptions, ConvertedSpec, ToolFunction, load_and_convert
 from tests.support.servers import REPO_ROOT, RunningServer, start_uvicorn
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from openapi_engine import check_tools
-from toolmesh_cli.tools_cmd import tools_app
 from typer.testing import CliRunner
 
+from openapi_engine import check_tools
 from tests.openapi_engine.conftest import ECHO_SPEC
 from tests.support.servers import RunningServer
+from toolmesh_cli.tools_cmd import tools_app
 
 runner = CliRunner()
 

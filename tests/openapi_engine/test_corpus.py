@@ -6,11 +6,11 @@ import functools
 from typing import Any
 
 import pytest
+
 from openapi_engine import ConvertedSpec, check_tools, load_and_convert
 from openapi_engine.documents import parse_document, read_source
 from openapi_engine.refs import escape_pointer
 from openapi_engine.shaping import MAX_SCHEMA_CHARS
-
 from tests.openapi_engine.conftest import corpus_path
 
 SPECS = {

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from openapi_engine import SpecLoadError, convert_document, load_and_convert
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from openapi_engine import Catalog, RegistryError, build_catalog, load_registry
 
+from openapi_engine import Catalog, RegistryError, build_catalog, load_registry
 from tests.openapi_engine.conftest import CORPUS, FIXTURES
 from tests.support.servers import REPO_ROOT, RunningServer
 

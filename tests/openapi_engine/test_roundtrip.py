@@ -7,8 +7,8 @@ import json
 from typing import Any
 
 import httpx
-from openapi_engine import ToolResult, invoke
 
+from openapi_engine import ToolResult, invoke
 from tests.support.servers import RunningServer
 
 SETTINGS = {"ECHO_KEY": "secret-key-123", "QueryKey": "q-secret", "CookieKey": "c-secret", "Bearer": "tok-1"}

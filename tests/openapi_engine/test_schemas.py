@@ -189,3 +189,18 @@ def test_descriptions_are_plain_text_within_limit() -> None:
     cleaned = clean_text(text)
     assert cleaned.startswith("Title See the docs and bold code.")
     assert len(cleaned) <= 1024 and cleaned.endswith("…")
+
+
+def test_legacy_limits_are_stricter() -> None:
+    from openapi_engine import LEGACY_STRICT_LIMITS
+
+    node: dict[str, Any] = {"type": "string"}
+    for _ in range(6):
+        node = {"type": "object", "properties": {"x": node}, "required": ["x"], "additionalProperties": False}
+    assert check_strict_schema(node) == []
+    assert any("exceeds limit of 5" in p for p in check_strict_schema(node, limits=LEGACY_STRICT_LIMITS))
+    props = {f"p{i}": {"type": "string"} for i in range(101)}
+    wide: dict[str, Any] = {"type": "object", "properties": props, "required": list(props)}
+    wide["additionalProperties"] = False
+    assert to_strict(wide)[0] is not None
+    assert "101 properties exceeds limit of 100" in (to_strict(wide, limits=LEGACY_STRICT_LIMITS)[1] or "")

@@ -1,6 +1,7 @@
 """What the model sees for small corpus specs, pinned: any change to it is a visible diff.
 
-Refresh after an intended change with: UPDATE_SNAPSHOTS=1 .venv/bin/pytest tests/openapi_engine/test_snapshots.py
+Refresh after an intended change:
+    UPDATE_SNAPSHOTS=1 .venv/bin/pytest tests/openapi_engine/test_snapshots.py
 """
 
 from __future__ import annotations
