@@ -16,8 +16,10 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 
@@ -33,6 +35,7 @@ from durable_host.store import (
     InstanceFilter,
     InstanceRow,
     MessageKind,
+    MessageRow,
     NewMessage,
     Store,
 )
@@ -60,6 +63,25 @@ def validate_instance_id(instance_id: str) -> None:
         raise BadRequestError(
             f"Instance ID '{instance_id}' must not contain '/', '\\', '?', '#' or control characters."
         )
+
+
+def _replay(
+    fn: Callable[..., Any] | None,
+    instance: InstanceRow,
+    history: list[str],
+    messages: list[MessageRow],
+    now: datetime,
+) -> tuple[episode.EpisodePlan, episode.OrchestratorReply | None]:
+    """Plan the episode and, when the orchestrator must run, run it (on the orchestrator thread)."""
+    plan = episode.prepare(instance, history, messages, now)
+    if plan.commit is not None or plan.body is None:
+        return plan, None
+    if fn is None:
+        error = (
+            f"The function '{instance.name}' doesn't exist, is disabled, or is not an orchestrator function."
+        )
+        return plan, episode.OrchestratorReply(error=error)
+    return plan, run_orchestrator(fn, plan.body)
 
 
 class Engine:
@@ -198,20 +220,19 @@ class Engine:
         if not messages:
             return
         history = self._load_history(instance_id)
-        plan = episode.prepare(instance, history, messages, now)
+        fn = self.functions.orchestrators.get(instance.name)
+        loop = asyncio.get_running_loop()
+        # Building the body and replaying are both O(history): keep them off the event loop.
+        plan, reply = await loop.run_in_executor(
+            self._orchestrator_thread, _replay, fn, instance, history, messages, now
+        )
+        current = self.store.get_instance(instance_id)
+        if current is None or current.execution_id != instance.execution_id:
+            return  # purged or recreated while the episode ran: its result no longer applies
         if plan.commit is not None:
             self._commit(plan.commit)
             return
-        assert plan.body is not None
-        fn = self.functions.orchestrators.get(instance.name)
-        if fn is None:
-            reply = episode.OrchestratorReply(
-                error=f"The function '{instance.name}' doesn't exist, is disabled, "
-                "or is not an orchestrator function."
-            )
-        else:
-            loop = asyncio.get_running_loop()
-            reply = await loop.run_in_executor(self._orchestrator_thread, run_orchestrator, fn, plan.body)
+        assert reply is not None
         self._commit(episode.finish(plan, reply, self))
 
     async def _activity(self, row: ActivityRow) -> None:

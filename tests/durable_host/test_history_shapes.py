@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import azure.durable_functions as df
+
 from durable_host import episode
 from durable_host import history as h
 from durable_host.invoke import run_orchestrator
@@ -438,3 +439,20 @@ def test_entity_calls_fail_the_orchestration_with_a_clear_error() -> None:
     sim.step()
     assert sim.instance.status is RuntimeStatus.FAILED
     assert "entities are not supported" in json.loads(sim.instance.output or "null")
+
+
+def test_long_timer_is_split_into_host_sized_chunks() -> None:
+    def orch(context):
+        yield context.create_timer(context.current_utc_datetime + timedelta(days=7))
+        return "late"
+
+    sim = Sim.start(orch)
+    sim.step()
+    first = json.loads(sim.history[2])
+    assert first["EventType"] == 10
+    assert h.parse_time(first["FireAt"]) == sim.now + timedelta(days=3)
+    sim.step(3 * 86400)
+    sim.step(3 * 86400)
+    assert sim.instance.status is RuntimeStatus.RUNNING
+    sim.step(86400)
+    assert json.loads(sim.instance.output or "null") == "late"

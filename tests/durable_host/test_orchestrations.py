@@ -179,3 +179,10 @@ def test_wait_for_completion_returns_output_directly(host: Host) -> None:
         response = client.post("/api/wait/fan_out", json=4)
     assert response.status_code == 200
     assert response.json() == 12
+
+
+def test_call_http_runs_the_builtin_http_activity(host: Host) -> None:
+    status = host.wait(host.start("http_call", f"{host.url}/api/items/7?q=z"))
+    assert status["runtimeStatus"] == "Completed", status
+    assert status["output"]["status"] == 200
+    assert status["output"]["body"]["id"] == 7

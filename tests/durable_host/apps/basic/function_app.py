@@ -292,3 +292,9 @@ def mixed(context: df.DurableOrchestrationContext):
 @app.orchestration_trigger(context_name="context")
 def slow(context: df.DurableOrchestrationContext):
     return (yield context.call_activity("sleep_for", context.get_input()))
+
+
+@app.orchestration_trigger(context_name="context")
+def http_call(context: df.DurableOrchestrationContext):
+    response = yield context.call_http("GET", context.get_input())
+    return {"status": response["statusCode"], "body": json.loads(response["content"])}
