@@ -6,6 +6,7 @@ import json
 from typing import Annotated
 
 import typer
+
 from openapi_engine import SpecLoadError, load_and_convert
 
 __all__ = ["tools_app"]
