@@ -72,6 +72,7 @@ def launch_host(
     port: int | None = None,
     extra: list[str] | None = None,
     env: dict[str, str] | None = None,
+    app_dir: Path | None = None,
 ) -> Host:
     port = port or free_port()
     marks_dir.mkdir(parents=True, exist_ok=True)
@@ -79,7 +80,7 @@ def launch_host(
         "-m",
         "durable_host",
         "--app-dir",
-        str(APPS / app),
+        str(app_dir or APPS / app),
         "--host",
         "127.0.0.1",
         "--port",

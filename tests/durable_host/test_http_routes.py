@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.durable_host.conftest import KEY, Host, launch_host
+from tests.durable_host.conftest import APPS, KEY, Host, launch_host
 
 
 def test_int_route_parameter_and_query_reach_the_function(host: Host) -> None:
@@ -90,3 +92,19 @@ def test_entity_function_is_refused_at_startup(tmp_path: Path) -> None:
         launch_host("entity", tmp_path / "data", tmp_path / "marks")
     assert "counter_entity" in str(failure.value)
     assert "entities" in str(failure.value)
+
+
+def test_local_settings_fill_environment_without_overriding(tmp_path: Path) -> None:
+    app_dir = tmp_path / "app"
+    shutil.copytree(APPS / "rootprefix", app_dir)
+    (app_dir / "local.settings.json").write_text(
+        json.dumps({"IsEncrypted": False, "Values": {"GREETING": "from-file", "TOOLMESH_PROBE": "file"}})
+    )
+    running = launch_host(
+        "rootprefix", tmp_path / "data", tmp_path / "marks", app_dir=app_dir, env={"TOOLMESH_PROBE": "env"}
+    )
+    try:
+        assert httpx.get(running.url + "/settings/GREETING").text == "from-file"
+        assert httpx.get(running.url + "/settings/TOOLMESH_PROBE").text == "env"
+    finally:
+        running.stop()

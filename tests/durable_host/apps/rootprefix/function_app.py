@@ -29,3 +29,10 @@ def greet(context: df.DurableOrchestrationContext):
 @app.activity_trigger(input_name="name")
 def say(name: str) -> str:
     return f"hi {name}"
+
+
+@app.route(route="settings/{name}", methods=["GET"])
+def setting(req: func.HttpRequest) -> func.HttpResponse:
+    import os
+
+    return func.HttpResponse(os.environ.get(req.route_params["name"], "<unset>"))
