@@ -55,7 +55,8 @@ def _node(node: Any, where: str, *, root: bool = False) -> dict[str, Any]:
         if key in node:
             raise StrictError(f"{where or '/'}: '{key}' has no strict-mode equivalent")
     if "$ref" in node:
-        return {k: v for k, v in node.items() if k in ("$ref", "description")}
+        # A bare reference: keywords beside $ref are where strict-mode validators disagree.
+        return {"$ref": node["$ref"]}
     if "anyOf" in node:
         if root:
             raise StrictError("/: the root cannot be anyOf")
