@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from toolmesh_cli.main import app
 from typer.testing import CliRunner, Result
 
 from tests.support.servers import RunningServer, start_uvicorn
+from toolmesh_cli.main import app
 
 FAKE_KEY = "cli-test-key"
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from toolmesh_cli.config import Settings, resolve_target
 from toolmesh_cli.errors import ConfigError
 

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from toolmesh_cli.errors import MeshError, ServiceStartError
-from toolmesh_cli.mesh import TOOL_SERVICES, MeshPorts, start_mesh
 
 from tests.support.servers import REPO_ROOT, free_port
+from toolmesh_cli.errors import MeshError, ServiceStartError
+from toolmesh_cli.mesh import TOOL_SERVICES, MeshPorts, start_mesh
 
 AVAILABLE_TOOLS = [name for name in TOOL_SERVICES if (REPO_ROOT / "tools" / name / "main.py").is_file()]
 
@@ -150,6 +150,20 @@ def test_cancel_stops_a_waiting_run_and_follow_exits_three(mesh: MeshUnderTest) 
     assert "outcome cancelled" in final.stdout
 
 
+def test_reply_from_the_cli_reaches_a_run_waiting_on_the_mailbox(mesh: MeshUnderTest) -> None:
+    if "mailbox" not in AVAILABLE_TOOLS:
+        pytest.skip("tools/mailbox is not in this checkout")
+    objective = "Send a message to ann@example.com asking whether Monday suits the launch"
+    started = mesh("run", objective, "--tool", "mailbox", "--max-iterations", "2", "--detach", "--json")
+    run_id = started.json()["id"]
+    call_id = _wait_for(mesh, run_id, "waiting")
+    replied = mesh("reply", run_id, call_id, "Monday is fine", "--from", "ann@example.com")
+    assert replied.code == 0, replied.stderr
+    final = mesh("show", run_id, "--follow", "--json", "--interval", "0.5")
+    assert final.code == 0, final.stdout + final.stderr
+    assert "Monday is fine" in final.json()["output"]["tasks"][0]["result"]
+
+
 def test_bad_budget_is_refused_by_the_real_api(mesh: MeshUnderTest) -> None:
     result = mesh("run", "anything", "--max-tokens", "5")
     assert result.code == 2
@@ -173,16 +187,21 @@ def _state(pid: int) -> str:
         return "zombie"
 
 
-def _wait_for_approval(mesh: MeshUnderTest, run_id: str, timeout: float = 60) -> str:
+def _wait_for_approval(mesh: MeshUnderTest, run_id: str) -> str:
+    return _wait_for(mesh, run_id, "approvals")
+
+
+def _wait_for(mesh: MeshUnderTest, run_id: str, key: str, timeout: float = 60) -> str:
+    """The call id of the first entry of ``progress[key]`` (approvals or waiting) once there is one."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         view = mesh("show", run_id, "--json").json()
         progress = view.get("progress") or {}
-        if progress.get("approvals"):
-            return str(progress["approvals"][0]["call_id"])
+        if progress.get(key):
+            return str(progress[key][0]["call_id"])
         assert view["status"] not in ("Completed", "Failed", "Terminated"), view
         time.sleep(0.5)
-    raise AssertionError(f"run {run_id} never asked for approval")
+    raise AssertionError(f"run {run_id} never showed {key}")
 
 
 def test_up_refuses_a_port_in_use_and_starts_nothing(tmp_path: Path) -> None:

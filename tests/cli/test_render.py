@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+
 from toolmesh_cli.follow import ChangeLog
 from toolmesh_cli.render import exit_code_for, render_run
 from toolmesh_cli.schemas import RunStatus

@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from console import console_headers, render_console
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from console import console_headers, render_console
 
 STEP_SECONDS = float(os.environ.get("FAKE_STEP_SECONDS", "0.3"))
 API_KEY = os.environ.get("FAKE_API_KEY", "fake-key")

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 
 import httpx
 import pytest
-from toolmesh_cli.mesh import TOOL_SERVICES, Mesh, MeshPorts, start_mesh
 
 from tests.support.servers import REPO_ROOT, free_port
+from toolmesh_cli.mesh import TOOL_SERVICES, Mesh, MeshPorts, start_mesh
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -109,3 +109,33 @@ def test_approval_in_one_page_disappears_from_the_other(
     finally:
         page_a.context.close()
         page_b.context.close()
+
+
+def test_reply_box_answers_a_message_the_run_waits_on(browser: Browser, mesh: Mesh, artifacts: Path) -> None:
+    started = httpx.post(
+        mesh.url + "/api/runs",
+        json={
+            "objective": "Send a message to bob@example.com asking whether Friday works for the review",
+            "budgets": {"max_iterations": 2},
+            "tools": ["mailbox"],
+        },
+        headers={"x-functions-key": mesh.functions_key},
+        timeout=30,
+    )
+    assert started.status_code == 202, started.text
+    page = _open(browser, mesh, f"/runs/{started.json()['id']}")
+    try:
+        page.wait_for_selector(".waiting textarea", timeout=RUN_WAIT_MS)
+        assert "bob@example.com" in page.inner_text(".waiting")
+        page.fill(".waiting textarea", "Friday at 10 works for me")
+        page.fill(".waiting input[aria-label='From']", "bob@example.com")
+        page.screenshot(path=str(artifacts / "mesh-reply.png"), full_page=True)
+        page.click(".waiting button.send-reply")
+        page.wait_for_selector(".waiting", state="detached", timeout=RUN_WAIT_MS)
+        page.wait_for_selector("#report:not([hidden])", timeout=RUN_WAIT_MS)
+        final = httpx.get(
+            f"{mesh.url}/api/runs/{started.json()['id']}", headers={"x-functions-key": mesh.functions_key}
+        ).json()
+        assert "Friday at 10 works for me" in str(final["output"]["tasks"][0]["result"])
+    finally:
+        page.context.close()

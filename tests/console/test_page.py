@@ -7,8 +7,8 @@ import hashlib
 import re
 
 import httpx
-from console import console_headers, render_console
 
+from console import console_headers, render_console
 from tests.support.servers import RunningServer
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
-from console import console_headers, render_console
 
+from console import console_headers, render_console
 from tests.support.servers import REPO_ROOT, free_port, start_server
 
 APP_DIR = Path(__file__).parent / "apps" / "console_only"

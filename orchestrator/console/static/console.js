@@ -260,6 +260,21 @@ function approvalItem(runId, approval) {
   );
 }
 
+// A sent message reads better as "To / Subject / body" than as the tool's JSON answer.
+function messageView(waiting) {
+  const sent = waiting.response;
+  if (sent && typeof sent === "object" && (sent.subject || sent.body)) {
+    return h(
+      "div",
+      { class: "message" },
+      sent.to ? h("div", {}, h("strong", {}, "To: "), String(sent.to)) : null,
+      sent.subject ? h("div", {}, h("strong", {}, "Subject: "), String(sent.subject)) : null,
+      sent.body ? h("code", {}, String(sent.body)) : null,
+    );
+  }
+  return waiting.message ? h("code", {}, oneLine(waiting.message, 2000)) : null;
+}
+
 function waitingItem(runId, waiting) {
   const text = h("textarea", { placeholder: "Your reply", "aria-label": "Reply" });
   const sender = h("input", { type: "text", value: "console", "aria-label": "From" });
@@ -288,7 +303,7 @@ function waitingItem(runId, waiting) {
     "div",
     { class: "item waiting", dataset: { call: waiting.call_id } },
     h("div", {}, badge("waiting for a reply", "waiting"), " ", h("strong", {}, waiting.function)),
-    waiting.message ? h("code", {}, oneLine(waiting.message, 2000)) : null,
+    messageView(waiting),
     h("div", { class: "muted" }, "call " + waiting.call_id + (waiting.since ? " · since " + when(waiting.since) : "") + (waiting.expires_at ? " · expires " + when(waiting.expires_at) : "")),
     text,
     h("div", { class: "row" }, h("label", {}, "From ", sender), send),

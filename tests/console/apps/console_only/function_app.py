@@ -2,6 +2,7 @@
 
 import azure.durable_functions as df
 import azure.functions as func
+
 from console.http_route import console_bp
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
