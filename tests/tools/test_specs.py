@@ -67,7 +67,7 @@ def test_service_conforms_to_its_spec(name: str, start_service: StartService, tm
             "--header",
             f"X-API-Key: {API_KEY}",
             "--max-examples",
-            "15",
+            "10",
             "--seed",
             "20261120",
             "--generation-database",

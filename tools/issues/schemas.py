@@ -55,7 +55,7 @@ Name = Annotated[
 ]
 LongText = Annotated[str, Field(max_length=20_000), AfterValidator(_encodable)]
 Body = Annotated[
-    str, StringConstraints(min_length=1, max_length=20_000, pattern=r"\S"), AfterValidator(_encodable)
+    str, StringConstraints(min_length=1, max_length=10_000, pattern=r"\S"), AfterValidator(_encodable)
 ]
 Person = Annotated[str, StringConstraints(max_length=100), AfterValidator(_encodable)]
 Label = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,49}$")]

@@ -38,7 +38,7 @@ def _encodable(value: str) -> str:
 _Readable = AfterValidator(_encodable)
 Address = Annotated[str, StringConstraints(min_length=1, max_length=320, pattern=r"\S"), _Readable]
 Subject = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"\S"), _Readable]
-Text = Annotated[str, StringConstraints(min_length=1, max_length=50_000, pattern=r"\S"), _Readable]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=10_000, pattern=r"\S"), _Readable]
 
 
 class MessageSend(BaseModel):
