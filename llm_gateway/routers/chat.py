@@ -29,7 +29,15 @@ from llm_gateway.schemas import ChatCompletionRequest, ErrorBody
 from llm_gateway.state import GatewayState
 from llm_gateway.usage import UsageEntry
 
-__all__ = ["RUN_ID_HEADER", "TIMEOUT_HEADER", "Outcome", "prompt_estimate", "read_timeout", "router"]
+__all__ = [
+    "CLIENT_CLOSED",
+    "Outcome",
+    "RUN_ID_HEADER",
+    "TIMEOUT_HEADER",
+    "prompt_estimate",
+    "read_timeout",
+    "router",
+]
 
 RUN_ID_HEADER = "x-toolmesh-run-id"
 TIMEOUT_HEADER = "x-toolmesh-timeout"
