@@ -38,6 +38,16 @@ def test_shared_modules_are_identical_in_every_service(module: str) -> None:
     assert not drifted, f"tools/<name>/{module} differs from tools/notes/{module} in: {', '.join(drifted)}"
 
 
+def test_logs_module_differs_only_in_the_service_name() -> None:
+    def normalized(name: str) -> str:
+        text = (REPO_ROOT / "tools" / name / "logs.py").read_text(encoding="utf-8")
+        assert f'SERVICE = "{name}"' in text
+        return text.replace(f'SERVICE = "{name}"', 'SERVICE = "<name>"')
+
+    reference = normalized("notes")
+    assert all(normalized(name) == reference for name in SERVICES)
+
+
 @pytest.mark.parametrize("name", SERVICES)
 def test_service_has_the_standard_layout(name: str) -> None:
     folder = REPO_ROOT / "tools" / name

@@ -1,6 +1,6 @@
 """Structured JSON logs: one object per line, never a header or a body.
 
-Requests are logged by method, path, status and duration only, so API keys, message
+Requests are logged by method, path, status and duration only, so API keys, request
 contents and idempotency keys cannot leak into the logs.
 """
 
@@ -16,7 +16,7 @@ __all__ = ["JsonFormatter", "configure_logging", "logger"]
 SERVICE = "mailbox"
 logger = logging.getLogger(f"tools.{SERVICE}")
 
-_STANDARD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+_STANDARD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):
@@ -39,10 +39,16 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: str) -> None:
-    """Send this service's logs to stderr as JSON lines (idempotent)."""
-    if not any(isinstance(h.formatter, JsonFormatter) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(JsonFormatter())
-        logger.addHandler(handler)
+    """Send this service's logs, and uvicorn's, to stderr as JSON lines (idempotent).
+
+    uvicorn's own access log is switched off: ``AccessLogMiddleware`` writes one
+    structured line per request instead, without the query string.
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    for name in (logger.name, "uvicorn", "uvicorn.error"):
+        target = logging.getLogger(name)
+        target.handlers = [handler]
+        target.propagate = False
     logger.setLevel(level.upper())
-    logger.propagate = False
+    logging.getLogger("uvicorn.access").disabled = True
