@@ -197,8 +197,8 @@ def main() -> None:
                 rate, base_rate = count / elapsed, count / baseline
                 print(
                     f"1. sequential: {count} no-op activities, median of {REPEATS}: {elapsed:.2f}s = "
-                    f"{rate:.0f} activities/s (goal >= 300); in-memory replay baseline {base_rate:.0f}/s, host/baseline "
-                    f"time {elapsed / baseline:.2f}x"
+                    f"{rate:.0f} activities/s (goal >= 300); in-memory replay baseline {base_rate:.0f}/s, "
+                    f"host/baseline time {elapsed / baseline:.2f}x"
                 )
 
             # 2. fan-out / fan-in
