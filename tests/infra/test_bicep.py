@@ -349,7 +349,6 @@ def test_readme_documents_every_main_parameter() -> None:
 def test_azure_mailbox_accepts_the_orchestrators_callback_urls() -> None:
     """On Azure, TOOLMESH_PUBLIC_URL and the mailbox's allowed origin name the same Function App."""
     from agent_loop.callbacks import callback_url
-
     from tools.mailbox.callbacks import check_callback_url, parse_origins
 
     host = {"functionApp.outputs.defaultHostName": "func-x.azurewebsites.net"}

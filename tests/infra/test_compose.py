@@ -258,7 +258,6 @@ def test_compose_cli_stops_when_a_secret_is_missing(tmp_path: Path) -> None:
 def test_compose_mailbox_accepts_the_orchestrators_callback_urls() -> None:
     """The URL the orchestrator builds from TOOLMESH_PUBLIC_URL passes the mailbox's own check."""
     from agent_loop.callbacks import callback_url
-
     from tools.mailbox.callbacks import check_callback_url, parse_origins
 
     public = compose_environment(ORCHESTRATOR)["TOOLMESH_PUBLIC_URL"] or ""
