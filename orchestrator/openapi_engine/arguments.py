@@ -18,6 +18,7 @@ from .models import ToolFunction
 __all__ = ["MAX_MESSAGES", "drop_omitted_nulls", "validate_arguments"]
 
 MAX_MESSAGES = 8
+MAX_MESSAGE_CHARS = 300
 
 
 def _resolve(schema: Any, defs: Mapping[str, Any]) -> Any:
@@ -113,6 +114,8 @@ def validate_arguments(function: ToolFunction, arguments: object) -> list[str]:
     messages: list[str] = []
     for error in errors:
         message = _message(error)
+        if len(message) > MAX_MESSAGE_CHARS:
+            message = message[: MAX_MESSAGE_CHARS - 1] + "…"
         if message not in messages:
             messages.append(message)
     if len(messages) > MAX_MESSAGES:

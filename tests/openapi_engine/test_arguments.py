@@ -31,3 +31,8 @@ def test_strict_nulls_for_optional_fields_are_accepted(fn) -> None:
     function: ToolFunction = fn("queryStyles")
     args = {name: None for name in function.parameters["properties"]}
     assert validate_arguments(function, args) == []
+
+
+def test_messages_about_huge_values_stay_short(fn) -> None:
+    (message,) = validate_arguments(fn("postText"), {"body": ["x" * 5000]})
+    assert message.startswith("argument 'body': ") and len(message) <= 300
