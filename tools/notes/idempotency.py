@@ -6,9 +6,15 @@ lives in the service's SQLite file, so it also holds across a restart of the ser
 
 A request first claims its key (a *pending* row); only a 2xx answer is kept, any other
 answer releases the claim so the caller may retry. A claim left behind by a crash is
-taken over after ``lease_seconds``. A key is scoped to the method and path it was
-first used with, and the same key with a different body is refused (409), because
-answering it with another request's response would be wrong.
+taken over after ``lease_seconds``. Completed records are kept for ``retention_seconds``
+(30 days by default, far longer than any retry) and purged when the service starts.
+A key is scoped to the method and path it was first used with, and the same key with
+a different body is refused (409), because answering it with another request's
+response would be wrong.
+
+The claim, the action and the completion are separate transactions: a crash in the
+instant between the action's commit and the completion leaves a claim that expires,
+after which a retry acts again. The window is a few microseconds wide.
 """
 
 from __future__ import annotations
@@ -64,10 +70,16 @@ class StoredResponse:
 class IdempotencyStore:
     """Claims, completes and replays idempotency keys in SQLite."""
 
-    def __init__(self, db: Database, *, lease_seconds: float = 60.0) -> None:
+    def __init__(
+        self, db: Database, *, lease_seconds: float = 60.0, retention_seconds: float = 30 * 86_400
+    ) -> None:
         self._db = db
         self._lease = lease_seconds
         db.executescript(_SCHEMA)
+        with db.transaction() as conn:
+            conn.execute(
+                "DELETE FROM idempotency_keys WHERE updated_at < ?", (time.time() - retention_seconds,)
+            )
 
     def begin(self, *, key: str, method: str, path: str, fingerprint: str) -> StoredResponse | None:
         """Claim the key and return None, or return the stored response to replay.
