@@ -18,6 +18,7 @@ from functools import partial
 from pathlib import Path
 
 import uvicorn
+from pydantic import ValidationError
 
 from durable_host.config import get_settings
 from durable_host.discovery import load_app
@@ -77,12 +78,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        print(f"error: invalid TOOLMESH_* environment setting: {exc}", file=sys.stderr)
+        return 2
     data_dir = args.data_dir or settings.host_data_dir
     if data_dir is None:
         print("error: --data-dir (or TOOLMESH_HOST_DATA_DIR) is required", file=sys.stderr)
         return 2
-    concurrency = args.activity_concurrency or settings.activity_concurrency
+    concurrency = (
+        settings.activity_concurrency if args.activity_concurrency is None else args.activity_concurrency
+    )
     if concurrency < 1:
         print("error: --activity-concurrency must be at least 1", file=sys.stderr)
         return 2

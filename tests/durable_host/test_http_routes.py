@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +14,7 @@ import httpx
 import pytest
 
 from tests.durable_host.conftest import APPS, KEY, Host, launch_host
+from tests.support.servers import REPO_ROOT
 
 
 def test_int_route_parameter_and_query_reach_the_function(host: Host) -> None:
@@ -108,3 +112,34 @@ def test_local_settings_fill_environment_without_overriding(tmp_path: Path) -> N
         assert httpx.get(running.url + "/settings/TOOLMESH_PROBE").text == "env"
     finally:
         running.stop()
+
+
+def test_bad_command_line_values_exit_with_a_clear_message(tmp_path: Path) -> None:
+    base = [sys.executable, "-m", "durable_host", "--app-dir", str(APPS / "rootprefix"), "--port", "1"]
+    no_dir = subprocess.run(base, capture_output=True, text=True, env=_env(), timeout=60)
+    assert no_dir.returncode == 2
+    assert "--data-dir" in no_dir.stderr
+    zero = subprocess.run(
+        [*base, "--data-dir", str(tmp_path), "--activity-concurrency", "0"],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=60,
+    )
+    assert zero.returncode == 2
+    assert "at least 1" in zero.stderr
+    missing = subprocess.run(
+        [*base[:4], str(tmp_path / "nowhere"), "--port", "1", "--data-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=60,
+    )
+    assert missing.returncode == 2
+    assert "function_app.py" in missing.stderr
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOOLMESH_")}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "orchestrator")])
+    return env
