@@ -25,6 +25,18 @@ from llm_gateway.providers.base import Answer, Provider, Usage
 __all__ = ["UpstreamProvider", "build_upstream"]
 
 _LIMITS = httpx2.Limits(max_connections=512, max_keepalive_connections=128)
+_OMITTED_HEADERS: dict[str, Any] = {
+    name: openai.Omit()
+    for name in (
+        "X-Stainless-Lang",
+        "X-Stainless-Package-Version",
+        "X-Stainless-OS",
+        "X-Stainless-Arch",
+        "X-Stainless-Runtime",
+        "X-Stainless-Runtime-Version",
+    )
+}
+"""The SDK's platform headers: they tell upstreams about the gateway's host and cost time per request."""
 
 
 def _retry_after(headers: httpx2.Headers) -> float | None:
@@ -174,7 +186,7 @@ def build_upstream(
     common: dict[str, Any] = {
         "max_retries": 0,
         "timeout": config.timeout,
-        "default_headers": config.headers,
+        "default_headers": {**_OMITTED_HEADERS, **config.headers},
         "http_client": client_http,
     }
     if config.provider == "openai":

@@ -10,7 +10,7 @@ Reported, per path, non-streaming and streaming:
 - sequential requests: p50 / p90 / p99 latency and the latency added over direct (p50, p99);
   streams also report time to first byte;
 - concurrency N (default 32): requests per second, p50 / p99, errors.
-Sequential samples are interleaved across paths in rounds, so drift on a shared machine hits
+Both kinds of samples are interleaved across paths in rounds, so drift on a shared machine hits
 every path alike. Figures are ratios against the same-run baseline, not absolute claims.
 """
 
@@ -201,23 +201,34 @@ async def sequential(targets: dict[str, str], stream: bool, requests: int, round
     return results
 
 
-async def concurrent(url: str, stream: bool, requests: int, concurrency: int) -> Samples:
-    samples = Samples()
-    connector = aiohttp.TCPConnector(limit=concurrency)
+async def concurrent(
+    targets: dict[str, str], stream: bool, requests: int, concurrency: int, rounds: int
+) -> dict[str, Samples]:
+    """Closed-loop load: ``concurrency`` workers per path, paths interleaved in rounds."""
+    results = {name: Samples() for name in targets}
+    connector = aiohttp.TCPConnector(limit=concurrency * len(targets))
     async with aiohttp.ClientSession(connector=connector) as session:
-        for _ in range(concurrency):
-            await one(session, url, stream, Samples())
-        remaining = [requests]
+        for url in targets.values():
+            await asyncio.gather(*(one(session, url, stream, Samples()) for _ in range(concurrency)))
+        per_round = max(concurrency, requests // rounds)
+        for round_index in range(rounds):
+            order = list(targets.items())
+            order = order[round_index % len(order) :] + order[: round_index % len(order)]
+            for name, url in order:
+                remaining = [per_round]
+                samples = results[name]
 
-        async def worker() -> None:
-            while remaining[0] > 0:
-                remaining[0] -= 1
-                await one(session, url, stream, samples)
+                async def worker(
+                    url: str = url, samples: Samples = samples, remaining: list[int] = remaining
+                ) -> None:
+                    while remaining[0] > 0:
+                        remaining[0] -= 1
+                        await one(session, url, stream, samples)
 
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        samples.seconds = time.perf_counter() - started
-    return samples
+                started = time.perf_counter()
+                await asyncio.gather(*(worker() for _ in range(concurrency)))
+                samples.seconds += time.perf_counter() - started
+    return results
 
 
 def report_sequential(title: str, results: dict[str, Samples], stream: bool) -> None:
@@ -260,12 +271,11 @@ async def measure(targets: dict[str, str], args: argparse.Namespace) -> None:
             seq,
             stream,
         )
-        conc = {
-            name: await concurrent(url, stream, args.concurrent_requests, args.concurrency)
-            for name, url in targets.items()
-        }
+        conc = await concurrent(targets, stream, args.concurrent_requests, args.concurrency, args.rounds)
         report_concurrent(
-            f"concurrency {args.concurrency}, {kind}: {args.concurrent_requests} requests per path", conc
+            f"concurrency {args.concurrency}, {kind}: {args.concurrent_requests} requests per path in "
+            f"{args.rounds} interleaved rounds",
+            conc,
         )
 
 

@@ -242,6 +242,7 @@ def test_upstream_sees_its_own_key_and_model_never_the_client_key(
     assert "client-secret-key" not in json.dumps(seen[-1])
     assert seen[-1]["body"]["model"] == "fake-gpt"
     assert seen[-1]["body"]["stream_options"] == {"include_usage": True}
+    assert "x-stainless-os" not in seen[-1]["headers"]
 
 
 def test_embeddings_through_upstream_and_offline(gateway: RunningServer) -> None:
