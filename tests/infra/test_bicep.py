@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.infra.arm_models import RESOURCE_MODELS, model_class, resource_body, unknown_properties
 from tests.infra.bicep import (
     MAIN,
     PARAMETERS_FILE,
@@ -360,3 +361,17 @@ def test_azure_mailbox_accepts_the_orchestrators_callback_urls() -> None:
     )
     url = callback_url(fill(public, **host), "secret", "run-1", "call-1")
     assert check_callback_url(url, parse_origins(fill(origins, **host))) == url
+
+
+@pytest.mark.parametrize("path", bicep_files(), ids=FILE_IDS)
+def test_bicep_resource_properties_exist_in_the_azure_rest_models(path: Path) -> None:
+    unmodelled = {"Microsoft.Resources/resourceGroups"}
+    for name, resource in parse(path)["resources"].items():
+        if resource.get("existing") or resource["type"] in unmodelled:
+            continue
+        assert resource["type"] in RESOURCE_MODELS, (
+            f"{path.name}: no REST model mapped for {resource['type']}"
+        )
+        body = resource_body(resource)
+        unknown = unknown_properties(body, model_class(resource["type"]), f"{path.name}:{name}")
+        assert not unknown, f"properties the {resource['type']} REST model does not define: {unknown}"
