@@ -27,6 +27,9 @@ __all__ = ["DEFAULT_MAX_BODY_CHARS", "DEFAULT_TOOL_TIMEOUT", "MAX_REDIRECTS", "i
 DEFAULT_TOOL_TIMEOUT = 30.0
 DEFAULT_MAX_BODY_CHARS = 8000
 MAX_REDIRECTS = 5
+_PAGING_NAMES = frozenset(
+    {"limit", "page", "per_page", "page_size", "pagesize", "offset", "cursor", "starting_after", "page_token"}
+)
 _TEXT_TYPES = ("json", "text/", "xml", "javascript", "x-www-form-urlencoded", "yaml", "csv")
 
 
@@ -177,7 +180,13 @@ def _file_bytes(value: Any) -> bytes:
     return text.encode()
 
 
-def _text(content: bytes, content_type: str | None, limit: int, capped: bool) -> tuple[str, bool]:
+def paging_hint(function: ToolFunction) -> str:
+    """How to read the rest of a long answer, when the operation has paging arguments."""
+    names = [b.arg for b in function.params if b.location == "query" and b.name.lower() in _PAGING_NAMES]
+    return f"; use {', '.join(names)} to read the rest" if names else ""
+
+
+def _text(content: bytes, content_type: str | None, limit: int, capped: bool, hint: str) -> tuple[str, bool]:
     kind = (content_type or "").lower()
     if content and kind and not any(t in kind for t in _TEXT_TYPES):
         more = " or more" if capped else ""
@@ -186,7 +195,7 @@ def _text(content: bytes, content_type: str | None, limit: int, capped: bool) ->
     if len(text) <= limit and not capped:
         return text, False
     total = f"over {len(text)}" if capped else str(len(text))
-    return f"{text[:limit]}\n…[truncated: showing {min(limit, len(text))} of {total} characters]", True
+    return f"{text[:limit]}\n…[truncated: showing {min(limit, len(text))} of {total} characters{hint}]", True
 
 
 async def invoke(
@@ -219,7 +228,7 @@ async def invoke(
         spec["headers"]["Content-Type"] = content_type
     try:
         request = client.build_request(**spec, timeout=timeout_seconds)
-        return await _send(client, request, base_url, max_body_chars, timeout_seconds)
+        return await _send(client, request, base_url, max_body_chars, paging_hint(function))
     except httpx.TimeoutException:
         return ToolResult(
             ok=False, error=f"the service did not answer within {timeout_seconds:g} s", retryable=True
@@ -233,7 +242,7 @@ async def invoke(
 
 
 async def _send(
-    client: httpx.AsyncClient, request: httpx.Request, base_url: str, limit: int, timeout: float
+    client: httpx.AsyncClient, request: httpx.Request, base_url: str, limit: int, hint: str
 ) -> ToolResult:
     for _ in range(MAX_REDIRECTS + 1):
         response = await client.send(request, follow_redirects=False, stream=True)
@@ -260,7 +269,7 @@ async def _send(
         finally:
             await response.aclose()
         content_type = response.headers.get("content-type")
-        body, truncated = _text(content, content_type, limit, capped)
+        body, truncated = _text(content, content_type, limit, capped, hint)
         status = response.status_code
         ok = 200 <= status < 300
         error = None if ok else f"the service answered HTTP {status} {response.reason_phrase}".rstrip()

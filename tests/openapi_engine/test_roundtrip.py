@@ -225,7 +225,8 @@ async def test_unreachable_service_is_a_retryable_result(fn, client) -> None:
 async def test_long_bodies_are_truncated_with_a_visible_note(fn, echo_server, client) -> None:
     result = await call(fn, "big", {}, echo_server, client, max_body_chars=100)
     assert result.ok and result.truncated
-    assert result.body.startswith("x" * 100) and "truncated" in result.body
+    assert result.body.startswith("x" * 100)
+    assert result.body.endswith("…[truncated: showing 100 of 50000 characters; use limit to read the rest]")
     assert ToolResult.from_dict(json.loads(json.dumps(result.to_dict()))) == result
 
 
