@@ -456,3 +456,39 @@ def test_long_timer_is_split_into_host_sized_chunks() -> None:
     assert sim.instance.status is RuntimeStatus.RUNNING
     sim.step(86400)
     assert json.loads(sim.instance.output or "null") == "late"
+
+
+def test_sub_orchestrator_retry_recreates_the_child_with_the_same_id() -> None:
+    def child(context):
+        return "unused"
+
+    def orch(context):
+        options = df.RetryOptions(first_retry_interval_in_milliseconds=500, max_number_of_attempts=3)
+        return (yield context.call_sub_orchestrator_with_retry("child", options, "in", "kid"))
+
+    sim = Sim.start(orch, child=child)
+    sim.step()
+    assert sim.shape()[2] == (7, 0, "child")
+    sim.push(
+        NewMessage(
+            instance_id="inst-1",
+            kind=MessageKind.EVENT,
+            execution_id="exec-1",
+            payload=h.sub_orchestration_failed(sim.now, 0, "child broke", None),
+        )
+    )
+    sim.step()
+    assert sim.shape()[-3:] == [(9, -1, 0), (10, 1, None), OC]
+    sim.step(1)
+    assert sim.shape()[-2] == (7, 2, "child")
+    assert [c.instance_id for c in sim.children] == ["kid", "kid"]
+    sim.push(
+        NewMessage(
+            instance_id="inst-1",
+            kind=MessageKind.EVENT,
+            execution_id="exec-1",
+            payload=h.sub_orchestration_completed(sim.now, 2, '"second try"'),
+        )
+    )
+    sim.step()
+    assert json.loads(sim.instance.output or "null") == "second try"

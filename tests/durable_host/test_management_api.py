@@ -135,3 +135,19 @@ def test_entities_and_rewind_are_reported_as_unsupported(host: Host) -> None:
     with host.client() as client:
         assert client.post(f"{MGMT}/instances/{instance_id}/rewind").status_code == 501
         assert client.get(f"{MGMT}/entities/counter/one").status_code == 501
+
+
+def test_restart_starts_a_new_instance_with_the_same_input(host: Host) -> None:
+    instance_id = host.start("echo_input", {"x": 5}, instance_id="restart-me")
+    host.wait(instance_id)
+    with host.client() as client:
+        response = client.post(f"{MGMT}/instances/{instance_id}/restart")
+        assert response.status_code == 202
+        new_id = response.json()["id"]
+        assert new_id != instance_id
+        same = client.post(
+            f"{MGMT}/instances/{instance_id}/restart", params={"restartWithNewInstanceId": "false"}
+        )
+        assert same.status_code == 202
+    assert host.wait(new_id)["output"]["input"] == {"x": 5}
+    assert host.wait(instance_id)["output"] == {"input": {"x": 5}, "id": instance_id}
