@@ -17,9 +17,10 @@ from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 
 from llm_gateway.adapters.sse import error_event, event_usage, is_usage_only, split_events
+from llm_gateway.adapters.sse_response import SSEResponse
 from llm_gateway.dependencies import Client, gateway_state, read_json_object, validate_body
 from llm_gateway.errors import GatewayError, InvalidRequest, UpstreamError
 from llm_gateway.keys import ClientKey
@@ -266,7 +267,7 @@ async def create_chat_completion(request: Request, client: Client) -> Response:
                 "x-toolmesh-deployment": opened.provider.label,
                 "x-toolmesh-attempts": str(opened.attempts),
             }
-            return StreamingResponse(
+            return SSEResponse(
                 _relay(opened.value, outcome, opened.provider, opened.attempts, include_usage),
                 media_type="text/event-stream",
                 headers=headers,
