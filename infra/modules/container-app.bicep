@@ -88,21 +88,21 @@ var probes = [
   }
 ]
 
-resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2024-11-30' = {
   name: 'id-${name}'
   location: location
   tags: tags
 }
 
-resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' existing = {
+resource registry 'Microsoft.ContainerRegistry/registries@2025-11-01' existing = {
   name: registryName
 }
 
-resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
+resource vault 'Microsoft.KeyVault/vaults@2026-05-15' existing = {
   name: keyVaultName
 }
 
-resource readable 'Microsoft.KeyVault/vaults/secrets@2023-07-01' existing = [for s in secrets: {
+resource readable 'Microsoft.KeyVault/vaults/secrets@2026-05-15' existing = [for s in secrets: {
   parent: vault
   name: s.secretName
 }]
@@ -127,11 +127,11 @@ resource read 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (s, i)
   }
 }]
 
-resource existingApp 'Microsoft.App/containerApps@2024-03-01' existing = if (exists) {
+resource existingApp 'Microsoft.App/containerApps@2026-07-01' existing = if (exists) {
   name: name
 }
 
-resource app 'Microsoft.App/containerApps@2024-03-01' = {
+resource app 'Microsoft.App/containerApps@2026-07-01' = {
   name: name
   location: location
   tags: union(tags, {

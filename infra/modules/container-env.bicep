@@ -23,13 +23,13 @@ param statefulServices array
 @minValue(1)
 param shareQuotaGiB int = 5
 
-resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' existing = {
+resource workspace 'Microsoft.OperationalInsights/workspaces@2025-07-01' existing = {
   name: workspaceName
 }
 
 // SMB shares need the account key (Container Apps mounts Azure Files with it); this account
 // holds only tool data, so the Functions storage account can stay key-less.
-resource data 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+resource data 'Microsoft.Storage/storageAccounts@2026-09-01' = {
   name: dataStorageAccountName
   location: location
   tags: tags
@@ -44,12 +44,12 @@ resource data 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   }
 }
 
-resource files 'Microsoft.Storage/storageAccounts/fileServices@2023-05-01' = {
+resource files 'Microsoft.Storage/storageAccounts/fileServices@2026-09-01' = {
   parent: data
   name: 'default'
 }
 
-resource share 'Microsoft.Storage/storageAccounts/fileServices/shares@2023-05-01' = [for service in statefulServices: {
+resource share 'Microsoft.Storage/storageAccounts/fileServices/shares@2026-09-01' = [for service in statefulServices: {
   parent: files
   name: service
   properties: {
@@ -57,7 +57,7 @@ resource share 'Microsoft.Storage/storageAccounts/fileServices/shares@2023-05-01
   }
 }]
 
-resource environment 'Microsoft.App/managedEnvironments@2024-03-01' = {
+resource environment 'Microsoft.App/managedEnvironments@2026-07-01' = {
   name: name
   location: location
   tags: tags
@@ -78,7 +78,7 @@ resource environment 'Microsoft.App/managedEnvironments@2024-03-01' = {
   }
 }
 
-resource storage 'Microsoft.App/managedEnvironments/storages@2024-03-01' = [for (service, i) in statefulServices: {
+resource storage 'Microsoft.App/managedEnvironments/storages@2026-07-01' = [for (service, i) in statefulServices: {
   parent: environment
   name: service
   properties: {

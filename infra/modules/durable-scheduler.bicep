@@ -25,7 +25,7 @@ param principalId string
 
 var dataContributorRoleId = '0ad04412-c4d5-4796-b79c-f76d14c8d402'
 
-resource scheduler 'Microsoft.DurableTask/schedulers@2025-11-01' = {
+resource scheduler 'Microsoft.DurableTask/schedulers@2026-02-01' = {
   name: name
   location: location
   tags: tags
@@ -40,7 +40,7 @@ resource scheduler 'Microsoft.DurableTask/schedulers@2025-11-01' = {
   }
 }
 
-resource taskHub 'Microsoft.DurableTask/schedulers/taskHubs@2025-11-01' = {
+resource taskHub 'Microsoft.DurableTask/schedulers/taskHubs@2026-02-01' = {
   parent: scheduler
   name: taskHubName
 }

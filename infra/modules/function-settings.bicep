@@ -17,11 +17,11 @@ param secretSettings object
 
 var references = toObject(items(secretSettings), s => s.key, s => '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=${s.value})')
 
-resource app 'Microsoft.Web/sites@2024-04-01' existing = {
+resource app 'Microsoft.Web/sites@2025-05-01' existing = {
   name: functionAppName
 }
 
-resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
+resource appSettings 'Microsoft.Web/sites/config@2025-05-01' = {
   parent: app
   name: 'appsettings'
   properties: union(settings, references)

@@ -20,7 +20,7 @@ param secrets object
 
 var secretsOfficerRoleId = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
 
-resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
+resource vault 'Microsoft.KeyVault/vaults@2026-05-15' = {
   name: name
   location: location
   tags: tags
@@ -37,7 +37,7 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   }
 }
 
-resource secret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = [for item in filter(items(secrets), s => !empty(s.value)): {
+resource secret 'Microsoft.KeyVault/vaults/secrets@2026-05-15' = [for item in filter(items(secrets), s => !empty(s.value)): {
   parent: vault
   name: item.key
   properties: {

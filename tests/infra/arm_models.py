@@ -25,6 +25,7 @@ import sys
 from dataclasses import dataclass
 from enum import Enum
 from functools import cache
+from pathlib import Path
 from typing import Any, Literal, cast
 
 # ARM resource type -> (azure.mgmt.<package>, model class of the request body)
@@ -64,11 +65,32 @@ class Slot:
     target: type | dict[str, Slot] | None
 
 
-def model_class(resource_type: str) -> type:
+def model_class(resource_type: str, api_version: str) -> tuple[type, str]:
+    """The request-body model of a resource type, and the API version that model describes.
+
+    Packages that still ship several API versions (``azure.mgmt.<pkg>.v2022_04_01``) give
+    the model of exactly ``api_version`` when they have it; the others describe one version,
+    the default of their client configuration.
+    """
     package, name = RESOURCE_MODELS[resource_type]
-    models = importlib.import_module(f"azure.mgmt.{package}.models")
+    versioned = f"azure.mgmt.{package}.v{api_version.replace('-', '_')}.models"
+    try:
+        models = importlib.import_module(versioned)
+        version = api_version
+    except ModuleNotFoundError:
+        models = importlib.import_module(f"azure.mgmt.{package}.models")
+        version = _default_api_version(package)
     cls: type = getattr(models, name)
-    return cls
+    return cls, version
+
+
+@cache
+def _default_api_version(package: str) -> str:
+    root = Path(importlib.import_module(f"azure.mgmt.{package}").__file__ or "").parent
+    text = (root / "_configuration.py").read_text()
+    match = re.search(r'kwargs\.pop\("api_version", "([0-9]{4}-[0-9]{2}-[0-9]{2}[a-z-]*)"\)', text)
+    assert match, f"cannot tell which API version azure.mgmt.{package} describes"
+    return match.group(1)
 
 
 def _resolve(owner: type, name: str) -> type | None:

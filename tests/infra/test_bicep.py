@@ -365,6 +365,7 @@ def test_azure_mailbox_accepts_the_orchestrators_callback_urls() -> None:
 
 @pytest.mark.parametrize("path", bicep_files(), ids=FILE_IDS)
 def test_bicep_resource_properties_exist_in_the_azure_rest_models(path: Path) -> None:
+    """Every resource is checked against the REST model of exactly the API version it pins."""
     unmodelled = {"Microsoft.Resources/resourceGroups"}
     for name, resource in parse(path)["resources"].items():
         if resource.get("existing") or resource["type"] in unmodelled:
@@ -372,6 +373,10 @@ def test_bicep_resource_properties_exist_in_the_azure_rest_models(path: Path) ->
         assert resource["type"] in RESOURCE_MODELS, (
             f"{path.name}: no REST model mapped for {resource['type']}"
         )
-        body = resource_body(resource)
-        unknown = unknown_properties(body, model_class(resource["type"]), f"{path.name}:{name}")
+        model, version = model_class(resource["type"], resource["api_version"])
+        assert version == resource["api_version"], (
+            f"{path.name}: {name} pins {resource['type']}@{resource['api_version']}, "
+            f"but the installed SDK describes {version}; pin that version so the check is exact"
+        )
+        unknown = unknown_properties(resource_body(resource), model, f"{path.name}:{name}")
         assert not unknown, f"properties the {resource['type']} REST model does not define: {unknown}"
