@@ -35,10 +35,18 @@ def _encodable(value: str) -> str:
     return value
 
 
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must contain more than whitespace")
+    return value
+
+
 _Readable = AfterValidator(_encodable)
 Address = Annotated[str, StringConstraints(min_length=1, max_length=320, pattern=r"\S"), _Readable]
 Subject = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"\S"), _Readable]
-Text = Annotated[str, StringConstraints(min_length=1, max_length=10_000, pattern=r"\S"), _Readable]
+Text = Annotated[
+    str, StringConstraints(min_length=1, max_length=50_000), _Readable, AfterValidator(_not_blank)
+]
 
 
 class MessageSend(BaseModel):
