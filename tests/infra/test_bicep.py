@@ -380,3 +380,12 @@ def test_bicep_resource_properties_exist_in_the_azure_rest_models(path: Path) ->
         )
         unknown = unknown_properties(resource_body(resource), model, f"{path.name}:{name}")
         assert not unknown, f"properties the {resource['type']} REST model does not define: {unknown}"
+
+
+def test_stateful_tools_keep_their_database_on_the_mounted_share() -> None:
+    for tool in tools_table():
+        databases = {o["name"]: o["value"] for o in tool["env"] if o["name"].endswith("_DB")}
+        assert bool(databases) == tool["stateful"], f"{tool['name']}: stateful flag and *_DB setting disagree"
+        for name, value in databases.items():
+            assert value.startswith("/data/"), f"{tool['name']}: {name}={value} is off the /data share"
+            assert compose_environment(tool["name"]).get(name) == value, f"{name} differs from compose"
