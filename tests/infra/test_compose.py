@@ -43,6 +43,7 @@ def new_env(tmp_path: Path, *args: str) -> tuple[Path, subprocess.CompletedProce
     infra = tmp_path / "infra"
     infra.mkdir(exist_ok=True)
     shutil.copy(INFRA / "new-env.sh", infra / "new-env.sh")
+    shutil.copy(COMPOSE_FILE, infra / "compose.yaml")
     result = subprocess.run(
         ["sh", str(infra / "new-env.sh"), *args], capture_output=True, text=True, timeout=30, check=False
     )
@@ -179,20 +180,42 @@ def test_new_env_keeps_existing_keys_unless_forced(tmp_path: Path) -> None:
     infra, _ = new_env(tmp_path)
     first = read_env_file(infra / ".env")
     _, again = new_env(tmp_path)
-    assert again.returncode == 0 and "keeping" in again.stdout
+    assert again.returncode == 0 and "0 secret(s) added" in again.stdout
     assert read_env_file(infra / ".env") == first
     _, forced = new_env(tmp_path, "--force")
     assert forced.returncode == 0
     assert read_env_file(infra / ".env")["NOTES_API_KEY"] != first["NOTES_API_KEY"]
 
 
-def test_new_env_refuses_an_env_file_without_function_keys(tmp_path: Path) -> None:
+def test_new_env_adds_the_key_of_a_newly_added_service(tmp_path: Path) -> None:
+    infra, _ = new_env(tmp_path)
+    first = read_env_file(infra / ".env")
+    compose = (infra / "compose.yaml").read_text()
+    (infra / "compose.yaml").write_text(
+        compose + "\n# a new tool\n#   WIKI_API_KEY: ${WIKI_API_KEY:?run infra/new-env.sh}\n"
+    )
+    _, result = new_env_in_place(infra)
+    assert result.returncode == 0 and "1 secret(s) added" in result.stdout
+    written = read_env_file(infra / ".env")
+    assert len(written["WIKI_API_KEY"]) == 64
+    assert {k: v for k, v in written.items() if k != "WIKI_API_KEY"} == first, "existing keys changed"
+
+
+def test_new_env_refuses_an_env_file_with_an_empty_function_key(tmp_path: Path) -> None:
     infra = tmp_path / "infra"
     infra.mkdir()
-    (infra / ".env").write_text("NOTES_API_KEY=x\n")
+    (infra / ".env").write_text("TOOLMESH_FUNCTIONS_KEY=\n")
     _, result = new_env(tmp_path)
     assert result.returncode == 1
     assert "TOOLMESH_FUNCTIONS_KEY" in result.stderr
+
+
+def new_env_in_place(infra: Path) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """Run the copied new-env.sh again without refreshing the copied compose file."""
+    result = subprocess.run(
+        ["sh", str(infra / "new-env.sh")], capture_output=True, text=True, timeout=30, check=False
+    )
+    return infra, result
 
 
 def compose_cli() -> list[str] | None:
