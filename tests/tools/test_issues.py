@@ -50,6 +50,19 @@ def test_issues_are_numbered_per_project(http: httpx.Client) -> None:
     assert (project["open_issues"], project["total_issues"]) == (2, 2)
 
 
+def test_issue_without_project_goes_to_the_default_project(http: httpx.Client) -> None:
+    issue = _issue(http, title="Filed quickly")
+    assert issue["project"] == "MAIN" and issue["id"].startswith("MAIN-")
+    assert any(p["key"] == "MAIN" for p in http.get("/projects").json()["items"])
+
+
+def test_default_project_comes_from_the_setting(start_service: StartService) -> None:
+    server = start_service("issues", DEFAULT_PROJECT="OPS", DEFAULT_PROJECT_NAME="Operations")
+    created = client(server).post("/issues", json={"title": "Disk full"}).json()
+    assert created["id"] == "OPS-1"
+    assert client(server).get("/projects/OPS").json()["name"] == "Operations"
+
+
 def test_duplicate_project_key_is_409(http: httpx.Client) -> None:
     _project(http, "DUP")
     response = http.post("/projects", json={"key": "DUP", "name": "again"})

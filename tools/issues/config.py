@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     """Level of the service's JSON logs."""
 
+    default_project: str = Field(default="MAIN", pattern=r"^[A-Z][A-Z0-9]{1,9}$")
+    """Key of the project that always exists; issues filed without a project go there."""
+
+    default_project_name: str = "Main"
+    """Name given to the default project when the service creates it."""
+
     @field_validator("api_key", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:

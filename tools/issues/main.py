@@ -74,7 +74,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.api_key is None:
             logger.warning("no API key configured: set ISSUES_API_KEY; every protected request gets 401")
         db = Database(settings.db)
-        app.state.store = IssueStore(db)
+        store = IssueStore(db)
+        store.ensure_project(key=settings.default_project, name=settings.default_project_name)
+        app.state.store = store
         app.state.idempotency = IdempotencyStore(db)
         logger.info("issues service started", extra={"db": str(settings.db)})
         try:

@@ -113,7 +113,11 @@ class IssueCreate(BaseModel):
         },
     )
 
-    project: ProjectKey = Field(description="Key of the project to file the issue under.")
+    project: ProjectKey | None = Field(
+        default=None,
+        description="Key of the project to file the issue under (see listProjects); leave it out to use the "
+        "default project (MAIN unless the service is configured otherwise).",
+    )
     title: Name = Field(description="One line saying what is wrong or what to do.")
     description: LongText = ""
     state: OpenState = "todo"

@@ -203,6 +203,14 @@ class IssueStore:
             raise ProjectExists(key) from None
         return self.get_project(key)
 
+    def ensure_project(self, *, key: str, name: str) -> None:
+        """Create the project unless it exists (the default project, at startup)."""
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO projects (key, name, description, created_at) VALUES (?, ?, ?, ?)",
+                (key, name, "Issues filed without a project.", _now()),
+            )
+
     def get_project(self, key: str) -> ProjectRecord:
         projects = self._projects("WHERE p.key = ?", (key,))
         if not projects:

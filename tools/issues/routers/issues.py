@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, status
+from fastapi import APIRouter, Depends, Path, Query, Request, status
 
 from ..dependencies import IdempotencyKey, get_store, require_api_key
 from ..schemas import (
@@ -67,13 +67,14 @@ def _next_offset(offset: int, count: int, total: int) -> int | None:
     dependencies=[IdempotencyKey],
     responses=error_responses("No project has this key."),
     summary="File a new issue",
-    description="Create an issue in a project (see listProjects for keys). Returns it with its id, "
-    "such as ENG-7. New issues are in state todo unless another open state is given.",
+    description="Create an issue, in the default project unless a project key is given (see listProjects). "
+    "Returns it with its id, such as MAIN-7. New issues are in state todo unless another open state is "
+    "given. Use searchIssues first to avoid filing a duplicate.",
 )
-def create_issue(body: IssueCreate, store: Store) -> Issue:
+def create_issue(body: IssueCreate, request: Request, store: Store) -> Issue:
     return _issue(
         store.create_issue(
-            project=body.project,
+            project=body.project or request.app.state.settings.default_project,
             title=body.title,
             description=body.description,
             state=body.state,
