@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
+
+import pytest
 
 from tests.durable_host.conftest import MGMT, Host
 
@@ -186,3 +190,21 @@ def test_call_http_runs_the_builtin_http_activity(host: Host) -> None:
     assert status["runtimeStatus"] == "Completed", status
     assert status["output"]["status"] == 200
     assert status["output"]["body"]["id"] == 7
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc to read CPU time")
+def test_idle_host_with_a_pending_timer_does_not_poll(host: Host) -> None:
+    instance_id = host.start("timer_then_done", 30)
+    host.wait(instance_id, statuses={"Running"})
+    time.sleep(0.3)
+    before = _cpu_seconds(host.server.process.pid)
+    time.sleep(2.0)
+    used = _cpu_seconds(host.server.process.pid) - before
+    assert used < 0.2, f"idle host used {used:.2f}s of CPU in 2s"
+    with host.client() as client:
+        client.post(f"{MGMT}/instances/{instance_id}/terminate")
