@@ -115,6 +115,7 @@ def status(
                     Text(item.log_path),
                 )
             state.out.print(table)
+            state.out.print(f"console: {mesh.url}/console", highlight=False)
         if not healthy:
             raise typer.Exit(EXIT_FAILED)
 
