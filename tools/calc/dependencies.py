@@ -1,7 +1,8 @@
-"""Dependencies shared by the routers: the API key check and the idempotency header.
+"""Dependencies every router uses: the API key check and the Idempotency-Key header.
 
 The API key is compared in constant time. With no key configured the service is
 closed rather than open: every protected request gets 401 (secure by default).
+This module is the same file in every service.
 """
 
 from __future__ import annotations
@@ -16,7 +17,14 @@ from starlette.datastructures import Headers
 from .config import Settings
 from .idempotency import MAX_KEY_LENGTH
 
-__all__ = ["IdempotencyKey", "api_key_matches", "idempotency_key", "require_api_key"]
+__all__ = [
+    "IdempotencyKey",
+    "api_key_matches",
+    "api_key_setting",
+    "authorize_headers",
+    "idempotency_key",
+    "require_api_key",
+]
 
 API_KEY_HEADER = "X-API-Key"
 
@@ -26,6 +34,11 @@ _api_key_scheme = APIKeyHeader(
     description="The service's API key, sent in the X-API-Key header.",
     auto_error=False,
 )
+
+
+def api_key_setting(settings: Settings) -> str:
+    """The environment variable that holds the key, e.g. NOTES_API_KEY (for messages)."""
+    return f"{settings.model_config.get('env_prefix', '')}API_KEY"
 
 
 def api_key_matches(settings: Settings, presented: str | None) -> bool:
@@ -45,7 +58,7 @@ def require_api_key(request: Request, presented: Annotated[str | None, Depends(_
     if settings.api_key is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
-            "this service has no API key configured (set CALC_API_KEY); request refused",
+            f"this service has no API key configured (set {api_key_setting(settings)}); request refused",
         )
     if presented is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, f"missing {API_KEY_HEADER} header")

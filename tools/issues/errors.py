@@ -12,12 +12,14 @@
           ├── IdempotencyMismatch   409: the key was used for a different request
           └── IdempotencyInProgress 409: the first request with the key is still running
 
-One handler in ``main.py`` turns any of them into ``{"detail": message}``.
+One handler (``app_kit.py``) turns any of them into ``{"detail": message}``; it knows
+the base as ``ServiceError``.
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "ServiceError",
     "Conflict",
     "IdempotencyError",
     "IdempotencyInProgress",
@@ -88,3 +90,6 @@ class IdempotencyMismatch(IdempotencyError):
 
 class IdempotencyInProgress(IdempotencyError):
     status_code = 409
+
+
+ServiceError = IssuesError

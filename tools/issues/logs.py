@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 __all__ = ["JsonFormatter", "configure_logging", "logger"]
 
-SERVICE = "issues"
+SERVICE = __name__.split(".")[-2]
 logger = logging.getLogger(f"tools.{SERVICE}")
 
 _STANDARD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, status
 
-from ..dependencies import IdempotencyKey, get_store, require_api_key
+from ..dependencies import IdempotencyKey, require_api_key
 from ..schemas import (
     CloseRequest,
     Comment,
@@ -38,7 +38,13 @@ router = APIRouter(
 _UNKNOWN_ISSUE = error_responses("No issue has this id.")
 _APPROVAL = {"x-toolmesh-approval": "required"}
 
-Store = Annotated[IssueStore, Depends(get_store)]
+
+def _store(request: Request) -> IssueStore:
+    store: IssueStore = request.app.state.store
+    return store
+
+
+Store = Annotated[IssueStore, Depends(_store)]
 IssueId = Annotated[
     str, Path(max_length=30, description="The issue's id: project key and number.", examples=["ENG-1"])
 ]

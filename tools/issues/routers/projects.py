@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, status
+from fastapi import APIRouter, Depends, Path, Request, status
 
-from ..dependencies import IdempotencyKey, get_store, require_api_key
+from ..dependencies import IdempotencyKey, require_api_key
 from ..schemas import Project, ProjectCreate, ProjectList, error_responses
 from ..store import IssueStore, ProjectRecord
 
@@ -19,7 +19,13 @@ router = APIRouter(
     responses=error_responses(),
 )
 
-Store = Annotated[IssueStore, Depends(get_store)]
+
+def _store(request: Request) -> IssueStore:
+    store: IssueStore = request.app.state.store
+    return store
+
+
+Store = Annotated[IssueStore, Depends(_store)]
 
 
 def _project(record: ProjectRecord) -> Project:

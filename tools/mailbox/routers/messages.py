@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, status
 
 from ..callbacks import check_callback_url
 from ..delivery import Deliverer
-from ..dependencies import IdempotencyKey, get_store, require_api_key
+from ..dependencies import IdempotencyKey, require_api_key
 from ..schemas import (
     CALLBACK_TIMEOUT_SECONDS,
     Delivery,
@@ -50,7 +50,12 @@ def reply_callback_spec(body: ReplyCallback) -> None:
     """Only describes the callback in the spec; the mailbox never serves this route."""
 
 
-Store = Annotated[MessageStore, Depends(get_store)]
+def _store(request: Request) -> MessageStore:
+    store: MessageStore = request.app.state.store
+    return store
+
+
+Store = Annotated[MessageStore, Depends(_store)]
 MessageId = Annotated[
     str,
     Path(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, status
+from fastapi import APIRouter, Depends, Path, Query, Request, status
 
-from ..dependencies import IdempotencyKey, get_store, require_api_key
+from ..dependencies import IdempotencyKey, require_api_key
 from ..schemas import DeletedNote, ErrorDetail, Note, NoteCreate, NotePage, NoteUpdate, SearchHit, SearchPage
 from ..store import NoteRecord, NoteStore
 
@@ -30,7 +30,13 @@ router = APIRouter(
     prefix="/notes", tags=["notes"], dependencies=[Depends(require_api_key)], responses=_ERRORS
 )
 
-Store = Annotated[NoteStore, Depends(get_store)]
+
+def _store(request: Request) -> NoteStore:
+    store: NoteStore = request.app.state.store
+    return store
+
+
+Store = Annotated[NoteStore, Depends(_store)]
 NoteId = Annotated[
     str,
     Path(

@@ -1,0 +1,84 @@
+"""What every tool service's app needs besides its own routes, in one call: ``install``.
+
+It wires the middleware (outermost first: JSON access log, body size limit,
+Idempotency-Key replay), turns the service's errors into ``{"detail": ...}`` answers,
+lists every allowed method on a 405, and shapes the spec: the API key scheme applies
+globally and only ``/healthz`` is open. This module is the same file in every service.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .config import Settings
+from .dependencies import authorize_headers
+from .errors import ServiceError
+from .idempotency import IdempotencyMiddleware
+from .middleware import AccessLogMiddleware, BodySizeLimitMiddleware
+
+__all__ = ["allowed_methods", "install"]
+
+SECURITY: list[dict[str, list[str]]] = [{"ApiKeyAuth": []}]
+
+
+def allowed_methods(spec: dict[str, Any], path: str) -> list[str]:
+    """The methods the spec documents for ``path``; a literal path wins over a template."""
+    paths: dict[str, dict[str, Any]] = spec["paths"]
+    if path in paths:
+        return sorted(method.upper() for method in paths[path])
+    methods: set[str] = set()
+    for template, item in paths.items():
+        if re.fullmatch(re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template)), path):
+            methods.update(method.upper() for method in item)
+    return sorted(methods)
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The spec, with the API key applied globally and only /healthz left open."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        schema["security"] = SECURITY
+        for item in schema["paths"].values():
+            for operation in item.values():
+                if operation.get("security") == SECURITY:
+                    del operation["security"]
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    """Add the shared behaviour to ``app``; call it after including the routers."""
+    app.state.settings = settings
+
+    def authorize(headers: Headers) -> bool:
+        return authorize_headers(settings, headers)
+
+    app.state.authorize = authorize
+
+    @app.exception_handler(ServiceError)
+    async def service_error(_: Request, exc: ServiceError) -> JSONResponse:
+        return JSONResponse({"detail": exc.message}, status_code=exc.status_code)
+
+    @app.exception_handler(405)
+    async def method_not_allowed(request: Request, _: StarletteHTTPException) -> JSONResponse:
+        """List every method the path supports in ``Allow``, not only those of the first route."""
+        allowed = ", ".join(allowed_methods(app.openapi(), request.url.path))
+        return JSONResponse(
+            {"detail": f"method {request.method} is not allowed on this path; allowed: {allowed}"},
+            status_code=405,
+            headers={"Allow": allowed},
+        )
+
+    app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(AccessLogMiddleware)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
