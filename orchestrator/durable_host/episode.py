@@ -13,11 +13,19 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from durable_host import history as h
+from durable_host.actions import (
+    ActionBuilder,
+    InstanceDirectory,
+    advance_retry,
+    flatten_actions,
+    materialise,
+    start_message,
+)
 from durable_host.errors import EpisodeError
 from durable_host.history import Event, EventType
 from durable_host.store import (
@@ -27,7 +35,6 @@ from durable_host.store import (
     InstanceRow,
     MessageKind,
     MessageRow,
-    NewActivity,
     NewMessage,
     RetryRecord,
     RuntimeStatus,
@@ -69,54 +76,8 @@ class EpisodePlan:
     commit: EpisodeCommit | None
 
 
-@dataclass(kw_only=True)
-class _Builder:
-    """Mutable scratch state while the reply is applied."""
-
-    instance: InstanceRow
-    now: datetime
-    next_id: int
-    retries: dict[int, RetryRecord]
-    events: list[Event] = field(default_factory=list)
-    messages: list[NewMessage] = field(default_factory=list)
-    activities: list[NewActivity] = field(default_factory=list)
-    children: list[InstanceRow] = field(default_factory=list)
-
-    def take_id(self) -> int:
-        self.next_id += 1
-        return self.next_id - 1
-
-
 def _played(event: Event) -> str:
     return json.dumps({**event, "IsPlayed": True})
-
-
-def start_message(row: InstanceRow, at: datetime) -> NewMessage:
-    """The ExecutionStarted message that begins ``row``'s current execution."""
-    value = json.loads(row.input) if row.input is not None else None
-    input_text = value if isinstance(value, str) or value is None else json.dumps(value)
-    parent = None
-    if row.parent is not None:
-        parent = {
-            "Name": row.parent["name"],
-            "OrchestrationInstance": {
-                "InstanceId": row.parent["instance_id"],
-                "ExecutionId": row.parent["execution_id"],
-            },
-            "TaskScheduleId": row.parent["task_id"],
-            "Version": "",
-        }
-    event = h.execution_started(
-        at,
-        name=row.name,
-        instance_id=row.instance_id,
-        execution_id=row.execution_id,
-        input_text=input_text,
-        parent=parent,
-    )
-    return NewMessage(
-        instance_id=row.instance_id, kind=MessageKind.EVENT, payload=event, execution_id=row.execution_id
-    )
 
 
 def _is_retry_event(event: Event, retries: dict[int, RetryRecord]) -> bool:
@@ -287,26 +248,6 @@ def _notify_parent(
     ]
 
 
-def _leaves(actions: Any) -> list[dict[str, Any]]:
-    """Flatten the SDK's action lists depth-first, expanding WhenAny/WhenAll."""
-    out: list[dict[str, Any]] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, list):
-            for item in node:
-                walk(item)
-        elif isinstance(node, dict):
-            if node.get("actionType") in (11, 12):
-                walk(node.get("compoundActions") or [])
-            else:
-                out.append(node)
-        else:
-            raise EpisodeError(f"unexpected action in orchestrator output: {node!r}")
-
-    walk(actions or [])
-    return out
-
-
 def _parse_reply(reply: OrchestratorReply) -> tuple[dict[str, Any], str | None]:
     """The orchestrator state and, when it failed, the error text (protocol §1.3 b)."""
     if reply.error is not None:
@@ -331,7 +272,7 @@ def _parse_reply(reply: OrchestratorReply) -> tuple[dict[str, Any], str | None]:
     return state, None
 
 
-def finish(plan: EpisodePlan, reply: OrchestratorReply, known: Any) -> EpisodeCommit:
+def finish(plan: EpisodePlan, reply: OrchestratorReply, known: InstanceDirectory) -> EpisodeCommit:
     """Apply the orchestrator's reply: new history, work items and status, as one commit.
 
     ``known`` answers ``is_orchestrator(name)`` so sub-orchestrations of unknown functions
@@ -344,7 +285,7 @@ def finish(plan: EpisodePlan, reply: OrchestratorReply, known: Any) -> EpisodeCo
     if "customStatus" in state:
         custom = json.dumps(state["customStatus"])
 
-    b = _Builder(
+    b = ActionBuilder(
         instance=instance, now=now, next_id=instance.state.next_id, retries=dict(instance.state.retries)
     )
     for event in plan.new_events:
@@ -356,7 +297,7 @@ def finish(plan: EpisodePlan, reply: OrchestratorReply, known: Any) -> EpisodeCo
     cursor = instance.state.cursor
     if error is None:
         try:
-            leaves = _leaves(state.get("actions"))
+            leaves = flatten_actions(state.get("actions"))
             if len(leaves) < cursor:
                 raise EpisodeError(
                     f"Non-deterministic workflow detected: the orchestrator issued {len(leaves)} actions "
@@ -367,10 +308,10 @@ def finish(plan: EpisodePlan, reply: OrchestratorReply, known: Any) -> EpisodeCo
                     continue_as_new = True
                     continue_input = action.get("input")
                     continue
-                _materialise(b, action, known)
+                materialise(b, action, known)
             cursor = len(leaves)
             if plan.retry_event is not None:
-                _advance_retry(b, plan.retry_event, known)
+                advance_retry(b, plan.retry_event, known)
         except EpisodeError as exc:
             error = str(exc)
 
@@ -450,144 +391,3 @@ def finish(plan: EpisodePlan, reply: OrchestratorReply, known: Any) -> EpisodeCo
         new_activities=b.activities,
         new_instances=b.children,
     )
-
-
-def _retry_record(action: dict[str, Any], kind: str, instance_id: str | None) -> RetryRecord:
-    options = action.get("retryOptions") or {}
-    try:
-        first = int(options["firstRetryIntervalInMilliseconds"])
-        attempts = int(options["maxNumberOfAttempts"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise EpisodeError(f"invalid retryOptions in action {action!r}") from exc
-    return RetryRecord(
-        kind=kind,
-        name=str(action.get("functionName")),
-        input=action.get("input"),
-        instance_id=instance_id,
-        first_interval_ms=first,
-        max_attempts=attempts,
-        attempt=1,
-    )
-
-
-def _materialise(b: _Builder, action: dict[str, Any], known: Any) -> None:
-    kind = action.get("actionType")
-    if kind in (0, 1):
-        task_id = b.take_id()
-        _schedule_activity(b, task_id, str(action.get("functionName")), action.get("input"))
-        if kind == 1:
-            b.retries[task_id] = _retry_record(action, "activity", None)
-    elif kind in (2, 3):
-        task_id = b.take_id()
-        explicit = action.get("instanceId")
-        child_id = _schedule_sub(
-            b, task_id, str(action.get("functionName")), action.get("input"), explicit, known
-        )
-        if kind == 3:
-            b.retries[task_id] = _retry_record(action, "sub", explicit or None)
-            del child_id
-    elif kind == 5:
-        task_id = b.take_id()
-        fire_at = h.parse_time(str(action.get("fireAt")))
-        _schedule_timer(b, task_id, fire_at)
-    elif kind == 6:
-        return  # external events are keyed by name and need no history event
-    elif kind in (7, 9):
-        raise EpisodeError(
-            "Durable entities are not supported by the local durable host "
-            f"(the orchestrator called entity {action.get('instanceId')!r})"
-        )
-    elif kind == 8:
-        task_id = b.take_id()
-        _schedule_activity(b, task_id, "BuiltIn::HttpActivity", json.dumps(action.get("httpRequest")))
-    else:
-        raise EpisodeError(f"unsupported action type {kind!r} in orchestrator output")
-
-
-def _schedule_activity(b: _Builder, task_id: int, name: str, input_text: str | None) -> None:
-    b.events.append(h.task_scheduled(b.now, task_id, name, input_text))
-    b.activities.append(
-        NewActivity(
-            instance_id=b.instance.instance_id,
-            execution_id=b.instance.execution_id,
-            task_id=task_id,
-            name=name,
-            input=input_text,
-        )
-    )
-
-
-def _schedule_timer(b: _Builder, task_id: int, fire_at: datetime) -> None:
-    b.events.append(h.timer_created(b.now, task_id, fire_at))
-    b.messages.append(
-        NewMessage(
-            instance_id=b.instance.instance_id,
-            kind=MessageKind.EVENT,
-            payload=h.timer_fired(fire_at, task_id, fire_at),
-            execution_id=b.instance.execution_id,
-            visible_at=fire_at.timestamp(),
-        )
-    )
-
-
-def _schedule_sub(
-    b: _Builder, task_id: int, name: str, input_text: str | None, explicit: str | None, known: Any
-) -> str:
-    instance = b.instance
-    child_id = explicit or f"{instance.instance_id}:{instance.execution_id[:8]}:{task_id}"
-    b.events.append(h.sub_orchestration_created(b.now, task_id, name, child_id, input_text))
-    failure: str | None = None
-    if not known.is_orchestrator(name):
-        failure = f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function."
-    elif known.is_active(child_id):
-        failure = f"An instance with ID '{child_id}' already exists."
-    if failure is not None:
-        b.messages.append(
-            NewMessage(
-                instance_id=instance.instance_id,
-                kind=MessageKind.EVENT,
-                payload=h.sub_orchestration_failed(b.now, task_id, failure, None),
-                execution_id=instance.execution_id,
-            )
-        )
-        return child_id
-    child = InstanceRow.new(
-        instance_id=child_id,
-        name=name,
-        input_json=json.dumps(input_text),
-        created_time=h.dtfx_time(b.now),
-        parent={
-            "instance_id": instance.instance_id,
-            "execution_id": instance.execution_id,
-            "task_id": task_id,
-            "name": instance.name,
-        },
-    )
-    b.children.append(child)
-    b.messages.append(start_message(child, b.now))
-    return child_id
-
-
-def _advance_retry(b: _Builder, event: Event, known: Any) -> None:
-    """DTFx RetryInterceptor: after a failure wait (a dummy timer after the last), then retry."""
-    if event["EventType"] == EventType.TIMER_FIRED:
-        record = b.retries.pop(event["TimerId"])
-        if record.attempt >= record.max_attempts:
-            return  # the SDK surfaces the failure now
-        task_id = b.take_id()
-        following = replace(record, attempt=record.attempt + 1, waiting_on_timer=False)
-        if record.kind == "activity":
-            _schedule_activity(b, task_id, record.name, record.input)
-        else:
-            _schedule_sub(b, task_id, record.name, record.input, record.instance_id, known)
-        b.retries[task_id] = following
-        return
-    record = b.retries.pop(event["TaskScheduledId"])
-    delay = (
-        timedelta(milliseconds=record.first_interval_ms)
-        if record.attempt < record.max_attempts
-        else timedelta()
-    )
-    timer_id = b.take_id()
-    _schedule_timer(b, timer_id, b.now + delay)
-    b.retries[timer_id] = replace(record, waiting_on_timer=True)
