@@ -277,3 +277,8 @@ def test_client_leaving_a_stream_is_logged_as_499(gateway: RunningServer) -> Non
         time.sleep(0.05)
     assert records and records[0]["status"] == 499
     assert time.monotonic() - started < 3  # the 4 s upstream stream was abandoned, not drained
+
+
+def test_azure_embeddings_use_the_deployment(gateway: RunningServer) -> None:
+    result = client(gateway).embeddings.create(model="azure", input="azure embedding")
+    assert result.model == "gpt-az" and len(result.data) == 1

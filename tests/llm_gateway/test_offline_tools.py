@@ -223,3 +223,19 @@ def test_summarize_and_unknown_steps_answer_text() -> None:
     )
     assert json.loads(other.content)["offline"] is True
     assert other.model == "offline" and other.fingerprint == "toolmesh-offline" and other.usage.estimated
+
+
+def with_choice(task: str, choice: Any) -> Any:
+    messages = [
+        {"role": "system", "content": "[toolmesh:execute_task]"},
+        {"role": "user", "content": json.dumps({"objective": "o", "task": task, "context": []})},
+    ]
+    return answer({"messages": messages, "tools": TOOLS, "tool_choice": choice})
+
+
+def test_tool_choice_is_honoured() -> None:
+    assert not with_choice("Find notes about Rome", "none").tool_calls
+    named = with_choice("Find notes about Rome", {"type": "function", "function": {"name": "calculate"}})
+    assert [c.name for c in named.tool_calls] == ["calculate"]
+    assert [c.name for c in with_choice("Ponder life", "required").tool_calls] == ["create_note"]
+    assert not with_choice("Ponder life", "auto").tool_calls

@@ -16,7 +16,7 @@ from typing import Any
 from llm_gateway.adapters.completions import LocalAnswer, ToolCall, estimate_tokens
 from llm_gateway.providers.base import Usage
 from llm_gateway.providers.offline.planner import create_tasks, prioritize
-from llm_gateway.providers.offline.tools import choose_tool, fill_arguments, tool_specs
+from llm_gateway.providers.offline.tools import ToolSpec, choose_tool, fill_arguments, tool_specs
 
 __all__ = [
     "OFFLINE_FINGERPRINT",
@@ -123,6 +123,23 @@ def _report_tool_results(task: str, messages: list[dict[str, Any]], results: lis
     return f"{OFFLINE_PREFIX}Completed '{task}': {'; '.join(successes)}."
 
 
+def _honour_tool_choice(choice: Any, task: str, tools: list[ToolSpec]) -> ToolSpec | None:
+    """The tool to call under OpenAI's ``tool_choice``: none, auto (best match), required, or a name."""
+    if choice == "none" or not tools:
+        return None
+    if isinstance(choice, dict):
+        wanted = (
+            (choice.get("function") or {}).get("name") if isinstance(choice.get("function"), dict) else None
+        )
+        named = next((t for t in tools if t.name == wanted), None)
+        if named is not None:
+            return named
+    best = choose_tool(task, tools)
+    if best is None and choice == "required":
+        return tools[0]
+    return best
+
+
 def _execute(
     request: dict[str, Any], messages: list[dict[str, Any]]
 ) -> tuple[str | None, tuple[ToolCall, ...]]:
@@ -133,7 +150,7 @@ def _execute(
     if results:
         return _report_tool_results(task, messages, results), ()
     tools = tool_specs(request.get("tools"))
-    tool = choose_tool(task, tools)
+    tool = _honour_tool_choice(request.get("tool_choice"), task, tools)
     if tool is None:
         reason = "no tool was offered" if not tools else "no offered tool fits it"
         return f"{OFFLINE_PREFIX}Noted '{task}'; {reason}, so it is answered in text only.", ()
