@@ -82,7 +82,7 @@ def _played(event: Event) -> str:
 
 def _is_retry_event(event: Event, retries: dict[int, RetryRecord]) -> bool:
     kind = event["EventType"]
-    if kind in (EventType.TASK_FAILED, EventType.SUB_ORCHESTRATION_FAILED):
+    if kind in (EventType.TASK_FAILED, EventType.SUB_ORCHESTRATION_INSTANCE_FAILED):
         record = retries.get(event["TaskScheduledId"])
         return record is not None and not record.waiting_on_timer
     if kind == EventType.TIMER_FIRED:
@@ -289,7 +289,7 @@ def finish(plan: EpisodePlan, reply: OrchestratorReply, known: InstanceDirectory
         instance=instance, now=now, next_id=instance.state.next_id, retries=dict(instance.state.retries)
     )
     for event in plan.new_events:
-        if event["EventType"] in (EventType.TASK_COMPLETED, EventType.SUB_ORCHESTRATION_COMPLETED):
+        if event["EventType"] in (EventType.TASK_COMPLETED, EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED):
             b.retries.pop(event["TaskScheduledId"], None)
 
     continue_input: str | None = None

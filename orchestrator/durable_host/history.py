@@ -47,9 +47,9 @@ class EventType(IntEnum):
     TASK_SCHEDULED = 4
     TASK_COMPLETED = 5
     TASK_FAILED = 6
-    SUB_ORCHESTRATION_CREATED = 7
-    SUB_ORCHESTRATION_COMPLETED = 8
-    SUB_ORCHESTRATION_FAILED = 9
+    SUB_ORCHESTRATION_INSTANCE_CREATED = 7
+    SUB_ORCHESTRATION_INSTANCE_COMPLETED = 8
+    SUB_ORCHESTRATION_INSTANCE_FAILED = 9
     TIMER_CREATED = 10
     TIMER_FIRED = 11
     ORCHESTRATOR_STARTED = 12
@@ -178,7 +178,7 @@ def task_failed(at: datetime, task_id: int, reason: str, details: str | None) ->
 def sub_orchestration_created(
     at: datetime, event_id: int, name: str, instance_id: str, input_text: str | None
 ) -> Event:
-    event = _base(EventType.SUB_ORCHESTRATION_CREATED, event_id, at)
+    event = _base(EventType.SUB_ORCHESTRATION_INSTANCE_CREATED, event_id, at)
     event.update(
         {"Name": name, "Version": "", "InstanceId": instance_id, "Input": input_text, "ClientSpanId": None}
     )
@@ -186,13 +186,13 @@ def sub_orchestration_created(
 
 
 def sub_orchestration_completed(at: datetime, task_id: int, result: str | None) -> Event:
-    event = _base(EventType.SUB_ORCHESTRATION_COMPLETED, -1, at)
+    event = _base(EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED, -1, at)
     event.update({"TaskScheduledId": task_id, "Result": result})
     return event
 
 
 def sub_orchestration_failed(at: datetime, task_id: int, reason: str, details: str | None) -> Event:
-    event = _base(EventType.SUB_ORCHESTRATION_FAILED, -1, at)
+    event = _base(EventType.SUB_ORCHESTRATION_INSTANCE_FAILED, -1, at)
     event.update({"TaskScheduledId": task_id, "Reason": reason, "Details": details, "FailureDetails": None})
     return event
 

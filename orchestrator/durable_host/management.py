@@ -43,7 +43,7 @@ def _history_view(engine: Engine, row: InstanceRow, with_output: bool) -> list[d
         kind = event["EventType"]
         if kind in (EventType.ORCHESTRATOR_STARTED, EventType.ORCHESTRATOR_COMPLETED):
             continue
-        if kind in (EventType.TASK_SCHEDULED, EventType.SUB_ORCHESTRATION_CREATED):
+        if kind in (EventType.TASK_SCHEDULED, EventType.SUB_ORCHESTRATION_INSTANCE_CREATED):
             scheduled[event["EventId"]] = event
             continue
         item: dict[str, Any] = {
@@ -57,8 +57,8 @@ def _history_view(engine: Engine, row: InstanceRow, with_output: bool) -> list[d
         elif kind in (
             EventType.TASK_COMPLETED,
             EventType.TASK_FAILED,
-            EventType.SUB_ORCHESTRATION_COMPLETED,
-            EventType.SUB_ORCHESTRATION_FAILED,
+            EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED,
+            EventType.SUB_ORCHESTRATION_INSTANCE_FAILED,
         ):
             origin = scheduled.get(event["TaskScheduledId"], {})
             item["FunctionName"] = origin.get("Name")
@@ -232,8 +232,6 @@ def _dispatch(
     if action == "restart":
         row = engine.get(instance_id)
         new_id = None if _flag(query, "restartWithNewInstanceId", default=True) else instance_id
-        if new_id is not None and row.status not in TERMINAL_STATUSES:
-            engine.control(instance_id, MessageKind.TERMINATE, "restarted")
         started = engine.start_new(row.name, new_id, row.input)
         return _accepted(ctx, started.instance_id)
     if action == "rewind":
