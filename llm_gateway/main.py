@@ -110,6 +110,14 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                 )
     for name in ("HTTPValidationError", "ValidationError"):
         components.pop(name, None)
+    # Declared so a tool registry can inject the key (agents calling the model as a tool never see it).
+    schema["components"]["securitySchemes"] = {
+        "BearerAuth": {"type": "http", "scheme": "bearer", "description": "A gateway client key."}
+    }
+    for route, path in schema["paths"].items():
+        if route.startswith("/v1/"):
+            for operation in path.values():
+                operation["security"] = [{"BearerAuth": []}]
     for model in (ChatCompletionRequest, EmbeddingRequest):
         definition = model.model_json_schema(ref_template="#/components/schemas/{model}")
         components.update(definition.pop("$defs", {}))
