@@ -17,7 +17,7 @@ import httpx
 from tests.durable_host.conftest import MGMT, Host, launch_host
 
 RUNS = 6
-KILLS = 8
+KILLS = int(os.environ.get("CRASH_KILLS", "8"))
 
 
 def _expected_mixed(run: str) -> dict[str, object]:
