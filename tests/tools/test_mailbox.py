@@ -210,3 +210,29 @@ def test_spec_declares_the_reply_callback_and_its_timeout(http: httpx.Client) ->
     callback = operation["callbacks"]["reply"]["{$request.body#/callback_url}"]["post"]
     schema_ref = callback["requestBody"]["content"]["application/json"]["schema"]["$ref"]
     assert schema_ref.endswith("/ReplyCallback")
+
+
+def test_delivery_is_abandoned_when_its_origin_is_no_longer_allowed(
+    start_service: StartService, tmp_path: Path
+) -> None:
+    db = tmp_path / "revoked.sqlite3"
+    first = start_service("mailbox", db=db, **FAST_RETRIES)
+    message = _send(client(first), callback_url=f"http://127.0.0.1:{free_port()}/cb")
+    first.stop()
+    second = start_service("mailbox", db=db, CALLBACK_ALLOWED_ORIGINS="http://localhost", **FAST_RETRIES)
+    client(second).post(f"/messages/{message['id']}/reply", json={"reply": "yes"})
+    delivery = _wait_for(
+        lambda: (
+            (d := client(second).get(f"/messages/{message['id']}").json()["delivery"])["state"] == "failed"
+            and d
+        )
+    )
+    assert "is not allowed" in delivery["last_error"] and delivery["attempts"] == 0
+
+
+def test_backoff_doubles_up_to_the_ceiling_with_jitter() -> None:
+    from tools.mailbox.delivery import backoff_delay
+
+    for attempts, full in ((1, 1.0), (2, 2.0), (3, 4.0), (10, 30.0), (200, 30.0)):
+        delays = [backoff_delay(attempts, initial=1.0, ceiling=30.0) for _ in range(50)]
+        assert all(full / 2 <= d <= full for d in delays), (attempts, min(delays), max(delays))
