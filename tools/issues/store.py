@@ -91,6 +91,7 @@ _PRIORITY_RANK = (
     "CASE i.priority " + " ".join(f"WHEN '{p}' THEN {n}" for n, p in enumerate(PRIORITIES)) + " END"
 )
 _WORD = re.compile(r"\w+", re.UNICODE)
+_UPDATABLE = frozenset({"title", "description", "state", "priority", "assignee", "labels"})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -303,12 +304,15 @@ class IssueStore:
         ]
 
     def update_issue(self, issue_id: str, changes: dict[str, object]) -> IssueRecord:
-        """Apply ``changes`` (column -> value); reopening clears ``closed_at``."""
+        """Apply ``changes`` (field -> value); reopening clears ``closed_at``."""
+        unknown = set(changes) - _UPDATABLE
+        if unknown:
+            raise ValueError(f"not updatable: {', '.join(sorted(unknown))}")
         with self._db.transaction() as conn:
             row = self._issue_row(conn, issue_id)
             columns = dict(changes)
-            if "labels" in columns:
-                labels = list(columns["labels"])  # type: ignore[call-overload]
+            labels = columns.get("labels")
+            if isinstance(labels, list):
                 columns["labels"] = json.dumps(labels)
                 conn.execute("DELETE FROM issue_labels WHERE issue_seq = ?", (row["seq"],))
                 conn.executemany(

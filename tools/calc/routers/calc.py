@@ -49,7 +49,8 @@ def _plain(value: Decimal) -> str:
     summary="Calculate an arithmetic expression exactly",
     description="Evaluate arithmetic exactly (no floating-point error): use it for every sum, price, "
     "percentage or ratio instead of calculating yourself. Example: 12 * 49.90 gives 598.8. Percentages "
-    "are written as fractions: 15% of 80 is 0.15 * 80.",
+    "are written as fractions: 15% of 80 is 0.15 * 80. A mistake in the expression gives 422 saying what "
+    "is wrong and at which character position (counting from 0).",
 )
 def evaluate_expression(body: EvaluationRequest) -> EvaluationResult:
     value = evaluate(body.expression)
