@@ -18,6 +18,7 @@ deployments tried in order (fallback), the retry policy and per-key limits::
     limits: {rpm: 600, tpm: 2000000}            # default per client key
     key_limits: {ci: {rpm: 60, tpm: 100000}}   # by managed key name
     log_prompts: false
+    stream_keepalive: 15                       # seconds of silence before an SSE comment (0: never)
 """
 
 from __future__ import annotations
@@ -148,6 +149,8 @@ class GatewayConfig(_Strict):
     limits: LimitsConfig = LimitsConfig()
     key_limits: dict[str, LimitsConfig] = Field(default_factory=dict)
     log_prompts: bool | None = None
+    stream_keepalive: float = Field(default=15.0, ge=0)
+    """Seconds of upstream silence after which a stream gets an SSE comment (0: never)."""
     base_dir: Path = Path(".")
 
 

@@ -19,7 +19,14 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from llm_gateway.adapters.sse import error_event, event_usage, is_usage_only, split_events
+from llm_gateway.adapters.sse import (
+    KEEPALIVE,
+    error_event,
+    event_usage,
+    is_usage_only,
+    split_events,
+    with_keepalive,
+)
 from llm_gateway.adapters.sse_response import SSEResponse
 from llm_gateway.dependencies import Client, gateway_state, read_json_object, validate_body
 from llm_gateway.errors import GatewayError, InvalidRequest, UpstreamError
@@ -180,8 +187,14 @@ def _take_usage(blob: bytes, include_usage: bool) -> tuple[bytes, Usage | None]:
 
 
 async def _relay(
-    opened: OpenedStream, outcome: Outcome, provider: Provider, attempts: int, include_usage: bool
+    opened: OpenedStream,
+    outcome: Outcome,
+    provider: Provider,
+    attempts: int,
+    include_usage: bool,
+    keepalive: float,
 ) -> AsyncIterator[bytes]:
+    rest = with_keepalive(opened.rest, keepalive) if keepalive > 0 else opened.rest
     usage: Usage | None = None
     chunks = 0
     status = 200
@@ -194,9 +207,9 @@ async def _relay(
                 if found is not None:
                     usage = replace(found, estimated=True) if provider.offline else found
             if blob:
-                chunks += blob.count(b"\n\n")
+                chunks += blob.count(b"\n\n") if blob is not KEEPALIVE else 0
                 yield blob
-            blob = await anext(opened.rest)
+            blob = await anext(rest)
     except StopAsyncIteration:
         pass
     except (asyncio.CancelledError, GeneratorExit):
@@ -209,7 +222,7 @@ async def _relay(
         status, error = 502, f"{type(exc).__name__}: {exc}"
         yield error_event(UpstreamError(f"stream failed: {error}"))
     finally:
-        closer = getattr(opened.rest, "aclose", None)
+        closer = getattr(rest, "aclose", None)
         if closer is not None:
             await closer()
         if usage is None:
@@ -268,7 +281,14 @@ async def create_chat_completion(request: Request, client: Client) -> Response:
                 "x-toolmesh-attempts": str(opened.attempts),
             }
             return SSEResponse(
-                _relay(opened.value, outcome, opened.provider, opened.attempts, include_usage),
+                _relay(
+                    opened.value,
+                    outcome,
+                    opened.provider,
+                    opened.attempts,
+                    include_usage,
+                    state.config.stream_keepalive,
+                ),
                 media_type="text/event-stream",
                 headers=headers,
             )

@@ -87,6 +87,7 @@ def gateway(
             "max_retry_after": 2,
             "total_timeout": 10,
         },
+        "stream_keepalive": 0.1,
         "models": {
             "fake": {"deployments": [upstream(fake, "fake-gpt")]},
             "fake-httpx": {"deployments": [upstream(fake, "fake-gpt", transport="httpx")]},
@@ -121,6 +122,7 @@ def gateway(
             "slow": {"deployments": [upstream(fake, "x?latency_ms=3000", timeout=0.3)]},
             "rejects": {"deployments": [upstream(fake, "x?error=400")]},
             "down": {"deployments": [upstream(fake, "x?error=502")]},
+            "gappy": {"deployments": [upstream(fake, "fake-gpt?chunks=2&gap_ms=250")]},
             "slow-stream": {"deployments": [upstream(fake, "x?chunks=40&gap_ms=100")]},
             "midstream": {"deployments": [upstream(fake, "x?midstream=2&chunks=6&gap_ms=20")]},
             "midstream-event": {"deployments": [upstream(fake, "x?midstream_error=2&chunks=6&gap_ms=20")]},

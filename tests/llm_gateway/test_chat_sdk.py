@@ -282,3 +282,13 @@ def test_client_leaving_a_stream_is_logged_as_499(gateway: RunningServer) -> Non
 def test_azure_embeddings_use_the_deployment(gateway: RunningServer) -> None:
     result = client(gateway).embeddings.create(model="azure", input="azure embedding")
     assert result.model == "gpt-az" and len(result.data) == 1
+
+
+def test_silent_upstream_gets_keepalive_comments_and_sdk_ignores_them(gateway: RunningServer) -> None:
+    body = {"model": "gappy", "messages": HELLO, "stream": True}
+    with httpx.stream("POST", f"{gateway.url}/v1/chat/completions", json=body) as response:
+        lines = list(response.iter_lines())
+    assert ": keepalive" in lines
+    assert [line for line in lines if line.startswith("data: ")][-1] == "data: [DONE]"
+    chunks = list(client(gateway).chat.completions.create(model="gappy", messages=HELLO, stream=True))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices).endswith(": hello")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
 
-from llm_gateway.adapters.sse import event_usage, is_usage_only, iter_events
+from llm_gateway.adapters.sse import KEEPALIVE, event_usage, is_usage_only, iter_events, with_keepalive
 from llm_gateway.config import LimitsConfig
 from llm_gateway.errors import RateLimited, UpstreamError, UpstreamUnavailable
 from llm_gateway.keys import ClientKey
@@ -94,3 +95,31 @@ async def test_events_before_an_in_band_error_are_passed_on_first() -> None:
         async for blob in iter_events(pieces(b'data: {"x":1}\n\ndata: {"error": {"message": "late"}}\n\n')):
             seen.append(blob)
     assert seen == [b'data: {"x":1}\n\n']
+
+
+async def test_keepalive_comments_fill_silences() -> None:
+    async def slow() -> AsyncIterator[bytes]:
+        yield b"data: 1\n\n"
+        await asyncio.sleep(0.25)
+        yield b"data: 2\n\n"
+
+    seen = [event async for event in with_keepalive(slow(), 0.1)]
+    assert seen[0] == b"data: 1\n\n" and seen[-1] == b"data: 2\n\n"
+    assert seen.count(KEEPALIVE) >= 1
+
+
+async def test_keepalive_wrapper_closes_its_source() -> None:
+    closed: list[bool] = []
+
+    async def source() -> AsyncIterator[bytes]:
+        try:
+            yield b"data: 1\n\n"
+            await asyncio.sleep(10)
+        finally:
+            closed.append(True)
+
+    stream = with_keepalive(source(), 0.05)
+    assert await anext(stream) == b"data: 1\n\n"
+    assert await anext(stream) == KEEPALIVE
+    await stream.aclose()
+    assert closed == [True]
