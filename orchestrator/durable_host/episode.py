@@ -378,7 +378,9 @@ def finish(plan: EpisodePlan, reply: OrchestratorReply, known: InstanceDirectory
         )
 
     row = instance.evolve(
-        status=RuntimeStatus.RUNNING,
+        status=RuntimeStatus.SUSPENDED
+        if instance.status is RuntimeStatus.SUSPENDED
+        else RuntimeStatus.RUNNING,
         custom_status=custom,
         last_updated_time=stamp,
         state=ExecutionState(cursor=cursor, next_id=b.next_id, retries=b.retries),

@@ -492,3 +492,26 @@ def test_sub_orchestrator_retry_recreates_the_child_with_the_same_id() -> None:
     )
     sim.step()
     assert json.loads(sim.instance.output or "null") == "second try"
+
+
+def test_suspend_in_the_same_batch_as_a_result_keeps_the_instance_suspended() -> None:
+    def orch(context):
+        yield context.call_activity("hello", 1)
+        yield context.call_activity("hello", 2)
+        return "done"
+
+    sim = Sim.start(orch)
+    sim.step()
+    sim.complete(0, "one")
+    sim.push(NewMessage(instance_id="inst-1", kind=MessageKind.SUSPEND, payload="hold"))
+    sim.step()
+    assert sim.instance.status is RuntimeStatus.SUSPENDED
+    assert sim.shape()[-2] == (4, 1, "hello")
+    sim.complete(1, "two")
+    sim.step()
+    assert sim.instance.status is RuntimeStatus.SUSPENDED
+    sim.push(NewMessage(instance_id="inst-1", kind=MessageKind.RESUME, payload="go"))
+    sim.step()
+    assert sim.instance.status is RuntimeStatus.RUNNING
+    sim.step()  # the result held back while suspended is delivered by the next episode
+    assert json.loads(sim.instance.output or "null") == "done"
