@@ -377,10 +377,9 @@ def finish(plan: EpisodePlan, reply: OrchestratorReply, known: InstanceDirectory
             new_messages=_notify_parent(row, now, result=result),
         )
 
+    suspended = instance.status is RuntimeStatus.SUSPENDED  # a suspend consumed in this episode
     row = instance.evolve(
-        status=RuntimeStatus.SUSPENDED
-        if instance.status is RuntimeStatus.SUSPENDED
-        else RuntimeStatus.RUNNING,
+        status=RuntimeStatus.SUSPENDED if suspended else RuntimeStatus.RUNNING,
         custom_status=custom,
         last_updated_time=stamp,
         state=ExecutionState(cursor=cursor, next_id=b.next_id, retries=b.retries),
