@@ -137,12 +137,9 @@ def materialise(b: ActionBuilder, action: dict[str, Any], known: InstanceDirecto
     elif kind in (2, 3):
         task_id = b.take_id()
         explicit = action.get("instanceId")
-        child_id = _schedule_sub(
-            b, task_id, str(action.get("functionName")), action.get("input"), explicit, known
-        )
+        _schedule_sub(b, task_id, str(action.get("functionName")), action.get("input"), explicit, known)
         if kind == 3:
             b.retries[task_id] = _retry_record(action, "sub", explicit or None)
-            del child_id
     elif kind == 5:
         task_id = b.take_id()
         fire_at = h.parse_time(str(action.get("fireAt")))
@@ -194,7 +191,7 @@ def _schedule_sub(
     input_text: str | None,
     explicit: str | None,
     known: InstanceDirectory,
-) -> str:
+) -> None:
     instance = b.instance
     child_id = explicit or f"{instance.instance_id}:{instance.execution_id[:8]}:{task_id}"
     b.events.append(h.sub_orchestration_created(b.now, task_id, name, child_id, input_text))
@@ -212,7 +209,7 @@ def _schedule_sub(
                 execution_id=instance.execution_id,
             )
         )
-        return child_id
+        return
     child = InstanceRow.new(
         instance_id=child_id,
         name=name,
@@ -227,7 +224,6 @@ def _schedule_sub(
     )
     b.children.append(child)
     b.messages.append(start_message(child, b.now))
-    return child_id
 
 
 def advance_retry(b: ActionBuilder, event: Event, known: InstanceDirectory) -> None:
