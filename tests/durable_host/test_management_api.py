@@ -151,3 +151,16 @@ def test_restart_starts_a_new_instance_with_the_same_input(host: Host) -> None:
         assert same.status_code == 202
     assert host.wait(new_id)["output"]["input"] == {"x": 5}
     assert host.wait(instance_id)["output"] == {"input": {"x": 5}, "id": instance_id}
+
+
+def test_sdk_client_reads_our_status_codes_as_it_reads_azure(host: Host) -> None:
+    done = host.start("hello_sequence")
+    host.wait(done)
+    with host.client() as client:
+        # 404 on status: the SDK returns an empty (falsy) status instead of raising.
+        assert client.get("/api/client/never-started/status").json() in (None, {})
+        # 410 on terminate of a finished instance: the SDK treats it as success.
+        assert client.post(f"/api/client/{done}/terminate").json() == "ok"
+        # 404 on raise_event: the SDK raises, so the HTTP function fails.
+        missing = client.post("/api/client/never-started/raise", json={"name": "E", "data": 1})
+        assert missing.status_code == 500
