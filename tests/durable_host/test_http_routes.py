@@ -143,3 +143,7 @@ def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TOOLMESH_")}
     env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "orchestrator")])
     return env
+
+
+def test_function_declaring_context_gets_an_invocation_context(root_host: Host) -> None:
+    assert httpx.get(root_host.url + "/whoami").text == "whoami True"

@@ -36,3 +36,8 @@ def setting(req: func.HttpRequest) -> func.HttpResponse:
     import os
 
     return func.HttpResponse(os.environ.get(req.route_params["name"], "<unset>"))
+
+
+@app.route(route="whoami", methods=["GET"])
+def whoami(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    return func.HttpResponse(f"{context.function_name} {bool(context.invocation_id)}")
