@@ -56,6 +56,17 @@ class Samples:
     seconds: float = 0.0
 
 
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children (Linux /proc), in MB; NaN elsewhere."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return float("nan")
+    kb = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+    return kb / 1024 + sum(rss_mb(int(child)) for child in children if child.isdigit())
+
+
 def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -316,6 +327,12 @@ def main() -> int:
                 f"one process per server; paths: {', '.join(targets)}"
             )
             asyncio.run(measure(targets, args))
+            names = ["direct", "toolmesh", "litellm"]
+            memory = ", ".join(
+                f"{name} {rss_mb(server.process.pid):.0f} MB"
+                for name, server in zip(names, servers, strict=False)
+            )
+            print(f"\nresident memory after the run: {memory}")
         finally:
             for server in reversed(servers):
                 server.stop()
