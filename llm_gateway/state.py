@@ -70,9 +70,8 @@ def build_state(settings: Settings) -> GatewayState:
             )
         else:
             log.info("alias %r -> %s", route.alias, kinds)
-    db = connect(settings.db)
     env_keys = [k.strip() for k in settings.api_keys.get_secret_value().split(",") if k.strip()]
-    keys = KeyStore(env_keys=env_keys, db=db)
+    keys = KeyStore(env_keys=env_keys, db=connect(settings.db))  # its own connection: reads on the loop
     if keys.open:
         log.warning(
             "no client API keys configured: the gateway accepts every request (set "
@@ -83,6 +82,6 @@ def build_state(settings: Settings) -> GatewayState:
         router=Router(routes, config.retry),
         keys=keys,
         limiter=RateLimiter(default=config.limits, by_name=config.key_limits),
-        usage=UsageLog(db),
+        usage=UsageLog(connect(settings.db)),  # its own connection: writes in a worker thread
         log_prompts=config.log_prompts if config.log_prompts is not None else settings.log_prompts,
     )

@@ -64,7 +64,13 @@ class UsageLog:
 
     def _write(self, batch: list[UsageEntry]) -> None:
         with self._lock:
-            self._db.executemany(_INSERT, [astuple(e) for e in batch])
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany(_INSERT, [astuple(e) for e in batch])
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     async def flush(self) -> None:
         while self._pending:
