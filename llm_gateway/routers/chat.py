@@ -10,8 +10,6 @@ stream ends without ``[DONE]``, never as a silent normal end.
 from __future__ import annotations
 
 import asyncio
-import logging
-import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
@@ -19,6 +17,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from llm_gateway.accounting import CLIENT_CLOSED, Outcome, read_timeout
 from llm_gateway.adapters.sse import (
     KEEPALIVE,
     error_event,
@@ -29,30 +28,14 @@ from llm_gateway.adapters.sse import (
 )
 from llm_gateway.adapters.sse_response import SSEResponse
 from llm_gateway.dependencies import Client, gateway_state, read_json_object, validate_body
-from llm_gateway.errors import GatewayError, InvalidRequest, UpstreamError
-from llm_gateway.keys import ClientKey
+from llm_gateway.errors import GatewayError, UpstreamError
 from llm_gateway.providers.base import Provider, Usage
 from llm_gateway.routing import OpenedStream
 from llm_gateway.schemas import ChatCompletionRequest, ErrorBody
-from llm_gateway.state import GatewayState
-from llm_gateway.usage import UsageEntry
 
-__all__ = [
-    "CLIENT_CLOSED",
-    "Outcome",
-    "RUN_ID_HEADER",
-    "TIMEOUT_HEADER",
-    "prompt_estimate",
-    "read_timeout",
-    "router",
-]
+__all__ = ["prompt_estimate", "router"]
 
-RUN_ID_HEADER = "x-toolmesh-run-id"
-TIMEOUT_HEADER = "x-toolmesh-timeout"
-CLIENT_CLOSED = 499
-"""Status logged for a stream the client left before it ended (nginx's convention)."""
 _STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-log = logging.getLogger("llm_gateway.access")
 router = APIRouter(tags=["chat"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -68,10 +51,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _request_schema() -> dict[str, Any]:
-    return {"$ref": "#/components/schemas/ChatCompletionRequest"}
-
-
 def prompt_estimate(body: dict[str, Any]) -> int:
     """Tokens a request will use at least, for the per-minute token limit (about 4 chars per token)."""
     size = 0
@@ -79,97 +58,6 @@ def prompt_estimate(body: dict[str, Any]) -> int:
         content = message.get("content") if isinstance(message, dict) else None
         size += len(content) if isinstance(content, str) else 16
     return max(1, size // 4)
-
-
-def read_timeout(request: Request) -> float | None:
-    raw = request.headers.get(TIMEOUT_HEADER)
-    if raw is None:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        value = 0.0
-    if value <= 0:
-        raise InvalidRequest(f"{TIMEOUT_HEADER} must be a positive number of seconds", param=TIMEOUT_HEADER)
-    return value
-
-
-class Outcome:
-    """Builds the usage record and the access log line of one request."""
-
-    def __init__(
-        self,
-        *,
-        state: GatewayState,
-        client: ClientKey,
-        request: Request,
-        alias: str,
-        endpoint: str,
-        stream: bool,
-        logged: dict[str, Any] | None = None,
-    ) -> None:
-        self.logged = logged
-        self.state = state
-        self.client = client
-        self.alias = alias
-        self.endpoint = endpoint
-        self.stream = stream
-        self.run_id = request.headers.get(RUN_ID_HEADER)
-        self.started = time.perf_counter()
-
-    def finish(
-        self,
-        *,
-        status: int,
-        usage: Usage | None,
-        provider: Provider | None,
-        attempts: int,
-        error: str | None = None,
-        extra: dict[str, Any] | None = None,
-    ) -> None:
-        latency_ms = (time.perf_counter() - self.started) * 1000
-        usage = usage or Usage()
-        if usage.total_tokens:
-            self.state.limiter.record(self.client, usage.total_tokens)
-        deployment = provider.label if provider else "-"
-        self.state.usage.add(
-            UsageEntry(
-                created=time.time(),
-                key=self.client.name,
-                run_id=self.run_id,
-                model=self.alias,
-                deployment=deployment,
-                endpoint=self.endpoint,
-                stream=self.stream,
-                status=status,
-                prompt_tokens=usage.prompt_tokens,
-                completion_tokens=usage.completion_tokens,
-                estimated=usage.estimated,
-                latency_ms=round(latency_ms, 3),
-            )
-        )
-        fields: dict[str, Any] = {
-            "endpoint": self.endpoint,
-            "key": self.client.name,
-            "run_id": self.run_id,
-            "model": self.alias,
-            "deployment": deployment,
-            "provider": provider.kind if provider else None,
-            "offline": bool(provider and provider.offline),
-            "stream": self.stream,
-            "status": status,
-            "attempts": attempts,
-            "prompt_tokens": usage.prompt_tokens,
-            "completion_tokens": usage.completion_tokens,
-            "latency_ms": round(latency_ms, 2),
-        }
-        if error:
-            fields["error"] = error
-        if self.logged:
-            fields.update(self.logged)
-        if extra:
-            fields.update(extra)
-        log.info("offline answer" if fields["offline"] else "request", extra=fields)
 
 
 def _take_usage(blob: bytes, include_usage: bool) -> tuple[bytes, Usage | None]:
@@ -238,7 +126,12 @@ async def _relay(
     "alias configured in the gateway (`default` always exists). Send `X-Toolmesh-Run-Id` to attribute usage "
     "to a run.",
     openapi_extra={
-        "requestBody": {"required": True, "content": {"application/json": {"schema": _request_schema()}}}
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/ChatCompletionRequest"}}
+            },
+        }
     },
     responses={
         200: {

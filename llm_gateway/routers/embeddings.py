@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from llm_gateway.accounting import Outcome, read_timeout
 from llm_gateway.adapters.completions import estimate_tokens
 from llm_gateway.dependencies import Client, gateway_state, read_json_object, validate_body
 from llm_gateway.errors import GatewayError
-from llm_gateway.routers.chat import Outcome, read_timeout
 from llm_gateway.schemas import EmbeddingRequest, ErrorBody
 
 __all__ = ["router"]
