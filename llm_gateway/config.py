@@ -14,7 +14,8 @@ deployments tried in order (fallback), the retry policy and per-key limits::
           - {provider: offline}
       demo:
         deployments: [{provider: scripted, script: demo-script.yaml}]   # relative to this file
-    retry: {max_retries: 2, initial_backoff: 0.2, max_backoff: 8.0, max_retry_after: 30, total_timeout: 120}
+    retry: {max_retries: 2, initial_backoff: 0.2, max_backoff: 8.0, max_retry_after: 30, total_timeout: 120,
+            cooldown_after: 3, cooldown: 30}   # a deployment failing 3 requests in a row rests 30 s
     limits: {rpm: 600, tpm: 2000000}            # default per client key
     key_limits: {ci: {rpm: 60, tpm: 100000}}   # by managed key name
     log_prompts: false
@@ -136,6 +137,9 @@ class RetryConfig(_Strict):
     """A Retry-After longer than this moves on to the next deployment instead of waiting."""
     total_timeout: float = Field(default=120.0, gt=0)
     """Bound on all attempts and waits of one request, so retries times timeouts cannot add up."""
+    cooldown_after: int = Field(default=3, ge=0)
+    """A deployment that failed this many requests in a row rests for ``cooldown`` seconds (0: never)."""
+    cooldown: float = Field(default=30.0, ge=0)
 
 
 class LimitsConfig(_Strict):

@@ -6,7 +6,8 @@ backoff and jitter, or the upstream's Retry-After when it gives one (a Retry-Aft
 than ``max_retry_after`` moves on to the next deployment at once). A deployment that rejects
 the gateway's credentials or does not know the model (401/403/404) is skipped; other 4xx
 answers are the request's fault and go straight back to the client. All attempts and waits
-of one request share ``total_timeout``, so retries times timeouts cannot pile up.
+of one request share ``total_timeout``, so retries times timeouts cannot pile up. A deployment
+that keeps failing rests for a while (``Breakers``) so requests go straight to the next one.
 
 Streams count as started only when their first event has arrived: a failure before that
 still retries and falls back; after it, the client gets an in-band error event.
@@ -26,11 +27,53 @@ from llm_gateway.config import RetryConfig
 from llm_gateway.errors import ModelNotFound, UpstreamError, UpstreamTimeout
 from llm_gateway.providers.base import Answer, Provider
 
-__all__ = ["Attempted", "OpenedStream", "Route", "Router"]
+__all__ = ["Attempted", "Breakers", "OpenedStream", "Route", "Router"]
 
 T = TypeVar("T")
 log = logging.getLogger("llm_gateway.routing")
 _SKIP_DEPLOYMENT = frozenset({401, 403, 404})
+
+
+@dataclass(kw_only=True, slots=True)
+class _Health:
+    failures: int = 0
+    open_until: float = 0.0
+
+
+class Breakers:
+    """Rest a deployment that keeps failing, so requests stop paying its retries before falling back.
+
+    After ``threshold`` requests in a row exhausted a deployment, it is skipped for ``cooldown``
+    seconds, then tried again (one success closes it). When every deployment of an alias is
+    resting, all are tried anyway: a slim chance beats a certain error.
+    """
+
+    def __init__(self, *, threshold: int, cooldown: float, clock: Callable[[], float]) -> None:
+        self.threshold = threshold
+        self.cooldown = cooldown
+        self._clock = clock
+        self._health: dict[int, _Health] = {}
+
+    def usable(self, providers: tuple[Provider, ...]) -> tuple[Provider, ...]:
+        if not self.threshold:
+            return providers
+        now = self._clock()
+        ready = tuple(p for p in providers if self._health.get(id(p), _Health()).open_until <= now)
+        return ready or providers
+
+    def succeeded(self, provider: Provider) -> None:
+        if self.threshold and id(provider) in self._health:
+            del self._health[id(provider)]
+
+    def failed(self, provider: Provider) -> None:
+        if not self.threshold:
+            return
+        health = self._health.setdefault(id(provider), _Health())
+        health.failures += 1
+        if health.failures >= self.threshold:
+            health.failures = 0
+            health.open_until = self._clock() + self.cooldown
+            log.warning("deployment resting", extra={"deployment": provider.label, "seconds": self.cooldown})
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -63,11 +106,13 @@ class Router:
         *,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         jitter: Callable[[], float] = random.random,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.routes = routes
         self.retry = retry
         self._sleep = sleep
         self._jitter = jitter
+        self.breakers = Breakers(threshold=retry.cooldown_after, cooldown=retry.cooldown, clock=clock)
 
     def route(self, alias: str) -> Route:
         route = self.routes.get(alias)
@@ -86,7 +131,7 @@ class Router:
         deadline = time.monotonic() + budget
         last: UpstreamError | None = None
         attempts = 0
-        for provider in route.providers:
+        for provider in self.breakers.usable(route.providers):
             for attempt in range(self.retry.max_retries + 1):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -96,6 +141,7 @@ class Router:
                 try:
                     async with asyncio.timeout(per_try):
                         value = await operation(provider, per_try)
+                    self.breakers.succeeded(provider)
                     return Attempted(value=value, provider=provider, attempts=attempts)
                 except TimeoutError:
                     last = UpstreamTimeout(f"{provider.label} timed out after {per_try:.3g}s")
@@ -129,6 +175,7 @@ class Router:
                     },
                 )
                 await self._sleep(wait)
+            self.breakers.failed(provider)
             if route.providers[-1] is not provider:
                 log.warning(
                     "falling back",

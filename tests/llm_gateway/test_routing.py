@@ -142,3 +142,32 @@ async def test_unknown_alias() -> None:
     rt, _ = router(Flaky("a", []))
     with pytest.raises(ModelNotFound):
         await rt.complete("other", {})
+
+
+async def test_failing_deployment_rests_then_is_tried_again() -> None:
+    now = [0.0]
+    broken, spare = Flaky("a", [e(500)] * 10), Flaky("b", [])
+    config = RetryConfig(max_retries=0, cooldown_after=2, cooldown=30)
+
+    async def sleep(seconds: float) -> None:
+        pass
+
+    rt = Router({"m": Route(alias="m", providers=(broken, spare))}, config, sleep=sleep, clock=lambda: now[0])
+    for _ in range(2):
+        assert (await rt.complete("m", {})).attempts == 2
+    assert (await rt.complete("m", {})).attempts == 1 and broken.calls == 2
+    now[0] += 31
+    assert (await rt.complete("m", {})).attempts == 2 and broken.calls == 3
+
+
+async def test_resting_deployments_are_still_tried_when_all_rest() -> None:
+    only = Flaky("a", [e(500)] * 2)
+    rt = Router(
+        {"m": Route(alias="m", providers=(only,))},
+        RetryConfig(max_retries=0, cooldown_after=1),
+        clock=lambda: 0.0,
+    )
+    for _ in range(2):
+        with pytest.raises(UpstreamError):
+            await rt.complete("m", {})
+    assert (await rt.complete("m", {})).provider.label == "a"
