@@ -191,7 +191,12 @@ class AgentRun:
         self.approvals, self.waiting = [], []
         self._status("done")
         return build_report(
-            self.state, outcome=outcome, stop_reason=stop_reason, summary=summary, model=self.request.model
+            self.state,
+            outcome=outcome,
+            stop_reason=stop_reason,
+            summary=summary,
+            model=self.request.model,
+            finished_at=self._now_iso(),
         )
 
     def _first_tasks(self) -> Steps:

@@ -65,7 +65,7 @@ def build_progress(
 
 
 def build_report(
-    state: RunState, *, outcome: str, stop_reason: str, summary: str, model: str
+    state: RunState, *, outcome: str, stop_reason: str, summary: str, model: str, finished_at: str = ""
 ) -> dict[str, Any]:
     """The run's output: what was asked, what was done, why it stopped, and what it cost."""
     return {
@@ -90,4 +90,6 @@ def build_report(
         "executions": state.execution + 1,
         "summary": summary,
         "model": model,
+        "started_at": state.started_at,
+        "finished_at": finished_at,
     }
