@@ -136,24 +136,20 @@ def main() -> None:
             f"  {args.runs} runs at once:   {many_wall:7.2f} s   ({args.runs * 60 / many_wall:8.1f} runs/min, "
             f"x{(args.runs / many_wall) / (1 / one_wall):.1f} the throughput of one run alone)"
         )
-        print(
-            f"  median run time: {statistics.median(_run_seconds(v) for v in many):.2f} s; failed runs: {len(failed)}"
-        )
+        median_run = statistics.median(_run_seconds(v) for v in many)
+        print(f"  median run time: {median_run:.2f} s; failed runs: {len(failed)}")
 
         _, one_slow = _run_batch(mesh, 1, args.tasks, "slow")
         slow_wall, many_slow = _run_batch(mesh, args.runs, args.tasks, "slow")
         base = _overheads(one_slow, latency)[0]
         shares = _overheads(many_slow, latency)
         calls = statistics.median(v["output"]["usage"]["llm_calls"] for v in many_slow)
-        print(
-            f"\nmodel calls of {args.latency_ms} ms (fake upstream through the gateway), {calls:.0f} calls per run:"
-        )
-        print(
-            f"  one run alone:       overhead {base * 100:5.1f} % of wall time ({_run_seconds(one_slow[0]):.2f} s)"
-        )
+        slow_median = statistics.median(_run_seconds(v) for v in many_slow)
+        print(f"\nmodel calls of {args.latency_ms} ms (fake upstream through the gateway), {calls:.0f} per run:")
+        print(f"  one run alone:       overhead {base * 100:5.1f} % of wall time ({_run_seconds(one_slow[0]):.2f} s)")
         print(
             f"  {args.runs} runs at once:  overhead median {statistics.median(shares) * 100:5.1f} %, "
-            f"p95 {_pct(shares, 0.95) * 100:5.1f} % (median run {statistics.median(_run_seconds(v) for v in many_slow):.2f} s; "
+            f"p95 {_pct(shares, 0.95) * 100:5.1f} % (median run {slow_median:.2f} s; "
             f"{args.runs * 60 / slow_wall:.1f} runs/min)"
         )
         print("  goal: overhead under 5 % of a run's wall time")
