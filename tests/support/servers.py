@@ -86,8 +86,10 @@ def wait_until_healthy(url: str, process: subprocess.Popen[bytes], log_path: Pat
             last_error = repr(exc)
         time.sleep(0.05)
     process.kill()
-    raise RuntimeError(f"server at {url} not healthy after {timeout}s ({last_error}); log:\n"
-                       + log_path.read_text(errors="replace"))
+    raise RuntimeError(
+        f"server at {url} not healthy after {timeout}s ({last_error}); log:\n"
+        + log_path.read_text(errors="replace")
+    )
 
 
 def start_server(
@@ -138,8 +140,9 @@ def start_uvicorn(
 
 
 @contextmanager
-def uvicorn_server(app: str, *, log_path: Path, env: Mapping[str, str] | None = None,
-                   health_path: str = "/healthz") -> Iterator[RunningServer]:
+def uvicorn_server(
+    app: str, *, log_path: Path, env: Mapping[str, str] | None = None, health_path: str = "/healthz"
+) -> Iterator[RunningServer]:
     server = start_uvicorn(app, log_path=log_path, env=env, health_path=health_path)
     try:
         yield server
