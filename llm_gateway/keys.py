@@ -74,9 +74,7 @@ class KeyStore:
 
     def _reload(self) -> None:
         with self._lock:
-            rows = self._db.execute(
-                "SELECT name, key_hash, rpm, tpm FROM api_keys WHERE revoked IS NULL"
-            ).fetchall()
+            rows = self._db.execute("SELECT name, key_hash, rpm, tpm FROM api_keys WHERE revoked IS NULL").fetchall()
         self._managed = [ClientKey(name=r[0], key_hash=r[1], rpm=r[2], tpm=r[3]) for r in rows]
         self._loaded_at = time.monotonic()
 

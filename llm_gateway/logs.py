@@ -26,8 +26,7 @@ _handler: BatchingHandler | None = None
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         payload: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
@@ -69,9 +68,7 @@ class BatchingHandler(logging.Handler):
             try:
                 lines.append(self.format(record))
             except Exception:  # noqa: BLE001 - a bad record must not stop the writer
-                lines.append(
-                    json.dumps({"level": "error", "msg": "unformattable log record", "logger": record.name})
-                )
+                lines.append(json.dumps({"level": "error", "msg": "unformattable log record", "logger": record.name}))
         try:
             self.stream.write("\n".join(lines) + "\n")
             self.stream.flush()

@@ -72,9 +72,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
     location = ".".join(str(p) for p in first["loc"][1:]) or None
-    return _error(
-        400, f"Invalid value for '{location}': {first['msg']}.", param=location, code="invalid_value"
-    )
+    return _error(400, f"Invalid value for '{location}': {first['msg']}.", param=location, code="invalid_value")
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -103,9 +101,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                     "400",
                     {
                         "description": "Invalid parameter.",
-                        "content": {
-                            "application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}
-                        },
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
                     },
                 )
     for name in ("HTTPValidationError", "ValidationError"):

@@ -188,17 +188,13 @@ class Router:
         assert last is not None
         raise last
 
-    async def complete(
-        self, alias: str, body: dict[str, Any], *, timeout: float | None = None
-    ) -> Attempted[Answer]:
+    async def complete(self, alias: str, body: dict[str, Any], *, timeout: float | None = None) -> Attempted[Answer]:
         async def call(provider: Provider, per_try: float) -> Answer:
             return await provider.complete(body, timeout=per_try)
 
         return await self._run(self.route(alias), call, timeout)
 
-    async def embed(
-        self, alias: str, body: dict[str, Any], *, timeout: float | None = None
-    ) -> Attempted[Answer]:
+    async def embed(self, alias: str, body: dict[str, Any], *, timeout: float | None = None) -> Attempted[Answer]:
         async def call(provider: Provider, per_try: float) -> Answer:
             return await provider.embed(body, timeout=per_try)
 

@@ -18,11 +18,13 @@ __all__ = [
     "ErrorBody",
     "ErrorDetail",
     "FunctionDefinition",
+    "GroupBy",
     "Health",
     "ModelCard",
     "ModelList",
     "StreamOptions",
     "ToolDefinition",
+    "UsageGroup",
     "UsageList",
     "UsageRecord",
     "UsageTotals",
@@ -131,10 +133,25 @@ class UsageTotals(_Own):
     total_tokens: int
 
 
+GroupBy = Literal["model", "key", "run_id", "deployment"]
+"""Columns the usage log can be summed by (closed list: it is spliced into SQL)."""
+
+
+class UsageGroup(_Own):
+    value: str | None = Field(description="The model, key, run id or deployment of this group.")
+    requests: int
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
 class UsageList(_Own):
     object: Literal["list"] = "list"
     data: list[UsageRecord]
     totals: UsageTotals
+    groups: list[UsageGroup] | None = Field(
+        default=None, description="Totals per value of `group_by`, largest first (only when asked)."
+    )
     dropped: int = Field(description="Records dropped because the log writer fell behind (0 when healthy).")
 
 

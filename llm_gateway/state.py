@@ -65,9 +65,7 @@ def build_state(settings: Settings) -> GatewayState:
     for route in routes.values():
         kinds = ", ".join(f"{p.kind}:{p.label}" for p in route.providers)
         if any(p.offline for p in route.providers):
-            log.warning(
-                "alias %r served by the OFFLINE provider (deterministic, no network): %s", route.alias, kinds
-            )
+            log.warning("alias %r served by the OFFLINE provider (deterministic, no network): %s", route.alias, kinds)
         else:
             log.info("alias %r -> %s", route.alias, kinds)
     env_keys = [k.strip() for k in settings.api_keys.get_secret_value().split(",") if k.strip()]

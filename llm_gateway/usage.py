@@ -13,7 +13,7 @@ import sqlite3
 import threading
 from dataclasses import astuple, dataclass
 
-from llm_gateway.schemas import UsageList, UsageRecord, UsageTotals
+from llm_gateway.schemas import GroupBy, UsageGroup, UsageList, UsageRecord, UsageTotals
 
 __all__ = ["UsageEntry", "UsageLog"]
 
@@ -98,7 +98,15 @@ class UsageLog:
                 pass
         await self.flush()
 
-    def _read(self, *, key: str | None, run_id: str | None, since: float | None, limit: int) -> UsageList:
+    def _read(
+        self,
+        *,
+        key: str | None,
+        run_id: str | None,
+        since: float | None,
+        limit: int,
+        group_by: GroupBy | None,
+    ) -> UsageList:
         where: list[str] = []
         params: list[str | float] = []
         for column, value in (("key", key), ("run_id", run_id)):
@@ -121,6 +129,16 @@ class UsageLog:
                 f"completion_tokens, estimated, latency_ms FROM usage_log{clause} ORDER BY id DESC LIMIT ?",
                 [*params, limit],
             ).fetchall()
+            grouped = (
+                self._db.execute(
+                    f"SELECT {group_by}, COUNT(*), SUM(prompt_tokens), SUM(completion_tokens) "
+                    f"FROM usage_log{clause} GROUP BY {group_by} "
+                    "ORDER BY SUM(prompt_tokens) + SUM(completion_tokens) DESC",
+                    params,
+                ).fetchall()
+                if group_by is not None
+                else []
+            )
         records = [
             UsageRecord(
                 id=r[0],
@@ -140,8 +158,19 @@ class UsageLog:
             )
             for r in rows
         ]
+        groups = [
+            UsageGroup(
+                value=g[0],
+                requests=g[1],
+                prompt_tokens=g[2],
+                completion_tokens=g[3],
+                total_tokens=g[2] + g[3],
+            )
+            for g in grouped
+        ]
         return UsageList(
             data=records,
+            groups=groups if group_by is not None else None,
             dropped=self.dropped,
             totals=UsageTotals(
                 requests=totals[0],
@@ -158,6 +187,7 @@ class UsageLog:
         run_id: str | None = None,
         since: float | None = None,
         limit: int = 100,
+        group_by: GroupBy | None = None,
     ) -> UsageList:
         await self.flush()
-        return await asyncio.to_thread(self._read, key=key, run_id=run_id, since=since, limit=limit)
+        return await asyncio.to_thread(self._read, key=key, run_id=run_id, since=since, limit=limit, group_by=group_by)

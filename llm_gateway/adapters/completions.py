@@ -78,9 +78,7 @@ def completion_body(answer: LocalAnswer, request: dict[str, Any], *, created: in
         "created": created,
         "model": answer.model,
         "system_fingerprint": answer.fingerprint,
-        "choices": [
-            {"index": 0, "message": _message(answer), "logprobs": None, "finish_reason": answer.finish_reason}
-        ],
+        "choices": [{"index": 0, "message": _message(answer), "logprobs": None, "finish_reason": answer.finish_reason}],
         "usage": _usage(answer),
     }
 

@@ -86,9 +86,7 @@ def _check_error(event: bytes) -> None:
     raise UpstreamError(
         f"upstream stream failed: {message or 'error event'}",
         status_code=502,
-        error_type=str(detail.get("type") or "upstream_error")
-        if isinstance(detail, dict)
-        else "upstream_error",
+        error_type=str(detail.get("type") or "upstream_error") if isinstance(detail, dict) else "upstream_error",
     )
 
 

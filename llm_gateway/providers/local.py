@@ -63,8 +63,7 @@ class LocalProvider(Provider):
                 "this model embeds text only: 'input' must be a string or a list of strings", param="input"
             )
         data = [
-            {"object": "embedding", "index": i, "embedding": hashed_embedding(text)}
-            for i, text in enumerate(inputs)
+            {"object": "embedding", "index": i, "embedding": hashed_embedding(text)} for i, text in enumerate(inputs)
         ]
         tokens = sum(estimate_tokens(text) for text in inputs)
         payload = {

@@ -225,8 +225,7 @@ class ScriptedProvider(LocalProvider):
         else:
             usage = Usage(
                 prompt_tokens=estimate_tokens(body.get("messages") or []),
-                completion_tokens=estimate_tokens(content or "")
-                + sum(estimate_tokens(c.arguments) for c in calls),
+                completion_tokens=estimate_tokens(content or "") + sum(estimate_tokens(c.arguments) for c in calls),
                 estimated=True,
             )
         return LocalAnswer(

@@ -85,9 +85,7 @@ def translate(exc: Exception, label: str) -> UpstreamError:
 class UpstreamProvider(Provider):
     kind = "openai"
 
-    def __init__(
-        self, *, client: openai.AsyncOpenAI, model: str, label: str, timeout: float, kind: str
-    ) -> None:
+    def __init__(self, *, client: openai.AsyncOpenAI, model: str, label: str, timeout: float, kind: str) -> None:
         super().__init__(label=label, timeout=timeout)
         self.client = client
         self.model = model
@@ -96,9 +94,7 @@ class UpstreamProvider(Provider):
     def _body(self, body: dict[str, Any]) -> dict[str, Any]:
         return {**body, "model": self.model}
 
-    async def _post(
-        self, path: str, body: dict[str, Any], timeout: float, *, stream: bool
-    ) -> httpx2.Response:
+    async def _post(self, path: str, body: dict[str, Any], timeout: float, *, stream: bool) -> httpx2.Response:
         try:
             return await self.client.post(
                 path,
@@ -151,9 +147,7 @@ def _api_key(config: DeploymentConfig) -> str | None:
     if config.api_key_env:
         value = os.environ.get(config.api_key_env)
         if not value:
-            raise ConfigError(
-                f"deployment {config.label}: environment variable {config.api_key_env} is not set"
-            )
+            raise ConfigError(f"deployment {config.label}: environment variable {config.api_key_env} is not set")
         return value
     return None
 
@@ -178,9 +172,7 @@ def _http_client(config: DeploymentConfig) -> httpx2.AsyncClient:
     return httpx2.AsyncClient(limits=_LIMITS, timeout=config.timeout)
 
 
-def build_upstream(
-    config: DeploymentConfig, http_client: httpx2.AsyncClient | None = None
-) -> UpstreamProvider:
+def build_upstream(config: DeploymentConfig, http_client: httpx2.AsyncClient | None = None) -> UpstreamProvider:
     """An SDK client for one deployment; keys come from the config or the environment it names."""
     client_http = http_client or _http_client(config)
     common: dict[str, Any] = {
@@ -229,6 +221,4 @@ def build_upstream(
         **auth,
         **common,
     )
-    return UpstreamProvider(
-        client=client, model=deployment, label=config.label, timeout=config.timeout, kind="azure"
-    )
+    return UpstreamProvider(client=client, model=deployment, label=config.label, timeout=config.timeout, kind="azure")

@@ -128,9 +128,7 @@ async def _relay(
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/ChatCompletionRequest"}}
-            },
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ChatCompletionRequest"}}},
         }
     },
     responses={

@@ -49,9 +49,7 @@ async def create_embedding(request: Request, client: Client) -> Response:
     state.router.route(alias)
     timeout = read_timeout(request)
     state.limiter.admit(client, estimate_tokens(body.get("input")))
-    outcome = Outcome(
-        state=state, client=client, request=request, alias=alias, endpoint="embeddings", stream=False
-    )
+    outcome = Outcome(state=state, client=client, request=request, alias=alias, endpoint="embeddings", stream=False)
     try:
         answer = await state.router.embed(alias, body, timeout=timeout)
     except GatewayError as exc:

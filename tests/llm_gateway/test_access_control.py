@@ -198,3 +198,16 @@ def test_prompts_absent_from_logs_by_default(secured: RunningServer) -> None:
     assert "secret-prompt-xyz" not in log
     lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
     assert any(line.get("offline") is True and line.get("logger") == "llm_gateway.access" for line in lines)
+
+
+def test_usage_grouped_by_model_over_http(secured: RunningServer) -> None:
+    sdk(secured, "key-two").chat.completions.create(model="default", messages=HELLO)
+    usage = httpx.get(
+        f"{secured.url}/v1/usage", params={"group_by": "model"}, headers={"Authorization": "Bearer key-two"}
+    ).json()
+    assert [g["value"] for g in usage["groups"]] == ["default"]
+    assert usage["groups"][0]["total_tokens"] == usage["totals"]["total_tokens"]
+    bad = httpx.get(
+        f"{secured.url}/v1/usage", params={"group_by": "prompt"}, headers={"Authorization": "Bearer key-two"}
+    )
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "group_by"

@@ -80,3 +80,12 @@ def test_database_is_created_with_both_tables(tmp_path: Path) -> None:
         )
     }
     assert {"api_keys", "usage_log"} <= tables
+
+
+async def test_usage_log_sums_per_group(tmp_path: Path) -> None:
+    log = UsageLog(connect(tmp_path / "db.sqlite3"))
+    for run in ("a", "a", "b"):
+        log.add(entry(run))
+    result = await log.query(group_by="run_id")
+    assert [(g.value, g.requests, g.total_tokens) for g in result.groups or []] == [("a", 2, 14), ("b", 1, 7)]
+    assert (await log.query()).groups is None

@@ -128,9 +128,7 @@ def _honour_tool_choice(choice: Any, task: str, tools: list[ToolSpec]) -> ToolSp
     if choice == "none" or not tools:
         return None
     if isinstance(choice, dict):
-        wanted = (
-            (choice.get("function") or {}).get("name") if isinstance(choice.get("function"), dict) else None
-        )
+        wanted = (choice.get("function") or {}).get("name") if isinstance(choice.get("function"), dict) else None
         named = next((t for t in tools if t.name == wanted), None)
         if named is not None:
             return named
@@ -140,9 +138,7 @@ def _honour_tool_choice(choice: Any, task: str, tools: list[ToolSpec]) -> ToolSp
     return best
 
 
-def _execute(
-    request: dict[str, Any], messages: list[dict[str, Any]]
-) -> tuple[str | None, tuple[ToolCall, ...]]:
+def _execute(request: dict[str, Any], messages: list[dict[str, Any]]) -> tuple[str | None, tuple[ToolCall, ...]]:
     data = step_input(messages)
     task = str(data.get("task") or "")
     context = [str(c) for c in data.get("context") or [] if c]
@@ -156,9 +152,7 @@ def _execute(
         return f"{OFFLINE_PREFIX}Noted '{task}'; {reason}, so it is answered in text only.", ()
     arguments = fill_arguments(tool, task, context)
     earlier_calls = sum(len(m.get("tool_calls") or []) for m in messages if m.get("role") == "assistant")
-    call = ToolCall(
-        id=f"call_{earlier_calls + 1}", name=tool.name, arguments=json.dumps(arguments, ensure_ascii=False)
-    )
+    call = ToolCall(id=f"call_{earlier_calls + 1}", name=tool.name, arguments=json.dumps(arguments, ensure_ascii=False))
     return None, (call,)
 
 
@@ -170,9 +164,7 @@ def _summarize(data: dict[str, Any]) -> str:
         f"stopped because {data.get('stop_reason') or 'the loop ended'}."
     ]
     for item in tasks:
-        lines.append(
-            f"- {_excerpt(str(item.get('task', '')), 100)}: {_excerpt(str(item.get('result', '')), 160)}"
-        )
+        lines.append(f"- {_excerpt(str(item.get('task', '')), 100)}: {_excerpt(str(item.get('result', '')), 160)}")
     return "\n".join(lines)
 
 

@@ -17,9 +17,7 @@ __all__ = ["create_tasks", "prioritize", "split_objective"]
 
 _BULLET = re.compile(r"^\s*(?:[-*•]|\(?\d+[.)]|\(?[a-z][.)])\s+", re.IGNORECASE)
 _SENTENCE = re.compile(r"(?<=[.!?;])\s+|\s*\n\s*")
-_THEN = re.compile(
-    r"\s*(?:,\s*)?\b(?:and\s+then|then|afterwards|after\s+that|finally)\b\s*,?\s*", re.IGNORECASE
-)
+_THEN = re.compile(r"\s*(?:,\s*)?\b(?:and\s+then|then|afterwards|after\s+that|finally)\b\s*,?\s*", re.IGNORECASE)
 _SOFT = re.compile(r"(\s*(?:,\s*and\b|,|\band\b)\s*)", re.IGNORECASE)
 _LEAD = re.compile(
     r"^(?:(?:please|first|firstly|next|also|then|and|finally|lastly|now|i\s+want\s+you\s+to|"

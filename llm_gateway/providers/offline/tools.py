@@ -121,9 +121,7 @@ def choose_tool(task: str, tools: list[ToolSpec]) -> ToolSpec | None:
     if not tools:
         return None
     query = _expand(task)
-    documents = [
-        [stem(w) for w in words(f"{t.name} {t.name} {t.description}") if w not in STOPWORDS] for t in tools
-    ]
+    documents = [[stem(w) for w in words(f"{t.name} {t.name} {t.description}") if w not in STOPWORDS] for t in tools]
     scores = BM25Plus(documents).get_scores(query)
     best: tuple[float, int] | None = None
     for index, tool in enumerate(tools):
