@@ -229,9 +229,7 @@ async def concurrent(
                 remaining = [per_round]
                 samples = results[name]
 
-                async def worker(
-                    url: str = url, samples: Samples = samples, remaining: list[int] = remaining
-                ) -> None:
+                async def worker(url: str = url, samples: Samples = samples, remaining: list[int] = remaining) -> None:
                     while remaining[0] > 0:
                         remaining[0] -= 1
                         await one(session, url, stream, samples)
@@ -291,9 +289,7 @@ async def measure(targets: dict[str, str], args: argparse.Namespace) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=1000, help="sequential requests per path")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds for sequential requests")
     parser.add_argument("--concurrency", type=int, default=32)
@@ -329,8 +325,7 @@ def main() -> int:
             asyncio.run(measure(targets, args))
             names = ["direct", "toolmesh", "litellm"]
             memory = ", ".join(
-                f"{name} {rss_mb(server.process.pid):.0f} MB"
-                for name, server in zip(names, servers, strict=False)
+                f"{name} {rss_mb(server.process.pid):.0f} MB" for name, server in zip(names, servers, strict=False)
             )
             print(f"\nresident memory after the run: {memory}")
         finally:

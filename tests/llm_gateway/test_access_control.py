@@ -124,9 +124,7 @@ def test_usage_log_attributes_tokens_to_key_model_and_run(secured: RunningServer
         )
         for i in range(3)
     ]
-    client.chat.completions.create(
-        model="default", messages=HELLO, extra_headers={"X-Toolmesh-Run-Id": "run-usage-2"}
-    )
+    client.chat.completions.create(model="default", messages=HELLO, extra_headers={"X-Toolmesh-Run-Id": "run-usage-2"})
     usage = httpx.get(
         f"{secured.url}/v1/usage",
         params={"run_id": "run-usage-1"},
@@ -176,9 +174,7 @@ def test_usage_counts_streams_from_their_usage_chunk(secured: RunningServer) -> 
 
 
 def test_usage_rejects_bad_query(secured: RunningServer) -> None:
-    response = httpx.get(
-        f"{secured.url}/v1/usage", params={"limit": "0"}, headers={"Authorization": "Bearer key-one"}
-    )
+    response = httpx.get(f"{secured.url}/v1/usage", params={"limit": "0"}, headers={"Authorization": "Bearer key-one"})
     assert response.status_code == 400
     assert response.json()["error"]["param"] == "limit"
 

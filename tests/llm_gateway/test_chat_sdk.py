@@ -46,9 +46,7 @@ def client(server: RunningServer, **options: Any) -> openai.OpenAI:
 
 
 def test_completion_passes_through_upstream_answer(gateway: RunningServer) -> None:
-    result = client(gateway).chat.completions.create(
-        model="fake", messages=[{"role": "user", "content": "ping"}]
-    )
+    result = client(gateway).chat.completions.create(model="fake", messages=[{"role": "user", "content": "ping"}])
     assert result.model == "fake-gpt"
     assert result.choices[0].message.content is not None
     assert result.choices[0].message.content.endswith(": ping")
@@ -212,9 +210,7 @@ def test_azure_deployments_answer(gateway: RunningServer, alias: str) -> None:
 def test_azure_uses_deployment_path_api_version_and_api_key(
     gateway: RunningServer, fake_upstream: RunningServer
 ) -> None:
-    client(gateway).chat.completions.create(
-        model="azure", messages=[{"role": "user", "content": "azure-probe"}]
-    )
+    client(gateway).chat.completions.create(model="azure", messages=[{"role": "user", "content": "azure-probe"}])
     seen = [
         r
         for r in httpx.get(f"{fake_upstream.url}/_control/requests").json()
@@ -228,9 +224,7 @@ def test_azure_uses_deployment_path_api_version_and_api_key(
 def test_upstream_sees_its_own_key_and_model_never_the_client_key(
     gateway: RunningServer, fake_upstream: RunningServer
 ) -> None:
-    openai.OpenAI(
-        base_url=f"{gateway.url}/v1", api_key="client-secret-key", max_retries=0
-    ).chat.completions.create(
+    openai.OpenAI(base_url=f"{gateway.url}/v1", api_key="client-secret-key", max_retries=0).chat.completions.create(
         model="fake", messages=[{"role": "user", "content": "key-probe"}], stream=True
     ).close()
     seen = [

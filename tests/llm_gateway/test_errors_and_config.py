@@ -38,15 +38,11 @@ def post(server: RunningServer, content: bytes | str) -> httpx.Response:
         ),
     ],
 )
-def test_invalid_body_is_400_naming_the_parameter(
-    gateway: RunningServer, body: str, param: str, fragment: str
-) -> None:
+def test_invalid_body_is_400_naming_the_parameter(gateway: RunningServer, body: str, param: str, fragment: str) -> None:
     response = post(gateway, body)
     assert response.status_code == 400
     error = response.json()["error"]
-    assert (
-        error["type"] == "invalid_request_error" and error["param"] == param and fragment in error["message"]
-    )
+    assert error["type"] == "invalid_request_error" and error["param"] == param and fragment in error["message"]
 
 
 @pytest.mark.parametrize("body", ["{not json", "[1, 2]", ""])
@@ -112,9 +108,7 @@ def test_missing_key_env_stops_startup(tmp_path: Path) -> None:
         )
 
 
-def test_openai_env_makes_default_the_upstream(
-    start_gateway: GatewayFactory, fake_upstream: RunningServer
-) -> None:
+def test_openai_env_makes_default_the_upstream(start_gateway: GatewayFactory, fake_upstream: RunningServer) -> None:
     server = start_gateway(
         env={
             "OPENAI_BASE_URL": f"{fake_upstream.url}/v1",
@@ -123,18 +117,16 @@ def test_openai_env_makes_default_the_upstream(
         }
     )
     client = openai.OpenAI(base_url=f"{server.url}/v1", api_key="k", max_retries=0)
-    assert client.chat.completions.create(
-        model="default", messages=[{"role": "user", "content": "x"}]
-    ).model == ("fake-gpt")
+    assert client.chat.completions.create(model="default", messages=[{"role": "user", "content": "x"}]).model == (
+        "fake-gpt"
+    )
     assert client.models.retrieve("default").owned_by == "toolmesh:openai"
 
 
 def test_prompts_logged_only_when_turned_on(start_gateway: GatewayFactory) -> None:
     server = start_gateway(env={"TOOLMESH_GATEWAY_LOG_PROMPTS": "true"})
     client = openai.OpenAI(base_url=f"{server.url}/v1", api_key="k", max_retries=0)
-    client.chat.completions.create(
-        model="default", messages=[{"role": "user", "content": "visible-prompt-42"}]
-    )
+    client.chat.completions.create(model="default", messages=[{"role": "user", "content": "visible-prompt-42"}])
     deadline = time.monotonic() + 3
     while "visible-prompt-42" not in server.log() and time.monotonic() < deadline:
         time.sleep(0.05)

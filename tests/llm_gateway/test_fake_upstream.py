@@ -70,9 +70,7 @@ def test_latency_from_model_and_header(fake_upstream: RunningServer) -> None:
     sdk(fake_upstream).chat.completions.create(model="m?latency_ms=300", messages=HELLO)
     assert time.monotonic() - started >= 0.3
     started = time.monotonic()
-    sdk(fake_upstream).chat.completions.create(
-        model="m", messages=HELLO, extra_headers={"x-fake-latency-ms": "200"}
-    )
+    sdk(fake_upstream).chat.completions.create(model="m", messages=HELLO, extra_headers={"x-fake-latency-ms": "200"})
     assert time.monotonic() - started >= 0.2
 
 
@@ -82,8 +80,6 @@ def test_wrong_upstream_key_is_401(fake_upstream: RunningServer) -> None:
 
 
 def test_midstream_drop_breaks_the_stream(fake_upstream: RunningServer) -> None:
-    stream = sdk(fake_upstream).chat.completions.create(
-        model="m?midstream=1&chunks=4", messages=HELLO, stream=True
-    )
+    stream = sdk(fake_upstream).chat.completions.create(model="m?midstream=1&chunks=4", messages=HELLO, stream=True)
     with pytest.raises(openai.APIConnectionError):
         list(stream)

@@ -29,9 +29,11 @@ def test_numbered_and_bulleted_lines_are_tasks() -> None:
 
 
 def test_sentences_are_tasks_and_filler_words_dropped() -> None:
-    assert split_objective(
-        "Please research Rome. Then summarize it in a note; finally tell me the result"
-    ) == ["Research Rome", "Summarize it in a note", "Tell me the result"]
+    assert split_objective("Please research Rome. Then summarize it in a note; finally tell me the result") == [
+        "Research Rome",
+        "Summarize it in a note",
+        "Tell me the result",
+    ]
 
 
 def test_part_without_verb_becomes_imperative() -> None:

@@ -132,7 +132,5 @@ def test_offline_model_drives_a_whole_run(gateway: RunningServer) -> None:
         ).content
     )
     assert again == {"tasks": [], "objective_met": True}
-    report = step(
-        client, "summarize", {"objective": objective, "tasks": results, "stop_reason": "objective met"}
-    )
+    report = step(client, "summarize", {"objective": objective, "tasks": results, "stop_reason": "objective met"})
     assert report.content.startswith("[offline] Report on") and "Compute 6 * 7" in report.content

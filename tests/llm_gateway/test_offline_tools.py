@@ -38,9 +38,7 @@ TOOLS = [
         {"query": {"type": "string"}, "limit": {"type": "integer", "default": 10}},
         ["query"],
     ),
-    tool(
-        "calculate", "Evaluate an arithmetic expression.", {"expression": {"type": "string"}}, ["expression"]
-    ),
+    tool("calculate", "Evaluate an arithmetic expression.", {"expression": {"type": "string"}}, ["expression"]),
     tool("delete_note", "Delete a note by id.", {"note_id": {"type": "integer"}}, ["note_id"]),
     tool(
         "send_message",
@@ -78,9 +76,7 @@ def only_call(result: Any) -> tuple[str, dict[str, Any]]:
 
 
 def test_write_task_creates_note_with_title_and_body_with_context() -> None:
-    name, args = only_call(
-        execute("Write a summary note about solar panels", context=["Panels convert light."])
-    )
+    name, args = only_call(execute("Write a summary note about solar panels", context=["Panels convert light."]))
     assert name == "create_note"
     assert args == {
         "title": "Solar panels",
@@ -143,9 +139,7 @@ def test_tool_result_is_summarized_in_text() -> None:
     ]
     result = execute("Find notes about solar panels", extra=extra)
     assert not result.tool_calls
-    assert result.content.startswith(
-        "[offline] Completed 'Find notes about solar panels': search_notes returned"
-    )
+    assert result.content.startswith("[offline] Completed 'Find notes about solar panels': search_notes returned")
     assert call.id == "call_1"
 
 
@@ -218,9 +212,7 @@ def test_summarize_and_unknown_steps_answer_text() -> None:
     )
     assert summary.content.startswith("[offline] Report on 'Notes': 1 task(s) done")
     assert "- A: ok" in summary.content
-    other: Any = answer(
-        {"messages": [{"role": "user", "content": "hi"}], "response_format": {"type": "json_object"}}
-    )
+    other: Any = answer({"messages": [{"role": "user", "content": "hi"}], "response_format": {"type": "json_object"}})
     assert json.loads(other.content)["offline"] is True
     assert other.model == "offline" and other.fingerprint == "toolmesh-offline" and other.usage.estimated
 

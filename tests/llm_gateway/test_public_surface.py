@@ -14,9 +14,7 @@ from llm_gateway.db import connect
 from llm_gateway.usage import UsageEntry, UsageLog
 
 MODULES = sorted(
-    m.name
-    for m in pkgutil.walk_packages(llm_gateway.__path__, "llm_gateway.")
-    if not m.name.endswith("__main__")
+    m.name for m in pkgutil.walk_packages(llm_gateway.__path__, "llm_gateway.") if not m.name.endswith("__main__")
 )
 
 
@@ -26,9 +24,7 @@ def test_module_all_is_sorted_and_complete(name: str) -> None:
     exported = getattr(module, "__all__", None)
     if exported is None:
         assert name.endswith(("__init__", "adapters", "routers")) or not [
-            n
-            for n in vars(module)
-            if not n.startswith("_") and getattr(vars(module)[n], "__module__", "") == name
+            n for n in vars(module) if not n.startswith("_") and getattr(vars(module)[n], "__module__", "") == name
         ], f"{name} has public names but no __all__"
         return
     assert list(exported) == sorted(exported), f"{name}.__all__ is not sorted"

@@ -44,12 +44,8 @@ def router(*providers: Provider, **retry: Any) -> tuple[Router, list[float]]:
     async def sleep(seconds: float) -> None:
         waits.append(seconds)
 
-    config = RetryConfig(
-        **{"max_retries": 2, "initial_backoff": 0.1, "max_backoff": 1.0, "jitter": 0.0, **retry}
-    )
-    return Router(
-        {"m": Route(alias="m", providers=providers)}, config, sleep=sleep, jitter=lambda: 0.5
-    ), waits
+    config = RetryConfig(**{"max_retries": 2, "initial_backoff": 0.1, "max_backoff": 1.0, "jitter": 0.0, **retry})
+    return Router({"m": Route(alias="m", providers=providers)}, config, sleep=sleep, jitter=lambda: 0.5), waits
 
 
 def e(status: int, retry_after: float | None = None) -> UpstreamError:

@@ -35,9 +35,7 @@ def execute_messages(task: str, tool_results: int = 0) -> Any:
                 ],
             }
         )
-        messages.extend(
-            {"role": "tool", "tool_call_id": f"call_{i}", "content": "sunny"} for i in range(tool_results)
-        )
+        messages.extend({"role": "tool", "tool_call_id": f"call_{i}", "content": "sunny"} for i in range(tool_results))
     return messages
 
 
@@ -46,18 +44,14 @@ def sdk(server: RunningServer) -> openai.OpenAI:
 
 
 def test_parallel_tool_calls_then_answer_by_tool_message_count(gateway: RunningServer) -> None:
-    first = sdk(gateway).chat.completions.create(
-        model="scripted", messages=execute_messages("Check the weather")
-    )
+    first = sdk(gateway).chat.completions.create(model="scripted", messages=execute_messages("Check the weather"))
     calls: list[Any] = list(first.choices[0].message.tool_calls or [])
     assert [(c.id, json.loads(c.function.arguments)) for c in calls] == [
         ("call_a", {"city": "Paris"}),
         ("call_b", {"city": "Rome"}),
     ]
     assert first.model == "scripted-demo"
-    again = sdk(gateway).chat.completions.create(
-        model="scripted", messages=execute_messages("Check the weather")
-    )
+    again = sdk(gateway).chat.completions.create(model="scripted", messages=execute_messages("Check the weather"))
     assert again.choices[0].message.tool_calls == first.choices[0].message.tool_calls
     final = sdk(gateway).chat.completions.create(
         model="scripted", messages=execute_messages("Check the weather", tool_results=2)

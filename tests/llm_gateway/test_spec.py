@@ -32,9 +32,7 @@ def test_v1_operations_declare_bearer_auth_for_registries() -> None:
     assert document["components"]["securitySchemes"]["BearerAuth"]["scheme"] == "bearer"
     for route, path in document["paths"].items():
         for operation in path.values():
-            expected: list[dict[str, list[str]]] | None = (
-                [{"BearerAuth": []}] if route.startswith("/v1/") else None
-            )
+            expected: list[dict[str, list[str]]] | None = [{"BearerAuth": []}] if route.startswith("/v1/") else None
             assert operation.get("security") == expected, route
 
 

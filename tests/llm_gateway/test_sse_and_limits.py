@@ -29,16 +29,12 @@ async def test_events_regrouped_across_chunk_boundaries() -> None:
 
 
 async def test_nothing_after_done_is_passed_on() -> None:
-    assert await collect(b'data: {"a":1}\n\ndata: [DONE]\n\ndata: junk\n\n') == [
-        b'data: {"a":1}\n\ndata: [DONE]\n\n'
-    ]
+    assert await collect(b'data: {"a":1}\n\ndata: [DONE]\n\ndata: junk\n\n') == [b'data: {"a":1}\n\ndata: [DONE]\n\n']
 
 
 async def test_in_band_error_raises() -> None:
     with pytest.raises(UpstreamError, match="boom"):
-        await collect(
-            b'data: {"x":1}\n\n', b'data: {"error": {"message": "boom", "type": "server_error"}}\n\n'
-        )
+        await collect(b'data: {"x":1}\n\n', b'data: {"error": {"message": "boom", "type": "server_error"}}\n\n')
 
 
 async def test_stream_cut_before_done_raises() -> None:

@@ -83,11 +83,7 @@ def _message_text(messages: list[Any]) -> str:
 
 def _last_user_text(messages: list[Any]) -> str:
     for message in reversed(messages):
-        if (
-            isinstance(message, dict)
-            and message.get("role") == "user"
-            and isinstance(message.get("content"), str)
-        ):
+        if isinstance(message, dict) and message.get("role") == "user" and isinstance(message.get("content"), str):
             return str(message["content"])
     return ""
 
@@ -160,9 +156,7 @@ async def _read_json(request: Request) -> dict[str, Any] | Response:
 
 
 async def _failure(request: Request, model: str, directives: dict[str, str]) -> Response | None:
-    latency = float(
-        request.headers.get("x-fake-latency-ms") or directives.get("latency_ms") or _DEFAULT_LATENCY_MS
-    )
+    latency = float(request.headers.get("x-fake-latency-ms") or directives.get("latency_ms") or _DEFAULT_LATENCY_MS)
     if latency > 0:
         await asyncio.sleep(latency / 1000)
     status = directives.get("error")
