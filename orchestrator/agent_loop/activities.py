@@ -245,9 +245,7 @@ async def store_memory(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def _note_texts(value: Any) -> list[str]:
-    items = (
-        value.get("items") or value.get("notes") or value.get("results") if isinstance(value, dict) else value
-    )
+    items = value.get("items") or value.get("notes") or value.get("results") if isinstance(value, dict) else value
     texts: list[str] = []
     for item in items if isinstance(items, list) else []:
         if isinstance(item, dict):

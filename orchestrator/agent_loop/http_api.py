@@ -75,11 +75,13 @@ def _status_view(status: df.models.DurableOrchestrationStatus) -> dict[str, Any]
         except ValueError:
             payload = {}
     request = payload.get("state", {}).get("request", payload) if isinstance(payload, dict) else {}
+    progress = status.custom_status if isinstance(status.custom_status, dict) else {}
+    objective = request.get("objective") if isinstance(request, dict) else None
     output = status.output if status.runtime_status and status.runtime_status.value in FINISHED else None
     return {
         "id": status.instance_id,
         "status": status.runtime_status.value if status.runtime_status else None,
-        "objective": request.get("objective") if isinstance(request, dict) else None,
+        "objective": objective or progress.get("objective"),
         "created": status.created_time.isoformat() if status.created_time else None,
         "updated": status.last_updated_time.isoformat() if status.last_updated_time else None,
         "progress": status.custom_status,
@@ -87,9 +89,7 @@ def _status_view(status: df.models.DurableOrchestrationStatus) -> dict[str, Any]
     }
 
 
-async def _get_run(
-    client: df.DurableOrchestrationClient, run_id: str
-) -> df.models.DurableOrchestrationStatus | None:
+async def _get_run(client: df.DurableOrchestrationClient, run_id: str) -> df.models.DurableOrchestrationStatus | None:
     status = await client.get_status(run_id, show_input=True)
     if not status or not status.instance_id or status.name != ORCHESTRATOR_NAME:
         return None
@@ -123,13 +123,10 @@ async def list_runs(req: func.HttpRequest, client: df.DurableOrchestrationClient
     runs = [
         _status_view(s)
         for s in await client.get_status_all()
-        if s.name == ORCHESTRATOR_NAME
-        and (not wanted or (s.runtime_status and s.runtime_status.value in wanted))
+        if s.name == ORCHESTRATOR_NAME and (not wanted or (s.runtime_status and s.runtime_status.value in wanted))
     ]
     runs.sort(key=lambda r: r["created"] or "", reverse=True)
-    return _json(
-        [{k: r[k] for k in ("id", "status", "objective", "created", "updated")} for r in runs[:limit]]
-    )
+    return _json([{k: r[k] for k in ("id", "status", "objective", "created", "updated")} for r in runs[:limit]])
 
 
 @bp.route(route="api/runs/{run_id}", methods=["GET"])
@@ -171,9 +168,7 @@ async def decide_approval(req: func.HttpRequest, client: df.DurableOrchestration
         return _error(409, f"run {run_id} has already finished")
     if _pending(status, "approvals", call_id) is None:
         return _error(404, f"run {run_id} is not waiting for approval of call {call_id!r}")
-    await client.raise_event(
-        run_id, approval_event(call_id), {"approve": body["approve"], "comment": comment}
-    )
+    await client.raise_event(run_id, approval_event(call_id), {"approve": body["approve"], "comment": comment})
     return _json({"id": run_id, "call_id": call_id, "approve": body["approve"]}, 202)
 
 
@@ -191,9 +186,7 @@ async def cancel_run(req: func.HttpRequest, client: df.DurableOrchestrationClien
     return _json({"id": run_id, "status": "cancelling"}, 202)
 
 
-@bp.route(
-    route="api/runs/{run_id}/callbacks/{call_id}", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS
-)
+@bp.route(route="api/runs/{run_id}/callbacks/{call_id}", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 @bp.durable_client_input(client_name="client")
 async def tool_callback(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     """A tool reports back on an asynchronous operation; the per-run signature is the credential."""
@@ -239,9 +232,7 @@ async def reply_to_message(req: func.HttpRequest, client: df.DurableOrchestratio
     settings = get_settings()
     found = catalog_function(settings.mailbox_tool, settings.mailbox_reply_operation)
     if found is None:
-        return _error(
-            409, f"no {settings.mailbox_reply_operation} operation on tool {settings.mailbox_tool!r}"
-        )
+        return _error(409, f"no {settings.mailbox_reply_operation} operation on tool {settings.mailbox_tool!r}")
     function, tool = found
     arguments: dict[str, Any] = {"message_id": message_id, "reply": reply}
     if sender:

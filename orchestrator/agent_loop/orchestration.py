@@ -112,9 +112,7 @@ class AgentRun:
     def _activity(self, function: Any, payload: dict[str, Any]) -> Steps:
         return (yield from self._guarded(self.context.call_activity(function, payload)))
 
-    def _model(
-        self, step: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None
-    ) -> Steps:
+    def _model(self, step: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> Steps:
         payload: dict[str, Any] = {
             "run_id": self.state.run_id,
             "step": step,
@@ -272,9 +270,7 @@ class AgentRun:
         context = [f"{t.task}: {one_line(t.result, 400)}" for t in self.state.done[-5:]]
         context += [r for r in recalled if r not in context][:5]
         messages = execute_task_messages(self.state, task, context)
-        offered, selected = select_for_task(
-            self.functions, task.task, self.request.options.max_tools_per_step
-        )
+        offered, selected = select_for_task(self.functions, task.task, self.request.options.max_tools_per_step)
         task.selected_tools = selected
         tools = [f.openai_tool() for f in offered]
         by_name = {f.name: f for f in offered}
@@ -318,9 +314,7 @@ class AgentRun:
             self._status("executing", task)
         task.result = "stopped: the task used all its tool-call turns"
 
-    def _run_calls(
-        self, task: Task, turn: int, calls: list[dict[str, Any]], by_name: dict[str, ToolFunction]
-    ) -> Steps:
+    def _run_calls(self, task: Task, turn: int, calls: list[dict[str, Any]], by_name: dict[str, ToolFunction]) -> Steps:
         """Check, approve and run one model turn's tool calls; returns one reply per call."""
         replies: list[str | None] = [None] * len(calls)
         runnable: list[tuple[int, str, ToolFunction, dict[str, Any]]] = []
@@ -430,9 +424,7 @@ class AgentRun:
         self._record(task, call_id, function.name, args_text, True, outcome.get("status"), reply)
         return reply
 
-    def _ask_approval(
-        self, task: Task, call_id: str, function: ToolFunction, arguments: dict[str, Any]
-    ) -> Steps:
+    def _ask_approval(self, task: Task, call_id: str, function: ToolFunction, arguments: dict[str, Any]) -> Steps:
         """Pause for a person's decision; None when approved, else the reason for the model."""
         seconds = self.request.options.approval_timeout_seconds
         entry = {
@@ -451,10 +443,7 @@ class AgentRun:
         self.approvals.remove(entry)
         self._status("executing", task)
         if timed_out:
-            return (
-                f"error: no one approved the call to {function.name} within {seconds} seconds; "
-                "it was not made"
-            )
+            return f"error: no one approved the call to {function.name} within {seconds} seconds; it was not made"
         decision = decision if isinstance(decision, dict) else {}
         comment = str(decision.get("comment") or "").strip()
         if decision.get("approve") is True:

@@ -42,6 +42,7 @@ def build_progress(
     result_chars, text_chars, shown = 200, 200, 50
     while True:
         view = {
+            "objective": one_line(state.request["objective"], text_chars),
             "phase": phase,
             "iteration": state.iteration,
             "execution": state.execution,
@@ -77,9 +78,7 @@ def build_report(
                 "id": t.id,
                 "task": t.task,
                 "result": t.result,
-                "tool_calls": [
-                    {"function": c.function, "ok": c.ok, "status": c.status} for c in t.tool_calls
-                ],
+                "tool_calls": [{"function": c.function, "ok": c.ok, "status": c.status} for c in t.tool_calls],
                 **({"selected_tools": t.selected_tools} if t.selected_tools else {}),
             }
             for t in state.done

@@ -77,9 +77,7 @@ def _write_config(root: Path) -> Path:
     models: dict[str, Any] = {"default": {"deployments": [{"provider": "offline"}]}}
     for alias, entries in SCRIPTS.items():
         script = root / f"{alias}.yaml"
-        script.write_text(
-            yaml.safe_dump({"model": f"scripted-{alias}", "on_no_match": "offline", "entries": entries})
-        )
+        script.write_text(yaml.safe_dump({"model": f"scripted-{alias}", "on_no_match": "offline", "entries": entries}))
         models[alias] = {"deployments": [{"provider": "scripted", "script": script.name}]}
     config = root / "gateway.yaml"
     config.write_text(yaml.safe_dump({"models": models}))
@@ -168,9 +166,7 @@ def test_a_wrong_function_name_and_bad_arguments_are_corrected_by_the_model(mesh
 def test_a_tool_failing_with_500_recovers_on_retry_with_the_same_idempotency_key(
     mesh: Mesh, flaky: RunningServer
 ) -> None:
-    run_id = mesh.start_run(
-        {"objective": "Schedule", "initial_tasks": ["Schedule the nightly job"], "model": "flaky"}
-    )
+    run_id = mesh.start_run({"objective": "Schedule", "initial_tasks": ["Schedule the nightly job"], "model": "flaky"})
     report = mesh.wait(run_id)["output"]
     assert _calls(report) == [{"function": "createJob", "ok": True, "status": 201}]
     attempts = httpx.get(f"{flaky.url}/attempts", headers={"X-API-Key": "flaky-key"}).json()
@@ -192,9 +188,7 @@ def test_a_prioritizer_answer_that_drops_a_task_is_rejected_and_the_order_kept(m
 
 def test_a_run_longer_than_the_continue_as_new_interval_keeps_its_id_and_progress(mesh: Mesh) -> None:
     tasks = [f"Calculate {i} * 7" for i in range(1, 5)]
-    run_id = mesh.start_run(
-        {"objective": "Multiply", "initial_tasks": tasks, "options": {"continue_every": 1}}
-    )
+    run_id = mesh.start_run({"objective": "Multiply", "initial_tasks": tasks, "options": {"continue_every": 1}})
     view = mesh.wait(run_id)
     report = view["output"]
     assert [t["task"] for t in report["tasks"]] == tasks
@@ -222,9 +216,7 @@ def test_an_approved_call_runs(mesh: Mesh) -> None:
     with mesh.api() as api:
         assert api.post(f"/api/runs/{run_id}/approvals/{call_id}", json={"approve": "yes"}).status_code == 400
         assert api.post(f"/api/runs/{run_id}/approvals/nope", json={"approve": True}).status_code == 404
-        response = api.post(
-            f"/api/runs/{run_id}/approvals/{call_id}", json={"approve": True, "comment": "fine"}
-        )
+        response = api.post(f"/api/runs/{run_id}/approvals/{call_id}", json={"approve": True, "comment": "fine"})
         assert response.status_code == 202, response.text
     report = mesh.wait(run_id)["output"]
     assert _calls(report) == [{"function": "evaluateExpression", "ok": True, "status": 200}]
@@ -302,6 +294,8 @@ def test_progress_shows_pending_approvals_as_json(mesh: Mesh) -> None:
         view = api.get(f"/api/runs/{run_id}").json()
         json.dumps(view)  # the whole view is plain JSON
         assert view["status"] == "Running"
+        listed = api.get("/api/runs", params={"limit": 1000}).json()
+        assert next(r for r in listed if r["id"] == run_id)["objective"] == "Add"
         assert view["progress"]["phase"] == "waiting"
         api.post(f"/api/runs/{run_id}/cancel")
     assert call_id.startswith("c1-")
@@ -327,9 +321,7 @@ def test_a_mailbox_reply_reaches_the_run_after_a_host_restart(mesh: Mesh) -> Non
     assert mesh.host is not None
     mesh.host.kill()  # the run waits durably; the reply arrives while the host is down or restarting
     with mesh.tool("mailbox") as mailbox:
-        response = mailbox.post(
-            f"/messages/{message_id}/reply", json={"reply": "Approved, go ahead", "from": "dana"}
-        )
+        response = mailbox.post(f"/messages/{message_id}/reply", json={"reply": "Approved, go ahead", "from": "dana"})
         assert response.status_code in (200, 201, 202), response.text
     mesh.start_host()
 
@@ -351,9 +343,7 @@ def test_a_person_replies_through_the_run_api(mesh: Mesh) -> None:
     with mesh.api() as api:
         assert api.post(f"/api/runs/{run_id}/replies/{call_id}", json={"reply": ""}).status_code == 400
         assert api.post(f"/api/runs/{run_id}/replies/nope", json={"reply": "x"}).status_code == 404
-        response = api.post(
-            f"/api/runs/{run_id}/replies/{call_id}", json={"reply": "No, wait a week", "from": "dana"}
-        )
+        response = api.post(f"/api/runs/{run_id}/replies/{call_id}", json={"reply": "No, wait a week", "from": "dana"})
         assert response.status_code == 202, response.text
     report = mesh.wait(run_id, timeout=60)["output"]
     assert "No, wait a week" in report["tasks"][0]["result"]
