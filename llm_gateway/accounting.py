@@ -92,6 +92,7 @@ class Outcome:
                 completion_tokens=usage.completion_tokens,
                 estimated=usage.estimated,
                 latency_ms=round(latency_ms, 3),
+                cost_usd=provider.price.cost(usage) if provider and provider.price else 0.0,
             )
         )
         fields: dict[str, Any] = {

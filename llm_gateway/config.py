@@ -8,7 +8,7 @@ deployments tried in order (fallback), the retry policy and per-key limits::
       default:
         deployments:
           - {provider: openai, base_url: "https://api.openai.com/v1", api_key_env: OPENAI_API_KEY,
-             model: gpt-4o-mini, timeout: 60}
+             model: gpt-4o-mini, timeout: 60, price: {input_per_million: 0.15, output_per_million: 0.6}}
           - {provider: azure, endpoint: "https://res.openai.azure.com", deployment: gpt4o,
              api_version: "2024-10-21", api_key_env: AZURE_OPENAI_API_KEY}   # or entra_id: true
           - {provider: offline}
@@ -39,6 +39,7 @@ __all__ = [
     "DeploymentConfig",
     "GatewayConfig",
     "LimitsConfig",
+    "PriceConfig",
     "RetryConfig",
     "Settings",
     "get_settings",
@@ -77,6 +78,11 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class PriceConfig(_Strict):
+    input_per_million: float = Field(ge=0)
+    output_per_million: float = Field(ge=0)
+
+
 class DeploymentConfig(_Strict):
     """One place a model alias can be served from."""
 
@@ -97,6 +103,8 @@ class DeploymentConfig(_Strict):
     """Scripted provider: the conversation file (relative paths are relative to the config file)."""
     timeout: float = Field(default=DEFAULT_TIMEOUT, gt=0)
     headers: dict[str, str] = Field(default_factory=dict)
+    price: PriceConfig | None = None
+    """USD per million input and output tokens, to put a cost on each usage record."""
     transport: Literal["aiohttp", "httpx"] = "aiohttp"
     """HTTP transport under the openai SDK (both are the SDK's own options)."""
     name: str | None = None

@@ -35,7 +35,8 @@ CREATE TABLE IF NOT EXISTS usage_log (
     prompt_tokens INTEGER NOT NULL,
     completion_tokens INTEGER NOT NULL,
     estimated INTEGER NOT NULL,
-    latency_ms REAL NOT NULL
+    latency_ms REAL NOT NULL,
+    cost_usd REAL NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS usage_log_run ON usage_log (run_id);
 CREATE INDEX IF NOT EXISTS usage_log_key ON usage_log (key, created);
@@ -49,4 +50,7 @@ def connect(path: Path) -> sqlite3.Connection:
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=NORMAL")
     connection.executescript(_SCHEMA)
+    columns = {row[1] for row in connection.execute("PRAGMA table_info(usage_log)")}
+    if "cost_usd" not in columns:  # a database from before costs were recorded
+        connection.execute("ALTER TABLE usage_log ADD COLUMN cost_usd REAL NOT NULL DEFAULT 0")
     return connection

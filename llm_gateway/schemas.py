@@ -124,6 +124,7 @@ class UsageRecord(_Own):
     total_tokens: int
     estimated: bool = Field(description="Token counts estimated by the gateway (offline provider).")
     latency_ms: float
+    cost_usd: float = Field(description="From the deployment's configured price (0 without one).")
 
 
 class UsageTotals(_Own):
@@ -131,6 +132,7 @@ class UsageTotals(_Own):
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
+    cost_usd: float
 
 
 GroupBy = Literal["model", "key", "run_id", "deployment"]
@@ -143,6 +145,7 @@ class UsageGroup(_Own):
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
+    cost_usd: float
 
 
 class UsageList(_Own):

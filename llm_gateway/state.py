@@ -10,7 +10,7 @@ from llm_gateway.config import DeploymentConfig, GatewayConfig, Settings, load_c
 from llm_gateway.db import connect
 from llm_gateway.keys import KeyStore
 from llm_gateway.limits import RateLimiter
-from llm_gateway.providers.base import Provider
+from llm_gateway.providers.base import Price, Provider
 from llm_gateway.providers.offline import OfflineProvider
 from llm_gateway.providers.scripted import ScriptedProvider
 from llm_gateway.providers.upstream import build_upstream
@@ -39,6 +39,16 @@ class GatewayState:
 
 
 def build_provider(deployment: DeploymentConfig, base_dir: Path) -> Provider:
+    provider = _provider(deployment, base_dir)
+    if deployment.price is not None:
+        provider.price = Price(
+            input_per_million=deployment.price.input_per_million,
+            output_per_million=deployment.price.output_per_million,
+        )
+    return provider
+
+
+def _provider(deployment: DeploymentConfig, base_dir: Path) -> Provider:
     if deployment.provider == "offline":
         return OfflineProvider(label=deployment.name or "offline", timeout=deployment.timeout)
     if deployment.provider == "scripted":

@@ -23,7 +23,7 @@ _FLUSH_INTERVAL = 0.25
 _INSERT = (
     "INSERT INTO usage_log (created, key, run_id, model, deployment, endpoint, stream, status, "
     "prompt_tokens, "
-    "completion_tokens, estimated, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "completion_tokens, estimated, latency_ms, cost_usd) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -41,6 +41,7 @@ class UsageEntry:
     completion_tokens: int
     estimated: bool
     latency_ms: float
+    cost_usd: float = 0.0
 
 
 class UsageLog:
@@ -119,19 +120,20 @@ class UsageLog:
         clause = f" WHERE {' AND '.join(where)}" if where else ""
         with self._lock:
             totals = self._db.execute(
-                "SELECT COUNT(*), COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0) "
+                "SELECT COUNT(*), COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0), "
+                "COALESCE(SUM(cost_usd), 0) "
                 f"FROM usage_log{clause}",
                 params,
             ).fetchone()
             rows = self._db.execute(
                 "SELECT id, created, key, run_id, model, deployment, endpoint, stream, status, "
                 "prompt_tokens, "
-                f"completion_tokens, estimated, latency_ms FROM usage_log{clause} ORDER BY id DESC LIMIT ?",
+                f"completion_tokens, estimated, latency_ms, cost_usd FROM usage_log{clause} ORDER BY id DESC LIMIT ?",
                 [*params, limit],
             ).fetchall()
             grouped = (
                 self._db.execute(
-                    f"SELECT {group_by}, COUNT(*), SUM(prompt_tokens), SUM(completion_tokens) "
+                    f"SELECT {group_by}, COUNT(*), SUM(prompt_tokens), SUM(completion_tokens), SUM(cost_usd) "
                     f"FROM usage_log{clause} GROUP BY {group_by} "
                     "ORDER BY SUM(prompt_tokens) + SUM(completion_tokens) DESC",
                     params,
@@ -155,6 +157,7 @@ class UsageLog:
                 total_tokens=r[9] + r[10],
                 estimated=bool(r[11]),
                 latency_ms=r[12],
+                cost_usd=r[13],
             )
             for r in rows
         ]
@@ -165,6 +168,7 @@ class UsageLog:
                 prompt_tokens=g[2],
                 completion_tokens=g[3],
                 total_tokens=g[2] + g[3],
+                cost_usd=round(g[4], 6),
             )
             for g in grouped
         ]
@@ -177,6 +181,7 @@ class UsageLog:
                 prompt_tokens=totals[1],
                 completion_tokens=totals[2],
                 total_tokens=totals[1] + totals[2],
+                cost_usd=round(totals[3], 6),
             ),
         )
 

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Answer", "Provider", "Usage"]
+__all__ = ["Answer", "Price", "Provider", "Usage"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -38,6 +38,17 @@ class Usage:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class Price:
+    """What a deployment charges, in USD per million tokens (from the config; providers never say)."""
+
+    input_per_million: float
+    output_per_million: float
+
+    def cost(self, usage: Usage) -> float:
+        return (usage.prompt_tokens * self.input_per_million + usage.completion_tokens * self.output_per_million) / 1e6
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Answer:
     """A complete (non-streamed) response body, ready to send, and its usage."""
 
@@ -54,6 +65,7 @@ class Provider(ABC):
     def __init__(self, *, label: str, timeout: float) -> None:
         self.label = label
         self.timeout = timeout
+        self.price: Price | None = None
 
     @abstractmethod
     async def complete(self, body: dict[str, Any], *, timeout: float) -> Answer:

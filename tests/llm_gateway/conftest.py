@@ -122,6 +122,11 @@ def gateway(
             "slow": {"deployments": [upstream(fake, "x?latency_ms=3000", timeout=0.3)]},
             "rejects": {"deployments": [upstream(fake, "x?error=400")]},
             "down": {"deployments": [upstream(fake, "x?error=502")]},
+            "priced": {
+                "deployments": [
+                    upstream(fake, "fake-gpt", price={"input_per_million": 1_000_000, "output_per_million": 2_000_000})
+                ]
+            },
             "gappy": {"deployments": [upstream(fake, "fake-gpt?chunks=2&gap_ms=250")]},
             "slow-stream": {"deployments": [upstream(fake, "x?chunks=40&gap_ms=100")]},
             "midstream": {"deployments": [upstream(fake, "x?midstream=2&chunks=6&gap_ms=20")]},

@@ -286,3 +286,15 @@ def test_silent_upstream_gets_keepalive_comments_and_sdk_ignores_them(gateway: R
     assert [line for line in lines if line.startswith("data: ")][-1] == "data: [DONE]"
     chunks = list(client(gateway).chat.completions.create(model="gappy", messages=HELLO, stream=True))
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices).endswith(": hello")
+
+
+def test_priced_deployment_puts_a_cost_on_usage(gateway: RunningServer) -> None:
+    result = client(gateway).chat.completions.create(
+        model="priced", messages=HELLO, extra_headers={"X-Toolmesh-Run-Id": "run-priced"}
+    )
+    assert result.usage is not None
+    usage = httpx.get(f"{gateway.url}/v1/usage", params={"run_id": "run-priced", "group_by": "deployment"}).json()
+    expected = result.usage.prompt_tokens * 1 + result.usage.completion_tokens * 2
+    assert usage["data"][0]["cost_usd"] == pytest.approx(expected)
+    assert usage["totals"]["cost_usd"] == pytest.approx(expected)
+    assert usage["groups"][0]["cost_usd"] == pytest.approx(expected)

@@ -85,3 +85,18 @@ async def test_usage_log_sums_per_group(tmp_path: Path) -> None:
     result = await log.query(group_by="run_id")
     assert [(g.value, g.requests, g.total_tokens) for g in result.groups or []] == [("a", 2, 14), ("b", 1, 7)]
     assert (await log.query()).groups is None
+
+
+def test_old_database_gains_the_cost_column(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    old = sqlite3.connect(path)
+    old.execute(
+        "CREATE TABLE usage_log (id INTEGER PRIMARY KEY, created REAL NOT NULL, key TEXT NOT NULL, run_id TEXT, "
+        "model TEXT NOT NULL, deployment TEXT NOT NULL, endpoint TEXT NOT NULL, stream INTEGER NOT NULL, "
+        "status INTEGER NOT NULL, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, "
+        "estimated INTEGER NOT NULL, latency_ms REAL NOT NULL)"
+    )
+    old.commit()
+    old.close()
+    columns = {row[1] for row in connect(path).execute("PRAGMA table_info(usage_log)")}
+    assert "cost_usd" in columns
