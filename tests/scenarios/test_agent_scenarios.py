@@ -56,6 +56,12 @@ SCRIPTS: dict[str, list[dict[str, Any]]] = {
         },
         {"match": {"step": "execute_task", "tool_messages": 1}, "respond": {"content": "job created"}},
     ],
+    "weather": [
+        {
+            "match": {"step": "execute_task", "tool_messages": 0},
+            "respond": {"tool_calls": [{"name": "getForecast", "arguments": {"city": "Oslo"}}]},
+        }
+    ],
     "dropper": [{"match": {"step": "prioritize"}, "respond": {"json": {"order": [3]}}}],
     "mailbox": [
         {
@@ -352,3 +358,34 @@ def test_a_person_replies_through_the_run_api(mesh: Mesh) -> None:
 def test_a_forged_callback_is_refused(mesh: Mesh) -> None:
     response = httpx.post(f"{mesh.url}/api/runs/some-run/callbacks/c1-0-0?sig=forged", json={"reply": "x"})
     assert response.status_code == 401
+
+
+def _catalog_functions(mesh: Mesh) -> set[str]:
+    with mesh.api() as api:
+        catalog = api.get("/api/tools").json()
+    return {f["name"] for tool in catalog["tools"] for f in tool["functions"]}
+
+
+def test_a_tool_registered_while_the_mesh_runs_is_used_by_the_next_run(mesh: Mesh) -> None:
+    registry_path = Path(mesh.host_env["TOOLMESH_REGISTRY"])
+    before = registry_path.read_text()
+    assert "getForecast" not in _catalog_functions(mesh)
+    weather = start_uvicorn("tests.scenarios.weather_service:app", log_path=mesh.root / "logs" / "weather.log")
+    try:
+        registry = yaml.safe_load(before)
+        registry["tools"]["weather"] = {"spec": f"{weather.url}/openapi.json", "base_url": weather.url}
+        registry_path.write_text(yaml.safe_dump(registry))
+        with mesh.api() as api:
+            reloaded = api.post("/api/tools/reload").json()
+        assert "weather" in {tool["name"] for tool in reloaded["tools"]}
+
+        run_id = mesh.start_run(
+            {"objective": "Plan", "initial_tasks": ["Check the weather in Oslo"], "model": "weather"}
+        )
+        report = mesh.wait(run_id)["output"]
+        assert _calls(report) == [{"function": "getForecast", "ok": True, "status": 200}]
+        assert "sunny in Oslo" in report["tasks"][0]["result"]
+    finally:
+        registry_path.write_text(before)
+        weather.stop()
+    assert "getForecast" not in _catalog_functions(mesh)
