@@ -26,8 +26,7 @@ __all__ = ["DEMO_OBJECTIVE", "register"]
 DEMO_OBJECTIVE = (
     "Calculate 12 * 49.90 for the licence budget. "
     "Write a note with the licence budget result. "
-    "Create a project with key LIC named Licences. "
-    "File an issue in project LIC to order the 12 licences."
+    "File an issue to order the 12 licences."
 )
 
 

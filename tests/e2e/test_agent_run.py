@@ -15,7 +15,7 @@ from tests.support.local_mesh import Mesh, start_mesh
 OBJECTIVE = (
     "Calculate 12 * 49.90 for the licence budget. "
     "Write a note with the licence budget result. "
-    "Open an issue to order the 12 licences."
+    "File an issue to order the 12 licences."
 )
 
 
@@ -33,7 +33,8 @@ def test_offline_run_uses_tools_and_the_notes_service_holds_its_results(mesh: Me
     assert len(report["tasks"]) == 3
     called = _functions_called(report)
     assert any("calc" in name or "evaluate" in name.lower() for name in called), called
-    assert any("issue" in name.lower() for name in called), called
+    assert called == ["evaluateExpression", "createNote", "createIssue"], called
+    assert all(call["ok"] for task in report["tasks"] for call in task["tool_calls"]), report["tasks"]
     assert "598.8" in report["tasks"][0]["result"]
     assert report["summary"]
     assert report["usage"]["llm_calls"] >= 7 and report["usage"]["tool_calls"] >= 3
@@ -50,6 +51,10 @@ def test_offline_run_uses_tools_and_the_notes_service_holds_its_results(mesh: Me
     assert sorted(n["title"] for n in memory) == [f"Task {t['id']}: {t['task']}" for t in report["tasks"]]
     assert "598.8" in memory[0]["content"] + memory[1]["content"] + memory[2]["content"]
     assert note.status_code == 200, note.text
+    with mesh.tool("issues") as issues:
+        filed = issues.get("/issues").json()
+    filed = filed["items"] if isinstance(filed, dict) else filed
+    assert any("licence" in issue["title"].lower() for issue in filed), filed
 
 
 def test_a_malformed_run_request_gets_a_400_naming_the_field(mesh: Mesh) -> None:
