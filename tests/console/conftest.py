@@ -32,8 +32,10 @@ FAKE_KEY = "console-test-key"
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "console"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
+    """One Chromium for the console tests; closed when they end, because Playwright's sync API keeps an
+    event loop marked as running in this thread, which would break every async test after it."""
     if not CHROMIUM.exists():
         pytest.skip("browser tests need Chromium at /usr/bin/chromium (apt-get install -y chromium)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
