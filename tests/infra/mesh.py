@@ -65,10 +65,15 @@ def registry_tool_names() -> list[str] | None:
     raw = yaml.safe_load(REGISTRY_FILE.read_text())
     tools = raw.get("tools") if isinstance(raw, dict) else None
     if isinstance(tools, dict):
-        return sorted(str(name) for name in tools)
+        # The model registered as a tool is the gateway itself, which is always a service of its own.
+        return sorted(str(name) for name, entry in tools.items() if not _served_by_gateway(entry))
     if isinstance(tools, list):
         return sorted(str(entry["name"]) for entry in tools if isinstance(entry, dict) and "name" in entry)
     raise AssertionError(f"{REGISTRY_FILE} has no 'tools' mapping or list to read service names from")
+
+
+def _served_by_gateway(entry: Any) -> bool:
+    return isinstance(entry, dict) and "LLM_GATEWAY_URL" in str(entry.get("base_url", ""))
 
 
 def tool_folder_names() -> list[str]:
