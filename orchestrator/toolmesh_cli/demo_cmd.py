@@ -55,7 +55,7 @@ def demo(
             body = {"objective": objective, "budgets": {"max_iterations": max_iterations}}
             created = client.start_run(body)
             out.print(f"run {created.id} started: {objective}", highlight=False, markup=False)
-            run = follow_run(client, created.id, console=out, interval=0.5, live=False)
+            run = follow_run(client, created.id, console=out, interval=0.2, live=False)
             out.print(render_run(run))
     finally:
         mesh.stop()
