@@ -273,13 +273,9 @@ async def recall_memory(payload: dict[str, Any]) -> list[str]:
             "limit": 5,
         },
     )
-    result = await invoke(
-        function,
-        arguments,
-        base_url=tool.base_url,
-        client=tool_client(),
-        settings=tool_settings(tool),
-        timeout_seconds=float(tool.timeout_seconds),
+    # A lookup: one attempt, since a missing memory only makes the context thinner.
+    result = await invoke_with_retries(
+        function, tool, arguments, run_id=payload["run_id"], call_id="recall", max_attempts=1
     )
     if not result.ok:
         return []
