@@ -13,16 +13,28 @@ import json
 import logging
 import os
 import random
+import threading
 from typing import Any
 
 import azure.durable_functions as df
+import httpx
 
-from openapi_engine import Catalog, ToolFunction, ToolInfo, ToolResult, build_catalog, invoke, load_registry
+from openapi_engine import (
+    Catalog,
+    ConversionCache,
+    ToolFunction,
+    ToolInfo,
+    ToolResult,
+    build_catalog,
+    invoke,
+    load_registry,
+)
 
 from .callbacks import callback_url
 from .clients import gateway_client, tool_client
 from .errors import ConfigError
 from .settings import get_settings
+from .tooling import catalog_for_run
 
 __all__ = [
     "bp",
@@ -42,14 +54,36 @@ RETRY_BASE_SECONDS = 0.25
 RETRY_MAX_SECONDS = 4.0
 
 
-def load_catalog_now(only: list[str] | None = None) -> Catalog:
-    """Read the registry afresh and convert every tool; a bad tool is a problem, not a failure."""
+# Specs are read afresh for every catalog, through one pooled client, and only converted again
+# when their text changes (see openapi_engine.conversion_cache).
+_conversions = ConversionCache()
+_spec_http: httpx.Client | None = None
+_spec_http_lock = threading.Lock()
+SPEC_FETCH_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+
+
+def _spec_client() -> httpx.Client:
+    global _spec_http
+    with _spec_http_lock:
+        if _spec_http is None or _spec_http.is_closed:
+            _spec_http = httpx.Client(timeout=SPEC_FETCH_TIMEOUT, follow_redirects=False)
+        return _spec_http
+
+
+def load_catalog_now(only: list[str] | None = None, *, reconvert: bool = False) -> Catalog:
+    """Read the registry and every spec afresh; a bad tool is a problem, not a failure.
+
+    ``reconvert`` drops the cached conversions first, so even a change the cache cannot see
+    (a document an external ``$ref`` points to) is picked up.
+    """
     settings = get_settings()
     path = settings.registry_path
     if not path.exists():
         raise ConfigError(f"TOOLMESH_REGISTRY: no registry file at {path}")
     registry = load_registry(path)
-    return build_catalog(registry)
+    if reconvert:
+        _conversions.clear()
+    return build_catalog(registry, client=_spec_client(), only=only, cache=_conversions)
 
 
 def tool_settings(tool: ToolInfo) -> dict[str, str]:
@@ -64,8 +98,8 @@ def idempotency_key(run_id: str, call_id: str) -> str:
 
 @bp.activity_trigger(input_name="payload")
 def load_catalog(payload: dict[str, Any]) -> dict[str, Any]:
-    """Snapshot the tool catalog for a run; it lives in history from then on."""
-    catalog = load_catalog_now()
+    """Snapshot the run's part of the tool catalog; it lives in history from then on."""
+    catalog = catalog_for_run(load_catalog_now(), payload.get("tools"))
     for problem in catalog.problems:
         log.warning("tool catalog problem: %s", problem)
     return catalog.to_dict()

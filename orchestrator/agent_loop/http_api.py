@@ -250,8 +250,8 @@ async def reply_to_message(req: func.HttpRequest, client: df.DurableOrchestratio
     return _json({"id": run_id, "call_id": call_id, "message_id": message_id, "accepted": True}, 202)
 
 
-def _catalog_summary(full: bool = False, only: str | None = None) -> dict[str, Any]:
-    catalog = load_catalog_now()
+def _catalog_summary(full: bool = False, only: str | None = None, reconvert: bool = False) -> dict[str, Any]:
+    catalog = load_catalog_now(reconvert=reconvert)
     tools = []
     for name, info in sorted(catalog.tools.items()):
         if only is not None and name != only:
@@ -289,8 +289,8 @@ def list_tools(req: func.HttpRequest) -> func.HttpResponse:
 
 @bp.route(route="api/tools/reload", methods=["POST"])
 def reload_tools(req: func.HttpRequest) -> func.HttpResponse:
-    """Re-read the registry and every spec now (runs pick up changes at their next start anyway)."""
-    return _json(_catalog_summary())
+    """Re-read the registry and convert every spec again now (runs pick up changes at their next start anyway)."""
+    return _json(_catalog_summary(reconvert=True))
 
 
 @bp.route(route="api/tools/{name}", methods=["GET"])

@@ -12,7 +12,7 @@ from rank_bm25 import BM25Okapi
 
 from openapi_engine import Catalog, ToolFunction
 
-__all__ = ["functions_for_run", "needs_approval", "select_for_task"]
+__all__ = ["catalog_for_run", "functions_for_run", "needs_approval", "select_for_task"]
 
 _WORD = re.compile(r"[a-z0-9]+")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
@@ -22,12 +22,25 @@ def _words(text: str) -> list[str]:
     return _WORD.findall(_CAMEL.sub(" ", text).lower())
 
 
+def catalog_for_run(catalog: Catalog, wanted: Sequence[str] | None) -> Catalog:
+    """The part of the catalog a run may use: tools by name or tag; all when None.
+
+    The load_catalog activity keeps only this part in the run's history, so a run that asks for
+    one tool does not replay the schemas of every other tool at every step.
+    """
+    if wanted is None:
+        return catalog
+    chosen = {name for name, info in catalog.tools.items() if name in wanted or set(info.tags) & set(wanted)}
+    return Catalog(
+        tools={name: info for name, info in catalog.tools.items() if name in chosen},
+        functions=[f for f in catalog.functions if f.tool in chosen],
+        problems=[p for p in catalog.problems if p.tool is None or p.tool in chosen],
+    )
+
+
 def functions_for_run(catalog: Catalog, wanted: Sequence[str] | None) -> list[ToolFunction]:
     """The catalog's functions of the tools a run asked for, by tool name or tag; all when None."""
-    if wanted is None:
-        return list(catalog.functions)
-    chosen = {name for name, info in catalog.tools.items() if name in wanted or set(info.tags) & set(wanted)}
-    return [f for f in catalog.functions if f.tool in chosen]
+    return list(catalog_for_run(catalog, wanted).functions)
 
 
 def select_for_task(

@@ -8,6 +8,7 @@ the spec's root) -> `swagger2` (upgrade 2.0) -> `operations` (arguments and bind
 
 from .arguments import validate_arguments
 from .catalog import build_catalog
+from .conversion_cache import ConversionCache
 from .converter import ConversionOptions, ConvertedSpec, convert_document, load_and_convert
 from .errors import OpenApiEngineError, OperationError, RefError, RegistryError, SpecLoadError
 from .invoke import DEFAULT_MAX_BODY_CHARS, DEFAULT_TOOL_TIMEOUT, invoke
@@ -32,6 +33,7 @@ __all__ = [
     "BodyBinding",
     "CallbackSpec",
     "Catalog",
+    "ConversionCache",
     "ConversionOptions",
     "ConvertedSpec",
     "OpenApiEngineError",

@@ -13,7 +13,9 @@ from collections.abc import Sequence
 
 import httpx
 
-from .converter import ConversionOptions, load_and_convert, with_size
+from .conversion_cache import ConversionCache
+from .converter import ConversionOptions, ConvertedSpec, convert_document, load_and_convert, with_size
+from .documents import parse_document, read_source
 from .errors import SpecLoadError
 from .models import Catalog, Problem, ToolFunction, ToolInfo
 from .naming import MAX_NAME, short_hash, with_suffix
@@ -39,10 +41,31 @@ def options_for(entry: ToolEntry) -> ConversionOptions:
     )
 
 
+def _convert(entry: ToolEntry, http: httpx.Client | None, cache: ConversionCache | None) -> ConvertedSpec:
+    options = options_for(entry)
+    if cache is None:
+        return load_and_convert(entry.spec, options, client=http)
+    text = read_source(entry.spec, client=http)
+    return cache.get_or_convert(
+        entry.spec,
+        text,
+        options,
+        lambda: convert_document(parse_document(text, entry.spec), entry.spec, options, client=http),
+    )
+
+
 def build_catalog(
-    registry: Registry, *, client: httpx.Client | None = None, only: Sequence[str] | None = None
+    registry: Registry,
+    *,
+    client: httpx.Client | None = None,
+    only: Sequence[str] | None = None,
+    cache: ConversionCache | None = None,
 ) -> Catalog:
-    """Load and convert every enabled tool (or those named in `only`)."""
+    """Load and convert every enabled tool (or those named in `only`).
+
+    Every spec is read afresh; with a `cache`, a spec whose text and options are unchanged is
+    not converted again.
+    """
     problems: list[Problem] = []
     per_tool: dict[str, list[ToolFunction]] = {}
     entries: dict[str, ToolEntry] = {}
@@ -59,7 +82,7 @@ def build_catalog(
             if wanted is not None and entry.name not in wanted:
                 continue
             try:
-                converted = load_and_convert(entry.spec, options_for(entry), client=http)
+                converted = _convert(entry, http, cache)
             except SpecLoadError as exc:
                 problems.append(
                     Problem(tool=entry.name, operation=None, pointer=exc.pointer, reason=str(exc))

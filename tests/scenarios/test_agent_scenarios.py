@@ -389,3 +389,19 @@ def test_a_tool_registered_while_the_mesh_runs_is_used_by_the_next_run(mesh: Mes
         registry_path.write_text(before)
         weather.stop()
     assert "getForecast" not in _catalog_functions(mesh)
+
+
+def test_a_run_keeps_only_the_tools_it_asked_for_in_its_history(mesh: Mesh) -> None:
+    run_id = mesh.start_run(
+        {"objective": "Work out two sums", "initial_tasks": ["Add the numbers"], "model": "parallel", "tools": ["math"]}
+    )
+    report = mesh.wait(run_id)["output"]
+    assert report["outcome"] == "completed", report
+    with mesh.api() as api:
+        status = api.get(
+            f"/runtime/webhooks/durabletask/instances/{run_id}",
+            params={"showHistory": "true", "showHistoryOutput": "true"},
+        ).json()
+    [catalog] = [e["Result"] for e in status["historyEvents"] if e.get("FunctionName") == "load_catalog"]
+    assert set(catalog["tools"]) == {"calc"}
+    assert {f["tool"] for f in catalog["functions"]} == {"calc"}
