@@ -26,7 +26,7 @@ import httpx
 from durable_host import episode, sdk_speedups
 from durable_host import history as h
 from durable_host.discovery import FunctionIndex
-from durable_host.errors import BadRequestError, InstanceConflict, InstanceGone, InstanceNotFound
+from durable_host.errors import BadRequestError, InstanceAlreadyExists, InstanceGone, InstanceNotFound
 from durable_host.invoke import run_activity, run_orchestrator
 from durable_host.store import (
     TERMINAL_STATUSES,
@@ -52,17 +52,26 @@ MAX_INSTANCE_ID_LENGTH = 256
 
 
 def validate_instance_id(instance_id: str) -> None:
-    """The real host's rules: no leading '@', no '/', '\\', '?', '#' or control characters."""
-    if not instance_id or not instance_id.strip():
-        raise BadRequestError("Instance ID must not be empty.")
-    if len(instance_id) > MAX_INSTANCE_ID_LENGTH:
-        raise BadRequestError(f"Instance ID must not be longer than {MAX_INSTANCE_ID_LENGTH} characters.")
+    """The real host's rules and messages (``DurableClient.StartNewAsync``, a7c6d694).
+
+    Its first two checks pass message and parameter name to ArgumentException the wrong way
+    round, so on .NET the message reads ``instanceId (Parameter '...')``: kept to the letter,
+    since the SDK's ``start_new`` raises exactly that text.
+    """
     if instance_id.startswith("@"):
-        raise BadRequestError(f"Instance ID '{instance_id}' must not start with '@'.")
-    if any(c in "/\\?#" or ord(c) < 32 or ord(c) == 127 for c in instance_id):
+        raise BadRequestError("instanceId (Parameter 'Orchestration instance ids must not start with @.')")
+    if any(c in "/\\?#" or _is_control(c) for c in instance_id):
         raise BadRequestError(
-            f"Instance ID '{instance_id}' must not contain '/', '\\', '?', '#' or control characters."
+            "instanceId (Parameter 'Orchestration instance ids must not contain /, \\, #, ?, or control characters.')"
         )
+    if len(instance_id) > MAX_INSTANCE_ID_LENGTH:
+        raise BadRequestError(f"Instance ID lengths must not exceed {MAX_INSTANCE_ID_LENGTH} characters.")
+
+
+def _is_control(c: str) -> bool:
+    """.NET's ``char.IsControl``: the Unicode category Cc (U+0000-U+001F and U+007F-U+009F)."""
+    code = ord(c)
+    return code < 0x20 or 0x7F <= code <= 0x9F
 
 
 def _replay(
@@ -77,9 +86,7 @@ def _replay(
     if plan.commit is not None or plan.body is None:
         return plan, None
     if fn is None:
-        error = (
-            f"The function '{instance.name}' doesn't exist, is disabled, or is not an orchestrator function."
-        )
+        error = f"The function '{instance.name}' doesn't exist, is disabled, or is not an orchestrator function."
         return plan, episode.OrchestratorReply(error=error)
     return plan, run_orchestrator(fn, plan.body)
 
@@ -94,6 +101,7 @@ class Engine:
         self._wake = asyncio.Event()
         self._stopping = False
         self._history: dict[str, list[str]] = {}
+        self._finish_waiters: dict[str, set[asyncio.Future[None]]] = {}
         self._episodes_running: set[str] = set()
         self._held_until: dict[str, float] = {}
         self._last_episode: dict[str, tuple[float, float]] = {}
@@ -101,9 +109,7 @@ class Engine:
         self._activities_running = 0
         self._last_dispatched_activity = 0
         self._orchestrator_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="orchestrator")
-        self._activity_threads = ThreadPoolExecutor(
-            max_workers=activity_concurrency, thread_name_prefix="activity"
-        )
+        self._activity_threads = ThreadPoolExecutor(max_workers=activity_concurrency, thread_name_prefix="activity")
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
         self._http = httpx.AsyncClient(timeout=httpx.Timeout(100.0))
@@ -276,6 +282,9 @@ class Engine:
         if commit.instance.status in TERMINAL_STATUSES:
             self._history.pop(instance_id, None)
             self._last_episode.pop(instance_id, None)
+            for finished in self._finish_waiters.pop(instance_id, ()):
+                if not finished.done():
+                    finished.set_result(None)
         for child in commit.new_instances:
             self._history.pop(child.instance_id, None)
         self._wake.set()
@@ -292,24 +301,52 @@ class Engine:
     # ---- management operations -------------------------------------------------------
 
     def start_new(self, name: str, instance_id: str | None, input_json: str | None) -> InstanceRow:
-        """Create an instance (``input_json`` is the JSON text of the orchestrator's input value)."""
+        """Create an instance (``input_json`` is the JSON text of the orchestrator's input value).
+
+        Checks in the real host's order (``DurableClient.StartNewAsync``, a7c6d694): the
+        function, then the id, then DTFx's dedupe against instances that have not finished.
+        """
         if name not in self.functions.orchestrators:
-            raise BadRequestError(
-                f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function."
+            known = "', '".join(self.functions.orchestrators)
+            info = (
+                f"The following are the known orchestrator functions: '{known}'."
+                if known
+                else "No orchestrator functions are currently registered!"
             )
-        instance_id = instance_id if instance_id is not None else uuid.uuid4().hex
+            raise BadRequestError(
+                f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function. "
+                f"Additional info: {info}"
+            )
+        instance_id = instance_id or uuid.uuid4().hex
         validate_instance_id(instance_id)
         existing = self.store.get_instance(instance_id)
         if existing is not None and existing.status not in TERMINAL_STATUSES:
-            raise InstanceConflict(f"An instance with ID '{instance_id}' already exists.")
+            raise InstanceAlreadyExists(f"An Orchestration instance with the status {existing.status} already exists.")
         now = datetime.now(UTC)
-        row = InstanceRow.new(
-            instance_id=instance_id, name=name, input_json=input_json, created_time=h.dtfx_time(now)
-        )
+        row = InstanceRow.new(instance_id=instance_id, name=name, input_json=input_json, created_time=h.dtfx_time(now))
         self.store.start_instance(row, episode.start_message(row, now), replace_existing=existing is not None)
         self._history.pop(instance_id, None)
         self._wake.set()
         return row
+
+    async def wait_finished(self, instance_id: str, timeout: float) -> InstanceRow | None:
+        """The instance once it has finished, or as it is when ``timeout`` seconds have passed.
+
+        Waits on the commit that finishes it rather than polling the store.
+        """
+        row = self.store.get_instance(instance_id)
+        if (row is not None and row.status in TERMINAL_STATUSES) or timeout <= 0:
+            return row
+        finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waiters = self._finish_waiters.setdefault(instance_id, set())
+        waiters.add(finished)
+        try:
+            await asyncio.wait([finished], timeout=timeout)
+        finally:
+            waiters.discard(finished)
+            if not waiters and self._finish_waiters.get(instance_id) is waiters:
+                del self._finish_waiters[instance_id]
+        return self.store.get_instance(instance_id)
 
     def get(self, instance_id: str) -> InstanceRow:
         row = self.store.get_instance(instance_id)
@@ -324,9 +361,7 @@ class Engine:
         """Queue an EventRaised; ``input_text`` is stored verbatim as the event's Input."""
         row = self.get(instance_id)
         if row.status in TERMINAL_STATUSES:
-            raise InstanceGone(
-                f"The instance '{instance_id}' is in the {row.status} state; it takes no events."
-            )
+            raise InstanceGone(f"The instance '{instance_id}' is in the {row.status} state; it takes no events.")
         event = h.event_raised(datetime.now(UTC), name, input_text)
         self.store.add_message(NewMessage(instance_id=instance_id, kind=MessageKind.EVENT, payload=event))
         self._wake.set()

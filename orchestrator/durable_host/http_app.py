@@ -67,6 +67,16 @@ def _key_ok(request: Request, key: str) -> bool:
     return hmac.compare_digest(given.encode(), key.encode())
 
 
+def _encoded_rest(request: Request, prefix: str, decoded_path: str) -> str:
+    """The path after ``prefix``, still percent-encoded, so an id holding ``%2F`` stays one segment."""
+    raw = request.scope.get("raw_path")
+    if isinstance(raw, bytes):
+        text = raw.decode("latin-1").split("?", 1)[0]
+        if text.startswith(prefix):
+            return text[len(prefix) :]
+    return decoded_path[len(prefix) :]
+
+
 def _unauthorized() -> Response:
     return JSONResponse(
         {"Message": "A valid functions key is required (x-functions-key header or code query parameter)."},
@@ -109,27 +119,29 @@ def build_app(config: HostConfig) -> Starlette:
 
     async def dispatch(request: Request) -> Response:
         path = request.url.path
-        engine = state["engine"]
         if path == MANAGEMENT_PREFIX or path.startswith(MANAGEMENT_PREFIX + "/"):
             if not _key_ok(request, config.functions_key):
                 return _unauthorized()
-            return await handle_management(
-                engine,
-                binding(request),
-                request.method,
-                path[len(MANAGEMENT_PREFIX) :],
-                request.query_params,
-                await request.body(),
-            )
+            return await _management(request, _encoded_rest(request, MANAGEMENT_PREFIX, path))
         if path.startswith(RPC_PREFIX + "/"):
             token, _, rest = path[len(RPC_PREFIX) + 1 :].partition("/")
             client = request.client.host if request.client else ""
             if client not in _LOOPBACK or not hmac.compare_digest(token.encode(), config.rpc_token.encode()):
                 return JSONResponse({"Message": "Not found."}, status_code=404)
-            return await handle_management(
-                engine, binding(request), request.method, rest, request.query_params, await request.body()
-            )
+            encoded = _encoded_rest(request, f"{RPC_PREFIX}/{token}", path)
+            return await _management(request, encoded)
         return await _serve_function(request, path)
+
+    async def _management(request: Request, rest: str) -> Response:
+        return await handle_management(
+            state["engine"],
+            binding(request),
+            request.method,
+            rest,
+            request.query_params,
+            await request.body(),
+            request.headers.get("content-type"),
+        )
 
     async def _serve_function(request: Request, path: str) -> Response:
         if prefix:

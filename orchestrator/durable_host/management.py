@@ -1,15 +1,32 @@
 """The durable management HTTP API (``/runtime/webhooks/durabletask/...``), as the real host answers it.
 
 The same handlers serve the public, key-protected path and the SDK's loopback RPC path.
-Status codes follow ``HttpApiHandler.cs``: 202 while running and 200 when finished for status
-queries, 404 for unknown instances, 410 for events or commands sent to finished instances,
-400 for malformed JSON or instance ids; a duplicate id of an active instance gets 409.
+Routing, status codes and error bodies follow ``HttpApiHandler.cs`` and ``DurableClient.cs`` of
+Azure/azure-functions-durable-extension at a7c6d694 (``src/WebJobs.Extensions.DurableTask/``):
+
+- a route matched with the wrong method, an unknown path, an unknown instance: 404, no body;
+- status: 202 (with ``Location``) while Running/Pending/Suspended, 200 when finished (a Failed
+  one 500 only with ``returnInternalServerErrorOnFailure=true``);
+- events, terminate, suspend, resume or rewind for a finished instance: 410, no body;
+- an ArgumentException (unknown orchestrator, bad instance id): 400 ``{"Message": "One or more
+  of the arguments submitted is incorrect", "ExceptionMessage", "ExceptionType", "StackTrace"}``;
+  a body that is not JSON: 400 ``"Invalid JSON content"``; an event that is not
+  application/json: 400 ``{"Message": "Only application/json request content is supported"}``;
+- start with the id of an instance that has not finished: 500, DTFx's
+  OrchestrationAlreadyExistsException (a finished one is replaced);
+- start or restart with ``timeout`` and ``pollingInterval`` (seconds) waits for the instance:
+  200 with the output when it completes, its status when it fails or is terminated, the 202
+  check-status response if it is still running at the timeout;
+- rewind and entities: 501 (outside what this host implements).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import logging
+import math
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
@@ -17,13 +34,24 @@ from starlette.responses import JSONResponse, Response
 
 from durable_host.binding import BindingContext, check_status_payload
 from durable_host.engine import Engine
-from durable_host.errors import BadRequestError, ManagementError
+from durable_host.errors import (
+    BadRequestError,
+    InstanceGone,
+    InstanceNotFound,
+    InvalidJsonError,
+    ManagementError,
+    UnsupportedContent,
+)
 from durable_host.history import EventType, dtfx_time, parse_time
 from durable_host.store import TERMINAL_STATUSES, InstanceFilter, InstanceRow, MessageKind, RuntimeStatus
 
 __all__ = ["handle_management", "status_json"]
 
-_TRUE = {"true", "1", "yes"}
+log = logging.getLogger("durable_host")
+
+# TimeSpan.MaxValue in seconds: TimeSpan.FromSeconds throws OverflowException beyond it.
+_MAX_TIMESPAN_SECONDS = 922_337_203_685.477
+_REWIND_GONE = frozenset({RuntimeStatus.COMPLETED, RuntimeStatus.CANCELED, RuntimeStatus.TERMINATED})
 
 
 def _loads(text: str | None) -> Any:
@@ -104,18 +132,45 @@ def status_json(row: InstanceRow, *, show_input: bool = True) -> dict[str, Any]:
     }
 
 
-def _flag(query: Mapping[str, str], name: str, default: bool = False) -> bool:
-    for key, value in query.items():
-        if key.lower() == name.lower():
-            return value.strip().lower() in _TRUE
-    return default
-
-
 def _param(query: Mapping[str, str], name: str) -> str | None:
+    """A query parameter by case-insensitive name, as ``NameValueCollection`` looks it up."""
     for key, value in query.items():
         if key.lower() == name.lower():
             return value
     return None
+
+
+def _bool(query: Mapping[str, str], name: str, default: bool = False) -> bool:
+    """``bool.TryParse``: "true" or "false" in any case; anything else leaves the default."""
+    raw = (_param(query, name) or "").strip().lower()
+    return raw == "true" if raw in ("true", "false") else default
+
+
+def _seconds(query: Mapping[str, str], name: str) -> float | None:
+    """``TryGetTimeSpanQueryParameterValue``: a double of seconds, None when it does not parse."""
+    raw = (_param(query, name) or "").strip()
+    if not raw or "_" in raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    if math.isnan(value):
+        raise BadRequestError("TimeSpan does not accept floating point Not-a-Number values.")
+    if abs(value) > _MAX_TIMESPAN_SECONDS:
+        raise _TimeSpanOverflow("TimeSpan overflowed because the duration is too long.")
+    return value
+
+
+class _TimeSpanOverflow(ManagementError):
+    status_code = 500
+    default_summary = "Something went wrong while processing your request"
+    exception_type = "System.OverflowException"
+
+
+def _dotnet_seconds(value: float) -> str:
+    """A double as .NET prints it (``5``, ``0.5``), for messages that quote one."""
+    return str(int(value)) if value.is_integer() else repr(value)
 
 
 def _filter(query: Mapping[str, str]) -> InstanceFilter:
@@ -136,9 +191,7 @@ def _filter(query: Mapping[str, str]) -> InstanceFilter:
         for part in raw_status.split(","):
             key = part.strip().lower()
             if key not in names:
-                raise BadRequestError(
-                    f"runtimeStatus {part.strip()!r} is not one of {', '.join(RuntimeStatus)}"
-                )
+                raise BadRequestError(f"runtimeStatus {part.strip()!r} is not one of {', '.join(RuntimeStatus)}")
             chosen.add(names[key])
         statuses = frozenset(chosen)
     return InstanceFilter(
@@ -149,15 +202,13 @@ def _filter(query: Mapping[str, str]) -> InstanceFilter:
     )
 
 
-def _json_body(body: bytes) -> str | None:
-    """The body as JSON text, None when empty; 400 when it is not JSON."""
-    if not body.strip():
-        return None
+def _parse_json(body: bytes) -> str:
+    """The body as JSON text; ``InvalidJsonError`` when it is not JSON (an empty body included)."""
     try:
         text = body.decode("utf-8")
         json.loads(text)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadRequestError(f"The request body is not valid JSON: {exc}") from exc
+        raise InvalidJsonError(f"The request body is not valid JSON: {exc}") from exc
     return text
 
 
@@ -168,98 +219,217 @@ def _accepted(ctx: BindingContext, instance_id: str) -> Response:
     )
 
 
+def _error_response(exc: ManagementError) -> Response:
+    """The body ``HttpRequestMessageExtensions.CreateErrorResponse`` builds (a7c6d694)."""
+    if exc.summary is None:
+        return Response(status_code=exc.status_code)
+    body: dict[str, Any] = {"Message": exc.summary}
+    if exc.exception_type is not None:
+        body |= {"ExceptionMessage": exc.message, "ExceptionType": exc.exception_type, "StackTrace": None}
+    return JSONResponse(body, status_code=exc.status_code)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Request:
+    """One management request, its path split into decoded segments."""
+
+    engine: Engine
+    ctx: BindingContext
+    method: str
+    parts: list[str]
+    query: Mapping[str, str]
+    body: bytes
+    content_type: str | None
+
+
 async def handle_management(
-    engine: Engine, ctx: BindingContext, method: str, path: str, query: Mapping[str, str], body: bytes
+    engine: Engine,
+    ctx: BindingContext,
+    method: str,
+    path: str,
+    query: Mapping[str, str],
+    body: bytes,
+    content_type: str | None = None,
 ) -> Response:
-    """Serve one management request; ``path`` is relative to the durabletask base."""
+    """Serve one management request; ``path`` is relative to the durabletask base, still percent-encoded."""
+    request = _Request(
+        engine=engine,
+        ctx=ctx,
+        method=method.upper(),
+        parts=[unquote(p) for p in path.strip("/").split("/") if p],
+        query=query,
+        body=body,
+        content_type=content_type,
+    )
     try:
-        return _dispatch(
-            engine, ctx, method.upper(), [unquote(p) for p in path.strip("/").split("/") if p], query, body
-        )
+        return await _route(request)
     except ManagementError as exc:
+        return _error_response(exc)
+    except Exception:
+        log.exception("management request %s %s failed", method, path)
+        return JSONResponse({"Message": "Something went wrong while processing your request"}, status_code=500)
+
+
+_NOT_FOUND = 404
+
+
+async def _route(req: _Request) -> Response:
+    """``HttpApiHandler.HandleRequestAsync``: the first template that matches wins; a matched
+    route called with another method, and any path no template matches, is a bare 404."""
+    parts, method = req.parts, req.method
+    head = parts[0].lower() if parts else ""
+    if head == "orchestrators" and len(parts) in (2, 3):
+        if method != "POST":
+            return Response(status_code=_NOT_FOUND)
+        return await _start(req, parts[1], parts[2] if len(parts) == 3 else None)
+    if head == "entities" and len(parts) <= 3:
+        if method not in ("GET", "POST", "DELETE"):
+            return Response(status_code=_NOT_FOUND)
         return JSONResponse(
-            {"Message": exc.message, "ExceptionMessage": exc.message}, status_code=exc.status_code
+            {"Message": "Durable entities are not implemented by the local durable host."}, status_code=501
         )
-
-
-def _dispatch(
-    engine: Engine, ctx: BindingContext, method: str, parts: list[str], query: Mapping[str, str], body: bytes
-) -> Response:
-    if parts and parts[0] == "orchestrators" and len(parts) in (2, 3):
-        _require(method, "POST")
-        text = _json_body(body)
-        input_json = None
-        if text is not None:
-            input_json = json.dumps(json.loads(text))
-        row = engine.start_new(parts[1], parts[2] if len(parts) == 3 else None, input_json)
-        return _accepted(ctx, row.instance_id)
-    if parts == ["instances"]:
+    if head == "instances" and len(parts) == 1:
         if method == "GET":
-            rows = engine.store.list_instances(_filter(query))
-            return JSONResponse([status_json(r, show_input=_flag(query, "showInput")) for r in rows])
-        _require(method, "DELETE")
-        flt = _filter(query)
-        if flt.created_from is None:
-            raise BadRequestError("createdTimeFrom is required to purge instances by filter.")
-        deleted = engine.purge_matching(flt)
-        if deleted == 0:
-            return JSONResponse({"instancesDeleted": 0}, status_code=404)
-        return JSONResponse({"instancesDeleted": deleted})
-    if parts and parts[0] == "entities":
-        return JSONResponse(
-            {"Message": "Durable entities are not supported by the local durable host."}, status_code=501
-        )
-    if len(parts) < 2 or parts[0] != "instances":
-        return JSONResponse({"Message": "No such management endpoint."}, status_code=404)
-    instance_id = parts[1]
-    if len(parts) == 2:
+            return _list(req)
+        if method == "DELETE":
+            return _purge_matching(req)
+    elif head == "instances" and len(parts) == 2:
         if method == "GET":
-            return _status(engine, ctx, instance_id, query)
-        _require(method, "DELETE")
-        deleted = engine.purge(instance_id)
-        return JSONResponse({"instancesDeleted": deleted}, status_code=200 if deleted else 404)
-    _require(method, "POST")
-    action = parts[2]
-    reason = _param(query, "reason")
-    if action == "raiseEvent" and len(parts) == 4:
-        engine.raise_event(instance_id, parts[3], _json_body(body))
-        return Response(status_code=202)
-    if len(parts) != 3:
-        return JSONResponse({"Message": "No such management endpoint."}, status_code=404)
-    if action in ("terminate", "suspend", "resume"):
-        engine.control(instance_id, MessageKind(action), reason)
-        return Response(status_code=202)
-    if action == "restart":
-        row = engine.get(instance_id)
-        new_id = None if _flag(query, "restartWithNewInstanceId", default=True) else instance_id
-        started = engine.start_new(row.name, new_id, row.input)
-        return _accepted(ctx, started.instance_id)
-    if action == "rewind":
-        engine.get(instance_id)
-        return JSONResponse(
-            {"Message": "Rewind is not supported by the local durable host."}, status_code=501
+            return _status(req.engine, req.ctx, parts[1], req.query)
+        if method == "DELETE":
+            deleted = req.engine.purge(parts[1])
+            return JSONResponse({"instancesDeleted": deleted}) if deleted else Response(status_code=_NOT_FOUND)
+    elif head == "instances" and len(parts) == 3 and method == "POST":
+        operation = _OPERATIONS.get(parts[2].lower())
+        if operation is not None:
+            return await operation(req, parts[1])
+    elif head == "instances" and len(parts) == 4 and parts[2].lower() == "raiseevent" and method == "POST":
+        return _raise_event(req, parts[1], parts[3])
+    return Response(status_code=_NOT_FOUND)
+
+
+def _list(req: _Request) -> Response:
+    rows = req.engine.store.list_instances(_filter(req.query))
+    show_input = _bool(req.query, "showInput", default=True)
+    return JSONResponse([status_json(r, show_input=show_input) for r in rows])
+
+
+def _purge_matching(req: _Request) -> Response:
+    if not _param(req.query, "createdTimeFrom"):
+        # HandleDeleteHistoryWithFiltersRequestAsync answers with a bare JSON string.
+        return JSONResponse("Please provide value for 'createdTimeFrom' parameter.", status_code=400)
+    deleted = req.engine.purge_matching(_filter(req.query))
+    if deleted == 0:
+        return Response(status_code=_NOT_FOUND)
+    return JSONResponse({"instancesDeleted": deleted})
+
+
+async def _start(req: _Request, name: str, instance_id: str | None) -> Response:
+    """``HandleStartOrchestratorRequestAsync``: the body is parsed first, then the instance starts."""
+    input_json = None
+    if req.body.strip():
+        input_json = json.dumps(json.loads(_parse_json(req.body)))
+    row = req.engine.start_new(name, instance_id, input_json)
+    return await _check_status_or_wait(req, row.instance_id)
+
+
+async def _check_status_or_wait(req: _Request, instance_id: str) -> Response:
+    """The 202 check-status response, or with ``timeout`` and ``pollingInterval`` both given,
+    ``WaitForCompletionOrCreateCheckStatusResponseAsync``: its ``retryInterval > timeout``
+    check included, but the wait is on the engine's completion, not a polling loop."""
+    timeout = _seconds(req.query, "timeout")
+    interval = _seconds(req.query, "pollingInterval")
+    if timeout is None or interval is None:
+        return _accepted(req.ctx, instance_id)
+    if interval > timeout:
+        raise BadRequestError(
+            f"Total timeout {_dotnet_seconds(timeout)} should be bigger than retry timeout {_dotnet_seconds(interval)}"
         )
-    return JSONResponse({"Message": f"Unknown instance operation '{action}'."}, status_code=404)
+    row = await req.engine.wait_finished(instance_id, timeout)
+    if row is None or row.status not in TERMINAL_STATUSES:
+        return _accepted(req.ctx, instance_id)
+    if row.status is RuntimeStatus.COMPLETED:
+        return JSONResponse(_loads(row.output))
+    return _status(req.engine, req.ctx, instance_id, req.query, failure_as_500=False)
 
 
-def _require(method: str, expected: str) -> None:
-    if method != expected:
-        raise _MethodNotAllowed(f"Method {method} is not allowed here; use {expected}.")
+def _raise_event(req: _Request, instance_id: str, event_name: str) -> Response:
+    """``HandleRaiseEventRequestAsync``: 404, 410, then the content type, then the JSON."""
+    _active(req.engine, instance_id, gone=TERMINAL_STATUSES)
+    media_type = (req.content_type or "").split(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise UnsupportedContent("The event's Content-Type is not application/json.")
+    req.engine.raise_event(instance_id, event_name, _parse_json(req.body))
+    return Response(status_code=202)
 
 
-class _MethodNotAllowed(ManagementError):
-    status_code = 405
-
-
-def _status(engine: Engine, ctx: BindingContext, instance_id: str, query: Mapping[str, str]) -> Response:
+def _active(engine: Engine, instance_id: str, *, gone: frozenset[RuntimeStatus]) -> InstanceRow:
     row = engine.get(instance_id)
-    payload = status_json(row, show_input=_flag(query, "showInput", default=True))
-    if _flag(query, "showHistory"):
-        payload["historyEvents"] = _history_view(engine, row, _flag(query, "showHistoryOutput"))
+    if row.status in gone:
+        raise InstanceGone(f"The instance '{instance_id}' is in the {row.status} state.")
+    return row
+
+
+def _command(kind: MessageKind) -> Callable[[_Request, str], Awaitable[Response]]:
+    async def command(req: _Request, instance_id: str) -> Response:
+        req.engine.control(instance_id, kind, _param(req.query, "reason"))
+        return Response(status_code=202)
+
+    return command
+
+
+async def _rewind(req: _Request, instance_id: str) -> Response:
+    _active(req.engine, instance_id, gone=_REWIND_GONE)
+    return JSONResponse(
+        {
+            "Message": "Rewind is not implemented by the local durable host: it runs start, status, "
+            "list, purge, raiseEvent, terminate, suspend, resume and restart."
+        },
+        status_code=501,
+    )
+
+
+async def _restart(req: _Request, instance_id: str) -> Response:
+    """``HandleRestartInstanceRequestAsync``: any ArgumentException gets its own summary."""
+    try:
+        try:
+            row = req.engine.get(instance_id)
+        except InstanceNotFound as exc:
+            # DurableClient.RestartAsync, typo included.
+            raise BadRequestError(f"An orchestrastion with the instanceId {instance_id} was not found.") from exc
+        new_id = None if _bool(req.query, "restartWithNewInstanceId", default=True) else instance_id
+        started = req.engine.start_new(row.name, new_id, row.input)
+        return await _check_status_or_wait(req, started.instance_id)
+    except BadRequestError as exc:
+        raise BadRequestError(exc.message, summary="InstanceId does not match a valid orchestration instance.") from exc
+
+
+_OPERATIONS: dict[str, Callable[[_Request, str], Awaitable[Response]]] = {
+    "terminate": _command(MessageKind.TERMINATE),
+    "suspend": _command(MessageKind.SUSPEND),
+    "resume": _command(MessageKind.RESUME),
+    "rewind": _rewind,
+    "restart": _restart,
+}
+
+
+def _status(
+    engine: Engine,
+    ctx: BindingContext,
+    instance_id: str,
+    query: Mapping[str, str],
+    *,
+    failure_as_500: bool | None = None,
+) -> Response:
+    """``HandleGetStatusRequestAsync``; ``failure_as_500`` overrides the query when given."""
+    row = engine.get(instance_id)
+    payload = status_json(row, show_input=_bool(query, "showInput", default=True))
+    if _bool(query, "showHistory"):
+        payload["historyEvents"] = _history_view(engine, row, _bool(query, "showHistoryOutput"))
     if row.status in TERMINAL_STATUSES:
-        code = 200
-        if row.status is RuntimeStatus.FAILED and _flag(query, "returnInternalServerErrorOnFailure"):
-            code = 500
-        return JSONResponse(payload, status_code=code)
+        if failure_as_500 is None:
+            failure_as_500 = _bool(query, "returnInternalServerErrorOnFailure")
+        failed = row.status is RuntimeStatus.FAILED and failure_as_500
+        return JSONResponse(payload, status_code=500 if failed else 200)
     location = check_status_payload(ctx, instance_id)["statusQueryGetUri"]
     return JSONResponse(payload, status_code=202, headers={"Location": location, "Retry-After": "5"})

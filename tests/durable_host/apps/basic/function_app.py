@@ -20,9 +20,7 @@ MARKS = Path(os.environ.get("CONFORMANCE_MARKS_DIR", "/tmp"))
 async def http_start(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     body = req.get_body()
     payload = json.loads(body) if body else None
-    instance_id = await client.start_new(
-        req.route_params["functionName"], req.route_params.get("instanceId"), payload
-    )
+    instance_id = await client.start_new(req.route_params["functionName"], req.route_params.get("instanceId"), payload)
     response: func.HttpResponse = client.create_check_status_response(req, instance_id)
     return response
 
@@ -65,6 +63,12 @@ async def client_ops(req: func.HttpRequest, client: df.DurableOrchestrationClien
         result = purged.instances_deleted
     elif op == "all":
         result = [s.instance_id for s in await client.get_status_all()]
+    elif op == "start":
+        data = req.get_json()
+        try:
+            result = {"id": await client.start_new(data["name"], data.get("id"), data.get("input"))}
+        except Exception as exc:
+            result = {"error": str(exc)}
     elif op == "by":
         statuses = [df.OrchestrationRuntimeStatus.Completed]
         found = await client.get_status_by(runtime_status=statuses)
