@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Generator
-from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -84,9 +83,12 @@ class AgentRun:
             )
         self.request = RunRequest.model_validate(self.state.request)
         self.catalog = Catalog(tools={}, functions=[], problems=[])
+        self.catalog_json: dict[str, Any] = {"tools": {}, "functions": []}
         self.functions: list[ToolFunction] = []
         self.approvals: list[dict[str, Any]] = []
         self.waiting: list[dict[str, Any]] = []
+        self._shown: tuple[str, Task | None] = ("planning", None)
+        self._status_stale = False
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -95,12 +97,33 @@ class AgentRun:
         return now.isoformat()
 
     def _status(self, phase: str, current: Task | None = None) -> None:
+        """Show the progress, now if this part of the episode is new, else when it becomes new.
+
+        Only the last status an episode sets reaches the host, and replay re-runs every earlier
+        step of the execution: building the view for steps already shown is wasted work that
+        grows with the history. So a replayed step only notes what to show, and the first wait
+        reached live (see :meth:`_show_if_stale`) builds it from the state at that point.
+        """
+        self._shown = (phase, current)
+        if self.context.is_replaying:
+            self._status_stale = True
+        else:
+            self._show()
+
+    def _show(self) -> None:
+        phase, current = self._shown
         self.context.set_custom_status(
             build_progress(self.state, phase, current=current, approvals=self.approvals, waiting=self.waiting)
         )
+        self._status_stale = False
+
+    def _show_if_stale(self) -> None:
+        if self._status_stale and not self.context.is_replaying:
+            self._show()
 
     def _guarded(self, task: TaskBase) -> Steps:
         """Wait for ``task`` unless the run is cancelled first; return its value."""
+        self._show_if_stale()
         cancel = self.context.wait_for_external_event(CANCEL_EVENT)
         winner = yield self.context.task_any([task, cancel])
         if winner is cancel:
@@ -134,6 +157,7 @@ class AgentRun:
 
     def _wait_for_event(self, name: str, seconds: int) -> Steps:
         """An event raced against a timer (and cancel); returns (payload, timed_out)."""
+        self._show_if_stale()
         deadline = self.context.current_utc_datetime + timedelta(seconds=seconds)
         run_deadline = self._run_deadline()
         timer = self.context.create_timer(min(deadline, run_deadline))
@@ -158,8 +182,8 @@ class AgentRun:
         self._status("planning")
         outcome, stop_reason = "completed", ""
         try:
-            catalog = yield from self._activity(activities.load_catalog, {"tools": self.request.tools})
-            self.catalog = Catalog.from_dict(catalog)
+            self.catalog_json = yield from self._activity(activities.load_catalog, {"tools": self.request.tools})
+            self.catalog = Catalog.from_dict(self.catalog_json)
             self.functions = functions_for_run(self.catalog, self.request.tools)
             if self.state.execution == 0:
                 yield from self._first_tasks()
@@ -343,6 +367,9 @@ class AgentRun:
                 runnable.append((index, call_id, function, arguments))
         if runnable:
             self.state.usage.tool_calls += len(runnable)
+            # The catalog's own JSON, not to_dict()/asdict() again: replay rebuilds these inputs
+            # at every episode, and they are the same values.
+            function_json = {f["name"]: f for f in self.catalog_json["functions"]}
             outcomes = yield from self._guarded(
                 self.context.task_all(
                     [
@@ -351,8 +378,8 @@ class AgentRun:
                             {
                                 "run_id": self.state.run_id,
                                 "call_id": call_id,
-                                "function": function.to_dict(),
-                                "tool": asdict(self.catalog.tools[function.tool]),
+                                "function": function_json[function.name],
+                                "tool": self.catalog_json["tools"][function.tool],
                                 "arguments": arguments,
                             },
                         )
