@@ -1,15 +1,26 @@
-"""Many agent runs at once on the local host: throughput, and what the mesh adds to a run's time.
+"""Many agent runs at once on the local host: throughput, and where a run's time goes under rising load.
 
-Two measurements, each against a baseline taken in the same process run:
+The whole mesh runs as processes on this machine (gateway, four tools, local durable host), plus a
+fake OpenAI upstream. Every figure is compared with a baseline measured in the same process run.
 
 1. Offline provider, ``--runs`` concurrent runs of ``--tasks`` tasks each (every task calls the
-   calc tool): runs per minute, against one run alone.
-2. A model that takes ``--latency-ms`` per call (the fake OpenAI upstream behind the gateway's
-   openai provider): a run's overhead is its wall time minus the time its model calls must take
-   (calls x latency). Reported as a share of wall time, for one run alone and for ``--runs`` at
-   once. The goal is an overhead share under 5 %.
+   calc tool), against one run alone: runs per minute, and the orchestration's share of a run's
+   time. That share comes from the run's history (``showHistory``): the union of the
+   [ScheduledTime, Timestamp] intervals of its TaskCompleted/TaskFailed events is time inside
+   activities (their queueing included); the rest of the execution's wall time (ExecutionStarted
+   to ExecutionCompleted) is orchestration: waiting for an episode, replay, scheduling, commits.
+   A run that continued as new spans several executions and the history shows only the last, so
+   for such a run only its last execution is measured (the output says how many runs that was).
+2. A model that takes ``--latency-ms`` per call (the fake upstream behind the gateway's openai
+   provider), swept over ``--sweep`` concurrency levels, each a fresh batch. A run's overhead is
+   its wall time (the report's started_at to finished_at) minus the time its model calls must take
+   (calls x latency), as a share of that wall time; the goal is under 5 %. Each level reports the
+   median and p95 overhead share, the orchestration share from the history, the median run wall,
+   runs per minute, and the CPU seconds per run that each process used (``/proc/<pid>/stat`` before
+   and after the batch), which shows the process that saturates the cores.
 
-Run: ``.venv/bin/python tests/bench/bench_agent_runs.py [--runs 200] [--tasks 5] [--latency-ms 500]``
+Run: ``.venv/bin/python tests/bench/bench_agent_runs.py [--runs 200] [--tasks 5] [--latency-ms 500]
+[--sweep 1,25,50,100,200] [--activity-concurrency 400]``
 """
 
 from __future__ import annotations
@@ -19,12 +30,13 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import yaml
 
 sys.path[:0] = [
@@ -32,8 +44,58 @@ sys.path[:0] = [
     str(Path(__file__).resolve().parents[2] / "orchestrator"),
 ]
 
-from tests.support.local_mesh import FINISHED, Mesh, start_mesh  # noqa: E402
+from tests.bench import _cpu  # noqa: E402
+from tests.support.local_mesh import Mesh, start_mesh  # noqa: E402
 from tests.support.servers import start_uvicorn  # noqa: E402
+
+MGMT = "/runtime/webhooks/durabletask"
+ACTIVE = "Pending,Running,ContinuedAsNew"
+POLL_SECONDS = 0.5
+GOAL = 0.05
+TASK_EVENTS = {"TaskCompleted", "TaskFailed"}
+MODEL_ACTIVITY = "llm_step"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Batch:
+    """``count`` runs started at once: their final views and histories, and what the batch cost."""
+
+    count: int
+    wall: float
+    views: list[dict[str, Any]]
+    histories: list[list[dict[str, Any]]]
+    cpu: dict[str, float]
+
+    @property
+    def finished(self) -> list[dict[str, Any]]:
+        return [v for v in self.views if _completed(v)]
+
+    @property
+    def runs_per_minute(self) -> float:
+        return self.count * 60 / self.wall
+
+
+@dataclass(frozen=True, kw_only=True)
+class TimeSplit:
+    """One execution's wall time split into time inside activities and the orchestration's rest."""
+
+    window: float
+    in_activities: float
+    model_calls: int
+    whole_run: bool
+
+    @property
+    def orchestration_share(self) -> float:
+        return max(0.0, self.window - self.in_activities) / self.window if self.window > 0 else 0.0
+
+    def activity_extra_share(self, latency: float) -> float:
+        """Time inside activities beyond what their model calls must take, as a share of the window."""
+        extra = self.in_activities - self.model_calls * latency
+        return max(0.0, extra) / self.window if self.window > 0 else 0.0
+
+
+def _completed(view: dict[str, Any]) -> bool:
+    return view["status"] == "Completed" and bool(view.get("output"))
 
 
 def _body(tasks: int, model: str, index: int) -> dict[str, Any]:
@@ -46,28 +108,91 @@ def _body(tasks: int, model: str, index: int) -> dict[str, Any]:
     }
 
 
-def _run_batch(mesh: Mesh, count: int, tasks: int, model: str) -> tuple[float, list[dict[str, Any]]]:
-    """Start ``count`` runs at once, wait for all; returns wall seconds and each run's final view."""
-    started = time.perf_counter()
+def _wait_until_idle(mesh: Mesh, ids: set[str]) -> None:
+    """Return once none of ``ids`` is still active.
+
+    The poller shares the two cores with the host it measures, so it stays light: one request per
+    0.5 s, to the host's own instance query, which filters by status in SQL and leaves inputs out
+    (``GET /api/runs`` would load and serialize every run ever started, inputs included).
+    """
+    params = {"runtimeStatus": ACTIVE, "showInput": "false"}
+    with mesh.api(timeout=120) as api:
+        while True:
+            response = api.get(f"{MGMT}/instances", params=params)
+            response.raise_for_status()
+            if not ids & {row["instanceId"] for row in response.json()}:
+                return
+            time.sleep(POLL_SECONDS)
+
+
+def _run_batch(mesh: Mesh, pids: Mapping[str, int], count: int, tasks: int, model: str) -> Batch:
+    """Start ``count`` runs at once and wait for all; CPU is read before any view is fetched."""
+    before = _cpu.snapshot(pids)
+    started, started_at = time.perf_counter(), datetime.now(UTC)
     with ThreadPoolExecutor(max_workers=32) as pool:
         ids = list(pool.map(lambda i: mesh.start_run(_body(tasks, model, i)), range(count)))
-    pending = set(ids)
+    _wait_until_idle(mesh, set(ids))
+    polled_wall = time.perf_counter() - started
+    cpu = _cpu.used(before, _cpu.snapshot(pids))
+    history_params = {"showHistory": "true", "showHistoryOutput": "false", "showInput": "false"}
     with mesh.api(timeout=120) as api:
-        while pending:
-            time.sleep(0.5)
-            listed = api.get("/api/runs", params={"limit": 1000}).json()
-            pending -= {r["id"] for r in listed if r["status"] in FINISHED}
-        wall = time.perf_counter() - started
         views = [api.get(f"/api/runs/{run_id}").json() for run_id in ids]
-    return wall, views
+        histories = [
+            api.get(f"{MGMT}/instances/{run_id}", params=history_params).json().get("historyEvents") or []
+            for run_id in ids
+        ]
+    # The poller sees the end up to 0.5 s late, which would dwarf one short run: the batch ends at
+    # its last ExecutionCompleted instead (the host stamps it with this machine's clock), bounded by
+    # the polled wall in case the clock stepped meanwhile.
+    ends = [_time(e["Timestamp"]) for h in histories for e in h if e["EventType"] == "ExecutionCompleted"]
+    stamped = (max(ends) - started_at).total_seconds() if len(ends) == count else polled_wall
+    wall = stamped if 0 < stamped <= polled_wall else polled_wall
+    return Batch(count=count, wall=wall, views=views, histories=histories, cpu=cpu)
+
+
+def _time(text: str) -> datetime:
+    return datetime.fromisoformat(text)
 
 
 def _run_seconds(view: dict[str, Any]) -> float:
     """From the run's first episode to its last, by the orchestration's own (sub-second) clock."""
     report = view["output"]
-    return (
-        datetime.fromisoformat(report["finished_at"]) - datetime.fromisoformat(report["started_at"])
-    ).total_seconds()
+    return (_time(report["finished_at"]) - _time(report["started_at"])).total_seconds()
+
+
+def _union_seconds(intervals: list[tuple[datetime, datetime]]) -> float:
+    """Total length covered by possibly overlapping intervals (parallel activities count once)."""
+    total, end = 0.0, None
+    for start, stop in sorted(intervals):
+        if end is None or start > end:
+            total += (stop - start).total_seconds()
+            end = stop
+        elif stop > end:
+            total += (stop - end).total_seconds()
+            end = stop
+    return total
+
+
+def _time_split(view: dict[str, Any], history: list[dict[str, Any]]) -> TimeSplit | None:
+    """Split the last execution's wall time; None when the history has no start or end."""
+    starts = [e for e in history if e["EventType"] == "ExecutionStarted"]
+    ends = [e for e in history if e["EventType"] == "ExecutionCompleted"]
+    if not starts or not ends:
+        return None
+    begin, finish = _time(starts[-1]["Timestamp"]), _time(ends[-1]["Timestamp"])
+    tasks = [e for e in history if e["EventType"] in TASK_EVENTS and e.get("ScheduledTime")]
+    return TimeSplit(
+        window=(finish - begin).total_seconds(),
+        in_activities=_union_seconds([(_time(e["ScheduledTime"]), _time(e["Timestamp"])) for e in tasks]),
+        model_calls=sum(1 for e in tasks if e.get("FunctionName") == MODEL_ACTIVITY),
+        whole_run=view["output"].get("executions", 1) == 1,
+    )
+
+
+def _splits(batch: Batch) -> list[TimeSplit]:
+    pairs = zip(batch.views, batch.histories, strict=True)
+    found = [_time_split(v, h) for v, h in pairs if _completed(v)]
+    return [s for s in found if s is not None]
 
 
 def _overheads(views: list[dict[str, Any]], latency: float) -> list[float]:
@@ -84,79 +209,163 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def _failed(batch: Batch) -> int:
+    return batch.count - len(batch.finished)
+
+
+def _print_offline(one: Batch, many: Batch) -> None:
+    print("\noffline provider (each task calls calc):")
+    print(f"  one run alone:      {one.wall:7.2f} s   ({one.runs_per_minute:8.1f} runs/min)")
+    print(
+        f"  {many.count} runs at once: {many.wall:7.2f} s   ({many.runs_per_minute:8.1f} runs/min, "
+        f"x{many.runs_per_minute / one.runs_per_minute:.1f} the throughput of one run alone)"
     )
-    parser.add_argument("--runs", type=int, default=200)
+    median_run = _median([_run_seconds(v) for v in many.finished])
+    print(f"  median run time: {median_run:.2f} s; failed runs: {_failed(many)}")
+    print("  where a run's time goes (from its history; median over runs):")
+    print("                       execution   in activities   orchestration (replay, scheduling, waits)")
+    for label, batch in (("one run alone", one), (f"{many.count} runs at once", many)):
+        splits = _splits(batch)
+        window = _median([s.window for s in splits])
+        orch = _median([s.orchestration_share for s in splits])
+        print(f"  {label:<19} {window:8.2f} s   {(1 - orch) * 100:11.1f} %   {orch * 100:11.1f} %")
+    all_splits = _splits(one) + _splits(many)
+    partial = sum(1 for s in all_splits if not s.whole_run)
+    print(
+        f"  ({len(all_splits) - partial} runs had one execution and are measured whole; "
+        f"{partial} continued as new and only their last execution is measured)"
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Level:
+    """The slow model's figures at one concurrency level."""
+
+    batch: Batch
+    overheads: list[float]
+    orchestration: list[float]
+    activity_extra: list[float]
+
+    @property
+    def median_overhead(self) -> float:
+        return _median(self.overheads)
+
+
+def _slow_level(mesh: Mesh, pids: Mapping[str, int], count: int, tasks: int, latency: float) -> Level:
+    batch = _run_batch(mesh, pids, count, tasks, "slow")
+    splits = _splits(batch)
+    return Level(
+        batch=batch,
+        overheads=_overheads(batch.finished, latency),
+        orchestration=[s.orchestration_share for s in splits],
+        activity_extra=[s.activity_extra_share(latency) for s in splits],
+    )
+
+
+def _print_sweep(levels: list[Level], latency_ms: int, names: list[str]) -> None:
+    calls = _median([v["output"]["usage"]["llm_calls"] for lv in levels for v in lv.batch.finished])
+    print(f"\nmodel calls of {latency_ms} ms (fake upstream through the gateway), {calls:.0f} per run:")
+    print("  overhead = run wall - calls x latency (report times); from the history of each execution:")
+    print("  orch = time outside activities, in act. = time inside activities beyond the model calls")
+    print("   runs  runs/min  run wall  overhead med   p95   orch med  in act. med  failed")
+    for lv in levels:
+        b = lv.batch
+        print(
+            f"  {b.count:5d}  {b.runs_per_minute:8.1f}  {_median([_run_seconds(v) for v in b.finished]):7.2f} s"
+            f"  {lv.median_overhead * 100:10.1f} %  {_pct(lv.overheads, 0.95) * 100:4.1f} %"
+            f"  {_median(lv.orchestration) * 100:7.1f} %  {_median(lv.activity_extra) * 100:9.1f} %"
+            f"  {_failed(b):6d}"
+        )
+    print("\n  CPU seconds per run, by process (busy = all CPU seconds / batch wall, in cores):")
+    print("   runs  " + "".join(f"{n:>9}" for n in names) + "      all   busy")
+    for lv in levels:
+        b = lv.batch
+        total = sum(b.cpu.values())
+        per_run = "".join(f"{b.cpu[n] / b.count:9.3f}" for n in names)
+        print(f"  {b.count:5d}  {per_run}  {total / b.count:7.3f}  {total / b.wall:5.2f}")
+    held = [str(lv.batch.count) for lv in levels if lv.median_overhead < GOAL]
+    missed = [str(lv.batch.count) for lv in levels if not lv.median_overhead < GOAL]
+    print(
+        f"\ngoal (median overhead under {GOAL * 100:.0f} % of a run's wall time) on this machine: "
+        f"holds at {', '.join(held) or 'no level'} concurrent runs; "
+        f"missed at {', '.join(missed) or 'no level'}"
+    )
+
+
+def _gateway_config(path: Path, fake_url: str, latency_ms: int) -> None:
+    slow = {
+        "provider": "openai",
+        "base_url": f"{fake_url}/v1",
+        "api_key_env": "FAKE_UPSTREAM_KEY",
+        "model": f"fake?latency_ms={latency_ms}",
+    }
+    config = {
+        "models": {
+            "default": {"deployments": [{"provider": "offline"}]},
+            "slow": {"deployments": [slow]},
+        },
+        "limits": {"rpm": 1_000_000, "tpm": 1_000_000_000},
+    }
+    path.write_text(yaml.safe_dump(config))
+
+
+def _levels(text: str | None, runs: int) -> list[int]:
+    if text is None:
+        return [n for n in (1, 25, 50, 100) if n < runs] + [runs]
+    try:
+        levels = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise SystemExit(f"--sweep must be comma-separated integers, got {text!r}") from None
+    if not levels or min(levels) < 1:
+        raise SystemExit(f"--sweep needs levels of at least 1, got {text!r}")
+    return levels
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=200, help="offline runs at once (and the top sweep level)")
     parser.add_argument("--tasks", type=int, default=5)
     parser.add_argument("--latency-ms", type=int, default=500)
+    parser.add_argument("--sweep", help="concurrency levels for the slow model (default 1,25,50,100,--runs)")
     parser.add_argument("--activity-concurrency", type=int, default=400)
     args = parser.parse_args()
-    latency = args.latency_ms / 1000
+    levels = _levels(args.sweep, args.runs)
 
     root = Path(tempfile.mkdtemp(prefix="bench-agent-runs-"))
-    fake = start_uvicorn(
-        "tests.support.fake_openai:app", log_path=root / "fake.log", env={"FAKE_OPENAI_RECORD": "0"}
-    )
-    config = root / "gateway.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "models": {
-                    "default": {"deployments": [{"provider": "offline"}]},
-                    "slow": {
-                        "deployments": [
-                            {
-                                "provider": "openai",
-                                "base_url": f"{fake.url}/v1",
-                                "api_key_env": "FAKE_UPSTREAM_KEY",
-                                "model": f"fake?latency_ms={args.latency_ms}",
-                            }
-                        ]
-                    },
-                },
-                "limits": {"rpm": 1_000_000, "tpm": 1_000_000_000},
-            }
+    fake = start_uvicorn("tests.support.fake_openai:app", log_path=root / "fake.log", env={"FAKE_OPENAI_RECORD": "0"})
+    _gateway_config(root / "gateway.yaml", fake.url, args.latency_ms)
+    try:
+        mesh = start_mesh(
+            root,
+            gateway_env={"TOOLMESH_GATEWAY_CONFIG": str(root / "gateway.yaml"), "FAKE_UPSTREAM_KEY": "bench"},
+            host_env={"TOOLMESH_ACTIVITY_CONCURRENCY": str(args.activity_concurrency)},
         )
-    )
-    mesh = start_mesh(
-        root,
-        gateway_env={"TOOLMESH_GATEWAY_CONFIG": str(config), "FAKE_UPSTREAM_KEY": "bench"},
-        host_env={"TOOLMESH_ACTIVITY_CONCURRENCY": str(args.activity_concurrency)},
-    )
+    except BaseException:
+        fake.stop()
+        raise
+    assert mesh.host is not None
+    pids = {
+        "host": mesh.host.process.pid,
+        **{name: server.process.pid for name, server in mesh.services.items()},
+        "fake": fake.process.pid,
+    }
     try:
         print(f"agent runs on the local host: {args.runs} runs x {args.tasks} tasks", flush=True)
-        one_wall, one = _run_batch(mesh, 1, args.tasks, "default")
-        many_wall, many = _run_batch(mesh, args.runs, args.tasks, "default")
-        failed = [v["id"] for v in many if v["status"] != "Completed"]
-        print("\noffline provider (each task calls calc):")
-        print(f"  one run alone:        {one_wall:7.2f} s   ({60 / one_wall:8.1f} runs/min)")
-        print(
-            f"  {args.runs} runs at once:   {many_wall:7.2f} s   ({args.runs * 60 / many_wall:8.1f} runs/min, "
-            f"x{(args.runs / many_wall) / (1 / one_wall):.1f} the throughput of one run alone)"
-        )
-        median_run = statistics.median(_run_seconds(v) for v in many)
-        print(f"  median run time: {median_run:.2f} s; failed runs: {len(failed)}")
-
-        _, one_slow = _run_batch(mesh, 1, args.tasks, "slow")
-        slow_wall, many_slow = _run_batch(mesh, args.runs, args.tasks, "slow")
-        base = _overheads(one_slow, latency)[0]
-        shares = _overheads(many_slow, latency)
-        calls = statistics.median(v["output"]["usage"]["llm_calls"] for v in many_slow)
-        slow_median = statistics.median(_run_seconds(v) for v in many_slow)
-        print(f"\nmodel calls of {args.latency_ms} ms (fake upstream through the gateway), {calls:.0f} per run:")
-        print(f"  one run alone:       overhead {base * 100:5.1f} % of wall time ({_run_seconds(one_slow[0]):.2f} s)")
-        print(
-            f"  {args.runs} runs at once:  overhead median {statistics.median(shares) * 100:5.1f} %, "
-            f"p95 {_pct(shares, 0.95) * 100:5.1f} % (median run {slow_median:.2f} s; "
-            f"{args.runs * 60 / slow_wall:.1f} runs/min)"
-        )
-        print("  goal: overhead under 5 % of a run's wall time")
+        one = _run_batch(mesh, pids, 1, args.tasks, "default")
+        many = _run_batch(mesh, pids, args.runs, args.tasks, "default")
+        _print_offline(one, many)
+        sweep = []
+        for count in levels:
+            print(f"  ... slow model, {count} runs at once", flush=True)
+            sweep.append(_slow_level(mesh, pids, count, args.tasks, args.latency_ms / 1000))
+        _print_sweep(sweep, args.latency_ms, [*pids, _cpu.OWN])
     finally:
         mesh.stop()
         fake.stop()
-        httpx.Client().close()
 
 
 if __name__ == "__main__":
