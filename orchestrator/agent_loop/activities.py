@@ -31,8 +31,9 @@ from openapi_engine import (
 )
 
 from .callbacks import callback_url
-from .clients import gateway_client, tool_client
-from .errors import ConfigError
+from .clients import gateway_http, tool_client
+from .errors import ConfigError, ModelStepError
+from .model_client import chat_completion
 from .settings import get_settings
 from .tooling import catalog_for_run
 
@@ -42,6 +43,7 @@ __all__ = [
     "idempotency_key",
     "invoke_with_retries",
     "load_catalog_now",
+    "step_answer",
     "tool_settings",
 ]
 
@@ -109,34 +111,43 @@ def load_catalog(payload: dict[str, Any]) -> dict[str, Any]:
 async def llm_step(payload: dict[str, Any]) -> dict[str, Any]:
     """One chat completion through the gateway; the gateway holds every provider key."""
     settings = get_settings()
-    client = gateway_client(settings)
-    kwargs: dict[str, Any] = {"model": payload["model"], "messages": payload["messages"]}
-    if payload.get("tools"):
-        kwargs["tools"] = payload["tools"]
-    if payload.get("response_format"):
-        kwargs["response_format"] = payload["response_format"]
-    completion = await client.chat.completions.create(
-        **kwargs, extra_headers={"X-Toolmesh-Run-Id": payload["run_id"], "X-Toolmesh-Step": payload["step"]}
-    )
-    choice = completion.choices[0]
-    message = choice.message
-    tool_calls = [
-        {"id": call.id, "name": call.function.name, "arguments": call.function.arguments or "{}"}
-        for call in (message.tool_calls or [])
-        if getattr(call, "function", None) is not None
-    ]
-    usage = completion.usage
-    return {
-        "content": message.content,
-        "tool_calls": tool_calls,
-        "finish_reason": choice.finish_reason,
-        "model": completion.model,
-        "usage": {
-            "prompt_tokens": usage.prompt_tokens if usage else 0,
-            "completion_tokens": usage.completion_tokens if usage else 0,
-            "total_tokens": usage.total_tokens if usage else 0,
-        },
-    }
+    body: dict[str, Any] = {"model": payload["model"], "messages": payload["messages"]}
+    for optional in ("tools", "response_format"):
+        if payload.get(optional):
+            body[optional] = payload[optional]
+    headers = {"X-Toolmesh-Run-Id": payload["run_id"], "X-Toolmesh-Step": payload["step"]}
+    completion = await chat_completion(gateway_http(), settings, payload["step"], body, headers)
+    return step_answer(payload["step"], completion)
+
+
+def step_answer(step: str, completion: dict[str, Any]) -> dict[str, Any]:
+    """The few fields of a chat completion the run keeps; ModelStepError when it is not one."""
+    try:
+        choice = completion["choices"][0]
+        message = choice["message"]
+        tool_calls = [
+            {
+                "id": str(call["id"]),
+                "name": str(call["function"]["name"]),
+                "arguments": call["function"].get("arguments") or "{}",
+            }
+            for call in message.get("tool_calls") or []
+            if isinstance(call, dict) and isinstance(call.get("function"), dict)
+        ]
+        usage = completion.get("usage") or {}
+        return {
+            "content": message.get("content"),
+            "tool_calls": tool_calls,
+            "finish_reason": choice.get("finish_reason"),
+            "model": completion.get("model"),
+            "usage": {
+                "prompt_tokens": int(usage.get("prompt_tokens") or 0),
+                "completion_tokens": int(usage.get("completion_tokens") or 0),
+                "total_tokens": int(usage.get("total_tokens") or 0),
+            },
+        }
+    except (KeyError, IndexError, TypeError, AttributeError, ValueError) as exc:
+        raise ModelStepError(step, f"the gateway's answer is not a chat completion ({exc!r})") from None
 
 
 async def invoke_with_retries(

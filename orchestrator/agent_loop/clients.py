@@ -9,17 +9,16 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-from openai import AsyncOpenAI
 
-from .settings import Settings
-
-__all__ = ["gateway_client", "tool_client"]
+__all__ = ["gateway_http", "tool_client"]
 
 _tool_clients: dict[int, httpx.AsyncClient] = {}
-_gateway_clients: dict[int, AsyncOpenAI] = {}
+_gateway_clients: dict[int, httpx.AsyncClient] = {}
 
 DEFAULT_TOOL_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 TOOL_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+# Model steps wait seconds each, so many are in flight at once: allow a connection per step.
+GATEWAY_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
 
 
 def _loop_key() -> int:
@@ -36,15 +35,11 @@ def tool_client() -> httpx.AsyncClient:
     return client
 
 
-def gateway_client(settings: Settings) -> AsyncOpenAI:
+def gateway_http() -> httpx.AsyncClient:
+    """The pooled client for model steps (timeouts are set per request from the settings)."""
     key = _loop_key()
     client = _gateway_clients.get(key)
-    if client is None:
-        client = AsyncOpenAI(
-            base_url=settings.llm_gateway_url.rstrip("/") + "/v1",
-            api_key=settings.gateway_key or "missing-key",
-            timeout=settings.llm_timeout_seconds,
-            max_retries=settings.llm_max_retries,
-        )
+    if client is None or client.is_closed:
+        client = httpx.AsyncClient(limits=GATEWAY_LIMITS, follow_redirects=False)
         _gateway_clients[key] = client
     return client

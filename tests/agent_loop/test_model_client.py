@@ -1,0 +1,162 @@
+"""The model step's gateway call, against a fake OpenAI-compatible server on a real socket."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from agent_loop.activities import step_answer
+from agent_loop.errors import ModelStepError
+from agent_loop.model_client import chat_completion
+from agent_loop.settings import Settings
+from tests.support.servers import RunningServer, free_port, start_uvicorn
+
+KEY = "gateway-test-key"
+MESSAGES = [{"role": "user", "content": "Add 2 and 3"}]
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "add",
+            "description": "Add two numbers",
+            "parameters": {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]},
+        },
+    }
+]
+
+
+@pytest.fixture(scope="module")
+def fake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    root = tmp_path_factory.mktemp("fake-gateway")
+    server = start_uvicorn(
+        "tests.support.fake_openai:app", log_path=root / "fake.log", env={"FAKE_OPENAI_API_KEY": KEY}
+    )
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient() as client:
+        yield client
+
+
+def settings_for(url: str, *, key: str = KEY, retries: int = 2, timeout: float = 10.0) -> Settings:
+    return Settings.model_validate(
+        {
+            "LLM_GATEWAY_URL": url,
+            "TOOLMESH_GATEWAY_KEY": key,
+            "TOOLMESH_LLM_MAX_RETRIES": retries,
+            "TOOLMESH_LLM_TIMEOUT": timeout,
+        }
+    )
+
+
+def requests_seen(fake: RunningServer) -> list[dict[str, Any]]:
+    seen: list[dict[str, Any]] = httpx.get(f"{fake.url}/_control/requests").json()
+    return seen
+
+
+def reset(fake: RunningServer) -> None:
+    httpx.post(f"{fake.url}/_control/reset").raise_for_status()
+
+
+async def test_a_step_sends_the_body_key_and_run_headers_and_keeps_the_answer(
+    fake: RunningServer, http: httpx.AsyncClient
+) -> None:
+    reset(fake)
+    body = {"model": "fake?tools=1", "messages": MESSAGES, "tools": TOOLS}
+    completion = await chat_completion(
+        http, settings_for(fake.url), "execute_task", body, {"X-Toolmesh-Run-Id": "run-1"}
+    )
+    answer = step_answer("execute_task", completion)
+    assert answer["tool_calls"] and answer["tool_calls"][0]["name"] == "add"
+    assert answer["usage"]["total_tokens"] > 0
+    [sent] = requests_seen(fake)
+    assert sent["path"] == "/v1/chat/completions"
+    assert sent["headers"]["authorization"] == f"Bearer {KEY}"
+    assert sent["headers"]["x-toolmesh-run-id"] == "run-1"
+    assert sent["body"]["tools"] == TOOLS
+
+
+async def test_a_429_then_success_is_retried_honouring_retry_after(
+    fake: RunningServer, http: httpx.AsyncClient
+) -> None:
+    reset(fake)
+    body = {"model": "fake?error=429&fail_times=1&retry_after=0", "messages": MESSAGES}
+    completion = await chat_completion(http, settings_for(fake.url), "plan", body, {})
+    assert step_answer("plan", completion)["content"]
+    assert len(requests_seen(fake)) == 2
+
+
+async def test_a_persistent_503_fails_after_the_configured_retries_with_the_reason(
+    fake: RunningServer, http: httpx.AsyncClient
+) -> None:
+    reset(fake)
+    body = {"model": "fake?error=503&retry_after=0", "messages": MESSAGES}
+    with pytest.raises(ModelStepError) as caught:
+        await chat_completion(http, settings_for(fake.url, retries=2), "plan", body, {})
+    assert "503" in str(caught.value) and "injected failure 503" in str(caught.value)
+    assert "'plan'" in str(caught.value)
+    assert len(requests_seen(fake)) == 3
+
+
+async def test_a_client_error_is_not_retried(fake: RunningServer, http: httpx.AsyncClient) -> None:
+    reset(fake)
+    with pytest.raises(ModelStepError, match="400: injected failure 400"):
+        await chat_completion(
+            http, settings_for(fake.url), "plan", {"model": "fake?error=400", "messages": MESSAGES}, {}
+        )
+    assert len(requests_seen(fake)) == 1
+
+
+async def test_a_wrong_gateway_key_is_reported_not_retried(fake: RunningServer, http: httpx.AsyncClient) -> None:
+    with pytest.raises(ModelStepError, match="401: Incorrect API key"):
+        await chat_completion(http, settings_for(fake.url, key="wrong"), "plan", {"model": "fake"}, {})
+
+
+async def test_an_unreachable_gateway_is_named_after_the_retries(http: httpx.AsyncClient) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(ModelStepError, match="could not reach the gateway"):
+        await chat_completion(http, settings_for(url, retries=1), "plan", {"model": "fake"}, {})
+
+
+async def test_a_slow_gateway_times_out_with_the_limit_in_the_message(
+    fake: RunningServer, http: httpx.AsyncClient
+) -> None:
+    body = {"model": "fake?latency_ms=2000", "messages": MESSAGES}
+    with pytest.raises(ModelStepError, match="did not answer within 0.2 s"):
+        await chat_completion(http, settings_for(fake.url, retries=0, timeout=0.2), "plan", body, {})
+
+
+@pytest.mark.parametrize(
+    "completion",
+    [
+        {},
+        {"choices": []},
+        {"choices": [{"message": None}]},
+        {"choices": [{"message": {}}], "usage": {"total_tokens": "x"}},
+    ],
+)
+def test_an_answer_that_is_not_a_chat_completion_is_a_clear_step_error(completion: dict[str, Any]) -> None:
+    with pytest.raises(ModelStepError, match="not a chat completion"):
+        step_answer("summarize", completion)
+
+
+def test_tool_calls_without_arguments_get_an_empty_object() -> None:
+    completion = {
+        "choices": [
+            {
+                "message": {"content": None, "tool_calls": [{"id": "c1", "function": {"name": "add"}}]},
+                "finish_reason": "tool_calls",
+            }
+        ]
+    }
+    answer = step_answer("execute_task", completion)
+    assert answer["tool_calls"] == [{"id": "c1", "name": "add", "arguments": "{}"}]
+    assert answer["usage"] == {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
