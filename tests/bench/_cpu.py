@@ -13,6 +13,8 @@ from pathlib import Path
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 OWN = "bench"
+MACHINE = "machine"
+IOWAIT = "iowait"
 
 
 def process_cpu_seconds(pid: int) -> float:
@@ -37,10 +39,26 @@ def own_cpu_seconds() -> float:
     return times.user + times.system
 
 
+def machine_seconds() -> dict[str, float]:
+    """Busy and iowait CPU seconds of the whole machine so far, every process included.
+
+    From the ``cpu`` line of ``/proc/stat`` (user nice system idle iowait irq softirq steal, in clock
+    ticks, summed over cores). The machine may be shared: busy time beyond what the benchmark's
+    processes used is other work competing for the same cores.
+    """
+    line = Path("/proc/stat").read_text().splitlines()[0]
+    user, nice, system, _idle, iowait, irq, softirq, steal = (int(f) for f in line.split()[1:9])
+    return {
+        MACHINE: (user + nice + system + irq + softirq + steal) / CLOCK_TICKS,
+        IOWAIT: iowait / CLOCK_TICKS,
+    }
+
+
 def snapshot(pids: Mapping[str, int]) -> dict[str, float]:
-    """CPU seconds so far of each named process, plus this process under the name ``bench``."""
+    """CPU seconds so far of each named process, this process under ``bench``, and the machine's."""
     readings = {name: process_cpu_seconds(pid) for name, pid in pids.items()}
     readings[OWN] = own_cpu_seconds()
+    readings.update(machine_seconds())
     return readings
 
 

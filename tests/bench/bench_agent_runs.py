@@ -8,16 +8,24 @@ fake OpenAI upstream. Every figure is compared with a baseline measured in the s
    time. That share comes from the run's history (``showHistory``): the union of the
    [ScheduledTime, Timestamp] intervals of its TaskCompleted/TaskFailed events is time inside
    activities (their queueing included); the rest of the execution's wall time (ExecutionStarted
-   to ExecutionCompleted) is orchestration: waiting for an episode, replay, scheduling, commits.
+   to ExecutionCompleted) is orchestration. The local host stamps TaskScheduled with the start of
+   the episode that scheduled the activity, so that episode's own replay and commit fall inside
+   the activity's interval: the orchestration share is mostly the wait for an episode after each
+   activity completes (and before the first episode, shown apart), not the episodes' CPU time.
    A run that continued as new spans several executions and the history shows only the last, so
    for such a run only its last execution is measured (the output says how many runs that was).
 2. A model that takes ``--latency-ms`` per call (the fake upstream behind the gateway's openai
    provider), swept over ``--sweep`` concurrency levels, each a fresh batch. A run's overhead is
    its wall time (the report's started_at to finished_at) minus the time its model calls must take
    (calls x latency), as a share of that wall time; the goal is under 5 %. Each level reports the
-   median and p95 overhead share, the orchestration share from the history, the median run wall,
-   runs per minute, and the CPU seconds per run that each process used (``/proc/<pid>/stat`` before
-   and after the batch), which shows the process that saturates the cores.
+   median and p95 overhead share, split by the history into orchestration and time inside
+   activities beyond their model calls; the median run wall; runs per minute; and the CPU seconds
+   per run that each process used (``/proc/<pid>/stat`` before and after the batch), with the cores
+   kept busy by all of them, by the busiest one and by the whole machine, and iowait
+   (``/proc/stat``; the machine may be shared), which shows what saturates the two cores.
+
+A batch's wall time runs from its first start request to its last ExecutionCompleted (the poller,
+every 0.5 s, would add up to half a second to it). Nothing is asserted: figures are printed.
 
 Run: ``.venv/bin/python tests/bench/bench_agent_runs.py [--runs 200] [--tasks 5] [--latency-ms 500]
 [--sweep 1,25,50,100,200] [--activity-concurrency 400]``
@@ -26,6 +34,8 @@ Run: ``.venv/bin/python tests/bench/bench_agent_runs.py [--runs 200] [--tasks 5]
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import statistics
 import sys
 import tempfile
@@ -83,6 +93,7 @@ class TimeSplit:
     in_activities: float
     model_calls: int
     whole_run: bool
+    start_wait: float | None
 
     @property
     def orchestration_share(self) -> float:
@@ -180,12 +191,14 @@ def _time_split(view: dict[str, Any], history: list[dict[str, Any]]) -> TimeSpli
     if not starts or not ends:
         return None
     begin, finish = _time(starts[-1]["Timestamp"]), _time(ends[-1]["Timestamp"])
+    whole = view["output"].get("executions", 1) == 1
     tasks = [e for e in history if e["EventType"] in TASK_EVENTS and e.get("ScheduledTime")]
     return TimeSplit(
         window=(finish - begin).total_seconds(),
         in_activities=_union_seconds([(_time(e["ScheduledTime"]), _time(e["Timestamp"])) for e in tasks]),
         model_calls=sum(1 for e in tasks if e.get("FunctionName") == MODEL_ACTIVITY),
-        whole_run=view["output"].get("executions", 1) == 1,
+        whole_run=whole,
+        start_wait=(_time(view["output"]["started_at"]) - begin).total_seconds() if whole else None,
     )
 
 
@@ -213,6 +226,11 @@ def _median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
+def _percent(share: float, width: int) -> str:
+    """A share as a percentage, or a dash when no run could be measured (NaN)."""
+    return f"{'-':>{width}}  " if math.isnan(share) else f"{share * 100:{width}.1f} %"
+
+
 def _failed(batch: Batch) -> int:
     return batch.count - len(batch.finished)
 
@@ -227,12 +245,15 @@ def _print_offline(one: Batch, many: Batch) -> None:
     median_run = _median([_run_seconds(v) for v in many.finished])
     print(f"  median run time: {median_run:.2f} s; failed runs: {_failed(many)}")
     print("  where a run's time goes (from its history; median over runs):")
-    print("                       execution   in activities   orchestration (replay, scheduling, waits)")
+    print("                       execution   in activities   orchestration   of which: wait for 1st episode")
     for label, batch in (("one run alone", one), (f"{many.count} runs at once", many)):
         splits = _splits(batch)
         window = _median([s.window for s in splits])
         orch = _median([s.orchestration_share for s in splits])
-        print(f"  {label:<19} {window:8.2f} s   {(1 - orch) * 100:11.1f} %   {orch * 100:11.1f} %")
+        wait = _median([s.start_wait / s.window for s in splits if s.start_wait is not None and s.window > 0])
+        print(
+            f"  {label:<19} {window:8.2f} s   {(1 - orch) * 100:11.1f} %   {orch * 100:11.1f} %   {_percent(wait, 13)}"
+        )
     all_splits = _splits(one) + _splits(many)
     partial = sum(1 for s in all_splits if not s.whole_run)
     print(
@@ -280,13 +301,20 @@ def _print_sweep(levels: list[Level], latency_ms: int, names: list[str]) -> None
             f"  {_median(lv.orchestration) * 100:7.1f} %  {_median(lv.activity_extra) * 100:9.1f} %"
             f"  {_failed(b):6d}"
         )
-    print("\n  CPU seconds per run, by process (busy = all CPU seconds / batch wall, in cores):")
-    print("   runs  " + "".join(f"{n:>9}" for n in names) + "      all   busy")
+    print("\n  CPU seconds per run, by process; then cores busy over the batch's wall time: all of the")
+    print("  processes above, the busiest one, the whole machine (others' work included) and iowait")
+    print("   runs  " + "".join(f"{n:>9}" for n in names) + "      all  | busy: all  busiest       machine  iowait")
     for lv in levels:
         b = lv.batch
-        total = sum(b.cpu.values())
+        total = sum(b.cpu[n] for n in names)
+        busiest = max(names, key=lambda n: b.cpu[n])
         per_run = "".join(f"{b.cpu[n] / b.count:9.3f}" for n in names)
-        print(f"  {b.count:5d}  {per_run}  {total / b.count:7.3f}  {total / b.wall:5.2f}")
+        print(
+            f"  {b.count:5d}  {per_run}  {total / b.count:7.3f}  |  {total / b.wall:8.2f}"
+            f"  {busiest:>7} {b.cpu[busiest] / b.wall:4.2f}  {b.cpu[_cpu.MACHINE] / b.wall:8.2f}"
+            f"  {b.cpu[_cpu.IOWAIT] / b.wall:6.2f}"
+        )
+    print(f"  (this machine has {os.cpu_count()} cores)")
     held = [str(lv.batch.count) for lv in levels if lv.median_overhead < GOAL]
     missed = [str(lv.batch.count) for lv in levels if not lv.median_overhead < GOAL]
     print(
