@@ -1,13 +1,20 @@
 """The scheduler: runs orchestration episodes and activities from the durable store.
 
-One asyncio task wakes on new work (an ``asyncio.Event`` set by every enqueue) or at the
-next timer, starts episodes for instances with visible messages (one episode per instance
-at a time) and dispatches activity work items up to the concurrency limit. Orchestrator
-replay runs on one worker thread so the event loop stays responsive; sync activities run in
-a thread pool, async ones on the loop. Nothing polls while idle.
+One asyncio task wakes on new work (an ``asyncio.Event``) or at the next timer, starts
+episodes for instances with visible messages (one episode per instance at a time) and
+dispatches activity work items up to the concurrency limit. Replays of long histories run on
+one worker thread so the event loop stays responsive; short ones (about a millisecond) run on
+the loop, which is cheaper than the two thread hand-offs, and never beside a threaded one.
+Sync activities run in a thread pool, async ones on the loop. Nothing polls while idle.
 
-All writes to the store go through this class, which also keeps each instance's history in
-memory (the store stays the truth; the cache only spares re-reading it every episode).
+The common path skips that pass: work committed to the store is handed on directly. A commit's
+new activities start at once when there is capacity and no older work item waits; a finished
+activity starts its instance's episode when none runs (and no fan-in hold applies); an episode
+that ends with messages left starts the next. Anything else (timers, holds, suspended
+instances, a backlog) wakes the scheduler. Every hand-off happens after the commit it depends on.
+
+All writes to the store go through this class, which also keeps each active instance's row and
+history in memory (the store stays the truth; the caches spare re-reading it every episode).
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from durable_host.store import (
     MessageKind,
     MessageRow,
     NewMessage,
+    RuntimeStatus,
     Store,
 )
 
@@ -49,6 +57,7 @@ READY_BATCH = 500
 MAX_FAN_IN_HOLD = 0.25
 MIN_HOLD_EPISODE = 0.002
 MAX_INSTANCE_ID_LENGTH = 256
+INLINE_REPLAY_EVENTS = 400  # about a millisecond of replay: cheaper inline than two thread hand-offs
 
 
 def validate_instance_id(instance_id: str) -> None:
@@ -101,13 +110,16 @@ class Engine:
         self._wake = asyncio.Event()
         self._stopping = False
         self._history: dict[str, list[str]] = {}
+        self._rows: dict[str, InstanceRow] = {}
         self._finish_waiters: dict[str, set[asyncio.Future[None]]] = {}
         self._episodes_running: set[str] = set()
+        self._replays_in_thread = 0
         self._held_until: dict[str, float] = {}
         self._last_episode: dict[str, tuple[float, float]] = {}
         self._episode_slots = asyncio.Semaphore(MAX_CONCURRENT_EPISODES)
         self._activities_running = 0
         self._last_dispatched_activity = 0
+        self._backlog_clear = False  # True once every work item up to the cursor is known dispatched
         self._orchestrator_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="orchestrator")
         self._activity_threads = ThreadPoolExecutor(max_workers=activity_concurrency, thread_name_prefix="activity")
         self._tasks: set[asyncio.Task[None]] = set()
@@ -191,12 +203,47 @@ class Engine:
 
     def _dispatch_activities(self) -> None:
         free = self._concurrency - self._activities_running
-        if free <= 0:
+        if free <= 0 or self._backlog_clear:
             return
-        for row in self.store.pending_activities(self._last_dispatched_activity, free):
-            self._last_dispatched_activity = row.id
-            self._activities_running += 1
-            self._spawn(self._activity(row))
+        rows = self.store.pending_activities(self._last_dispatched_activity, free)
+        for row in rows:
+            self._start_activity(row)
+        self._backlog_clear = len(rows) < free
+
+    def _dispatch_committed(self, rows: list[ActivityRow]) -> bool:
+        """Start a commit's new work items at once; False when some must wait for the scheduler.
+
+        Safe only while no older work item waits (the cursor must never pass one).
+        """
+        if not rows:
+            return True
+        if not self._backlog_clear:
+            return False
+        free = self._concurrency - self._activities_running
+        for row in rows[: max(free, 0)]:
+            self._start_activity(row)
+        self._backlog_clear = len(rows) <= free
+        return self._backlog_clear
+
+    def _start_activity(self, row: ActivityRow) -> None:
+        self._last_dispatched_activity = row.id
+        self._activities_running += 1
+        self._spawn(self._activity(row))
+
+    def _deliver(self, instance_id: str) -> None:
+        """A message for ``instance_id`` is committed: start its episode now, or leave it to the scheduler."""
+        if instance_id in self._episodes_running:
+            return  # the running episode looks for messages when it ends
+        row = self._rows.get(instance_id)
+        if (
+            row is None
+            or row.status is RuntimeStatus.SUSPENDED
+            or self._fan_in_release(instance_id, time.monotonic()) is not None
+        ):
+            self._wake.set()
+            return
+        self._episodes_running.add(instance_id)
+        self._spawn(self._episode(instance_id))
 
     def _spawn(self, coro: object) -> None:
         task: asyncio.Task[None] = asyncio.create_task(coro)  # type: ignore[arg-type]
@@ -204,36 +251,46 @@ class Engine:
         task.add_done_callback(self._tasks.discard)
 
     async def _episode(self, instance_id: str) -> None:
+        settled = False
         try:
             async with self._episode_slots:
                 began = time.monotonic()
                 await self._run_episode(instance_id)
                 ended = time.monotonic()
                 self._last_episode[instance_id] = (ended, ended - began)
+            settled = not self.store.has_visible_messages(instance_id, time.time())
         except Exception:
             log.exception("episode of instance %s failed; it will be retried", instance_id)
             await asyncio.sleep(1.0)
         finally:
             self._episodes_running.discard(instance_id)
-            self._wake.set()
+        if not settled:
+            self._deliver(instance_id)
 
     async def _run_episode(self, instance_id: str) -> None:
-        instance = self.store.get_instance(instance_id)
+        instance = self._rows.get(instance_id) or self.store.get_instance(instance_id)
         if instance is None:
             return
+        self._rows[instance_id] = instance
         now = datetime.now(UTC)
         messages = self.store.visible_messages(instance_id, now.timestamp())
         if not messages:
             return
         history = self._load_history(instance_id)
         fn = self.functions.orchestrators.get(instance.name)
-        loop = asyncio.get_running_loop()
-        # Building the body and replaying are both O(history): keep them off the event loop.
-        plan, reply = await loop.run_in_executor(
-            self._orchestrator_thread, _replay, fn, instance, history, messages, now
-        )
-        current = self.store.get_instance(instance_id)
-        if current is None or current.execution_id != instance.execution_id:
+        if len(history) <= INLINE_REPLAY_EVENTS and not self._replays_in_thread:
+            # A short replay costs less than two thread hand-offs; replays stay one at a time.
+            plan, reply = _replay(fn, instance, history, messages, now)
+        else:
+            # Building the body and replaying are both O(history): keep long ones off the event loop.
+            self._replays_in_thread += 1
+            try:
+                plan, reply = await asyncio.get_running_loop().run_in_executor(
+                    self._orchestrator_thread, _replay, fn, instance, history, messages, now
+                )
+            finally:
+                self._replays_in_thread -= 1
+        if self._rows.get(instance_id) is not instance:
             return  # purged or recreated while the episode ran: its result no longer applies
         if plan.commit is not None:
             self._commit(plan.commit)
@@ -242,6 +299,7 @@ class Engine:
         self._commit(episode.finish(plan, reply, self))
 
     async def _activity(self, row: ActivityRow) -> None:
+        delivered = False
         try:
             event = await run_activity(
                 self.functions.activities,
@@ -257,10 +315,13 @@ class Engine:
                 payload=event,
                 execution_id=row.execution_id,
             )
-            self.store.finish_activity(row.id, message)
+            delivered = self.store.finish_activity(row.id, message)
         finally:
             self._activities_running -= 1
-            self._wake.set()
+            if not self._backlog_clear:
+                self._wake.set()  # a waiting work item can take the freed slot
+        if delivered:
+            self._deliver(row.instance_id)
 
     # ---- history cache ---------------------------------------------------------------
 
@@ -272,7 +333,7 @@ class Engine:
         return cached
 
     def _commit(self, commit: EpisodeCommit) -> None:
-        self.store.commit_episode(commit)
+        activities = self.store.commit_episode(commit)
         instance_id = commit.instance.instance_id
         if commit.reset_history:
             self._history[instance_id] = []
@@ -280,14 +341,23 @@ class Engine:
         if cached is not None:
             cached.extend(commit.history_append)
         if commit.instance.status in TERMINAL_STATUSES:
-            self._history.pop(instance_id, None)
-            self._last_episode.pop(instance_id, None)
+            self._forget(instance_id)
             for finished in self._finish_waiters.pop(instance_id, ()):
                 if not finished.done():
                     finished.set_result(None)
+        else:
+            self._rows[instance_id] = commit.instance
         for child in commit.new_instances:
             self._history.pop(child.instance_id, None)
-        self._wake.set()
+            self._rows[child.instance_id] = child
+        if not self._dispatch_committed(activities) or commit.new_messages or commit.new_instances:
+            self._wake.set()  # timers, messages to other instances, children, a backlog
+
+    def _forget(self, instance_id: str) -> None:
+        """Drop the caches of an instance that finished or was purged."""
+        self._history.pop(instance_id, None)
+        self._rows.pop(instance_id, None)
+        self._last_episode.pop(instance_id, None)
 
     # ---- what episodes ask of the host ----------------------------------------------
 
@@ -325,8 +395,9 @@ class Engine:
         now = datetime.now(UTC)
         row = InstanceRow.new(instance_id=instance_id, name=name, input_json=input_json, created_time=h.dtfx_time(now))
         self.store.start_instance(row, episode.start_message(row, now), replace_existing=existing is not None)
-        self._history.pop(instance_id, None)
-        self._wake.set()
+        self._forget(instance_id)
+        self._rows[instance_id] = row
+        self._deliver(instance_id)
         return row
 
     async def wait_finished(self, instance_id: str, timeout: float) -> InstanceRow | None:
@@ -375,11 +446,12 @@ class Engine:
         self._wake.set()
 
     def purge(self, instance_id: str) -> int:
-        self._history.pop(instance_id, None)
-        return self.store.purge(instance_id)
+        deleted = self.store.purge(instance_id)
+        self._forget(instance_id)
+        return deleted
 
     def purge_matching(self, flt: InstanceFilter) -> int:
         ids = self.store.purge_matching(flt)
         for instance_id in ids:
-            self._history.pop(instance_id, None)
+            self._forget(instance_id)
         return len(ids)

@@ -384,10 +384,7 @@ class Store:
     def _insert_messages(self, messages: Iterable[NewMessage]) -> None:
         self._db.executemany(
             "INSERT INTO messages (instance_id, execution_id, kind, payload, visible_at) VALUES (?,?,?,?,?)",
-            [
-                (m.instance_id, m.execution_id, str(m.kind), json.dumps(m.payload), m.visible_at)
-                for m in messages
-            ],
+            [(m.instance_id, m.execution_id, str(m.kind), json.dumps(m.payload), m.visible_at) for m in messages],
         )
 
     def ready_instances(self, now: float, limit: int) -> list[str]:
@@ -407,6 +404,13 @@ class Store:
             (now,),
         ).fetchone()
         return float(row[0]) if row and row[0] is not None else None
+
+    def has_visible_messages(self, instance_id: str, now: float) -> bool:
+        """Whether the instance has a message to handle now (cheaper than a scheduler pass)."""
+        row = self._db.execute(
+            "SELECT 1 FROM messages WHERE instance_id = ? AND visible_at <= ? LIMIT 1", (instance_id, now)
+        ).fetchone()
+        return row is not None
 
     def visible_messages(self, instance_id: str, now: float) -> list[MessageRow]:
         rows = self._db.execute(
@@ -435,15 +439,12 @@ class Store:
             (after_id, limit),
         ).fetchall()
         return [
-            ActivityRow(id=r[0], instance_id=r[1], execution_id=r[2], task_id=r[3], name=r[4], input=r[5])
-            for r in rows
+            ActivityRow(id=r[0], instance_id=r[1], execution_id=r[2], task_id=r[3], name=r[4], input=r[5]) for r in rows
         ]
 
     def has_activities(self, instance_id: str) -> bool:
         """Whether the instance still has activity work items queued or running."""
-        row = self._db.execute(
-            "SELECT 1 FROM activities WHERE instance_id = ? LIMIT 1", (instance_id,)
-        ).fetchone()
+        row = self._db.execute("SELECT 1 FROM activities WHERE instance_id = ? LIMIT 1", (instance_id,)).fetchone()
         return row is not None
 
     def finish_activity(self, activity_id: int, result: NewMessage) -> bool:
@@ -456,13 +457,12 @@ class Store:
 
     # ---- episodes --------------------------------------------------------------------
 
-    def commit_episode(self, commit: EpisodeCommit) -> None:
+    def commit_episode(self, commit: EpisodeCommit) -> list[ActivityRow]:
+        """Apply an episode in one transaction; returns its new activity work items, with their ids."""
         instance = commit.instance
         with self._transaction():
             if commit.consumed_message_ids:
-                self._db.executemany(
-                    "DELETE FROM messages WHERE id = ?", [(i,) for i in commit.consumed_message_ids]
-                )
+                self._db.executemany("DELETE FROM messages WHERE id = ?", [(i,) for i in commit.consumed_message_ids])
             if commit.drop_pending:
                 self._db.execute(
                     "DELETE FROM messages WHERE instance_id = ? AND kind = 'event'", (instance.instance_id,)
@@ -491,10 +491,15 @@ class Store:
                     _instance_params(child),
                 )
             self._insert_messages(commit.new_messages)
-            self._db.executemany(
-                "INSERT INTO activities (instance_id, execution_id, task_id, name, input) VALUES (?,?,?,?,?)",
-                [(a.instance_id, a.execution_id, a.task_id, a.name, a.input) for a in commit.new_activities],
-            )
+            return [self._insert_activity(a) for a in commit.new_activities]
+
+    def _insert_activity(self, activity: NewActivity) -> ActivityRow:
+        cursor = self._db.execute(
+            "INSERT INTO activities (instance_id, execution_id, task_id, name, input) VALUES (?,?,?,?,?)",
+            (activity.instance_id, activity.execution_id, activity.task_id, activity.name, activity.input),
+        )
+        assert cursor.lastrowid is not None
+        return ActivityRow(id=cursor.lastrowid, **vars(activity))
 
     # ---- plumbing --------------------------------------------------------------------
 
