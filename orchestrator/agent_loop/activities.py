@@ -31,7 +31,7 @@ from openapi_engine import (
 )
 
 from .callbacks import callback_url
-from .clients import gateway_http, tool_client
+from .clients import gateway_session, tool_client
 from .errors import ConfigError, ModelStepError
 from .model_client import chat_completion
 from .settings import get_settings
@@ -116,7 +116,7 @@ async def llm_step(payload: dict[str, Any]) -> dict[str, Any]:
         if payload.get(optional):
             body[optional] = payload[optional]
     headers = {"X-Toolmesh-Run-Id": payload["run_id"], "X-Toolmesh-Step": payload["step"]}
-    completion = await chat_completion(gateway_http(), settings, payload["step"], body, headers)
+    completion = await chat_completion(gateway_session(), settings, payload["step"], body, headers)
     return step_answer(payload["step"], completion)
 
 

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import asyncio
 
+import aiohttp
 import httpx
 
-__all__ = ["gateway_http", "tool_client"]
+__all__ = ["gateway_session", "tool_client"]
 
 _tool_clients: dict[int, httpx.AsyncClient] = {}
-_gateway_clients: dict[int, httpx.AsyncClient] = {}
+_gateway_sessions: dict[int, aiohttp.ClientSession] = {}
 
 DEFAULT_TOOL_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 TOOL_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50)
 # Model steps wait seconds each, so many are in flight at once: allow a connection per step.
-GATEWAY_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
+GATEWAY_CONNECTIONS = 1000
 
 
 def _loop_key() -> int:
@@ -35,11 +36,11 @@ def tool_client() -> httpx.AsyncClient:
     return client
 
 
-def gateway_http() -> httpx.AsyncClient:
-    """The pooled client for model steps (timeouts are set per request from the settings)."""
+def gateway_session() -> aiohttp.ClientSession:
+    """The pooled session for model steps (timeouts are set per request from the settings)."""
     key = _loop_key()
-    client = _gateway_clients.get(key)
-    if client is None or client.is_closed:
-        client = httpx.AsyncClient(limits=GATEWAY_LIMITS, follow_redirects=False)
-        _gateway_clients[key] = client
-    return client
+    session = _gateway_sessions.get(key)
+    if session is None or session.closed:
+        session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=GATEWAY_CONNECTIONS))
+        _gateway_sessions[key] = session
+    return session

@@ -2,19 +2,23 @@
 
 The gateway speaks OpenAI's chat-completions API (``POST /v1/chat/completions``, described in
 its own OpenAPI spec) and holds every provider key, so the activity needs nothing but a JSON
-POST. It goes through the app's pooled httpx client rather than the openai SDK: on a busy host
-the SDK's request shaping and response models cost more CPU than the call itself, and the
-activity only keeps a few fields of the answer. Transient answers (408, 409, 429, 5xx, a
-dropped connection, a timeout) are retried with backoff and jitter, honouring ``Retry-After``.
+POST, and it keeps only a few fields of the answer. On a busy host the openai SDK's request
+shaping and response models cost more CPU than the call itself, and httpx's connection pool
+scans every connection for every request (quadratic when hundreds of model steps wait at once),
+so the call goes through aiohttp (already the Durable SDK's own HTTP client), whose connector
+hands out connections in constant time. Transient answers (408, 409, 429, 5xx, a dropped
+connection, a timeout) are retried with backoff and jitter, honouring ``Retry-After``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from typing import Any
 
-import httpx
+import aiohttp
+from multidict import CIMultiDictProxy
 
 from .errors import ModelStepError
 from .settings import Settings
@@ -27,8 +31,8 @@ RETRY_MAX_SECONDS = 8.0
 MAX_RETRY_AFTER_SECONDS = 60.0
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
+def _retry_after(headers: CIMultiDictProxy[str]) -> float | None:
+    value = headers.get("retry-after")
     try:
         seconds = float(value) if value is not None else None
     except ValueError:
@@ -36,47 +40,50 @@ def _retry_after(response: httpx.Response) -> float | None:
     return seconds if seconds is not None and 0 <= seconds <= MAX_RETRY_AFTER_SECONDS else None
 
 
-def _message(response: httpx.Response) -> str:
+def _message(text: str, reason: str | None) -> str:
     try:
-        error = response.json().get("error")
+        error = json.loads(text).get("error")
     except (ValueError, AttributeError):
         error = None
     if isinstance(error, dict) and error.get("message"):
         return str(error["message"])[:500]
-    return response.text[:500] or response.reason_phrase
+    return text[:500] or reason or "no reason given"
 
 
 async def chat_completion(
-    client: httpx.AsyncClient, settings: Settings, step: str, body: dict[str, Any], headers: dict[str, str]
+    session: aiohttp.ClientSession, settings: Settings, step: str, body: dict[str, Any], headers: dict[str, str]
 ) -> dict[str, Any]:
     """POST one chat completion; the parsed JSON, or ModelStepError saying what went wrong."""
     url = settings.llm_gateway_url.rstrip("/") + "/v1/chat/completions"
     sent = {"Authorization": f"Bearer {settings.gateway_key}", **headers} if settings.gateway_key else headers
+    timeout = aiohttp.ClientTimeout(total=settings.llm_timeout_seconds)
     attempts = settings.llm_max_retries + 1
     for attempt in range(attempts):
         last = attempt == attempts - 1
         wait: float | None = None
         try:
-            response = await client.post(url, json=body, headers=sent, timeout=settings.llm_timeout_seconds)
-        except httpx.TimeoutException:
+            async with session.post(url, json=body, headers=sent, timeout=timeout, allow_redirects=False) as answer:
+                status, text, reason = answer.status, await answer.text(), answer.reason
+                wait = _retry_after(answer.headers)
+        except TimeoutError:
             if last:
                 waited = settings.llm_timeout_seconds
                 raise ModelStepError(step, f"the gateway did not answer within {waited:g} s") from None
-        except httpx.TransportError as exc:
+            status = None
+        except aiohttp.ClientError as exc:
             if last:
                 raise ModelStepError(step, f"could not reach the gateway ({type(exc).__name__})") from None
-        else:
-            if response.is_success:
-                try:
-                    data = response.json()
-                except ValueError:
-                    raise ModelStepError(step, "the gateway's answer is not JSON") from None
-                if not isinstance(data, dict):
-                    raise ModelStepError(step, "the gateway's answer is not a JSON object")
-                return data
-            if last or response.status_code not in RETRYABLE_STATUSES:
-                raise ModelStepError(step, f"the gateway answered {response.status_code}: {_message(response)}")
-            wait = _retry_after(response)
+            status = None
+        if status is not None and 200 <= status < 300:
+            try:
+                data = json.loads(text)
+            except ValueError:
+                raise ModelStepError(step, "the gateway's answer is not JSON") from None
+            if not isinstance(data, dict):
+                raise ModelStepError(step, "the gateway's answer is not a JSON object")
+            return data
+        if status is not None and (last or status not in RETRYABLE_STATUSES):
+            raise ModelStepError(step, f"the gateway answered {status}: {_message(text, reason)}")
         if wait is None:
             wait = random.uniform(0, min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2**attempt))
         await asyncio.sleep(wait)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import aiohttp
 import httpx
 import pytest
 
@@ -41,9 +42,9 @@ def fake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
-        yield client
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
 
 
 def settings_for(url: str, *, key: str = KEY, retries: int = 2, timeout: float = 10.0) -> Settings:
@@ -67,7 +68,7 @@ def reset(fake: RunningServer) -> None:
 
 
 async def test_a_step_sends_the_body_key_and_run_headers_and_keeps_the_answer(
-    fake: RunningServer, http: httpx.AsyncClient
+    fake: RunningServer, http: aiohttp.ClientSession
 ) -> None:
     reset(fake)
     body = {"model": "fake?tools=1", "messages": MESSAGES, "tools": TOOLS}
@@ -85,7 +86,7 @@ async def test_a_step_sends_the_body_key_and_run_headers_and_keeps_the_answer(
 
 
 async def test_a_429_then_success_is_retried_honouring_retry_after(
-    fake: RunningServer, http: httpx.AsyncClient
+    fake: RunningServer, http: aiohttp.ClientSession
 ) -> None:
     reset(fake)
     body = {"model": "fake?error=429&fail_times=1&retry_after=0", "messages": MESSAGES}
@@ -95,7 +96,7 @@ async def test_a_429_then_success_is_retried_honouring_retry_after(
 
 
 async def test_a_persistent_503_fails_after_the_configured_retries_with_the_reason(
-    fake: RunningServer, http: httpx.AsyncClient
+    fake: RunningServer, http: aiohttp.ClientSession
 ) -> None:
     reset(fake)
     body = {"model": "fake?error=503&retry_after=0", "messages": MESSAGES}
@@ -106,7 +107,7 @@ async def test_a_persistent_503_fails_after_the_configured_retries_with_the_reas
     assert len(requests_seen(fake)) == 3
 
 
-async def test_a_client_error_is_not_retried(fake: RunningServer, http: httpx.AsyncClient) -> None:
+async def test_a_client_error_is_not_retried(fake: RunningServer, http: aiohttp.ClientSession) -> None:
     reset(fake)
     with pytest.raises(ModelStepError, match="400: injected failure 400"):
         await chat_completion(
@@ -115,19 +116,19 @@ async def test_a_client_error_is_not_retried(fake: RunningServer, http: httpx.As
     assert len(requests_seen(fake)) == 1
 
 
-async def test_a_wrong_gateway_key_is_reported_not_retried(fake: RunningServer, http: httpx.AsyncClient) -> None:
+async def test_a_wrong_gateway_key_is_reported_not_retried(fake: RunningServer, http: aiohttp.ClientSession) -> None:
     with pytest.raises(ModelStepError, match="401: Incorrect API key"):
         await chat_completion(http, settings_for(fake.url, key="wrong"), "plan", {"model": "fake"}, {})
 
 
-async def test_an_unreachable_gateway_is_named_after_the_retries(http: httpx.AsyncClient) -> None:
+async def test_an_unreachable_gateway_is_named_after_the_retries(http: aiohttp.ClientSession) -> None:
     url = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(ModelStepError, match="could not reach the gateway"):
         await chat_completion(http, settings_for(url, retries=1), "plan", {"model": "fake"}, {})
 
 
 async def test_a_slow_gateway_times_out_with_the_limit_in_the_message(
-    fake: RunningServer, http: httpx.AsyncClient
+    fake: RunningServer, http: aiohttp.ClientSession
 ) -> None:
     body = {"model": "fake?latency_ms=2000", "messages": MESSAGES}
     with pytest.raises(ModelStepError, match="did not answer within 0.2 s"):
