@@ -62,3 +62,17 @@ def long_run(context: df.DurableOrchestrationContext):
         context.continue_as_new({**state, "n": stop})
         return None
     return stop
+
+
+@app.orchestration_trigger(context_name="context")
+def sequential_can(context: df.DurableOrchestrationContext):
+    """``total`` no-op steps in one instance, continuing as new every ``every`` steps."""
+    state = context.get_input()
+    done, total, every = state.get("done", 0), state["total"], state["every"]
+    stop = min(total, done + every)
+    for n in range(done, stop):
+        yield context.call_activity("noop", n)
+    if stop < total:
+        context.continue_as_new({**state, "done": stop})
+        return None
+    return stop
