@@ -52,8 +52,14 @@ def _management_urls(ctx: BindingContext, instance_id: str) -> dict[str, str]:
 
 
 def check_status_payload(ctx: BindingContext, instance_id: str) -> dict[str, str]:
-    """The body of a 202 check-status response for ``instance_id``."""
-    return _management_urls(ctx, instance_id)
+    """The body of a 202 check-status response for ``instance_id``.
+
+    As the real host's ``CreateCheckStatusResponseMessage`` writes it (HttpApiHandler.cs): the
+    management URLs without ``rewindPostUri``, which only the binding's payload carries.
+    """
+    urls = _management_urls(ctx, instance_id)
+    del urls["rewindPostUri"]
+    return urls
 
 
 def client_binding_json(ctx: BindingContext) -> str:
