@@ -13,11 +13,9 @@ import json
 import logging
 import os
 import random
-import threading
 from typing import Any
 
 import azure.durable_functions as df
-import httpx
 
 from openapi_engine import (
     Catalog,
@@ -31,7 +29,7 @@ from openapi_engine import (
 )
 
 from .callbacks import callback_url
-from .clients import gateway_session, tool_client
+from .clients import gateway_session, spec_client, tool_client
 from .errors import ConfigError, ModelStepError
 from .model_client import chat_completion
 from .settings import get_settings
@@ -59,17 +57,6 @@ RETRY_MAX_SECONDS = 4.0
 # Specs are read afresh for every catalog, through one pooled client, and only converted again
 # when their text changes (see openapi_engine.conversion_cache).
 _conversions = ConversionCache()
-_spec_http: httpx.Client | None = None
-_spec_http_lock = threading.Lock()
-SPEC_FETCH_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
-
-
-def _spec_client() -> httpx.Client:
-    global _spec_http
-    with _spec_http_lock:
-        if _spec_http is None or _spec_http.is_closed:
-            _spec_http = httpx.Client(timeout=SPEC_FETCH_TIMEOUT, follow_redirects=False)
-        return _spec_http
 
 
 def load_catalog_now(only: list[str] | None = None, *, reconvert: bool = False) -> Catalog:
@@ -85,7 +72,7 @@ def load_catalog_now(only: list[str] | None = None, *, reconvert: bool = False) 
     registry = load_registry(path)
     if reconvert:
         _conversions.clear()
-    return build_catalog(registry, client=_spec_client(), only=only, cache=_conversions)
+    return build_catalog(registry, client=spec_client(), only=only, cache=_conversions)
 
 
 def tool_settings(tool: ToolInfo) -> dict[str, str]:

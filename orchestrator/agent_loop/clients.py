@@ -1,17 +1,19 @@
-"""Process-wide HTTP clients for activities, one per event loop.
+"""Process-wide HTTP clients for activities, one per event loop (one in all for spec reads).
 
 Activities run many times per second; creating a client per call would throw away pooled
-connections. A client is bound to the loop it was created on, hence one per loop.
+connections. An async client is bound to the loop it was created on, hence one per loop; specs
+are read by sync activities on worker threads, which share one thread-safe client.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import aiohttp
 import httpx
 
-__all__ = ["gateway_session", "tool_client"]
+__all__ = ["gateway_session", "spec_client", "tool_client"]
 
 _tool_clients: dict[int, httpx.AsyncClient] = {}
 _gateway_sessions: dict[int, aiohttp.ClientSession] = {}
@@ -20,6 +22,10 @@ DEFAULT_TOOL_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 TOOL_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50)
 # Model steps wait seconds each, so many are in flight at once: allow a connection per step.
 GATEWAY_CONNECTIONS = 1000
+SPEC_FETCH_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+
+_spec_http: httpx.Client | None = None
+_spec_http_lock = threading.Lock()
 
 
 def _loop_key() -> int:
@@ -44,3 +50,12 @@ def gateway_session() -> aiohttp.ClientSession:
         session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=GATEWAY_CONNECTIONS))
         _gateway_sessions[key] = session
     return session
+
+
+def spec_client() -> httpx.Client:
+    """The client that reads tool specs (redirects refused, as the engine refuses them)."""
+    global _spec_http
+    with _spec_http_lock:
+        if _spec_http is None or _spec_http.is_closed:
+            _spec_http = httpx.Client(timeout=SPEC_FETCH_TIMEOUT, follow_redirects=False)
+        return _spec_http

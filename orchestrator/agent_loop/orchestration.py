@@ -83,7 +83,10 @@ class AgentRun:
             )
         self.request = RunRequest.model_validate(self.state.request)
         self.catalog = Catalog(tools={}, functions=[], problems=[])
-        self.catalog_json: dict[str, Any] = {"tools": {}, "functions": []}
+        # The catalog's own JSON, by function name and by tool, for tool-call inputs: replay
+        # rebuilds those inputs every episode, and re-serialising the dataclasses is wasted work.
+        self.function_json: dict[str, dict[str, Any]] = {}
+        self.tool_json: dict[str, dict[str, Any]] = {}
         self.functions: list[ToolFunction] = []
         self.approvals: list[dict[str, Any]] = []
         self.waiting: list[dict[str, Any]] = []
@@ -182,8 +185,10 @@ class AgentRun:
         self._status("planning")
         outcome, stop_reason = "completed", ""
         try:
-            self.catalog_json = yield from self._activity(activities.load_catalog, {"tools": self.request.tools})
-            self.catalog = Catalog.from_dict(self.catalog_json)
+            catalog = yield from self._activity(activities.load_catalog, {"tools": self.request.tools})
+            self.catalog = Catalog.from_dict(catalog)
+            self.function_json = {f["name"]: f for f in catalog["functions"]}
+            self.tool_json = catalog["tools"]
             self.functions = functions_for_run(self.catalog, self.request.tools)
             if self.state.execution == 0:
                 yield from self._first_tasks()
@@ -367,9 +372,6 @@ class AgentRun:
                 runnable.append((index, call_id, function, arguments))
         if runnable:
             self.state.usage.tool_calls += len(runnable)
-            # The catalog's own JSON, not to_dict()/asdict() again: replay rebuilds these inputs
-            # at every episode, and they are the same values.
-            function_json = {f["name"]: f for f in self.catalog_json["functions"]}
             outcomes = yield from self._guarded(
                 self.context.task_all(
                     [
@@ -378,8 +380,8 @@ class AgentRun:
                             {
                                 "run_id": self.state.run_id,
                                 "call_id": call_id,
-                                "function": function_json[function.name],
-                                "tool": self.catalog_json["tools"][function.tool],
+                                "function": self.function_json[function.name],
+                                "tool": self.tool_json[function.tool],
                                 "arguments": arguments,
                             },
                         )
