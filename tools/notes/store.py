@@ -180,9 +180,7 @@ class NoteStore:
             if conn.execute("DELETE FROM notes WHERE id = ?", (note_id,)).rowcount == 0:
                 raise NoteNotFound(note_id)
 
-    def page(
-        self, *, run_id: str | None, tag: str | None, limit: int, offset: int
-    ) -> tuple[list[NoteRecord], int]:
+    def page(self, *, run_id: str | None, tag: str | None, limit: int, offset: int) -> tuple[list[NoteRecord], int]:
         """A page of notes, newest first, and the total matching the filters."""
         where, params = _filters(run_id, tag)
         with self._db.transaction() as conn:
@@ -196,18 +194,37 @@ class NoteStore:
     def search(
         self, text: str, *, run_id: str | None, tag: str | None, limit: int, offset: int
     ) -> tuple[list[SearchHit], int]:
-        """A page of notes matching any word of ``text``, most relevant first."""
+        """A page of notes matching any word of ``text``, most relevant first.
+
+        The agent recalls within its own run, so a run filter also bounds the index scan to
+        the rowids between the run's first and last note (the ``rowid`` range FTS5 seeks to):
+        the cost follows the notes written while the run lived, not the whole history. The
+        ranking is unchanged, since BM25 takes its statistics from the whole index either way.
+        The total is counted only when the page does not already tell it.
+        """
         query = fts_query(text)
         where, params = _filters(run_id, tag)
-        base = f"FROM notes_fts JOIN notes n ON n.seq = notes_fts.rowid WHERE notes_fts MATCH ?{where}"
+        window: list[object] = []
+        if run_id is not None:
+            where += (
+                " AND notes_fts.rowid >= (SELECT min(seq) FROM notes WHERE run_id = ?)"
+                " AND notes_fts.rowid <= (SELECT max(seq) FROM notes WHERE run_id = ?)"
+            )
+            window = [run_id, run_id]
+        # CROSS JOIN keeps the index outermost, so the rowid range reaches FTS5.
+        base = f"FROM notes_fts CROSS JOIN notes n ON n.seq = notes_fts.rowid WHERE notes_fts MATCH ?{where}"
+        arguments = [query, *params, *window]
         with self._db.transaction() as conn:
-            total = conn.execute(f"SELECT COUNT(*) {base}", [query, *params]).fetchone()[0]
             rows = conn.execute(
                 f"SELECT n.*, bm25(notes_fts, {_WEIGHTS}) AS score,"
                 f" snippet(notes_fts, 1, '[', ']', '…', 16) AS snippet {base}"
                 " ORDER BY score, n.seq DESC LIMIT ? OFFSET ?",
-                [query, *params, limit, offset],
+                [*arguments, limit, offset],
             ).fetchall()
+            if 0 < len(rows) < limit or (not rows and offset == 0):
+                total = offset + len(rows)
+            else:
+                total = conn.execute(f"SELECT COUNT(*) {base}", arguments).fetchone()[0]
         hits = [
             SearchHit(
                 note=_record(row),
