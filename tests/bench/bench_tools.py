@@ -373,7 +373,12 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
-        memory = dict(
+        if args.what != "memory":
+            bench_http(tmp, n=int(args.what) if args.what.isdigit() else 300)
+            bench_search(tmp, rows=20_000, n=200)
+            print()
+        bench_memory(
+            tmp,
             runs=args.runs,
             tasks=args.tasks,
             think_ms=args.think_ms,
@@ -381,13 +386,6 @@ def main() -> None:
             baseline=args.baseline,
             rounds=args.rounds,
         )
-        if args.what == "memory":
-            bench_memory(tmp, **memory)  # type: ignore[arg-type]
-            return
-        bench_http(tmp, n=int(args.what) if args.what.isdigit() else 300)
-        bench_search(tmp, rows=20_000, n=200)
-        print()
-        bench_memory(tmp, **memory)  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":

@@ -4,7 +4,6 @@ relevance, snippets and totals, whatever the page and however runs interleave.""
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
 import pytest
 
