@@ -1,44 +1,156 @@
-"""Memoised timestamp parsing for the SDK's history replay, installed once at host start.
+"""Cheaper SDK replay, installed once at host start, without changing any SDK file or result.
 
-Every episode the SDK rebuilds ``HistoryEvent`` objects for the whole history and parses
-each event's ``Timestamp`` with ``dateutil.parser.parse``, which dominates replay time (over
-80% in profiles of long orchestrations). The host replays the same timestamp strings again
-and again, so it swaps that module's ``dt_parse`` for an LRU-cached wrapper around the very
-same function: same inputs, same (immutable) ``datetime`` results, no change to the SDK's
-code or behaviour, only to how often it repeats the same work.
+Each episode the SDK rebuilds the whole orchestration from its history, and profiles of the
+host under load put about half of its time there. Three costs in that path repeat the same
+work every episode; each is replaced by a wrapper that returns what the SDK's own code
+returns, and each installer leaves the SDK alone (returning False) when the code it expects
+is not there:
+
+- ``HistoryEvent`` parses every ``Timestamp`` with ``dateutil.parser.parse``: the module's
+  ``dt_parse`` becomes a :class:`~durable_host.timestamps.TimestampCache` lookup (a C-level
+  dictionary hit for timestamps seen before, an exact fast parse for new ones);
+- ``TaskOrchestrationExecutor.__init__`` builds a ``namedtuple`` class on every episode:
+  that module's ``namedtuple`` returns one class per (name, fields), built by the real
+  ``namedtuple`` with the same ``__module__`` (the class only shapes two-field constants);
+- ``azure.functions._durable_functions._is_strict_mode`` reads ``os.environ`` (encoding the
+  key, raising and catching KeyError when unset) twice per replayed activity result: the
+  replacement reads the same live mapping's backing dictionary and memoises the answer per
+  raw value, so changing the variable at run time still takes effect at once. It is
+  installed only when the original is the known one-liner (checked by its code's names) on
+  POSIX, and defers to the original whenever ``os.environ`` is not the standard mapping.
 """
 
 from __future__ import annotations
 
+import collections
 import importlib
-from datetime import datetime
-from functools import lru_cache
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
-__all__ = ["install"]
+from durable_host.timestamps import TimestampCache
+
+__all__ = ["Installed", "install"]
 
 CACHE_SIZE = 1 << 17
+_MARK = "_durable_host_speedup"
+# What the SDK's ``_is_strict_mode`` refers to: ``os.environ.get(_STRICT_ENV_VAR, "").strip().lower() in _TRUTHY``.
+_STRICT_MODE_NAMES = ("os", "environ", "get", "_STRICT_ENV_VAR", "strip", "lower", "_TRUTHY")
 
 
-def install() -> bool:
-    """Install the cache; returns False (and changes nothing) if the SDK layout is unexpected."""
+@dataclass(frozen=True, kw_only=True)
+class Installed:
+    """Which speedups are in place (each False when the SDK's layout was not the expected one)."""
+
+    timestamps: bool
+    namedtuple: bool
+    strict_mode: bool
+
+
+def install() -> Installed:
+    """Install every speedup whose target looks as expected; safe to call more than once."""
+    return Installed(
+        timestamps=_install_timestamps(),
+        namedtuple=_install_namedtuple(),
+        strict_mode=_install_strict_mode(),
+    )
+
+
+def _module(name: str) -> ModuleType | None:
     try:
-        module = importlib.import_module("azure.durable_functions.models.history.HistoryEvent")
+        return importlib.import_module(name)
     except ImportError:
+        return None
+
+
+def _installed(value: Any) -> bool:
+    return getattr(value, _MARK, False) is True or getattr(getattr(value, "__self__", None), _MARK, False) is True
+
+
+def _install_timestamps() -> bool:
+    module = _module("azure.durable_functions.models.history.HistoryEvent")
+    parser = _module("dateutil.parser")
+    if module is None or parser is None:
         return False
-    original = getattr(module, "dt_parse", None)
-    if original is None or getattr(original, "_durable_host_cached", False):
-        return original is not None
+    original = vars(module).get("dt_parse")
+    if _installed(original):
+        return True
+    if original is not getattr(parser, "parse", None):
+        return False
+    assert original is not None
+    cache = TimestampCache(original, CACHE_SIZE)
+    setattr(cache, _MARK, True)
+    vars(module)["dt_parse"] = cache.__getitem__
+    return True
 
-    @lru_cache(maxsize=CACHE_SIZE)
-    def _cached(text: str) -> datetime:
-        return original(text)  # type: ignore[no-any-return]
 
-    def dt_parse(timestr: Any, *args: Any, **kwargs: Any) -> Any:
-        if args or kwargs or not isinstance(timestr, str):
-            return original(timestr, *args, **kwargs)
-        return _cached(timestr)
+def _install_namedtuple() -> bool:
+    module = _module("azure.durable_functions.models.TaskOrchestrationExecutor")
+    if module is None:
+        return False
+    original = vars(module).get("namedtuple")
+    if _installed(original):
+        return True
+    if original is not collections.namedtuple:
+        return False
+    build: Callable[..., type] = original
+    module_name = module.__name__
+    classes: dict[tuple[str, tuple[str, ...]], type] = {}
 
-    dt_parse._durable_host_cached = True  # type: ignore[attr-defined]
-    vars(module)["dt_parse"] = dt_parse
+    def namedtuple(typename: Any, field_names: Any, **kwargs: Any) -> type:
+        if kwargs or not isinstance(typename, str) or not isinstance(field_names, tuple):
+            return build(typename, field_names, module=kwargs.pop("module", module_name), **kwargs)
+        key = (typename, field_names)
+        cls = classes.get(key)
+        if cls is None:
+            cls = classes[key] = build(typename, field_names, module=module_name)
+        return cls
+
+    setattr(namedtuple, _MARK, True)
+    vars(module)["namedtuple"] = namedtuple
+    return True
+
+
+def _install_strict_mode() -> bool:
+    module = _module("azure.functions._durable_functions")
+    if module is None:
+        return False
+    original = vars(module).get("_is_strict_mode")
+    if _installed(original):
+        return True
+    code = getattr(original, "__code__", None)
+    variable = vars(module).get("_STRICT_ENV_VAR")
+    environ_type = type(os.environ)
+    if (
+        os.name != "posix"
+        or code is None
+        or code.co_names != _STRICT_MODE_NAMES
+        or code.co_argcount != 0
+        or not isinstance(variable, str)
+        or not isinstance(getattr(os.environ, "_data", None), dict)
+    ):
+        return False
+    assert original is not None
+    fallback: Callable[[], bool] = original
+    key = os.environ.encodekey(variable)
+    answers: dict[Any, bool] = {}
+
+    def _is_strict_mode() -> bool:
+        env = os.environ
+        if type(env) is not environ_type:
+            return fallback()
+        raw = env._data.get(key)  # type: ignore[attr-defined]
+        answer = answers.get(raw)
+        if answer is None:
+            value = "" if raw is None else env.decodevalue(raw)
+            answer = value.strip().lower() in module._TRUTHY
+            if len(answers) >= 64:
+                answers.clear()
+            answers[raw] = answer
+        return answer
+
+    setattr(_is_strict_mode, _MARK, True)
+    vars(module)["_is_strict_mode"] = _is_strict_mode
     return True
