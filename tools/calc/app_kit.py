@@ -43,9 +43,7 @@ def allowed_methods(spec: dict[str, Any], path: str) -> list[str]:
 def _openapi(app: FastAPI) -> dict[str, Any]:
     """The spec, with the API key applied globally and only /healthz left open."""
     if app.openapi_schema is None:
-        schema = get_openapi(
-            title=app.title, version=app.version, description=app.description, routes=app.routes
-        )
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
         schema["security"] = SECURITY
         for item in schema["paths"].values():
             for operation in item.values():

@@ -1,6 +1,8 @@
 """Dependencies every router uses: the API key check and the Idempotency-Key header.
 
-The API key is compared in constant time. With no key configured the service is
+They are coroutines because they never block: FastAPI runs a plain function dependency
+in its thread pool, a hand-off that costs far more than the check itself. The API key
+is compared in constant time. With no key configured the service is
 closed rather than open: every protected request gets 401 (secure by default).
 This module is the same file in every service.
 """
@@ -53,7 +55,7 @@ def authorize_headers(settings: Settings, headers: Headers) -> bool:
     return api_key_matches(settings, headers.get(API_KEY_HEADER))
 
 
-def require_api_key(request: Request, presented: Annotated[str | None, Depends(_api_key_scheme)]) -> None:
+async def require_api_key(request: Request, presented: Annotated[str | None, Depends(_api_key_scheme)]) -> None:
     settings: Settings = request.app.state.settings
     if settings.api_key is None:
         raise HTTPException(
@@ -66,7 +68,7 @@ def require_api_key(request: Request, presented: Annotated[str | None, Depends(_
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, f"invalid {API_KEY_HEADER}")
 
 
-def idempotency_key(
+async def idempotency_key(
     key: Annotated[
         str | None,
         Header(

@@ -53,9 +53,7 @@ class BodySizeLimitMiddleware:
         await self.app(scope, _replay(b"".join(chunks), receive), send)
 
     async def _refuse(self, send: Send) -> None:
-        await send_json(
-            send, 413, {"detail": f"request body is larger than the limit of {self.max_bytes} bytes"}
-        )
+        await send_json(send, 413, {"detail": f"request body is larger than the limit of {self.max_bytes} bytes"})
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

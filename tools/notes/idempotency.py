@@ -14,7 +14,9 @@ response would be wrong.
 
 The claim, the action and the completion are separate transactions: a crash in the
 instant between the action's commit and the completion leaves a claim that expires,
-after which a retry acts again. The window is a few microseconds wide.
+after which a retry acts again. The completion commits before the response's last
+bytes go out, so a caller who got the answer can always have it replayed. All three go
+through the database thread (``Database.call``), never blocking the event loop.
 """
 
 from __future__ import annotations
@@ -70,16 +72,17 @@ class StoredResponse:
 class IdempotencyStore:
     """Claims, completes and replays idempotency keys in SQLite."""
 
-    def __init__(
-        self, db: Database, *, lease_seconds: float = 60.0, retention_seconds: float = 30 * 86_400
-    ) -> None:
+    def __init__(self, db: Database, *, lease_seconds: float = 60.0, retention_seconds: float = 30 * 86_400) -> None:
         self._db = db
         self._lease = lease_seconds
         db.executescript(_SCHEMA)
         with db.transaction() as conn:
-            conn.execute(
-                "DELETE FROM idempotency_keys WHERE updated_at < ?", (time.time() - retention_seconds,)
-            )
+            conn.execute("DELETE FROM idempotency_keys WHERE updated_at < ?", (time.time() - retention_seconds,))
+
+    @property
+    def database(self) -> Database:
+        """Where the records live; async callers run the methods through its ``call``."""
+        return self._db
 
     def begin(self, *, key: str, method: str, path: str, fingerprint: str) -> StoredResponse | None:
         """Claim the key and return None, or return the stored response to replay.
@@ -136,8 +139,7 @@ class IdempotencyStore:
     def release(self, *, key: str, method: str, path: str) -> None:
         with self._db.transaction() as conn:
             conn.execute(
-                "DELETE FROM idempotency_keys"
-                " WHERE key = ? AND method = ? AND path = ? AND state = 'pending'",
+                "DELETE FROM idempotency_keys WHERE key = ? AND method = ? AND path = ? AND state = 'pending'",
                 (key, method, path),
             )
 
@@ -170,8 +172,9 @@ class IdempotencyMiddleware:
         for part in (method.encode(), path.encode(), scope.get("query_string", b""), body):
             digest.update(len(part).to_bytes(8, "big") + part)
         store: IdempotencyStore = state.idempotency
+        call = store.database.call
         try:
-            stored = store.begin(key=key, method=method, path=path, fingerprint=digest.hexdigest())
+            stored = await call(store.begin, key=key, method=method, path=path, fingerprint=digest.hexdigest())
         except IdempotencyError as exc:
             await send_json(send, exc.status_code, {"detail": exc.message})
             return
@@ -184,26 +187,29 @@ class IdempotencyMiddleware:
         async def replay_receive() -> Message:
             return {"type": "http.request", "body": body, "more_body": False}
 
+        async def complete() -> None:
+            response = StoredResponse(status=captured.status, headers=captured.headers, body=bytes(captured.body))
+            await call(store.complete, key=key, method=method, path=path, response=response)
+            captured.completed = True
+
         async def capture_send(message: Message) -> None:
             captured.record(message)
+            if captured.finished and 200 <= captured.status < 300:
+                await complete()  # recorded before the caller can see the answer
             await send(message)
 
         try:
             await self.app(scope, replay_receive, capture_send)
         except BaseException:
-            store.release(key=key, method=method, path=path)
+            if not captured.completed:
+                await call(store.release, key=key, method=method, path=path)
             raise
-        if 200 <= captured.status < 300:
-            store.complete(
-                key=key,
-                method=method,
-                path=path,
-                response=StoredResponse(
-                    status=captured.status, headers=captured.headers, body=bytes(captured.body)
-                ),
-            )
+        if captured.completed:
+            return
+        if captured.finished and 200 <= captured.status < 300:
+            await complete()
         else:
-            store.release(key=key, method=method, path=path)
+            await call(store.release, key=key, method=method, path=path)
 
 
 class _Capture:
@@ -213,6 +219,8 @@ class _Capture:
         self.status = 0
         self.headers: list[tuple[str, str]] = []
         self.body = bytearray()
+        self.finished = False
+        self.completed = False
 
     def record(self, message: Message) -> None:
         if message["type"] == "http.response.start":
@@ -220,6 +228,7 @@ class _Capture:
             self.headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in message.get("headers", [])]
         elif message["type"] == "http.response.body":
             self.body.extend(message.get("body", b""))
+            self.finished = not message.get("more_body", False)
 
 
 async def _read_body(receive: Receive) -> bytes:

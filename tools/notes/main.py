@@ -39,9 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.log_level)
         if settings.api_key is None:
-            logger.warning(
-                f"no API key configured: set {api_key_setting(settings)}; every protected request gets 401"
-            )
+            logger.warning(f"no API key configured: set {api_key_setting(settings)}; every protected request gets 401")
         db = Database(settings.db)
         app.state.store = NoteStore(db)
         app.state.idempotency = IdempotencyStore(db)

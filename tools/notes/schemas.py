@@ -32,9 +32,7 @@ def _encodable(value: str) -> str:
     return value
 
 
-Title = Annotated[
-    str, StringConstraints(min_length=1, max_length=200, pattern=r"\S"), AfterValidator(_encodable)
-]
+Title = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"\S"), AfterValidator(_encodable)]
 Tag = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,49}$")]
 RunId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$")]
 

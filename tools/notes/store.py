@@ -124,6 +124,11 @@ class NoteStore:
         self._db = db
         db.executescript(_SCHEMA)
 
+    @property
+    def database(self) -> Database:
+        """Where the notes live; async callers run the methods through its ``call``."""
+        return self._db
+
     def create(self, *, title: str, content: str, tags: list[str], run_id: str | None) -> NoteRecord:
         note_id = f"note_{uuid.uuid4().hex[:16]}"
         now = _now()

@@ -1,4 +1,9 @@
-"""The notes resource: the agent's memory, scoped by run, tagged, searchable."""
+"""The notes resource: the agent's memory, scoped by run, tagged, searchable.
+
+Routes are coroutines that hand their SQLite work to the database thread
+(``Database.call``), so a request costs no thread-pool hand-off and the event loop
+never waits for the database.
+"""
 
 from __future__ import annotations
 
@@ -22,16 +27,12 @@ _ERRORS: dict[int | str, dict[str, object]] = {
     413: {"model": ErrorDetail, "description": "Request body too large."},
     422: {"model": ErrorDetail, "description": "Invalid input; the detail names the problem."},
 }
-_NOT_FOUND: dict[int | str, dict[str, object]] = {
-    404: {"model": ErrorDetail, "description": "No note has this id."}
-}
+_NOT_FOUND: dict[int | str, dict[str, object]] = {404: {"model": ErrorDetail, "description": "No note has this id."}}
 
-router = APIRouter(
-    prefix="/notes", tags=["notes"], dependencies=[Depends(require_api_key)], responses=_ERRORS
-)
+router = APIRouter(prefix="/notes", tags=["notes"], dependencies=[Depends(require_api_key)], responses=_ERRORS)
 
 
-def _store(request: Request) -> NoteStore:
+async def _store(request: Request) -> NoteStore:
     store: NoteStore = request.app.state.store
     return store
 
@@ -76,8 +77,11 @@ def _next_offset(offset: int, count: int, total: int) -> int | None:
     description="Store a note (title, text, tags) so it can be found again later with searchNotes or "
     "listNotes. Set run_id to keep notes of one agent run together. Returns the note with its id.",
 )
-def create_note(body: NoteCreate, store: Store) -> Note:
-    return _note(store.create(title=body.title, content=body.content, tags=body.tags, run_id=body.run_id))
+async def create_note(body: NoteCreate, store: Store) -> Note:
+    record = await store.database.call(
+        store.create, title=body.title, content=body.content, tags=body.tags, run_id=body.run_id
+    )
+    return _note(record)
 
 
 @router.get(
@@ -87,10 +91,10 @@ def create_note(body: NoteCreate, store: Store) -> Note:
     description="Page through notes, newest first, optionally only those of one run or one tag. "
     "Use searchNotes to find notes by their words.",
 )
-def list_notes(
+async def list_notes(
     store: Store, run_id: RunFilter = None, tag: TagFilter = None, limit: Limit = 20, offset: Offset = 0
 ) -> NotePage:
-    records, total = store.page(run_id=run_id, tag=tag, limit=limit, offset=offset)
+    records, total = await store.database.call(store.page, run_id=run_id, tag=tag, limit=limit, offset=offset)
     return NotePage(
         items=[_note(r) for r in records],
         total=total,
@@ -108,7 +112,7 @@ def list_notes(
     "returned, ranked by relevance (matches in the title count most); word forms are matched too "
     "(budget finds budgets). Filter by run_id or tag to narrow it.",
 )
-def search_notes(
+async def search_notes(
     store: Store,
     q: Annotated[
         str,
@@ -125,7 +129,7 @@ def search_notes(
     limit: Limit = 10,
     offset: Offset = 0,
 ) -> SearchPage:
-    hits, total = store.search(q, run_id=run_id, tag=tag, limit=limit, offset=offset)
+    hits, total = await store.database.call(store.search, q, run_id=run_id, tag=tag, limit=limit, offset=offset)
     items = [SearchHit(**_note(h.note).model_dump(), relevance=h.relevance, snippet=h.snippet) for h in hits]
     return SearchPage(
         query=q,
@@ -144,8 +148,8 @@ def search_notes(
     responses=_NOT_FOUND,
     description="Return the full note with this id.",
 )
-def get_note(note_id: NoteId, store: Store) -> Note:
-    return _note(store.get(note_id))
+async def get_note(note_id: NoteId, store: Store) -> Note:
+    return _note(await store.database.call(store.get, note_id))
 
 
 @router.patch(
@@ -157,8 +161,9 @@ def get_note(note_id: NoteId, store: Store) -> Note:
     description="Replace the title, the content or the tags of a note; fields left out keep their "
     "value. Tags given replace all existing tags.",
 )
-def update_note(note_id: NoteId, body: NoteUpdate, store: Store) -> Note:
-    return _note(store.update(note_id, title=body.title, content=body.content, tags=body.tags))
+async def update_note(note_id: NoteId, body: NoteUpdate, store: Store) -> Note:
+    record = await store.database.call(store.update, note_id, title=body.title, content=body.content, tags=body.tags)
+    return _note(record)
 
 
 @router.delete(
@@ -170,6 +175,6 @@ def update_note(note_id: NoteId, body: NoteUpdate, store: Store) -> Note:
     openapi_extra={"x-toolmesh-approval": "required"},
     description="Permanently remove a note. This cannot be undone, so it needs a person's approval.",
 )
-def delete_note(note_id: NoteId, store: Store) -> DeletedNote:
-    store.delete(note_id)
+async def delete_note(note_id: NoteId, store: Store) -> DeletedNote:
+    await store.database.call(store.delete, note_id)
     return DeletedNote(id=note_id)
