@@ -17,30 +17,20 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from openapi_engine import (
-    Catalog,
-    ConversionCache,
-    ToolFunction,
-    ToolInfo,
-    ToolResult,
-    build_catalog,
-    invoke,
-    load_registry,
-)
+from openapi_engine import ToolFunction, ToolInfo, ToolResult, invoke
 
 from .callbacks import callback_url
-from .clients import gateway_session, spec_client, tool_client
-from .errors import ConfigError, ModelStepError
+from .catalog_source import catalog_function, current_catalog_async
+from .clients import gateway_session, tool_client
+from .errors import ModelStepError
 from .model_client import chat_completion
 from .settings import get_settings
 from .tooling import catalog_for_run
 
 __all__ = [
     "bp",
-    "catalog_function",
     "idempotency_key",
     "invoke_with_retries",
-    "load_catalog_now",
     "step_answer",
     "tool_settings",
 ]
@@ -54,27 +44,6 @@ RETRY_BASE_SECONDS = 0.25
 RETRY_MAX_SECONDS = 4.0
 
 
-# Specs are read afresh for every catalog, through one pooled client, and only converted again
-# when their text changes (see openapi_engine.conversion_cache).
-_conversions = ConversionCache()
-
-
-def load_catalog_now(only: list[str] | None = None, *, reconvert: bool = False) -> Catalog:
-    """Read the registry and every spec afresh; a bad tool is a problem, not a failure.
-
-    ``reconvert`` drops the cached conversions first, so even a change the cache cannot see
-    (a document an external ``$ref`` points to) is picked up.
-    """
-    settings = get_settings()
-    path = settings.registry_path
-    if not path.exists():
-        raise ConfigError(f"TOOLMESH_REGISTRY: no registry file at {path}")
-    registry = load_registry(path)
-    if reconvert:
-        _conversions.clear()
-    return build_catalog(registry, client=spec_client(), only=only, cache=_conversions)
-
-
 def tool_settings(tool: ToolInfo) -> dict[str, str]:
     """The secrets a tool's registry entry names, read from the app's settings at call time."""
     return {name: os.environ.get(name, "") for name in tool.auth.values()}
@@ -86,9 +55,9 @@ def idempotency_key(run_id: str, call_id: str) -> str:
 
 
 @bp.activity_trigger(input_name="payload")
-def load_catalog(payload: dict[str, Any]) -> dict[str, Any]:
+async def load_catalog(payload: dict[str, Any]) -> dict[str, Any]:
     """Snapshot the run's part of the tool catalog; it lives in history from then on."""
-    catalog = catalog_for_run(load_catalog_now(), payload.get("tools"))
+    catalog = catalog_for_run(await current_catalog_async(), payload.get("tools"))
     for problem in catalog.problems:
         log.warning("tool catalog problem: %s", problem)
     return catalog.to_dict()
@@ -210,36 +179,6 @@ async def invoke_tool(payload: dict[str, Any]) -> dict[str, Any]:
     return {**result.to_dict(), "json": _json_body(result)}
 
 
-def catalog_function(tool_name: str, operation_id: str) -> tuple[ToolFunction, ToolInfo] | None:
-    """A registered tool's operation, for calls the app makes itself (memory, mailbox replies)."""
-    catalog = _cached_catalog()
-    tool = catalog.tools.get(tool_name)
-    if tool is None:
-        return None
-    for function in catalog.functions:
-        if function.tool == tool.name and function.operation_id == operation_id:
-            return function, tool
-    return None
-
-
-_catalog_cache: dict[str, tuple[float, Catalog]] = {}
-CATALOG_CACHE_SECONDS = 30.0
-
-
-def _cached_catalog() -> Catalog:
-    """The catalog for memory calls, rebuilt at most every 30 s and whenever the registry changes."""
-    settings = get_settings()
-    path = settings.registry_path
-    stamp = f"{path}:{path.stat().st_mtime_ns if path.exists() else 0}"
-    loop_time = asyncio.get_event_loop().time()
-    cached = _catalog_cache.get(stamp)
-    if cached is None or loop_time - cached[0] > CATALOG_CACHE_SECONDS:
-        _catalog_cache.clear()
-        cached = (loop_time, load_catalog_now())
-        _catalog_cache[stamp] = cached
-    return cached[1]
-
-
 def _fit_arguments(function: ToolFunction, candidates: dict[str, Any]) -> dict[str, Any]:
     properties = function.parameters.get("properties", {})
     return {name: value for name, value in candidates.items() if name in properties}
@@ -249,7 +188,7 @@ def _fit_arguments(function: ToolFunction, candidates: dict[str, Any]) -> dict[s
 async def store_memory(payload: dict[str, Any]) -> dict[str, Any]:
     """Write a finished task's result to the memory tool (a tool like any other)."""
     settings = get_settings()
-    found = catalog_function(settings.memory_tool, settings.memory_store_operation)
+    found = await catalog_function(settings.memory_tool, settings.memory_store_operation)
     if found is None:
         return {"stored": False, "reason": f"no memory tool {settings.memory_tool!r} in the registry"}
     function, tool = found
@@ -292,7 +231,7 @@ def _note_texts(value: Any) -> list[str]:
 async def recall_memory(payload: dict[str, Any]) -> list[str]:
     """Notes relevant to a task, from this run's memory."""
     settings = get_settings()
-    found = catalog_function(settings.memory_tool, settings.memory_search_operation)
+    found = await catalog_function(settings.memory_tool, settings.memory_search_operation)
     if found is None:
         return []
     function, tool = found

@@ -15,11 +15,11 @@ import httpx
 
 __all__ = ["gateway_session", "spec_client", "tool_client"]
 
-_tool_clients: dict[int, httpx.AsyncClient] = {}
+_tool_sessions: dict[int, aiohttp.ClientSession] = {}
 _gateway_sessions: dict[int, aiohttp.ClientSession] = {}
 
-DEFAULT_TOOL_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
-TOOL_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+# Tool calls and memory calls of hundreds of runs can be in flight together.
+TOOL_CONNECTIONS = 1000
 # Model steps wait seconds each, so many are in flight at once: allow a connection per step.
 GATEWAY_CONNECTIONS = 1000
 SPEC_FETCH_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
@@ -32,14 +32,17 @@ def _loop_key() -> int:
     return id(asyncio.get_running_loop())
 
 
-def tool_client() -> httpx.AsyncClient:
+def tool_client() -> aiohttp.ClientSession:
+    """The pooled session for tool calls (timeouts are set per call from the registry).
+
+    Redirects are followed by the engine itself, which refuses any that leave the tool's host.
+    """
     key = _loop_key()
-    client = _tool_clients.get(key)
-    if client is None or client.is_closed:
-        # Redirects are followed by the engine itself, which refuses any that leave the tool's host.
-        client = httpx.AsyncClient(timeout=DEFAULT_TOOL_TIMEOUT, limits=TOOL_LIMITS, follow_redirects=False)
-        _tool_clients[key] = client
-    return client
+    session = _tool_sessions.get(key)
+    if session is None or session.closed:
+        session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=TOOL_CONNECTIONS))
+        _tool_sessions[key] = session
+    return session
 
 
 def gateway_session() -> aiohttp.ClientSession:

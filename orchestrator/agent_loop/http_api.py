@@ -14,8 +14,9 @@ from typing import Any
 import azure.durable_functions as df
 import azure.functions as func
 
-from .activities import catalog_function, idempotency_key, invoke_with_retries, load_catalog_now
+from .activities import idempotency_key, invoke_with_retries
 from .callbacks import verify_callback
+from .catalog_source import catalog_function, load_catalog_now
 from .orchestration import CANCEL_EVENT, ORCHESTRATOR_NAME, approval_event, callback_event
 from .run_request import RunRequestError, parse_run_request
 from .settings import get_settings
@@ -230,7 +231,7 @@ async def reply_to_message(req: func.HttpRequest, client: df.DurableOrchestratio
     if waiting is None or not isinstance(message_id, str):
         return _error(404, f"run {run_id} is not waiting for a reply to call {call_id!r}")
     settings = get_settings()
-    found = catalog_function(settings.mailbox_tool, settings.mailbox_reply_operation)
+    found = await catalog_function(settings.mailbox_tool, settings.mailbox_reply_operation)
     if found is None:
         return _error(409, f"no {settings.mailbox_reply_operation} operation on tool {settings.mailbox_tool!r}")
     function, tool = found

@@ -138,7 +138,9 @@ class AgentRun:
     def _activity(self, function: Any, payload: dict[str, Any]) -> Steps:
         return (yield from self._guarded(self.context.call_activity(function, payload)))
 
-    def _model(self, step: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> Steps:
+    def _model_call(
+        self, step: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None
+    ) -> TaskBase:
         payload: dict[str, Any] = {
             "run_id": self.state.run_id,
             "step": step,
@@ -149,8 +151,11 @@ class AgentRun:
             payload["tools"] = tools
         if step in ("create_tasks", "prioritize"):
             payload["response_format"] = {"type": "json_object"}
+        return self.context.call_activity(activities.llm_step, payload)
+
+    def _model(self, step: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> Steps:
         try:
-            answer: dict[str, Any] = yield from self._activity(activities.llm_step, payload)
+            answer: dict[str, Any] = yield from self._guarded(self._model_call(step, messages, tools))
         except RunCancelled:
             raise
         except Exception as exc:  # the activity failed after its own retries
@@ -241,8 +246,7 @@ class AgentRun:
         self.state.done.append(task)
         self.state.iteration += 1
         self._status("planning")
-        yield from self._remember(task)
-        met = yield from self._create_tasks(task)
+        met = yield from self._remember_and_create_tasks(task)
         if met:
             return True
         if len(self.state.pending) > 1:
@@ -250,8 +254,33 @@ class AgentRun:
         return False
 
     def _create_tasks(self, last: Task | None) -> Steps:
+        """Ask for new tasks; True when the model judges the objective met and nothing is pending."""
+        messages = create_tasks_messages(self.state, last, self.request.options.max_new_tasks)
+        answer = yield from self._model("create_tasks", messages)
+        return self._add_created(answer)
+
+    def _remember_and_create_tasks(self, task: Task) -> Steps:
+        """Store the task's result in memory while the model plans: neither needs the other.
+
+        Run side by side, the memory write costs a run no wall time; the next task's recall
+        still starts only after both are done.
+        """
+        messages = create_tasks_messages(self.state, task, self.request.options.max_new_tasks)
+        store = self.context.call_activity(activities.store_memory, self._memory_entry(task))
+        create = self._model_call("create_tasks", messages)
+        try:
+            _, answer = yield from self._guarded(self.context.task_all([store, create]))
+        except RunCancelled:
+            raise
+        except Exception as exc:
+            if create.state is TaskState.FAILED:
+                raise ModelStepFailed(f"create_tasks: {exc}") from exc
+            raise
+        self.state.usage.add_llm(answer.get("usage"))
+        return self._add_created(answer)
+
+    def _add_created(self, answer: dict[str, Any]) -> bool:
         max_new = self.request.options.max_new_tasks
-        answer = yield from self._model("create_tasks", create_tasks_messages(self.state, last, max_new))
         parsed = parse_json_object(answer.get("content"))
         if parsed is None:
             self.state.events.append("task creator answer was not a JSON object; no tasks added")
@@ -269,11 +298,8 @@ class AgentRun:
                 "of the pending tasks; order kept"
             )
 
-    def _remember(self, task: Task) -> Steps:
-        yield from self._activity(
-            activities.store_memory,
-            {"run_id": self.state.run_id, "task_id": task.id, "task": task.task, "result": task.result or ""},
-        )
+    def _memory_entry(self, task: Task) -> dict[str, Any]:
+        return {"run_id": self.state.run_id, "task_id": task.id, "task": task.task, "result": task.result or ""}
 
     def _summary(self, outcome: str, stop_reason: str) -> Steps:
         done = len(self.state.done)

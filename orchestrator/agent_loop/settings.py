@@ -26,7 +26,10 @@ class Settings(BaseSettings):
     """Client key the orchestrator presents to the gateway; provider keys never live here."""
 
     registry_path: Path = Field(default=DEFAULT_REGISTRY, alias="TOOLMESH_REGISTRY")
-    """The tool registry (specs/registry.yaml); read afresh at every run start."""
+    """The tool registry (specs/registry.yaml); a change to it is seen by the next run."""
+
+    catalog_ttl_seconds: float = Field(default=5.0, ge=0, alias="TOOLMESH_CATALOG_TTL")
+    """How long runs reuse the catalog read from the tools' specs (see agent_loop.catalog_source)."""
 
     public_url: str = Field(default="", alias="TOOLMESH_PUBLIC_URL")
     """This app's public origin, used to build callback URLs for tools; empty: taken from the request."""

@@ -16,7 +16,9 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp
 import httpx
+from yarl import URL
 
 from .arguments import drop_omitted_nulls, validate_arguments
 from .models import SecurityBinding, ToolFunction, ToolResult
@@ -89,9 +91,7 @@ def _build(
         elif binding.location == "header":
             text = header_value(binding, value)
             if "\r" in text or "\n" in text:
-                raise _CallError(
-                    f"argument '{binding.arg}' must not contain line breaks (it is sent as a header)"
-                )
+                raise _CallError(f"argument '{binding.arg}' must not contain line breaks (it is sent as a header)")
             headers[binding.name] = text
         else:
             cookies.append(cookie_pair(binding, value))
@@ -203,7 +203,7 @@ async def invoke(
     arguments: Mapping[str, Any],
     *,
     base_url: str,
-    client: httpx.AsyncClient,
+    client: aiohttp.ClientSession,
     settings: Mapping[str, str],
     timeout_seconds: float = DEFAULT_TOOL_TIMEOUT,
     idempotency_key: str | None = None,
@@ -213,9 +213,7 @@ async def invoke(
     """Validate, build the request per the spec, send it to `base_url`, and report the outcome."""
     problems = validate_arguments(function, arguments)
     if problems:
-        return ToolResult(
-            ok=False, error=f"invalid arguments for {function.name}: " + "; ".join(problems)[:2000]
-        )
+        return ToolResult(ok=False, error=f"invalid arguments for {function.name}: " + "; ".join(problems)[:2000])
     try:
         spec = _build(
             function, drop_omitted_nulls(function, arguments), base_url=base_url, settings=settings,
@@ -227,54 +225,91 @@ async def invoke(
     if content_type:
         spec["headers"]["Content-Type"] = content_type
     try:
-        request = client.build_request(**spec, timeout=timeout_seconds)
-        return await _send(client, request, base_url, max_body_chars, paging_hint(function))
-    except httpx.TimeoutException:
-        return ToolResult(
-            ok=False, error=f"the service did not answer within {timeout_seconds:g} s", retryable=True
-        )
-    except httpx.TransportError as exc:
-        return ToolResult(
-            ok=False, error=f"could not reach the service ({type(exc).__name__})", retryable=True
-        )
-    except httpx.HTTPError as exc:
+        request = httpx.Request(**spec)
+    except (httpx.InvalidURL, ValueError, TypeError) as exc:
+        return ToolResult(ok=False, error=f"the request could not be built: {exc}")
+    timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+    try:
+        return await _send(client, request, base_url, timeout, max_body_chars, paging_hint(function))
+    except TimeoutError:
+        return ToolResult(ok=False, error=f"the service did not answer within {timeout_seconds:g} s", retryable=True)
+    except aiohttp.ClientConnectionError as exc:
+        return ToolResult(ok=False, error=f"could not reach the service ({type(exc).__name__})", retryable=True)
+    except aiohttp.ClientError as exc:
         return ToolResult(ok=False, error=f"request failed: {type(exc).__name__}")
 
 
+# Headers the transport writes itself from the request it sends.
+_TRANSPORT_HEADERS = frozenset({"host", "content-length", "transfer-encoding"})
+
+
 async def _send(
-    client: httpx.AsyncClient, request: httpx.Request, base_url: str, limit: int, hint: str
+    client: aiohttp.ClientSession,
+    request: httpx.Request,
+    base_url: str,
+    timeout: aiohttp.ClientTimeout,
+    limit: int,
+    hint: str,
 ) -> ToolResult:
+    """Send ``request`` (encoded by httpx: params, forms, multipart) over the aiohttp session.
+
+    httpx builds the bytes, so how arguments are encoded does not depend on the transport;
+    aiohttp carries them, because its connection pool stays cheap with hundreds of calls in
+    flight, where httpcore's scans every connection for every request.
+    """
     for _ in range(MAX_REDIRECTS + 1):
-        response = await client.send(request, follow_redirects=False, stream=True)
-        try:
-            if response.is_redirect and response.next_request is not None:
-                target = response.next_request.url
+        headers = [(k, v) for k, v in request.headers.multi_items() if k.lower() not in _TRANSPORT_HEADERS]
+        async with client.request(
+            request.method,
+            URL(str(request.url), encoded=True),
+            headers=headers,
+            data=request.read() or None,
+            allow_redirects=False,
+            timeout=timeout,
+        ) as response:
+            location = response.headers.get("location")
+            if response.status in _REDIRECTS and location:
+                target = request.url.join(location)
                 if _origin(target) != _origin(base_url):
                     return ToolResult(
-                        ok=False, status=response.status_code,
+                        ok=False, status=response.status,
                         error=f"refused a redirect to another host ({target.host})",
                     )  # fmt: skip
-                request = response.next_request
+                request = _redirected(request, response.status, target)
                 continue
-            chunks: list[bytes] = []
-            size, capped = 0, False
             cap = max(limit * 4, 65536)
-            async for chunk in response.aiter_bytes():
-                chunks.append(chunk)
-                size += len(chunk)
-                if size > cap:
-                    capped = True
+            content = await response.content.read(cap + 1)
+            while len(content) <= cap and not response.content.at_eof():
+                more = await response.content.read(cap + 1 - len(content))
+                if not more:
                     break
-            content = b"".join(chunks)
-        finally:
-            await response.aclose()
-        content_type = response.headers.get("content-type")
-        body, truncated = _text(content, content_type, limit, capped, hint)
-        status = response.status_code
+                content += more
+            capped = len(content) > cap
+            content_type = response.headers.get("content-type")
+            status, reason = response.status, response.reason or ""
+        body, truncated = _text(content[:cap] if capped else content, content_type, limit, capped, hint)
         ok = 200 <= status < 300
-        error = None if ok else f"the service answered HTTP {status} {response.reason_phrase}".rstrip()
+        error = None if ok else f"the service answered HTTP {status} {reason}".rstrip()
         return ToolResult(
             ok=ok, status=status, content_type=content_type, body=body, truncated=truncated, error=error,
             retryable=status == 429 or status >= 500,
         )  # fmt: skip
     return ToolResult(ok=False, error=f"more than {MAX_REDIRECTS} redirects", retryable=False)
+
+
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+def _redirected(request: httpx.Request, status: int, target: httpx.URL) -> httpx.Request:
+    """The request to send after a redirect, as browsers (and httpx) make it.
+
+    307 and 308 repeat the request as it was; 303, and 301/302 after a POST, become a GET
+    without a body.
+    """
+    method = request.method
+    if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
+        method = "GET"
+    if method == request.method:
+        return httpx.Request(method, target, headers=request.headers, content=request.read())
+    headers = {k: v for k, v in request.headers.items() if k.lower() not in ("content-type", "content-length")}
+    return httpx.Request(method, target, headers=headers)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import httpx
+import aiohttp
 import pytest
 
 from openapi_engine import ConversionOptions, ConvertedSpec, ToolFunction, load_and_convert
@@ -43,8 +43,8 @@ def fn(echo_spec: ConvertedSpec):
 
 
 @pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=httpx.Timeout(10.0)) as http:
+async def client() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as http:
         yield http
 
 

@@ -6,6 +6,7 @@ import base64
 import json
 from typing import Any
 
+import aiohttp
 import httpx
 
 from openapi_engine import ToolResult, invoke
@@ -15,7 +16,7 @@ SETTINGS = {"ECHO_KEY": "secret-key-123", "QueryKey": "q-secret", "CookieKey": "
 
 
 async def call(
-    fn, name: str, args: dict[str, Any], server: RunningServer, client: httpx.AsyncClient, **kw: Any
+    fn, name: str, args: dict[str, Any], server: RunningServer, client: aiohttp.ClientSession, **kw: Any
 ) -> ToolResult:
     settings = kw.pop("settings", SETTINGS)
     return await invoke(fn(name), args, base_url=server.url, client=client, settings=settings, **kw)
