@@ -266,10 +266,11 @@ async def _recall(session: aiohttp.ClientSession, url: str, run_id: str, query: 
 
 
 async def _agent_run(
-    session: aiohttp.ClientSession, url: str, run_id: str, *, tasks: int, think: float, seed: int
+    session: aiohttp.ClientSession, url: str, run_id: str, *, tasks: int, think: float, spread: float, seed: int
 ) -> tuple[list[float], list[float]]:
     """One run's memory traffic: before each task a recall, after it a store; model time between."""
     rng = random.Random(seed)
+    await asyncio.sleep(rng.uniform(0, spread))
     recalls: list[float] = []
     stores: list[float] = []
     for task_id in range(1, tasks + 1):
@@ -282,7 +283,7 @@ async def _agent_run(
 
 
 async def _memory_load(
-    url: str, pid: int, *, runs: int, tasks: int, think: float, prefill: int, tag: str
+    url: str, pid: int, *, runs: int, tasks: int, think: float, spread: float, prefill: int, tag: str
 ) -> dict[str, float]:
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector, headers={"X-API-Key": KEY}) as session:
@@ -297,7 +298,10 @@ async def _memory_load(
             )
         cpu_before, wall_before = process_cpu_seconds(pid), time.perf_counter()
         results = await asyncio.gather(
-            *(_agent_run(session, url, f"{tag}-run-{i}", tasks=tasks, think=think, seed=i) for i in range(runs))
+            *(
+                _agent_run(session, url, f"{tag}-run-{i}", tasks=tasks, think=think, spread=spread, seed=i)
+                for i in range(runs)
+            )
         )
         cpu, wall = process_cpu_seconds(pid) - cpu_before, time.perf_counter() - wall_before
     recalls = [t * 1000 for r, _ in results for t in r]
@@ -317,7 +321,15 @@ async def _memory_load(
 
 
 def bench_memory(
-    tmp: Path, *, runs: int, tasks: int, think_ms: float, prefill: int, baseline: str | None, rounds: int
+    tmp: Path,
+    *,
+    runs: int,
+    tasks: int,
+    think_ms: float,
+    spread_ms: float,
+    prefill: int,
+    baseline: str | None,
+    rounds: int,
 ) -> None:
     """``runs`` agent runs at once, each recalling and storing ``tasks`` times, against the service.
 
@@ -339,6 +351,7 @@ def bench_memory(
                             runs=runs,
                             tasks=tasks,
                             think=think_ms / 1000,
+                            spread=spread_ms / 1000,
                             prefill=prefill,
                             tag=f"{label}{round_index}",
                         )
@@ -348,7 +361,8 @@ def bench_memory(
                 server.stop()
     print(
         f"Memory load: {runs} agent runs at once, {tasks} recalls + {tasks} stores each, "
-        f"think time {think_ms} ms (exponential), {prefill} earlier notes; median of {rounds} round(s)"
+        f"think time {think_ms} ms (exponential), starts spread over {spread_ms} ms, {prefill} earlier notes;"
+        f" median of {rounds} round(s)"
     )
     names = list(figures["current"][0])
     header = f"{'':<20}" + "".join(f"{label:>12}" for label, _ in variants)
@@ -366,7 +380,8 @@ def main() -> None:
     parser.add_argument("what", nargs="?", default="all", help="'memory' for the memory load only, or N calls")
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--tasks", type=int, default=5)
-    parser.add_argument("--think-ms", type=float, default=20.0)
+    parser.add_argument("--think-ms", type=float, default=200.0, help="mean model time between calls")
+    parser.add_argument("--spread-ms", type=float, default=1000.0, help="runs start within this time")
     parser.add_argument("--prefill", type=int, default=2000)
     parser.add_argument("--baseline", help="git revision whose notes service to compare with")
     parser.add_argument("--rounds", type=int, default=1)
@@ -382,6 +397,7 @@ def main() -> None:
             runs=args.runs,
             tasks=args.tasks,
             think_ms=args.think_ms,
+            spread_ms=args.spread_ms,
             prefill=args.prefill,
             baseline=args.baseline,
             rounds=args.rounds,
