@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import IntEnum
+from functools import lru_cache
 from typing import Any
 
 __all__ = [
@@ -67,10 +68,15 @@ class EventType(IntEnum):
 ORCHESTRATION_STATUS_CODE = {"Completed": 1, "ContinuedAsNew": 2, "Failed": 3, "Terminated": 5}
 
 
+@lru_cache(maxsize=256)
 def dtfx_time(moment: datetime) -> str:
-    """Format like .NET's round-trip "o" format in UTC: seven fractional digits and ``Z``."""
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond:06d}0Z"
+    """Format like .NET's round-trip "o" format in UTC: seven fractional digits and ``Z``.
+
+    Cached: the events of one episode share their moment, and this runs for each of them.
+    """
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return moment.isoformat(timespec="microseconds")[:26] + "0Z"
 
 
 def parse_time(text: str) -> datetime:

@@ -17,24 +17,32 @@ is not there:
   replacement reads the same live mapping's backing dictionary and memoises the answer per
   raw value, so changing the variable at run time still takes effect at once. It is
   installed only when the original is the known one-liner (checked by its code's names) on
-  POSIX, and defers to the original whenever ``os.environ`` is not the standard mapping.
+  POSIX, and defers to the original whenever ``os.environ`` is not the standard mapping;
+- that same codec module calls ``json.loads(s, object_hook=...)`` for every activity result
+  the replay reads, and ``json.dumps(value, default=...)`` for every reply, and ``json``
+  builds a fresh decoder or encoder for each call with an option: the module's ``json``
+  becomes :class:`ReusingJson`, which keeps one per hook, as ``json`` itself keeps one
+  default decoder and encoder for calls without options (they hold no per-call state).
 """
 
 from __future__ import annotations
 
 import collections
 import importlib
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
 
 from durable_host.timestamps import TimestampCache
 
-__all__ = ["Installed", "install"]
+__all__ = ["Installed", "ReusingJson", "install"]
 
 CACHE_SIZE = 1 << 17
+MAX_HOOKS = 16
+_T = TypeVar("_T")
 _MARK = "_durable_host_speedup"
 # What the SDK's ``_is_strict_mode`` refers to: ``os.environ.get(_STRICT_ENV_VAR, "").strip().lower() in _TRUTHY``.
 _STRICT_MODE_NAMES = ("os", "environ", "get", "_STRICT_ENV_VAR", "strip", "lower", "_TRUTHY")
@@ -47,6 +55,7 @@ class Installed:
     timestamps: bool
     namedtuple: bool
     strict_mode: bool
+    codec_json: bool
 
 
 def install() -> Installed:
@@ -55,6 +64,7 @@ def install() -> Installed:
         timestamps=_install_timestamps(),
         namedtuple=_install_namedtuple(),
         strict_mode=_install_strict_mode(),
+        codec_json=_install_codec_json(),
     )
 
 
@@ -153,4 +163,55 @@ def _install_strict_mode() -> bool:
 
     setattr(_is_strict_mode, _MARK, True)
     vars(module)["_is_strict_mode"] = _is_strict_mode
+    return True
+
+
+class ReusingJson:
+    """Stands in for the ``json`` module: the same calls and results, decoders and encoders reused.
+
+    Only ``loads(text, object_hook=hook)`` for a ``str`` without a byte-order mark (the case
+    where ``json.loads`` is exactly ``JSONDecoder(object_hook=hook).decode(text)``) and
+    ``dumps(value, default=hook)`` (exactly ``JSONEncoder(default=hook).encode(value)``) take
+    the reused objects; every other call, and every other attribute, is ``json``'s own.
+    """
+
+    def __init__(self) -> None:
+        self._decoders: dict[Any, json.JSONDecoder] = {}
+        self._encoders: dict[Any, json.JSONEncoder] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(json, name)
+
+    def loads(self, s: Any, **kwargs: Any) -> Any:
+        hook = kwargs.get("object_hook")
+        if hook is None or len(kwargs) != 1 or type(s) is not str or s.startswith("\ufeff"):
+            return json.loads(s, **kwargs)
+        decoder = self._decoders.get(hook) or _remember(self._decoders, hook, json.JSONDecoder(object_hook=hook))
+        return decoder.decode(s)
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        hook = kwargs.get("default")
+        if hook is None or len(kwargs) != 1:
+            return json.dumps(obj, **kwargs)
+        encoder = self._encoders.get(hook) or _remember(self._encoders, hook, json.JSONEncoder(default=hook))
+        return encoder.encode(obj)
+
+
+def _remember(objects: dict[Any, _T], hook: Any, made: _T) -> _T:
+    """Keep ``made`` for ``hook`` unless many hooks are known already (they are a handful of functions)."""
+    if len(objects) < MAX_HOOKS:
+        objects[hook] = made
+    return made
+
+
+def _install_codec_json() -> bool:
+    module = _module("azure.functions._durable_functions")
+    if module is None:
+        return False
+    current = vars(module).get("json")
+    if isinstance(current, ReusingJson):
+        return True
+    if current is not json:
+        return False
+    vars(module)["json"] = ReusingJson()
     return True

@@ -108,7 +108,7 @@ def _episode_bodies() -> tuple[list[str], list[list[str | None]]]:
 
 def test_install_finds_every_target_of_the_pinned_sdk_and_is_idempotent() -> None:
     first = sdk_speedups.install()
-    assert first == sdk_speedups.Installed(timestamps=True, namedtuple=True, strict_mode=True)
+    assert first == sdk_speedups.Installed(timestamps=True, namedtuple=True, strict_mode=True, codec_json=True)
     assert sdk_speedups.install() == first
 
 
@@ -173,3 +173,70 @@ def test_strict_mode_changes_what_df_loads_does_at_once(monkeypatch: pytest.Monk
     monkeypatch.delenv(STRICT)
     with pytest.raises(ValueError, match="is not loaded in sys.modules"):
         codec.df_loads(envelope)
+
+
+class Point:
+    """A custom value the SDK's codec wraps in its class/module envelope."""
+
+    def __init__(self, x: int) -> None:
+        self.x = x
+
+    @staticmethod
+    def to_json(obj: Point) -> dict[str, int]:
+        return {"x": obj.x}
+
+    @classmethod
+    def from_json(cls, data: dict[str, int]) -> Point:
+        return cls(data["x"])
+
+
+PAYLOADS: list[Any] = [
+    None,
+    0,
+    1.5,
+    "text \u00e9 \ud83d\ude00",
+    [1, [2, {"a": None}]],
+    {"nested": {"k": [True, False]}},
+]
+
+
+@pytest.mark.parametrize("value", PAYLOADS)
+def test_codec_reusing_json_gives_json_results_for_plain_values(value: Any) -> None:
+    sdk_speedups.install()
+    assert isinstance(vars(codec)["json"], sdk_speedups.ReusingJson)
+    text = codec.df_dumps(value)
+    assert text == json.dumps(value)
+    assert codec.df_loads(text) == json.loads(text)
+    assert codec.df_loads(text, expected_type=type(value)) == json.loads(text)
+
+
+def test_codec_reusing_json_round_trips_custom_objects_like_json() -> None:
+    sdk_speedups.install()
+    value = {"points": [Point(1), Point(2)]}
+    text = codec.df_dumps(value)
+    assert text == json.dumps(value, default=codec._serialize_custom_object)
+    restored = codec.df_loads(text)
+    assert [p.x for p in restored["points"]] == [1, 2]
+    assert all(type(p) is Point for p in restored["points"])
+
+
+def test_codec_reusing_json_raises_json_errors_unchanged() -> None:
+    reusing = sdk_speedups.ReusingJson()
+    for bad in ("\ufeff{}", "{", '{"a": }', b"\xff", 17):
+        try:
+            json.loads(bad, object_hook=dict)  # type: ignore[arg-type]
+        except Exception as exc:
+            expected: tuple[str, str] = (type(exc).__name__, str(exc))
+        with pytest.raises(Exception) as raised:
+            reusing.loads(bad, object_hook=dict)
+        assert (type(raised.value).__name__, str(raised.value)) == expected
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        reusing.dumps({1, 2}, default=json.JSONEncoder().default)
+
+
+def test_codec_reusing_json_passes_other_options_and_attributes_to_json() -> None:
+    reusing = sdk_speedups.ReusingJson()
+    assert reusing.dumps({"b": 1, "a": 2}, sort_keys=True, default=str) == '{"a": 2, "b": 1}'
+    assert reusing.loads(b'{"a": 1}', object_hook=dict) == {"a": 1}
+    assert reusing.loads("1.5", parse_float=str) == "1.5"
+    assert reusing.JSONDecodeError is json.JSONDecodeError

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -205,3 +205,17 @@ def test_cache_raises_dateutils_error_for_bad_input_and_remembers_nothing() -> N
         assert _outcome(cache.__getitem__, bad) == _outcome(dateutil_parse, bad)
         assert _outcome(cache.__getitem__, bad)[0] == "error"
     assert len(cache) == 0
+
+
+def test_dtfx_time_writes_seven_digit_utc_for_any_zone_and_equal_instants() -> None:
+    rng = random.Random(3)
+    for _ in range(2000):
+        moment = datetime(2024, 1, 1, tzinfo=UTC) + timedelta(
+            seconds=rng.randint(0, 10**8), microseconds=rng.choice([0, rng.randint(0, 999999)])
+        )
+        zone = timezone(timedelta(minutes=rng.choice([0, 180, -330, 345])))
+        local = moment.astimezone(zone)
+        expected = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond:06d}0Z"
+        assert h.dtfx_time(local) == expected
+        assert h.dtfx_time(moment) == expected
+        assert h.parse_time(expected) == moment
