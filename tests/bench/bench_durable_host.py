@@ -1,6 +1,6 @@
 """Benchmark of the local durable host: run with ``.venv/bin/python tests/bench/bench_durable_host.py``.
 
-Five figures, each against a baseline measured in the same run:
+Six figures, each against a baseline measured in the same run:
 
 1. sequential no-op activities per second in one instance (baseline: the same orchestration
    replayed by the same episode code in memory, without SQLite, threads or HTTP);
@@ -11,7 +11,10 @@ Five figures, each against a baseline measured in the same run:
    the ratio step 1,000 / step 10 is the figure;
 5. 1,000 sequential no-op activities in one instance that continues as new every 100 steps
    (the documented way to run long sequences), in activities per second (baseline: ten
-   in-memory replays of 100 steps).
+   in-memory replays of 100 steps);
+6. the CPU cost of one episode (prepare, the SDK's replay, finish) at steps 5 to 300 of a
+   sequential orchestration, with the host's SDK speedups (``durable_host/sdk_speedups.py``)
+   against the unmodified SDK measured in a fresh process. ``--episodes`` prints this one alone.
 
 Goals: >= 300 sequential activities/s (figures 1 and 5), >= 1,000 fan-out activities/s, and a
 step-1,000/step-10 ratio within 1.5x with continue_as_new. Nothing is asserted: figures are
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -51,6 +55,8 @@ LONG_STEPS = 1000
 CAN_EVERY = 20
 CAN_TOTAL = 1000
 CAN_SEQUENCE_EVERY = 100
+REPLAY_STEPS = (5, 20, 100, 300)
+REPLAY_REPEATS = 30
 
 
 def _client(url: str) -> httpx.Client:
@@ -78,74 +84,132 @@ def _run(client: httpx.Client, name: str, value: Any, instance_id: str, timeout:
     return elapsed
 
 
-def _in_memory_sequential(count: int) -> float:
-    """Baseline: the host's own episode code with the real SDK, everything in memory."""
-    import azure.durable_functions as df
+class _InMemoryInstance:
+    """One sequential no-op instance driven by the host's own episode code and the real SDK, in memory."""
 
-    from durable_host import episode
-    from durable_host import history as h
-    from durable_host.invoke import run_orchestrator
-    from durable_host.store import InstanceRow, MessageKind, MessageRow, RuntimeStatus
+    def __init__(self, count: int) -> None:
+        import azure.durable_functions as df
 
-    def orch(context: Any) -> Any:
-        for n in range(context.get_input()):
-            yield context.call_activity("noop", n)
-        return count
+        from durable_host import episode
+        from durable_host import history as h
+        from durable_host.store import InstanceRow, MessageKind, MessageRow
 
-    from durable_host import sdk_speedups
+        def orch(context: Any) -> Any:
+            for n in range(context.get_input()):
+                yield context.call_activity("noop", n)
+            return count
 
-    sdk_speedups.install()
-    handle = df.Orchestrator.create(orch)
-    row = InstanceRow.new(
-        instance_id="i",
-        name="o",
-        input_json=json.dumps(json.dumps(count)),
-        created_time=h.dtfx_time(datetime.now(UTC)),
-        execution_id="e",
-    )
-    history: list[str] = []
-    start_msg = episode.start_message(row, datetime.now(UTC))
-    queue = [
-        MessageRow(
-            id=1,
+        self.handle = df.Orchestrator.create(orch)
+        self.row = InstanceRow.new(
             instance_id="i",
+            name="o",
+            input_json=json.dumps(json.dumps(count)),
+            created_time=h.dtfx_time(datetime.now(UTC)),
             execution_id="e",
-            kind=MessageKind.EVENT,
-            payload=start_msg.payload,
-            visible_at=0,
         )
-    ]
+        self.history: list[str] = []
+        start = episode.start_message(self.row, datetime.now(UTC))
+        self.queue = [
+            MessageRow(
+                id=1, instance_id="i", execution_id="e", kind=MessageKind.EVENT, payload=start.payload, visible_at=0
+            )
+        ]
+        self.next_id = 2
 
-    class Known:
-        def is_orchestrator(self, name: str) -> bool:
-            return False
+    @property
+    def done(self) -> bool:
+        from durable_host.store import RuntimeStatus
 
-        def is_active(self, instance_id: str) -> bool:
-            return False
+        return self.row.status is RuntimeStatus.COMPLETED
 
-    began = time.perf_counter()
-    next_id = 2
-    while row.status is not RuntimeStatus.COMPLETED:
-        now = datetime.now(UTC) + timedelta(microseconds=next_id)
-        plan = episode.prepare(row, history, queue, now)
+    def episode(self) -> Any:
+        """Run the next episode (prepare, the SDK's replay, finish) and return its commit, unapplied."""
+        from durable_host import episode
+        from durable_host.invoke import run_orchestrator
+
+        now = datetime.now(UTC) + timedelta(microseconds=self.next_id)
+        plan = episode.prepare(self.row, self.history, self.queue, now)
         assert plan.body is not None
-        commit = episode.finish(plan, run_orchestrator(handle, plan.body), Known())
-        history.extend(commit.history_append)
-        row = commit.instance
-        queue = []
+        return episode.finish(plan, run_orchestrator(self.handle, plan.body), _NoOtherInstances())
+
+    def step(self) -> None:
+        """Run the next episode and apply it; each new activity's result becomes the next message."""
+        from durable_host import history as h
+        from durable_host.store import MessageKind, MessageRow
+
+        commit = self.episode()
+        self.history.extend(commit.history_append)
+        self.row = commit.instance
+        now = datetime.now(UTC)
+        self.queue = []
         for activity in commit.new_activities:
-            queue.append(
+            payload = h.task_completed(now, activity.task_id, activity.input)
+            self.queue.append(
                 MessageRow(
-                    id=next_id,
+                    id=self.next_id,
                     instance_id="i",
                     execution_id="e",
                     kind=MessageKind.EVENT,
-                    payload=h.task_completed(now, activity.task_id, activity.input),
+                    payload=payload,
                     visible_at=0,
                 )
             )
-            next_id += 1
+            self.next_id += 1
+
+
+class _NoOtherInstances:
+    def is_orchestrator(self, name: str) -> bool:
+        return False
+
+    def is_active(self, instance_id: str) -> bool:
+        return False
+
+
+def _in_memory_sequential(count: int) -> float:
+    """Baseline: the host's own episode code with the real SDK, everything in memory."""
+    from durable_host import sdk_speedups
+
+    sdk_speedups.install()
+    instance = _InMemoryInstance(count)
+    began = time.perf_counter()
+    while not instance.done:
+        instance.step()
     return time.perf_counter() - began
+
+
+def _episode_medians(speedups: bool) -> dict[int, float]:
+    """Median seconds of one episode at each of REPLAY_STEPS steps (a new timestamp each time)."""
+    if speedups:
+        from durable_host import sdk_speedups
+
+        sdk_speedups.install()
+    instance = _InMemoryInstance(max(REPLAY_STEPS) + 1)
+    medians: dict[int, float] = {}
+    for target in REPLAY_STEPS:
+        while len(instance.history) < 4 * target:
+            instance.step()
+        samples = []
+        for _ in range(REPLAY_REPEATS):
+            began = time.perf_counter()
+            instance.episode()
+            samples.append(time.perf_counter() - began)
+        medians[target] = statistics.median(samples)
+    return medians
+
+
+def _replay_figure() -> None:
+    """6. One episode's cost with the SDK speedups against the unmodified SDK (in a fresh process)."""
+    child = subprocess.run(
+        [sys.executable, __file__, "--episode-baseline"], capture_output=True, text=True, check=True, timeout=600
+    )
+    plain = {int(k): v for k, v in json.loads(child.stdout).items()}
+    fast = _episode_medians(speedups=True)
+    for steps in REPLAY_STEPS:
+        print(
+            f"6. one episode at step {steps} ({4 * steps + 2} history events), median of {REPLAY_REPEATS}: "
+            f"{fast[steps] * 1e6:.0f} us with the SDK speedups, {plain[steps] * 1e6:.0f} us with the unmodified "
+            f"SDK: {plain[steps] / fast[steps]:.2f}x faster"
+        )
 
 
 def _step_times(path: Path) -> dict[int, float]:
@@ -265,7 +329,13 @@ def main() -> None:
             )
     finally:
         server.stop()
+    _replay_figure()
 
 
 if __name__ == "__main__":
-    main()
+    if "--episode-baseline" in sys.argv:
+        print(json.dumps(_episode_medians(speedups=False)))
+    elif "--episodes" in sys.argv:
+        _replay_figure()
+    else:
+        main()
