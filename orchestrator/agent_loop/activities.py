@@ -39,9 +39,20 @@ log = logging.getLogger("toolmesh.activities")
 
 bp = df.Blueprint()
 
+# What the orchestrator passes instead of an input when replay re-issues a call history already
+# holds (see AgentRun._call); no activity may ever run with it.
+REPLAYED_INPUT: dict[str, Any] = {"replayed_call": True}
+
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 RETRY_BASE_SECONDS = 0.25
 RETRY_MAX_SECONDS = 4.0
+
+
+def require_input(payload: dict[str, Any]) -> dict[str, Any]:
+    """The activity's input; a replay stand-in here would mean a call was scheduled without its input."""
+    if payload.get("replayed_call") is True:
+        raise RuntimeError("this activity was scheduled with a replay stand-in instead of its input")
+    return payload
 
 
 def tool_settings(tool: ToolInfo) -> dict[str, str]:
@@ -57,6 +68,7 @@ def idempotency_key(run_id: str, call_id: str) -> str:
 @bp.activity_trigger(input_name="payload")
 async def load_catalog(payload: dict[str, Any]) -> dict[str, Any]:
     """Snapshot the run's part of the tool catalog; it lives in history from then on."""
+    payload = require_input(payload)
     catalog = catalog_for_run(await current_catalog_async(), payload.get("tools"))
     for problem in catalog.problems:
         log.warning("tool catalog problem: %s", problem)
@@ -66,6 +78,7 @@ async def load_catalog(payload: dict[str, Any]) -> dict[str, Any]:
 @bp.activity_trigger(input_name="payload")
 async def llm_step(payload: dict[str, Any]) -> dict[str, Any]:
     """One chat completion through the gateway; the gateway holds every provider key."""
+    payload = require_input(payload)
     settings = get_settings()
     body: dict[str, Any] = {"model": payload["model"], "messages": payload["messages"]}
     for optional in ("tools", "response_format"):
@@ -166,6 +179,7 @@ def _json_body(result: ToolResult) -> Any:
 @bp.activity_trigger(input_name="payload")
 async def invoke_tool(payload: dict[str, Any]) -> dict[str, Any]:
     """One tool call: one HTTP request to the registry's server for that tool."""
+    payload = require_input(payload)
     function = ToolFunction.from_dict(payload["function"])
     tool = ToolInfo(**payload["tool"])
     result = await invoke_with_retries(
@@ -187,6 +201,7 @@ def _fit_arguments(function: ToolFunction, candidates: dict[str, Any]) -> dict[s
 @bp.activity_trigger(input_name="payload")
 async def store_memory(payload: dict[str, Any]) -> dict[str, Any]:
     """Write a finished task's result to the memory tool (a tool like any other)."""
+    payload = require_input(payload)
     settings = get_settings()
     found = await catalog_function(settings.memory_tool, settings.memory_store_operation)
     if found is None:
@@ -230,6 +245,7 @@ def _note_texts(value: Any) -> list[str]:
 @bp.activity_trigger(input_name="payload")
 async def recall_memory(payload: dict[str, Any]) -> list[str]:
     """Notes relevant to a task, from this run's memory."""
+    payload = require_input(payload)
     settings = get_settings()
     found = await catalog_function(settings.memory_tool, settings.memory_search_operation)
     if found is None:

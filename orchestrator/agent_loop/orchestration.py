@@ -30,6 +30,7 @@ __all__ = ["CANCEL_EVENT", "ORCHESTRATOR_NAME", "approval_event", "bp", "callbac
 
 ORCHESTRATOR_NAME = "agent_run"
 CANCEL_EVENT = "cancel"
+REPLAYED_INPUT = activities.REPLAYED_INPUT
 
 bp = df.Blueprint()
 
@@ -135,8 +136,23 @@ class AgentRun:
             raise winner.result if isinstance(winner.result, Exception) else RuntimeError(str(winner.result))
         return winner.result
 
+    def _call(self, function: Any, payload: dict[str, Any]) -> TaskBase:
+        """Schedule an activity; in replay, with a stand-in for an input history already holds.
+
+        Every episode replays the execution from its start, and the SDK serialises the input of
+        every activity call again and sends all of them back to the host: model steps carry the
+        whole conversation and the tools' schemas, so that work grew with the square of the
+        history. Neither host reads the input of a call replay re-issues: the local host takes
+        only actions past the execution's cursor, and DTFx matches a replayed call to its
+        TaskScheduled event by name and id and drops the new action. ``is_replaying`` is true
+        exactly while the code runs on events an earlier episode already handled, and that
+        episode scheduled the calls that follow them, so only those get the stand-in. An activity
+        that ever received one would fail loudly (``activities.require_input``).
+        """
+        return self.context.call_activity(function, REPLAYED_INPUT if self.context.is_replaying else payload)
+
     def _activity(self, function: Any, payload: dict[str, Any]) -> Steps:
-        return (yield from self._guarded(self.context.call_activity(function, payload)))
+        return (yield from self._guarded(self._call(function, payload)))
 
     def _model_call(
         self, step: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None
@@ -151,7 +167,7 @@ class AgentRun:
             payload["tools"] = tools
         if step in ("create_tasks", "prioritize"):
             payload["response_format"] = {"type": "json_object"}
-        return self.context.call_activity(activities.llm_step, payload)
+        return self._call(activities.llm_step, payload)
 
     def _model(self, step: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> Steps:
         try:
@@ -266,7 +282,7 @@ class AgentRun:
         still starts only after both are done.
         """
         messages = create_tasks_messages(self.state, task, self.request.options.max_new_tasks)
-        store = self.context.call_activity(activities.store_memory, self._memory_entry(task))
+        store = self._call(activities.store_memory, self._memory_entry(task))
         create = self._model_call("create_tasks", messages)
         try:
             _, answer = yield from self._guarded(self.context.task_all([store, create]))
@@ -401,7 +417,7 @@ class AgentRun:
             outcomes = yield from self._guarded(
                 self.context.task_all(
                     [
-                        self.context.call_activity(
+                        self._call(
                             activities.invoke_tool,
                             {
                                 "run_id": self.state.run_id,

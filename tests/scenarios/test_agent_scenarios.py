@@ -7,6 +7,7 @@ steps it cares about and lets the offline provider answer the rest.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import httpx
 import pytest
 import yaml
 
+from durable_host.history import EventType
 from tests.support.local_mesh import Mesh, start_mesh
 from tests.support.servers import RunningServer, start_uvicorn
 
@@ -139,6 +141,23 @@ def _waiting_for_approval(view: dict[str, Any]) -> bool:
     return bool(_progress(view).get("approvals"))
 
 
+def _assert_every_activity_got_its_input(mesh: Mesh, run_id: str) -> None:
+    """Replay re-issues calls with a stand-in input; none may ever reach history or an activity.
+
+    The management API folds TaskScheduled into TaskCompleted without its input, as the real
+    host does, so the host's own store is read (its execution history, as JSON events).
+    """
+    with sqlite3.connect(f"file:{mesh.root / 'host' / 'durable.sqlite3'}?mode=ro", uri=True) as db:
+        rows = db.execute("SELECT event FROM history WHERE instance_id = ?", (run_id,)).fetchall()
+    events = [json.loads(row[0]) for row in rows]
+    scheduled = [e for e in events if e["EventType"] == EventType.TASK_SCHEDULED]
+    assert scheduled, events
+    for event in scheduled:
+        payload = json.loads(event["Input"])
+        assert isinstance(payload, dict) and "replayed_call" not in payload, event
+    assert not [e for e in events if e["EventType"] == EventType.TASK_FAILED]
+
+
 def test_parallel_tool_calls_run_together(mesh: Mesh) -> None:
     run_id = mesh.start_run(
         {"objective": "Work out two sums", "initial_tasks": ["Add the numbers"], "model": "parallel"}
@@ -150,6 +169,7 @@ def test_parallel_tool_calls_run_together(mesh: Mesh) -> None:
     assert report["tasks"][0]["result"] == "2 + 3 = 5 and 4 * 5 = 20"
     with mesh.api() as api:
         progress = api.get(f"/api/runs/{run_id}").json()["progress"]
+    _assert_every_activity_got_its_input(mesh, run_id)
     # Both calls came from one model turn (same turn number in the call ids).
     assert [c["call_id"] for c in progress["tool_calls"]] == ["c1-0-0", "c1-0-1"]
     assert ["5" in progress["tool_calls"][0]["summary"], "20" in progress["tool_calls"][1]["summary"]] == [
@@ -190,6 +210,7 @@ def test_a_prioritizer_answer_that_drops_a_task_is_rejected_and_the_order_kept(m
     report = mesh.wait(run_id)["output"]
     assert [t["task"] for t in report["tasks"]] == ["Add 1 and 1", "Add 2 and 2", "Add 3 and 3"]
     assert any("order kept" in event for event in report["events"]), report["events"]
+    _assert_every_activity_got_its_input(mesh, run_id)
 
 
 def test_a_run_longer_than_the_continue_as_new_interval_keeps_its_id_and_progress(mesh: Mesh) -> None:
@@ -227,6 +248,7 @@ def test_an_approved_call_runs(mesh: Mesh) -> None:
     report = mesh.wait(run_id)["output"]
     assert _calls(report) == [{"function": "evaluateExpression", "ok": True, "status": 200}]
     assert "5" in report["tasks"][0]["result"]
+    _assert_every_activity_got_its_input(mesh, run_id)
 
 
 def test_a_denied_call_goes_back_to_the_model_with_the_reason(mesh: Mesh) -> None:
