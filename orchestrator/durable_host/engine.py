@@ -125,7 +125,10 @@ class Engine:
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
         self._http = httpx.AsyncClient(timeout=httpx.Timeout(100.0))
-        sdk_speedups.install()
+        installed = sdk_speedups.install()
+        missing = [name for name, done in vars(installed).items() if not done]
+        if missing:
+            log.warning("SDK speedups not installed (unexpected SDK code): %s", ", ".join(missing))
 
     # ---- lifecycle -------------------------------------------------------------------
 
