@@ -9,7 +9,7 @@ activity. History stays small because the run continues as new every few iterati
 from __future__ import annotations
 
 import json
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,6 +35,7 @@ REPLAYED_INPUT = activities.REPLAYED_INPUT
 bp = df.Blueprint()
 
 Steps = Generator[TaskBase, Any, Any]
+Messages = list[dict[str, Any]] | Callable[[], list[dict[str, Any]]]
 
 
 def approval_event(call_id: str) -> str:
@@ -75,14 +76,14 @@ class AgentRun:
         if "state" in payload:
             self.state = RunState.from_dict(payload["state"])
             self.state.execution += 1
+            self.request = RunRequest.model_validate(self.state.request)
         else:
-            request = RunRequest.model_validate(payload).model_dump(mode="json")
+            self.request = RunRequest.model_validate(payload)
             self.state = RunState(
-                request=request,
+                request=self.request.model_dump(mode="json"),
                 run_id=context.instance_id,
                 started_at=context.current_utc_datetime.isoformat(),
             )
-        self.request = RunRequest.model_validate(self.state.request)
         self.catalog = Catalog(tools={}, functions=[], problems=[])
         # The catalog's own JSON, by function name and by tool, for tool-call inputs: replay
         # rebuilds those inputs every episode, and re-serialising the dataclasses is wasted work.
@@ -154,14 +155,15 @@ class AgentRun:
     def _activity(self, function: Any, payload: dict[str, Any]) -> Steps:
         return (yield from self._guarded(self._call(function, payload)))
 
-    def _model_call(
-        self, step: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None
-    ) -> TaskBase:
+    def _model_call(self, step: str, messages: Messages, tools: list[dict[str, Any]] | None = None) -> TaskBase:
+        """Schedule a model step; ``messages`` may be a function, so replay never builds the prompt."""
+        if self.context.is_replaying:
+            return self._call(activities.llm_step, REPLAYED_INPUT)
         payload: dict[str, Any] = {
             "run_id": self.state.run_id,
             "step": step,
             "model": self.request.model,
-            "messages": messages,
+            "messages": messages() if callable(messages) else messages,
         }
         if tools:
             payload["tools"] = tools
@@ -169,7 +171,7 @@ class AgentRun:
             payload["response_format"] = {"type": "json_object"}
         return self._call(activities.llm_step, payload)
 
-    def _model(self, step: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> Steps:
+    def _model(self, step: str, messages: Messages, tools: list[dict[str, Any]] | None = None) -> Steps:
         try:
             answer: dict[str, Any] = yield from self._guarded(self._model_call(step, messages, tools))
         except RunCancelled:
@@ -271,8 +273,8 @@ class AgentRun:
 
     def _create_tasks(self, last: Task | None) -> Steps:
         """Ask for new tasks; True when the model judges the objective met and nothing is pending."""
-        messages = create_tasks_messages(self.state, last, self.request.options.max_new_tasks)
-        answer = yield from self._model("create_tasks", messages)
+        max_new = self.request.options.max_new_tasks
+        answer = yield from self._model("create_tasks", lambda: create_tasks_messages(self.state, last, max_new))
         return self._add_created(answer)
 
     def _remember_and_create_tasks(self, task: Task) -> Steps:
@@ -281,9 +283,9 @@ class AgentRun:
         Run side by side, the memory write costs a run no wall time; the next task's recall
         still starts only after both are done.
         """
-        messages = create_tasks_messages(self.state, task, self.request.options.max_new_tasks)
+        max_new = self.request.options.max_new_tasks
         store = self._call(activities.store_memory, self._memory_entry(task))
-        create = self._model_call("create_tasks", messages)
+        create = self._model_call("create_tasks", lambda: create_tasks_messages(self.state, task, max_new))
         try:
             _, answer = yield from self._guarded(self.context.task_all([store, create]))
         except RunCancelled:
@@ -306,7 +308,7 @@ class AgentRun:
         return bool(parsed.get("objective_met")) and not self.state.pending
 
     def _prioritize(self) -> Steps:
-        answer = yield from self._model("prioritize", prioritize_messages(self.state))
+        answer = yield from self._model("prioritize", lambda: prioritize_messages(self.state))
         parsed = parse_json_object(answer.get("content")) or {}
         if not apply_priority(self.state, parsed.get("order")):
             self.state.events.append(
@@ -325,7 +327,7 @@ class AgentRun:
             return plain  # no new model call after a cancel, a failure or a spent budget
         self._status("summarizing")
         try:
-            answer = yield from self._model("summarize", summarize_messages(self.state, stop_reason))
+            answer = yield from self._model("summarize", lambda: summarize_messages(self.state, stop_reason))
         except (RunCancelled, ModelStepFailed):
             return plain
         return str(answer.get("content") or plain)
