@@ -37,21 +37,24 @@ def load_catalog_now(only: list[str] | None = None, *, reconvert: bool = False) 
     """Read the registry and every spec afresh; a bad tool is a problem, not a failure.
 
     ``reconvert`` drops the cached conversions first, so even a change the cache cannot see
-    (a document an external ``$ref`` points to) is picked up. Either way the snapshot runs
-    use is replaced by what was read.
+    (a document an external ``$ref`` points to) is picked up. A whole catalog read here also
+    becomes the snapshot runs use.
     """
-    settings = get_settings()
-    path = settings.registry_path
-    if not path.exists():
-        raise ConfigError(f"TOOLMESH_REGISTRY: no registry file at {path}")
     stamp = _registry_stamp()
-    registry = load_registry(path)
-    if reconvert:
-        _conversions.clear()
-    catalog = build_catalog(registry, client=spec_client(), only=only, cache=_conversions)
+    catalog = _read_catalog(only, reconvert=reconvert)
     if only is None:
         _snapshot.replace(stamp, catalog)
     return catalog
+
+
+def _read_catalog(only: list[str] | None = None, *, reconvert: bool = False) -> Catalog:
+    path = get_settings().registry_path
+    if not path.exists():
+        raise ConfigError(f"TOOLMESH_REGISTRY: no registry file at {path}")
+    registry = load_registry(path)
+    if reconvert:
+        _conversions.clear()
+    return build_catalog(registry, client=spec_client(), only=only, cache=_conversions)
 
 
 def _registry_stamp() -> str:
@@ -91,16 +94,13 @@ class CatalogSnapshot:
     def replace(self, stamp: str, catalog: Catalog) -> None:
         self._entry = (stamp, self._clock(), catalog)
 
-    def clear(self) -> None:
-        self._entry = None
-
 
 _snapshot = CatalogSnapshot()
 
 
 def current_catalog() -> Catalog:
     """The whole catalog as runs see it now (blocking: call it off the event loop when stale)."""
-    return _snapshot.get(_registry_stamp(), get_settings().catalog_ttl_seconds, load_catalog_now)
+    return _snapshot.get(_registry_stamp(), get_settings().catalog_ttl_seconds, _read_catalog)
 
 
 async def current_catalog_async() -> Catalog:

@@ -35,7 +35,7 @@ REPLAYED_INPUT = activities.REPLAYED_INPUT
 bp = df.Blueprint()
 
 Steps = Generator[TaskBase, Any, Any]
-Messages = list[dict[str, Any]] | Callable[[], list[dict[str, Any]]]
+Payload = dict[str, Any] | Callable[[], dict[str, Any]]
 
 
 def approval_event(call_id: str) -> str:
@@ -137,7 +137,7 @@ class AgentRun:
             raise winner.result if isinstance(winner.result, Exception) else RuntimeError(str(winner.result))
         return winner.result
 
-    def _call(self, function: Any, payload: dict[str, Any]) -> TaskBase:
+    def _call(self, function: Any, payload: Payload) -> TaskBase:
         """Schedule an activity; in replay, with a stand-in for an input history already holds.
 
         Every episode replays the execution from its start, and the SDK serialises the input of
@@ -148,30 +148,39 @@ class AgentRun:
         TaskScheduled event by name and id and drops the new action. ``is_replaying`` is true
         exactly while the code runs on events an earlier episode already handled, and that
         episode scheduled the calls that follow them, so only those get the stand-in. An activity
-        that ever received one would fail loudly (``activities.require_input``).
+        that ever received one would fail loudly (``activities.require_input``). ``payload`` may
+        be a function, so replay does not even build an input it would replace.
         """
-        return self.context.call_activity(function, REPLAYED_INPUT if self.context.is_replaying else payload)
+        if self.context.is_replaying:
+            return self.context.call_activity(function, REPLAYED_INPUT)
+        return self.context.call_activity(function, payload() if callable(payload) else payload)
 
     def _activity(self, function: Any, payload: dict[str, Any]) -> Steps:
         return (yield from self._guarded(self._call(function, payload)))
 
-    def _model_call(self, step: str, messages: Messages, tools: list[dict[str, Any]] | None = None) -> TaskBase:
-        """Schedule a model step; ``messages`` may be a function, so replay never builds the prompt."""
-        if self.context.is_replaying:
-            return self._call(activities.llm_step, REPLAYED_INPUT)
-        payload: dict[str, Any] = {
-            "run_id": self.state.run_id,
-            "step": step,
-            "model": self.request.model,
-            "messages": messages() if callable(messages) else messages,
-        }
-        if tools:
-            payload["tools"] = tools
-        if step in ("create_tasks", "prioritize"):
-            payload["response_format"] = {"type": "json_object"}
+    def _model_call(
+        self, step: str, messages: Callable[[], list[dict[str, Any]]], tools: list[dict[str, Any]] | None = None
+    ) -> TaskBase:
+        """Schedule a model step; ``messages`` builds the prompt, which replay never needs."""
+
+        def payload() -> dict[str, Any]:
+            built: dict[str, Any] = {
+                "run_id": self.state.run_id,
+                "step": step,
+                "model": self.request.model,
+                "messages": messages(),
+            }
+            if tools:
+                built["tools"] = tools
+            if step in ("create_tasks", "prioritize"):
+                built["response_format"] = {"type": "json_object"}
+            return built
+
         return self._call(activities.llm_step, payload)
 
-    def _model(self, step: str, messages: Messages, tools: list[dict[str, Any]] | None = None) -> Steps:
+    def _model(
+        self, step: str, messages: Callable[[], list[dict[str, Any]]], tools: list[dict[str, Any]] | None = None
+    ) -> Steps:
         try:
             answer: dict[str, Any] = yield from self._guarded(self._model_call(step, messages, tools))
         except RunCancelled:
@@ -349,7 +358,7 @@ class AgentRun:
         by_name = {f.name: f for f in offered}
         calls_here = 0
         for turn in range(budgets.max_tool_calls_per_task + 1):
-            answer = yield from self._model("execute_task", messages, tools)
+            answer = yield from self._model("execute_task", lambda: messages, tools)
             calls = answer.get("tool_calls") or []
             if not calls:
                 task.result = str(answer.get("content") or "")

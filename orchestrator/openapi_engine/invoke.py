@@ -241,6 +241,7 @@ async def invoke(
 
 # Headers the transport writes itself from the request it sends.
 _TRANSPORT_HEADERS = frozenset({"host", "content-length", "transfer-encoding"})
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 async def _send(
@@ -295,9 +296,6 @@ async def _send(
             retryable=status == 429 or status >= 500,
         )  # fmt: skip
     return ToolResult(ok=False, error=f"more than {MAX_REDIRECTS} redirects", retryable=False)
-
-
-_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 def _redirected(request: httpx.Request, status: int, target: httpx.URL) -> httpx.Request:
