@@ -47,7 +47,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import yaml
 
 sys.path[:0] = [
@@ -137,13 +136,6 @@ def _wait_until_idle(mesh: Mesh, ids: set[str]) -> None:
             time.sleep(POLL_SECONDS)
 
 
-def _start(api: httpx.Client, body: dict[str, Any]) -> str:
-    response = api.post("/api/runs", json=body)
-    if response.status_code != 202:
-        raise RuntimeError(f"starting a run failed: {response.status_code} {response.text}")
-    return str(response.json()["id"])
-
-
 def _run_batch(mesh: Mesh, pids: Mapping[str, int], count: int, tasks: int, model: str) -> Batch:
     """Start ``count`` runs at once and wait for all; CPU is read before any view is fetched."""
     before = _cpu.snapshot(pids)
@@ -151,7 +143,7 @@ def _run_batch(mesh: Mesh, pids: Mapping[str, int], count: int, tasks: int, mode
     # One pooled client for all the starts: a client per request would spend the benchmark's own
     # CPU, which shares the two cores with what it measures, on building SSL contexts.
     with mesh.api(timeout=120) as api, ThreadPoolExecutor(max_workers=32) as pool:
-        ids = list(pool.map(lambda i: _start(api, _body(tasks, model, i)), range(count)))
+        ids = list(pool.map(lambda i: mesh.start_run(_body(tasks, model, i), api), range(count)))
     _wait_until_idle(mesh, set(ids))
     polled_wall = time.perf_counter() - started
     cpu = _cpu.used(before, _cpu.snapshot(pids))

@@ -70,9 +70,12 @@ class Mesh:
         for server in [*([self.host] if self.host else []), *self.extra, *self.services.values()]:
             server.stop()
 
-    def start_run(self, body: Mapping[str, Any]) -> str:
-        with self.api() as api:
-            response = api.post("/api/runs", json=body)
+    def start_run(self, body: Mapping[str, Any], api: httpx.Client | None = None) -> str:
+        """Start a run; pass ``api`` to reuse one client for many starts (it is thread-safe)."""
+        if api is None:
+            with self.api() as client:
+                return self.start_run(body, client)
+        response = api.post("/api/runs", json=body)
         assert response.status_code == 202, response.text
         return str(response.json()["id"])
 
