@@ -106,6 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         functions_key=key,
         port=args.port,
         activity_concurrency=concurrency,
+        max_sessions=settings.orchestrator_sessions,
+        session_idle_seconds=settings.session_idle_seconds,
         rpc_token=secrets.token_urlsafe(24),
     )
     uvicorn.run(

@@ -1,7 +1,9 @@
 """Host settings, read once at the edge (command line and environment).
 
 The command line wins over the environment; the environment names are the documented
-fallbacks (``TOOLMESH_FUNCTIONS_KEY``, ``TOOLMESH_HOST_DATA_DIR``).
+fallbacks (``TOOLMESH_FUNCTIONS_KEY``, ``TOOLMESH_HOST_DATA_DIR``); the orchestrator-session
+limits are set by the environment alone (``TOOLMESH_ORCHESTRATOR_SESSIONS``,
+``TOOLMESH_SESSION_IDLE_SECONDS``).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from durable_host.sessions import DEFAULT_IDLE_SECONDS, DEFAULT_MAX_SESSIONS
 
 __all__ = ["DEFAULT_ACTIVITY_CONCURRENCY", "HostSettings", "get_settings"]
 
@@ -30,6 +34,13 @@ class HostSettings(BaseSettings):
 
     activity_concurrency: int = Field(default=DEFAULT_ACTIVITY_CONCURRENCY, ge=1, le=1024)
     """How many activities run at once."""
+
+    orchestrator_sessions: int = Field(default=DEFAULT_MAX_SESSIONS, ge=0)
+    """How many running orchestrations keep their SDK state between episodes (0: every episode
+    replays the whole history)."""
+
+    session_idle_seconds: float = Field(default=DEFAULT_IDLE_SECONDS, gt=0)
+    """How long an orchestration's session is kept while nothing happens to it."""
 
 
 @lru_cache(maxsize=1)

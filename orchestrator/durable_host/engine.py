@@ -30,11 +30,12 @@ from typing import Any
 
 import httpx
 
-from durable_host import episode, sdk_speedups
+from durable_host import episode, sdk_speedups, sessions
 from durable_host import history as h
 from durable_host.discovery import FunctionIndex
 from durable_host.errors import BadRequestError, InstanceAlreadyExists, InstanceGone, InstanceNotFound
 from durable_host.invoke import run_activity, run_orchestrator
+from durable_host.sessions import Session, SessionCache
 from durable_host.store import (
     TERMINAL_STATUSES,
     ActivityRow,
@@ -89,21 +90,37 @@ def _replay(
     history: list[str],
     messages: list[MessageRow],
     now: datetime,
-) -> tuple[episode.EpisodePlan, episode.OrchestratorReply | None]:
-    """Plan the episode and, when the orchestrator must run, run it (on the orchestrator thread)."""
-    plan = episode.prepare(instance, history, messages, now)
-    if plan.commit is not None or plan.body is None:
-        return plan, None
+    session: Session | None,
+    keep_sessions: bool,
+) -> tuple[episode.EpisodePlan, episode.OrchestratorReply | None, Session | None]:
+    """Plan the episode and, when the orchestrator must run, run it: on the instance's session
+    when it has one, else as a full replay (which starts a session when ``keep_sessions``)."""
+    plan = episode.prepare(instance, history, messages, now, with_body=session is None)
+    if plan.commit is not None:
+        return plan, None, session
     if fn is None:
         error = f"The function '{instance.name}' doesn't exist, is disabled, or is not an orchestrator function."
-        return plan, episode.OrchestratorReply(error=error)
-    return plan, run_orchestrator(fn, plan.body)
+        return plan, episode.OrchestratorReply(error=error), None
+    if session is not None:
+        return plan, session.resume(history, plan.sdk_events), session
+    assert plan.body is not None
+    if not keep_sessions:
+        return plan, run_orchestrator(fn, plan.body), None
+    reply, started = sessions.start(fn, plan.body, instance.execution_id)
+    return plan, reply, started
 
 
 class Engine:
     """Owns the store, the history cache and the background scheduling loop."""
 
-    def __init__(self, store: Store, functions: FunctionIndex, *, activity_concurrency: int) -> None:
+    def __init__(
+        self,
+        store: Store,
+        functions: FunctionIndex,
+        *,
+        activity_concurrency: int,
+        session_cache: SessionCache | None = None,
+    ) -> None:
         self.store = store
         self.functions = functions
         self._concurrency = activity_concurrency
@@ -111,6 +128,7 @@ class Engine:
         self._stopping = False
         self._history: dict[str, list[str]] = {}
         self._rows: dict[str, InstanceRow] = {}
+        self._sessions = session_cache if session_cache is not None else SessionCache()
         self._finish_waiters: dict[str, set[asyncio.Future[None]]] = {}
         self._episodes_running: set[str] = set()
         self._replays_in_thread = 0
@@ -129,6 +147,9 @@ class Engine:
         missing = [name for name, done in vars(installed).items() if not done]
         if missing:
             log.warning("SDK speedups not installed (unexpected SDK code): %s", ", ".join(missing))
+        if self._sessions.enabled and not sessions.resumable():
+            log.warning("orchestrator sessions off: the SDK's executor is not the expected one")
+            self._sessions.max_sessions = 0
 
     # ---- lifecycle -------------------------------------------------------------------
 
@@ -165,9 +186,11 @@ class Engine:
                 log.exception("scheduler pass failed")
                 due = now + 1.0
             timeout = None if due is None else max(0.0, due - time.time())
-            if self._held_until:
-                release = min(self._held_until.values()) - time.monotonic()
-                timeout = max(0.0, release) if timeout is None else max(0.0, min(timeout, release))
+            self._sessions.evict(time.monotonic())
+            for release_at in (min(self._held_until.values(), default=None), self._sessions.next_expiry()):
+                if release_at is not None:
+                    release = max(0.0, release_at - time.monotonic())
+                    timeout = release if timeout is None else min(timeout, release)
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout)
             except TimeoutError:
@@ -280,16 +303,20 @@ class Engine:
         if not messages:
             return
         history = self._load_history(instance_id)
+        seen = len(history)
         fn = self.functions.orchestrators.get(instance.name)
-        if len(history) <= INLINE_REPLAY_EVENTS and not self._replays_in_thread:
-            # A short replay costs less than two thread hand-offs; replays stay one at a time.
-            plan, reply = _replay(fn, instance, history, messages, now)
+        session = self._sessions.take(instance_id, instance.execution_id, seen)
+        args = (fn, instance, history, messages, now, session, self._sessions.enabled)
+        if (session is not None or seen <= INLINE_REPLAY_EVENTS) and not self._replays_in_thread:
+            # A session's episode or a short replay costs less than two thread hand-offs;
+            # episodes stay one at a time.
+            plan, reply, session = _replay(*args)
         else:
             # Building the body and replaying are both O(history): keep long ones off the event loop.
             self._replays_in_thread += 1
             try:
-                plan, reply = await asyncio.get_running_loop().run_in_executor(
-                    self._orchestrator_thread, _replay, fn, instance, history, messages, now
+                plan, reply, session = await asyncio.get_running_loop().run_in_executor(
+                    self._orchestrator_thread, _replay, *args
                 )
             finally:
                 self._replays_in_thread -= 1
@@ -297,9 +324,17 @@ class Engine:
             return  # purged or recreated while the episode ran: its result no longer applies
         if plan.commit is not None:
             self._commit(plan.commit)
+            self._keep_session(instance_id, session, plan.commit, None)
             return
         assert reply is not None
-        self._commit(episode.finish(plan, reply, self))
+        commit = episode.finish(plan, reply, self)
+        self._commit(commit)
+        self._keep_session(instance_id, session, commit, seen + len(plan.sdk_events))
+
+    def _keep_session(self, instance_id: str, session: Session | None, commit: EpisodeCommit, seen: int | None) -> None:
+        kept = sessions.after_commit(session, commit, seen)
+        if kept is not None:
+            self._sessions.put(instance_id, kept)
 
     async def _activity(self, row: ActivityRow) -> None:
         delivered = False
@@ -352,6 +387,7 @@ class Engine:
             self._rows[instance_id] = commit.instance
         for child in commit.new_instances:
             self._history.pop(child.instance_id, None)
+            self._sessions.drop(child.instance_id)
             self._rows[child.instance_id] = child
         if not self._dispatch_committed(activities) or commit.new_messages or commit.new_instances:
             self._wake.set()  # timers, messages to other instances, children, a backlog
@@ -361,6 +397,7 @@ class Engine:
         self._history.pop(instance_id, None)
         self._rows.pop(instance_id, None)
         self._last_episode.pop(instance_id, None)
+        self._sessions.drop(instance_id)
 
     # ---- what episodes ask of the host ----------------------------------------------
 

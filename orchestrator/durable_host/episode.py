@@ -46,6 +46,7 @@ __all__ = [
     "OrchestratorReply",
     "finish",
     "prepare",
+    "sdk_body",
     "start_message",
 ]
 
@@ -60,6 +61,9 @@ class OrchestratorReply:
 
     text: str | None = None
     error: str | None = None
+    action_offset: int = 0
+    """How many actions (flattened) came before the reply's own: an orchestrator session drops
+    the ones the host has already materialised instead of sending them again."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,6 +75,9 @@ class EpisodePlan:
     consumed: list[int]
     markers: list[Event]
     new_events: list[Event]
+    sdk_events: list[str]
+    """What the SDK sees after the stored history: the markers, ``OrchestratorStarted(now)`` and
+    the new events, as the JSON text of the body's history."""
     body: str | None
     retry_event: Event | None
     commit: EpisodeCommit | None
@@ -92,9 +99,18 @@ def _is_retry_event(event: Event, retries: dict[int, RetryRecord]) -> bool:
 
 
 def prepare(
-    instance: InstanceRow, history: Sequence[str], messages: Sequence[MessageRow], now: datetime
+    instance: InstanceRow,
+    history: Sequence[str],
+    messages: Sequence[MessageRow],
+    now: datetime,
+    *,
+    with_body: bool = True,
 ) -> EpisodePlan:
-    """Decide what this episode delivers; build the SDK body when the orchestrator must run."""
+    """Decide what this episode delivers; build the SDK body when the orchestrator must run.
+
+    ``with_body=False`` leaves the body out for an orchestrator session, which takes only
+    ``sdk_events``: building it is O(history).
+    """
     consumed: list[int] = []
     markers: list[Event] = []
     new_events: list[Event] = []
@@ -109,6 +125,7 @@ def prepare(
             consumed=[],
             markers=[],
             new_events=[],
+            sdk_events=[],
             body=None,
             retry_event=None,
             commit=commit,
@@ -157,17 +174,34 @@ def prepare(
             consumed=consumed,
             markers=markers,
             new_events=[],
+            sdk_events=[],
             body=None,
             retry_event=None,
             commit=commit,
         )
 
-    played = list(history) + [_played(m) for m in markers]
-    fresh = [json.dumps({**e, "IsPlayed": False}) for e in [h.orchestrator_started(now), *new_events]]
+    sdk_events = [_played(m) for m in markers] + [
+        json.dumps({**e, "IsPlayed": False}) for e in [h.orchestrator_started(now), *new_events]
+    ]
+    return EpisodePlan(
+        instance=instance,
+        now=now,
+        consumed=consumed,
+        markers=markers,
+        new_events=new_events,
+        sdk_events=sdk_events,
+        body=sdk_body(instance, history, sdk_events) if with_body else None,
+        retry_event=retry_event,
+        commit=None,
+    )
+
+
+def sdk_body(instance: InstanceRow, history: Sequence[str], sdk_events: Sequence[str]) -> str:
+    """The orchestration trigger's body: the whole history (played) plus this episode's events."""
     input_value = json.loads(instance.input) if instance.input is not None else None
-    body = (
+    return (
         '{"history": ['
-        + ",".join(played + fresh)
+        + ",".join([*history, *sdk_events])
         + "], "
         + json.dumps(
             {
@@ -182,16 +216,6 @@ def prepare(
                 "defaultHttpAsyncRequestSleepTimeMillseconds": 30000,
             }
         )[1:]
-    )
-    return EpisodePlan(
-        instance=instance,
-        now=now,
-        consumed=consumed,
-        markers=markers,
-        new_events=new_events,
-        body=body,
-        retry_event=retry_event,
-        commit=None,
     )
 
 
@@ -222,6 +246,7 @@ def _terminate(instance: InstanceRow, consumed: list[int], now: datetime, reason
         consumed=consumed,
         markers=[],
         new_events=[],
+        sdk_events=[],
         body=None,
         retry_event=None,
         commit=commit,
@@ -297,19 +322,22 @@ def finish(plan: EpisodePlan, reply: OrchestratorReply, known: InstanceDirectory
     cursor = instance.state.cursor
     if error is None:
         try:
+            offset = reply.action_offset
             leaves = flatten_actions(state.get("actions"))
-            if len(leaves) < cursor:
+            if offset + len(leaves) < cursor:
                 raise EpisodeError(
-                    f"Non-deterministic workflow detected: the orchestrator issued {len(leaves)} actions "
-                    f"but {cursor} were already scheduled"
+                    f"Non-deterministic workflow detected: the orchestrator issued {offset + len(leaves)} "
+                    f"actions but {cursor} were already scheduled"
                 )
-            for action in leaves[cursor:]:
+            if offset > cursor:
+                raise EpisodeError(f"the reply's actions start at {offset}, past the {cursor} already scheduled")
+            for action in leaves[cursor - offset :]:
                 if action.get("actionType") == 4:
                     continue_as_new = True
                     continue_input = action.get("input")
                     continue
                 materialise(b, action, known)
-            cursor = len(leaves)
+            cursor = offset + len(leaves)
             if plan.retry_event is not None:
                 advance_retry(b, plan.retry_event, known)
         except EpisodeError as exc:

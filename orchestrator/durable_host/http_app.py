@@ -28,6 +28,7 @@ from durable_host.discovery import FunctionIndex, HttpFunction
 from durable_host.engine import Engine
 from durable_host.invoke import http_response_parts
 from durable_host.management import handle_management
+from durable_host.sessions import DEFAULT_IDLE_SECONDS, DEFAULT_MAX_SESSIONS, SessionCache
 from durable_host.store import Store
 
 __all__ = ["HostConfig", "build_app"]
@@ -49,6 +50,8 @@ class HostConfig:
     port: int
     activity_concurrency: int
     rpc_token: str
+    max_sessions: int = DEFAULT_MAX_SESSIONS
+    session_idle_seconds: float = DEFAULT_IDLE_SECONDS
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -103,7 +106,10 @@ def build_app(config: HostConfig) -> Starlette:
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         store = config.store_factory()
-        engine = Engine(store, config.functions, activity_concurrency=config.activity_concurrency)
+        sessions = SessionCache(max_sessions=config.max_sessions, idle_seconds=config.session_idle_seconds)
+        engine = Engine(
+            store, config.functions, activity_concurrency=config.activity_concurrency, session_cache=sessions
+        )
         state["engine"] = engine
         engine.start()
         log.info("durable host ready")

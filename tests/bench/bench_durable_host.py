@@ -14,7 +14,10 @@ Six figures, each against a baseline measured in the same run:
    in-memory replays of 100 steps);
 6. the CPU cost of one episode (prepare, the SDK's replay, finish) at steps 5 to 300 of a
    sequential orchestration, with the host's SDK speedups (``durable_host/sdk_speedups.py``)
-   against the unmodified SDK measured in a fresh process. ``--episodes`` prints this one alone.
+   against the unmodified SDK measured in a fresh process. ``--episodes`` prints this one alone;
+7. sequential no-op activities at 100 and 300 steps with orchestrator sessions (the default)
+   against a second host that replays every episode (``TOOLMESH_ORCHESTRATOR_SESSIONS=0``).
+   ``--sessions`` prints this one alone.
 
 Goals: >= 300 sequential activities/s (figures 1 and 5), >= 1,000 fan-out activities/s, and a
 step-1,000/step-10 ratio within 1.5x with continue_as_new. Nothing is asserted: figures are
@@ -42,7 +45,7 @@ import httpx
 REPO = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(REPO), str(REPO / "orchestrator")]
 
-from tests.support.servers import free_port, start_server  # noqa: E402
+from tests.support.servers import RunningServer, free_port, start_server  # noqa: E402
 
 APP_DIR = REPO / "tests" / "durable_host" / "apps" / "bench"
 KEY = "bench-key"
@@ -57,6 +60,7 @@ CAN_TOTAL = 1000
 CAN_SEQUENCE_EVERY = 100
 REPLAY_STEPS = (5, 20, 100, 300)
 REPLAY_REPEATS = 30
+NO_SESSIONS = "TOOLMESH_ORCHESTRATOR_SESSIONS"
 
 
 def _client(url: str) -> httpx.Client:
@@ -229,12 +233,9 @@ def _per_step(stamps: dict[int, float], around: int, width: int = CAN_EVERY // 2
     return statistics.median(deltas)
 
 
-def main() -> None:
-    workdir = Path(tempfile.mkdtemp(prefix="bench-durable-host-"))
-    stamps_dir = workdir / "stamps"
-    stamps_dir.mkdir()
+def _host(workdir: Path, name: str, env: dict[str, str] | None = None) -> RunningServer:
     port = free_port()
-    server = start_server(
+    return start_server(
         [
             "-m",
             "durable_host",
@@ -243,16 +244,44 @@ def main() -> None:
             "--port",
             str(port),
             "--data-dir",
-            str(workdir / "data"),
+            str(workdir / f"data-{name}"),
             "--functions-key",
             KEY,
             "--log-level",
             "warning",
         ],
         port=port,
-        log_path=workdir / "host.log",
-        env={"BENCH_STAMPS_DIR": str(stamps_dir)},
+        log_path=workdir / f"host-{name}.log",
+        env={"BENCH_STAMPS_DIR": str(workdir / "stamps"), **(env or {})},
     )
+
+
+def _sessions_figure(workdir: Path) -> None:
+    hosts = {"sessions": _host(workdir, "sessions"), "replay": _host(workdir, "replay", {NO_SESSIONS: "0"})}
+    try:
+        for count in SEQUENTIAL_COUNTS:
+            medians: dict[str, float] = {}
+            for name, server in hosts.items():
+                with _client(server.url) as client:
+                    _run(client, "sequential", 10, f"warm-up-{count}")
+                    medians[name] = statistics.median(
+                        _run(client, "sequential", count, f"s7-{count}-{attempt}") for attempt in range(REPEATS)
+                    )
+            print(
+                f"7. sequential, {count} no-op activities, median of {REPEATS}: with sessions "
+                f"{count / medians['sessions']:.0f} activities/s, replaying every episode "
+                f"{count / medians['replay']:.0f}/s; time ratio {medians['sessions'] / medians['replay']:.2f}x"
+            )
+    finally:
+        for server in hosts.values():
+            server.stop()
+
+
+def main() -> None:
+    workdir = Path(tempfile.mkdtemp(prefix="bench-durable-host-"))
+    stamps_dir = workdir / "stamps"
+    stamps_dir.mkdir()
+    server = _host(workdir, "main")
     print(f"local durable host benchmark (work dir {workdir})")
     try:
         with _client(server.url) as client:
@@ -330,6 +359,7 @@ def main() -> None:
     finally:
         server.stop()
     _replay_figure()
+    _sessions_figure(workdir)
 
 
 if __name__ == "__main__":
@@ -337,5 +367,7 @@ if __name__ == "__main__":
         print(json.dumps(_episode_medians(speedups=False)))
     elif "--episodes" in sys.argv:
         _replay_figure()
+    elif "--sessions" in sys.argv:
+        _sessions_figure(Path(tempfile.mkdtemp(prefix="bench-durable-host-")))
     else:
         main()

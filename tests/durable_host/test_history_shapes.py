@@ -4,21 +4,28 @@ Each test drives :mod:`durable_host.episode` with an unmodified ``df.Orchestrato
 compares the stored history with the shapes of docs/durable-protocol.md §1.3 and of the
 SDK's own tests (``tests/orchestrator/test_sequential_orchestrator_with_retry.py`` and
 ``tests/test_utils/ContextBuilder.py`` in the azure-functions-durable 1.7.0 wheel).
+
+Every test runs twice: with full replays only, and with orchestrator sessions, where each
+episode also runs on the instance's session and must commit exactly what the full replay does.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from unittest import mock
 
 import azure.durable_functions as df
+import pytest
 
-from durable_host import episode
+from durable_host import episode, sessions
 from durable_host import history as h
 from durable_host.invoke import run_orchestrator
+from durable_host.sessions import SessionCache
 from durable_host.store import (
     EpisodeCommit,
     InstanceRow,
@@ -29,6 +36,16 @@ from durable_host.store import (
 )
 
 T0 = datetime(2024, 5, 1, 10, 0, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True, params=["replay", "sessions"])
+def episode_mode(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run the test with full replays only, then with sessions checked against full replays."""
+    if request.param == "sessions" and request.node.get_closest_marker("replay_only"):
+        pytest.skip("a session does not replay, so it cannot see this")
+    Sim.with_sessions = request.param == "sessions"
+    yield request.param
+    Sim.with_sessions = False
 
 
 @dataclass
@@ -43,6 +60,9 @@ class Sim:
     activities: list[Any] = field(default_factory=list)
     now: datetime = T0
     _ids: int = 0
+    cache: SessionCache = field(default_factory=SessionCache)
+    resumed: int = 0
+    with_sessions = False  # set per test by the episode_mode fixture
 
     @classmethod
     def start(cls, fn: Any, input_value: Any = None, name: str = "orch", **others: Any) -> Sim:
@@ -90,8 +110,10 @@ class Sim:
             commit = plan.commit
         else:
             assert plan.body is not None
-            reply = run_orchestrator(self.orchestrators[self.instance.name], plan.body)
-            commit = episode.finish(plan, reply, self)
+            handle = self.orchestrators[self.instance.name]
+            commit = self._finish(plan, run_orchestrator(handle, plan.body))
+            if self.with_sessions:
+                self._check_session(handle, plan, commit)
         consumed = set(commit.consumed_message_ids)
         self.queue = [m for m in self.queue if m.id not in consumed]
         if commit.drop_pending:
@@ -105,6 +127,27 @@ class Sim:
         self.activities.extend(commit.new_activities)
         self.children.extend(commit.new_instances)
         return commit
+
+    def _finish(self, plan: episode.EpisodePlan, reply: episode.OrchestratorReply) -> EpisodeCommit:
+        # continue_as_new draws a new execution id: the same one for both runs of an episode
+        execution = uuid.UUID(int=self._ids * 1000 + len(self.history))
+        with mock.patch("uuid.uuid4", return_value=execution):
+            return episode.finish(plan, reply, self)
+
+    def _check_session(self, handle: Any, plan: episode.EpisodePlan, commit: EpisodeCommit) -> None:
+        """Run the episode on the session, as the engine does; it must commit what the replay did."""
+        instance = self.instance
+        session = self.cache.take(instance.instance_id, instance.execution_id, len(self.history))
+        if session is None:
+            assert plan.body is not None
+            reply, session = sessions.start(handle, plan.body, instance.execution_id)
+        else:
+            reply = session.resume(self.history, plan.sdk_events)
+            self.resumed += 1
+        assert self._finish(plan, reply) == commit
+        kept = sessions.after_commit(session, commit, len(self.history) + len(plan.sdk_events))
+        if kept is not None:
+            self.cache.put(instance.instance_id, kept)
 
     def complete(self, task_id: int, value: Any) -> None:
         self.push(
@@ -380,6 +423,7 @@ def test_custom_status_is_kept_from_each_episode() -> None:
     assert json.loads(sim.instance.custom_status or "null") == {"phase": 2}
 
 
+@pytest.mark.replay_only
 def test_non_deterministic_orchestrator_fails_clearly() -> None:
     calls = {"n": 0}
 

@@ -147,6 +147,15 @@ def noop(value: int) -> int:
     return value
 
 
+GENERATOR_STARTS: dict[str, int] = {}
+"""How often each instance's orchestrator body began: once per full replay."""
+
+
+@app.activity_trigger(input_name="instance_id")
+def generator_starts(instance_id: str) -> int:
+    return GENERATOR_STARTS.get(instance_id, 0)
+
+
 # ---- orchestrators ----------------------------------------------------------------------
 
 
@@ -291,6 +300,20 @@ def mixed(context: df.DurableOrchestrationContext):
         return None
     yield context.call_activity("record", {"run": run, "step": "final"})
     return {"sums": state.get("sums", []) + [sum(values)], "approval": state.get("approval")}
+
+
+@app.orchestration_trigger(context_name="context")
+def counted_steps(context: df.DurableOrchestrationContext):
+    """Counts the episodes that rebuilt it from the history (a test of sessions, not a pattern)."""
+    GENERATOR_STARTS[context.instance_id] = GENERATOR_STARTS.get(context.instance_id, 0) + 1
+    plan = context.get_input()
+    total = 0
+    for n in range(plan["steps"]):
+        total += yield context.call_activity("noop", n)
+    if plan.get("wait"):
+        total += yield context.wait_for_external_event("Go")
+    starts = yield context.call_activity("generator_starts", context.instance_id)
+    return {"total": total, "starts": starts}
 
 
 @app.orchestration_trigger(context_name="context")
