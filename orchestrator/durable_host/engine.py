@@ -2,9 +2,11 @@
 
 One asyncio task wakes on new work (an ``asyncio.Event``) or at the next timer, starts
 episodes for instances with visible messages (one episode per instance at a time) and
-dispatches activity work items up to the concurrency limit. Replays of long histories run on
-one worker thread so the event loop stays responsive; short ones (about a millisecond) run on
-the loop, which is cheaper than the two thread hand-offs, and never beside a threaded one.
+dispatches activity work items up to the concurrency limit. An instance with an orchestrator
+session (``sessions.py``) resumes it on the loop with only the new events; full replays of long
+histories run on one worker thread so the event loop stays responsive, short ones (about a
+millisecond) on the loop, which is cheaper than the two thread hand-offs. Episodes never run
+beside a threaded one.
 Sync activities run in a thread pool, async ones on the loop. Nothing polls while idle.
 
 The common path skips that pass: work committed to the store is handed on directly. A commit's
