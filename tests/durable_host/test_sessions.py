@@ -8,19 +8,23 @@ process with sessions on and off, stopped and started again in the middle of a r
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import azure.durable_functions as df
 import pytest
 from azure.durable_functions.models.DurableOrchestrationContext import DurableOrchestrationContext
 from azure.durable_functions.models.TaskOrchestrationExecutor import TaskOrchestrationExecutor
 
 from durable_host import sessions
+from durable_host.discovery import ActivityFunction, FunctionIndex
+from durable_host.engine import Engine
 from durable_host.sessions import Session, SessionCache
-from durable_host.store import RuntimeStatus
+from durable_host.store import ActivityRow, EpisodeCommit, RuntimeStatus, Store
 from tests.durable_host.conftest import MGMT, Host, launch_host
 from tests.durable_host.test_history_shapes import Sim
 
@@ -198,3 +202,49 @@ def _wait_for_steps(host: Host, instance_id: str, steps: int) -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"{instance_id} did not finish {steps} steps")
+
+
+# ---- the engine in this process: a commit that fails after a session episode --------------
+
+
+class _FailingOnce(Store):
+    """A store whose third episode commit fails, as a full disk or a lost database would."""
+
+    commits = 0
+
+    def commit_episode(self, commit: EpisodeCommit) -> list[ActivityRow]:
+        type(self).commits += 1
+        if type(self).commits == 3:
+            raise sqlite3.OperationalError("disk I/O error")
+        return super().commit_episode(commit)
+
+
+async def test_a_failed_commit_drops_the_session_and_the_retry_replays_in_full(tmp_path: Path) -> None:
+    starts: list[int] = []
+
+    def orch(context: Any) -> Any:
+        starts.append(1)
+        total = 0
+        for n in range(4):
+            total += yield context.call_activity("double", n)
+        return total
+
+    functions = FunctionIndex(
+        orchestrators={"orch": df.Orchestrator.create(orch)},
+        activities={"double": ActivityFunction(name="double", fn=lambda value: 2 * value, param="value")},
+        http=[],
+        route_prefix="api",
+        hub_name="test",
+    )
+    engine = Engine(_FailingOnce(tmp_path / "durable.sqlite3"), functions, activity_concurrency=4)
+    engine.start()
+    try:
+        engine.start_new("orch", "i1", None)
+        row = await engine.wait_finished("i1", timeout=30)
+    finally:
+        await engine.stop()
+        engine.store.close()
+    assert row is not None and row.status is RuntimeStatus.COMPLETED
+    assert json.loads(row.output or "null") == 2 * sum(range(4))
+    # the first episode and the full replay after the failed commit: its session was not reused
+    assert len(starts) == 2
