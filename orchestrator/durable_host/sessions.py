@@ -28,7 +28,6 @@ from typing import Any
 
 from azure.durable_functions.models.DurableOrchestrationContext import DurableOrchestrationContext
 from azure.durable_functions.models.history.HistoryEvent import HistoryEvent
-from azure.durable_functions.models.history.HistoryEventType import HistoryEventType
 from azure.durable_functions.models.ReplaySchema import ReplaySchema
 from azure.durable_functions.models.TaskOrchestrationExecutor import TaskOrchestrationExecutor
 from azure.durable_functions.orchestrator import Orchestrator
@@ -51,7 +50,12 @@ DEFAULT_MAX_SESSIONS = 500
 DEFAULT_IDLE_SECONDS = 300.0
 
 # What resuming relies on in the SDK's executor; without any of it, every episode replays in full.
-_EXECUTOR_MEMBERS = ("process_event", "get_orchestrator_state_str", "has_execution_completed")
+_EXECUTOR_MEMBERS = (
+    "process_event",
+    "get_orchestrator_state_str",
+    "has_execution_completed",
+    "_find_new_events_start_index",
+)
 
 
 @dataclass(eq=False)
@@ -75,11 +79,8 @@ class Session:
         """
         texts = [*history[self.seen :], *sdk_events]
         events = [HistoryEvent(**json.loads(text)) for text in texts]
-        new_from = max(
-            (i for i, event in enumerate(events) if event.event_type == HistoryEventType.ORCHESTRATOR_STARTED),
-            default=len(events),
-        )
         executor = self.executor
+        new_from = executor._find_new_events_start_index(events)
         self.context._histories.extend(events)
         executor._is_processing_new_events = False
         try:
@@ -118,10 +119,11 @@ def start(handle: Callable[..., Any], body: str, execution_id: str) -> tuple[Orc
     """A full replay from ``body``, keeping the SDK's state as a session when it can resume.
 
     Builds the context and ``Orchestrator`` as ``Orchestrator.create``'s handle does, so the
-    executor it makes stays reachable; any other handle runs as a plain full replay.
+    executor it makes stays reachable; any other handle runs as a plain full replay. Callers
+    check :func:`resumable` once (the engine does at start).
     """
     fn = getattr(handle, "orchestrator_function", None)
-    if fn is None or not resumable():
+    if fn is None:
         return run_orchestrator(handle, body), None
     try:
         context = DurableOrchestrationContext.from_json(body)
