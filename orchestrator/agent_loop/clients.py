@@ -28,8 +28,14 @@ _spec_http: httpx.Client | None = None
 _spec_http_lock = threading.Lock()
 
 
-def _loop_key() -> int:
-    return id(asyncio.get_running_loop())
+def _loop_session(sessions: dict[int, aiohttp.ClientSession], limit: int) -> aiohttp.ClientSession:
+    """The running loop's session from ``sessions``, made (or remade, once closed) on first use."""
+    key = id(asyncio.get_running_loop())
+    session = sessions.get(key)
+    if session is None or session.closed:
+        session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=limit))
+        sessions[key] = session
+    return session
 
 
 def tool_client() -> aiohttp.ClientSession:
@@ -37,22 +43,12 @@ def tool_client() -> aiohttp.ClientSession:
 
     Redirects are followed by the engine itself, which refuses any that leave the tool's host.
     """
-    key = _loop_key()
-    session = _tool_sessions.get(key)
-    if session is None or session.closed:
-        session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=TOOL_CONNECTIONS))
-        _tool_sessions[key] = session
-    return session
+    return _loop_session(_tool_sessions, TOOL_CONNECTIONS)
 
 
 def gateway_session() -> aiohttp.ClientSession:
     """The pooled session for model steps (timeouts are set per request from the settings)."""
-    key = _loop_key()
-    session = _gateway_sessions.get(key)
-    if session is None or session.closed:
-        session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=GATEWAY_CONNECTIONS))
-        _gateway_sessions[key] = session
-    return session
+    return _loop_session(_gateway_sessions, GATEWAY_CONNECTIONS)
 
 
 def spec_client() -> httpx.Client:
