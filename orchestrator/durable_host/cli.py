@@ -25,6 +25,7 @@ from durable_host.discovery import load_app
 from durable_host.errors import DurableHostError
 from durable_host.http_app import HostConfig, build_app
 from durable_host.store import Store
+from durable_host.workers import default_worker_count
 
 __all__ = ["main", "resolve_functions_key"]
 
@@ -108,6 +109,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         activity_concurrency=concurrency,
         max_sessions=settings.orchestrator_sessions,
         session_idle_seconds=settings.session_idle_seconds,
+        app_dir=args.app_dir.resolve(),
+        activity_workers=(
+            default_worker_count() if settings.activity_workers is None else settings.activity_workers
+        ),
         rpc_token=secrets.token_urlsafe(24),
     )
     uvicorn.run(

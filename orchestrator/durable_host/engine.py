@@ -7,7 +7,8 @@ session (``sessions.py``) resumes it on the loop with only the new events; full 
 histories run on one worker thread so the event loop stays responsive, short ones (about a
 millisecond) on the loop, which is cheaper than the two thread hand-offs. Episodes never run
 beside a threaded one.
-Sync activities run in a thread pool, async ones on the loop. Nothing polls while idle.
+Activities run in the worker processes (``workers.py``) when there are any; otherwise sync ones
+run in a thread pool and async ones on the loop. Nothing polls while idle.
 
 The common path skips that pass: work committed to the store is handed on directly. A commit's
 new activities start at once when there is capacity and no older work item waits; a finished
@@ -50,6 +51,7 @@ from durable_host.store import (
     RuntimeStatus,
     Store,
 )
+from durable_host.workers import WorkerPool
 
 __all__ = ["Engine", "validate_instance_id"]
 
@@ -122,6 +124,7 @@ class Engine:
         *,
         activity_concurrency: int,
         session_cache: SessionCache | None = None,
+        workers: WorkerPool | None = None,
     ) -> None:
         self.store = store
         self.functions = functions
@@ -145,6 +148,7 @@ class Engine:
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
         self._http = httpx.AsyncClient(timeout=httpx.Timeout(100.0))
+        self._workers = workers
         installed = sdk_speedups.install()
         missing = [name for name, done in vars(installed).items() if not done]
         if missing:
@@ -156,6 +160,8 @@ class Engine:
     # ---- lifecycle -------------------------------------------------------------------
 
     def start(self) -> None:
+        if self._workers is not None:
+            self._spawn(self._workers.start())
         self._loop_task = asyncio.create_task(self._run(), name="durable-host-scheduler")
 
     async def stop(self) -> None:
@@ -167,6 +173,8 @@ class Engine:
             task.cancel()
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=5)
+        if self._workers is not None:
+            await self._workers.stop()
         self._orchestrator_thread.shutdown(wait=False, cancel_futures=True)
         self._activity_threads.shutdown(wait=False, cancel_futures=True)
         await self._http.aclose()
@@ -341,14 +349,17 @@ class Engine:
     async def _activity(self, row: ActivityRow) -> None:
         delivered = False
         try:
-            event = await run_activity(
-                self.functions.activities,
-                row.name,
-                row.input,
-                row.task_id,
-                self._activity_threads,
-                self._http,
-            )
+            if self._workers is not None:
+                event = await self._workers.run(row.name, row.input, row.task_id)
+            else:
+                event = await run_activity(
+                    self.functions.activities,
+                    row.name,
+                    row.input,
+                    row.task_id,
+                    self._activity_threads,
+                    self._http,
+                )
             message = NewMessage(
                 instance_id=row.instance_id,
                 kind=MessageKind.EVENT,

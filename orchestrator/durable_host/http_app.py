@@ -15,6 +15,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import azure.functions as func
@@ -30,6 +31,7 @@ from durable_host.invoke import http_response_parts
 from durable_host.management import handle_management
 from durable_host.sessions import DEFAULT_IDLE_SECONDS, DEFAULT_MAX_SESSIONS, SessionCache
 from durable_host.store import Store
+from durable_host.workers import WorkerPool
 
 __all__ = ["HostConfig", "build_app"]
 
@@ -52,6 +54,10 @@ class HostConfig:
     rpc_token: str
     max_sessions: int = DEFAULT_MAX_SESSIONS
     session_idle_seconds: float = DEFAULT_IDLE_SECONDS
+    app_dir: Path | None = None
+    """Where ``function_app.py`` is: activity workers import it (needed when ``activity_workers`` > 0)."""
+    activity_workers: int = 0
+    """Worker processes that run the activities (0: they run on the host's own event loop)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,8 +113,17 @@ def build_app(config: HostConfig) -> Starlette:
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         store = config.store_factory()
         sessions = SessionCache(max_sessions=config.max_sessions, idle_seconds=config.session_idle_seconds)
+        workers = None
+        if config.activity_workers > 0:
+            if config.app_dir is None:
+                raise ValueError("activity workers need the app's folder (HostConfig.app_dir)")
+            workers = WorkerPool(config.app_dir, config.activity_workers, concurrency=config.activity_concurrency)
         engine = Engine(
-            store, config.functions, activity_concurrency=config.activity_concurrency, session_cache=sessions
+            store,
+            config.functions,
+            activity_concurrency=config.activity_concurrency,
+            session_cache=sessions,
+            workers=workers,
         )
         state["engine"] = engine
         engine.start()

@@ -20,7 +20,8 @@ fake OpenAI upstream. Every figure is compared with a baseline measured in the s
    (calls x latency), as a share of that wall time; the goal is under 5 %. Each level reports the
    median and p95 overhead share, split by the history into orchestration and time inside
    activities beyond their model calls; the median run wall; runs per minute; and the CPU seconds
-   per run that each process used (``/proc/<pid>/stat`` before and after the batch), with the cores
+   per run that each process used (``/proc/<pid>/stat`` before and after the batch; the host's
+   activity worker processes, ``TOOLMESH_ACTIVITY_WORKERS``, are columns of their own), with the cores
    kept busy by all of them, by the busiest one and by the whole machine, and iowait
    (``/proc/stat``; the machine may be shared), which shows what saturates the two cores.
 
@@ -28,7 +29,7 @@ A batch's wall time runs from its first start request to its last ExecutionCompl
 every 0.5 s, would add up to half a second to it). Nothing is asserted: figures are printed.
 
 Run: ``.venv/bin/python tests/bench/bench_agent_runs.py [--runs 200] [--tasks 5] [--latency-ms 500]
-[--sweep 1,25,50,100,200] [--activity-concurrency 400]``
+[--sweep 1,25,50,100,200] [--activity-concurrency 400] [--activity-workers N]``
 """
 
 from __future__ import annotations
@@ -54,12 +55,13 @@ sys.path[:0] = [
     str(Path(__file__).resolve().parents[2] / "orchestrator"),
 ]
 
+from durable_host.workers import default_worker_count  # noqa: E402
 from tests.bench import _cpu  # noqa: E402
 from tests.support.local_mesh import Mesh, start_mesh  # noqa: E402
 from tests.support.servers import start_uvicorn  # noqa: E402
 
 MGMT = "/runtime/webhooks/durabletask"
-ACTIVE = "Pending,Running,ContinuedAsNew"
+ACTIVE = {"Pending", "Running", "ContinuedAsNew"}
 POLL_SECONDS = 0.5
 GOAL = 0.05
 TASK_EVENTS = {"TaskCompleted", "TaskFailed"}
@@ -119,21 +121,23 @@ def _body(tasks: int, model: str, index: int) -> dict[str, Any]:
     }
 
 
-def _wait_until_idle(mesh: Mesh, ids: set[str]) -> None:
+def _wait_until_idle(mesh: Mesh, ids: list[str]) -> None:
     """Return once none of ``ids`` is still active.
 
-    The poller shares the two cores with the host it measures, so it stays light: one request per
-    0.5 s, to the host's own instance query, which filters by status in SQL and leaves inputs out
-    (``GET /api/runs`` would load and serialize every run ever started, inputs included).
+    The poller shares the two cores with the host it measures, so it stays light: it asks about
+    one run at a time, in start order, and only moves on once that run has finished; while a run
+    is active it asks again every 0.5 s. A listing of every active run (``GET /instances``) would
+    make the host read and serialize all their statuses twice a second.
     """
-    params = {"runtimeStatus": ACTIVE, "showInput": "false"}
+    params = {"showInput": "false"}
     with mesh.api(timeout=120) as api:
-        while True:
-            response = api.get(f"{MGMT}/instances", params=params)
-            response.raise_for_status()
-            if not ids & {row["instanceId"] for row in response.json()}:
-                return
-            time.sleep(POLL_SECONDS)
+        for run_id in ids:
+            while True:
+                response = api.get(f"{MGMT}/instances/{run_id}", params=params)
+                response.raise_for_status()
+                if response.json()["runtimeStatus"] not in ACTIVE:
+                    break
+                time.sleep(POLL_SECONDS)
 
 
 def _run_batch(mesh: Mesh, pids: Mapping[str, int], count: int, tasks: int, model: str) -> Batch:
@@ -144,7 +148,7 @@ def _run_batch(mesh: Mesh, pids: Mapping[str, int], count: int, tasks: int, mode
     # CPU, which shares the two cores with what it measures, on building SSL contexts.
     with mesh.api(timeout=120) as api, ThreadPoolExecutor(max_workers=32) as pool:
         ids = list(pool.map(lambda i: mesh.start_run(_body(tasks, model, i), api), range(count)))
-    _wait_until_idle(mesh, set(ids))
+    _wait_until_idle(mesh, ids)
     polled_wall = time.perf_counter() - started
     cpu = _cpu.used(before, _cpu.snapshot(pids))
     history_params = {"showHistory": "true", "showHistoryOutput": "false", "showInput": "false"}
@@ -343,6 +347,18 @@ def _gateway_config(path: Path, fake_url: str, latency_ms: int) -> None:
     path.write_text(yaml.safe_dump(config))
 
 
+def _workers(host_pid: int, count: int) -> dict[str, int]:
+    """The host's ``count`` activity worker processes, by name: they start just after the host answers."""
+    deadline = time.monotonic() + 10
+    while len(found := _cpu.children(host_pid)) < count:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the host started {len(found)} activity workers, expected {count}")
+        time.sleep(0.1)
+    if len(found) == 1:
+        return {"worker": found[0]}
+    return {f"worker{n}": pid for n, pid in enumerate(found, 1)}
+
+
 def _levels(text: str | None, runs: int) -> list[int]:
     if text is None:
         return [n for n in (1, 25, 50, 100) if n < runs] + [runs]
@@ -362,7 +378,11 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=int, default=500)
     parser.add_argument("--sweep", help="concurrency levels for the slow model (default 1,25,50,100,--runs)")
     parser.add_argument("--activity-concurrency", type=int, default=400)
+    parser.add_argument(
+        "--activity-workers", type=int, default=None, help="host activity worker processes (default: the host's)"
+    )
     args = parser.parse_args()
+    workers = default_worker_count() if args.activity_workers is None else args.activity_workers
     levels = _levels(args.sweep, args.runs)
 
     root = Path(tempfile.mkdtemp(prefix="bench-agent-runs-"))
@@ -372,7 +392,10 @@ def main() -> None:
         mesh = start_mesh(
             root,
             gateway_env={"TOOLMESH_GATEWAY_CONFIG": str(root / "gateway.yaml"), "FAKE_UPSTREAM_KEY": "bench"},
-            host_env={"TOOLMESH_ACTIVITY_CONCURRENCY": str(args.activity_concurrency)},
+            host_env={
+                "TOOLMESH_ACTIVITY_CONCURRENCY": str(args.activity_concurrency),
+                "TOOLMESH_ACTIVITY_WORKERS": str(workers),
+            },
         )
     except BaseException:
         fake.stop()
@@ -380,6 +403,7 @@ def main() -> None:
     assert mesh.host is not None
     pids = {
         "host": mesh.host.process.pid,
+        **_workers(mesh.host.process.pid, workers),
         **{name: server.process.pid for name, server in mesh.services.items()},
         "fake": fake.process.pid,
     }

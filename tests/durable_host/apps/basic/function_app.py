@@ -148,12 +148,13 @@ def noop(value: int) -> int:
 
 
 GENERATOR_STARTS: dict[str, int] = {}
-"""How often each instance's orchestrator body began: once per full replay."""
+"""How often each instance's orchestrator body began in this host process: once per full replay."""
 
 
-@app.activity_trigger(input_name="instance_id")
-def generator_starts(instance_id: str) -> int:
-    return GENERATOR_STARTS.get(instance_id, 0)
+@app.activity_trigger(input_name="value")
+def process_id(value: None) -> int:
+    """The process the activity ran in (the host's own, or one of its activity workers)."""
+    return os.getpid()
 
 
 # ---- orchestrators ----------------------------------------------------------------------
@@ -312,8 +313,25 @@ def counted_steps(context: df.DurableOrchestrationContext):
         total += yield context.call_activity("noop", n)
     if plan.get("wait"):
         total += yield context.wait_for_external_event("Go")
-    starts = yield context.call_activity("generator_starts", context.instance_id)
-    return {"total": total, "starts": starts}
+    # Read here, not in an activity: activities may run in another process than orchestrators.
+    return {"total": total, "starts": GENERATOR_STARTS[context.instance_id]}
+
+
+@app.orchestration_trigger(context_name="context")
+def worker_lost(context: df.DurableOrchestrationContext):
+    """Where activities ran before and after a long one, and how the long one ended."""
+    first = yield context.call_activity("process_id", None)
+    try:
+        outcome = f"slept {(yield context.call_activity('sleep_for', context.get_input()))}"
+    except Exception as exc:
+        outcome = str(exc)
+    second = yield context.call_activity("process_id", None)
+    return {"first": first, "outcome": outcome, "second": second}
+
+
+@app.orchestration_trigger(context_name="context")
+def echo_through_activity(context: df.DurableOrchestrationContext):
+    return (yield context.call_activity("noop", context.get_input()))
 
 
 @app.orchestration_trigger(context_name="context")
