@@ -25,7 +25,6 @@ from durable_host.discovery import load_app
 from durable_host.errors import DurableHostError
 from durable_host.http_app import HostConfig, build_app
 from durable_host.store import Store
-from durable_host.workers import default_worker_count
 
 __all__ = ["main", "resolve_functions_key"]
 
@@ -94,6 +93,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if concurrency < 1:
         print("error: --activity-concurrency must be at least 1", file=sys.stderr)
         return 2
+    if settings.activity_workers and os.name != "posix":
+        print(
+            "error: TOOLMESH_ACTIVITY_WORKERS needs a POSIX system (it hands sockets to child processes)",
+            file=sys.stderr,
+        )
+        return 2
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
         key = resolve_functions_key(args.functions_key or settings.functions_key, data_dir)
@@ -110,9 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         max_sessions=settings.orchestrator_sessions,
         session_idle_seconds=settings.session_idle_seconds,
         app_dir=args.app_dir.resolve(),
-        activity_workers=(
-            default_worker_count() if settings.activity_workers is None else settings.activity_workers
-        ),
+        activity_workers=settings.activity_workers,
         rpc_token=secrets.token_urlsafe(24),
     )
     uvicorn.run(

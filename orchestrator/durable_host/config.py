@@ -42,9 +42,8 @@ class HostSettings(BaseSettings):
     session_idle_seconds: float = Field(default=DEFAULT_IDLE_SECONDS, gt=0)
     """How long an orchestration's session is kept while nothing happens to it."""
 
-    activity_workers: int | None = Field(default=None, ge=0, le=64)
-    """Worker processes that run activities beside the host (0: on the host's own event loop);
-    unset, one where the machine has a second core."""
+    activity_workers: int = Field(default=0, ge=0, le=64)
+    """Worker processes that run activities beside the host (0: on the host's own event loop)."""
 
 
 @lru_cache(maxsize=1)

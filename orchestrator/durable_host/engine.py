@@ -7,8 +7,8 @@ session (``sessions.py``) resumes it on the loop with only the new events; full 
 histories run on one worker thread so the event loop stays responsive, short ones (about a
 millisecond) on the loop, which is cheaper than the two thread hand-offs. Episodes never run
 beside a threaded one.
-Activities run in the worker processes (``workers.py``) when there are any; otherwise sync ones
-run in a thread pool and async ones on the loop. Nothing polls while idle.
+Activities run in the worker processes (``workers.py``) when there are any; otherwise (the
+default) sync ones run in a thread pool and async ones on the loop. Nothing polls while idle.
 
 The common path skips that pass: work committed to the store is handed on directly. A commit's
 new activities start at once when there is capacity and no older work item waits; a finished

@@ -2,10 +2,11 @@
 
 On Azure the Functions host hands activity invocations to Python worker processes
 (``FUNCTIONS_WORKER_PROCESS_COUNT`` of them). The local host does the same for activities when
-``TOOLMESH_ACTIVITY_WORKERS`` is above 0: its own event loop keeps orchestrator episodes, the
-store and the HTTP API, and each worker runs activities on its own loop and GIL. Under load an
-activity's own work (building requests, parsing answers) is close to half of what the host did
-per step; on one loop it queues behind every episode.
+``TOOLMESH_ACTIVITY_WORKERS`` is above 0 (POSIX only): its own event loop keeps orchestrator
+episodes, the store and the HTTP API, and each worker runs activities on its own loop and GIL.
+That pays where activities do real work in Python (an activity's request building and answer
+parsing are close to half of the host's CPU in an agent run); each activity then costs one more
+hop between processes, which makes no-op activities slower. Off by default.
 
 Each worker is ``python -m durable_host.workers`` with one end of a socket pair. Frames are a
 4-byte big-endian length and UTF-8 JSON:
@@ -44,7 +45,7 @@ import httpx
 from durable_host import history as h
 from durable_host.history import Event
 
-__all__ = ["WorkerPool", "default_worker_count"]
+__all__ = ["WorkerPool"]
 
 log = logging.getLogger("durable_host")
 
@@ -52,11 +53,8 @@ _HEADER = struct.Struct(">I")
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])
 RESTART_DELAY = 1.0
 """A worker that exits soon after it started waits this long before the next start (no crash loop)."""
-
-
-def default_worker_count() -> int:
-    """One worker where there is a core to spare and the OS can hand a socket to a child, else none."""
-    return 1 if os.name == "posix" and (os.cpu_count() or 1) > 1 else 0
+WORKER_WAIT = 60.0
+"""How long an activity waits for a worker to be running before it fails."""
 
 
 def _frame(message: dict[str, Any]) -> bytes:
@@ -69,8 +67,8 @@ async def _read_frame(reader: asyncio.StreamReader) -> dict[str, Any] | None:
     try:
         size = _HEADER.unpack(await reader.readexactly(_HEADER.size))[0]
         message: dict[str, Any] = json.loads(await reader.readexactly(size))
-    except asyncio.IncompleteReadError:
-        return None
+    except (asyncio.IncompleteReadError, ConnectionError):
+        return None  # closed; or reset, when the other end exited with our frames unread
     return message
 
 
@@ -96,7 +94,6 @@ class WorkerPool:
         self._count = count
         self._concurrency = concurrency
         self._workers: list[_Worker] = []
-        self._ready = asyncio.Event()
         self._stopping = False
         self._next_id = 0
         self._tasks: set[asyncio.Task[None]] = set()
@@ -104,27 +101,36 @@ class WorkerPool:
     async def start(self) -> None:
         """Start every worker; activities sent before they are up wait in their sockets."""
         for _ in range(self._count):
-            await self._spawn()
-        self._ready.set()
+            await self._start_one(delay=0.0)
 
     async def run(self, name: str, input_text: str | None, task_id: int) -> Event:
         """Run an activity on a worker and return its TaskCompleted or TaskFailed event."""
-        await self._ready.wait()
-        while not self._workers:
-            if self._stopping:
-                raise RuntimeError("the host is stopping")
-            await asyncio.sleep(0.05)  # every worker is between exit and restart
-        worker = min(self._workers, key=lambda w: len(w.waiting))
+        worker = await self._least_busy()
+        if worker is None:
+            reason = f"No activity worker process was running for {WORKER_WAIT:.0f} s; the host's log says why."
+            return h.task_failed(datetime.now(UTC), task_id, reason, None)
         self._next_id += 1
         call_id = self._next_id
         answer: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
         worker.waiting[call_id] = (task_id, answer)
-        worker.writer.write(_frame({"id": call_id, "name": name, "input": input_text, "task_id": task_id}))
         try:
-            await worker.writer.drain()
+            worker.writer.write(_frame({"id": call_id, "name": name, "input": input_text, "task_id": task_id}))
+            with contextlib.suppress(ConnectionError):
+                await worker.writer.drain()  # a worker that just died: its listener fails this call
             return await answer
         finally:
             worker.waiting.pop(call_id, None)
+
+    async def _least_busy(self) -> _Worker | None:
+        """The worker with the fewest activities in flight; waits while all are (re)starting."""
+        deadline = time.monotonic() + WORKER_WAIT
+        while not self._workers:
+            if self._stopping:
+                raise RuntimeError("the host is stopping")
+            if time.monotonic() > deadline:
+                return None
+            await asyncio.sleep(0.05)
+        return min(self._workers, key=lambda w: len(w.waiting))
 
     async def stop(self) -> None:
         """Close every worker's socket (they exit when they see it) and wait for them briefly."""
@@ -188,10 +194,18 @@ class WorkerPool:
         if self._stopping:
             return
         log.error("activity worker %s exited with code %s; starting another", worker.process.pid, code)
-        if time.monotonic() - worker.started < RESTART_DELAY:
-            await asyncio.sleep(RESTART_DELAY)
-        if not self._stopping:
-            await self._spawn()
+        await self._start_one(delay=RESTART_DELAY if time.monotonic() - worker.started < RESTART_DELAY else 0.0)
+
+    async def _start_one(self, *, delay: float) -> None:
+        """Start a worker, trying again every RESTART_DELAY while the OS refuses (out of processes)."""
+        while not self._stopping:
+            await asyncio.sleep(delay)
+            try:
+                await self._spawn()
+                return
+            except OSError as exc:
+                log.error("could not start an activity worker: %s", exc)
+                delay = RESTART_DELAY
 
 
 # ---- the worker's side -------------------------------------------------------------------

@@ -55,7 +55,6 @@ sys.path[:0] = [
     str(Path(__file__).resolve().parents[2] / "orchestrator"),
 ]
 
-from durable_host.workers import default_worker_count  # noqa: E402
 from tests.bench import _cpu  # noqa: E402
 from tests.support.local_mesh import Mesh, start_mesh  # noqa: E402
 from tests.support.servers import start_uvicorn  # noqa: E402
@@ -378,11 +377,9 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=int, default=500)
     parser.add_argument("--sweep", help="concurrency levels for the slow model (default 1,25,50,100,--runs)")
     parser.add_argument("--activity-concurrency", type=int, default=400)
-    parser.add_argument(
-        "--activity-workers", type=int, default=None, help="host activity worker processes (default: the host's)"
-    )
+    parser.add_argument("--activity-workers", type=int, default=0, help="host activity worker processes")
     args = parser.parse_args()
-    workers = default_worker_count() if args.activity_workers is None else args.activity_workers
+    workers = args.activity_workers
     levels = _levels(args.sweep, args.runs)
 
     root = Path(tempfile.mkdtemp(prefix="bench-agent-runs-"))

@@ -21,7 +21,7 @@ import pytest
 
 from durable_host.discovery import load_app
 from durable_host.invoke import run_activity
-from durable_host.workers import WorkerPool, default_worker_count
+from durable_host.workers import WorkerPool
 from tests.durable_host.conftest import APPS, Host, launch_host
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="activity workers need POSIX fd passing")
@@ -60,11 +60,6 @@ def worker_host(tmp_path: Path) -> Iterator[Host]:
     running = _launch(tmp_path, 1)
     yield running
     running.stop()
-
-
-def test_one_worker_by_default_where_there_is_a_second_core() -> None:
-    expected = 1 if (os.cpu_count() or 1) > 1 else 0
-    assert default_worker_count() == expected
 
 
 def test_activities_run_in_the_worker_and_orchestrations_in_the_host(worker_host: Host) -> None:
@@ -122,6 +117,27 @@ def test_a_worker_killed_mid_activity_fails_that_activity_and_is_replaced(worker
     assert "worker process" in output["outcome"] and "exited with code -9" in output["outcome"]
     assert output["second"] not in (worker, host_pid)
     assert output["second"] in _children(host_pid)
+
+
+def test_a_worker_that_cannot_start_fails_activities_with_a_clear_reason(tmp_path: Path) -> None:
+    host = launch_host(
+        "basic",
+        tmp_path / "data",
+        tmp_path / "marks",
+        env={"TOOLMESH_ACTIVITY_WORKERS": "1", "BASIC_APP_BROKEN_IN_WORKERS": "1"},
+    )
+    try:
+        status = host.wait(host.start("catch_failure"), timeout=30)
+        assert status["runtimeStatus"] == "Completed"
+        assert "caught: " in status["output"] and "worker process" in status["output"]
+        assert "exited with code 1" in status["output"]
+        with host.client() as client:
+            assert client.get("/healthz").status_code == 200  # the host itself keeps serving
+    finally:
+        host.stop()
+    log = next(tmp_path.glob("host-basic-*.log")).read_text()
+    assert "cannot be imported by an activity worker" in log
+    assert "starting another" in log
 
 
 def test_workers_leave_with_their_host_even_when_it_is_killed(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@
 import asyncio
 import json
 import os
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,6 +14,9 @@ import azure.functions as func
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 
 MARKS = Path(os.environ.get("CONFORMANCE_MARKS_DIR", "/tmp"))
+
+if os.environ.get("BASIC_APP_BROKEN_IN_WORKERS") and sys.argv[0].endswith("workers.py"):
+    raise RuntimeError("this app cannot be imported by an activity worker (a test of that failure)")
 
 
 @app.route(route="orchestrators/{functionName}/{instanceId?}", methods=["POST"])
