@@ -31,13 +31,11 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
-
 from durable_host import episode, sdk_speedups, sessions
 from durable_host import history as h
 from durable_host.discovery import FunctionIndex
 from durable_host.errors import BadRequestError, InstanceAlreadyExists, InstanceGone, InstanceNotFound
-from durable_host.invoke import run_activity, run_orchestrator
+from durable_host.invoke import http_activity_client, run_activity, run_orchestrator
 from durable_host.sessions import Session, SessionCache
 from durable_host.store import (
     TERMINAL_STATUSES,
@@ -147,7 +145,7 @@ class Engine:
         self._activity_threads = ThreadPoolExecutor(max_workers=activity_concurrency, thread_name_prefix="activity")
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
-        self._http = httpx.AsyncClient(timeout=httpx.Timeout(100.0))
+        self._http = http_activity_client()
         self._workers = workers
         installed = sdk_speedups.install()
         missing = [name for name, done in vars(installed).items() if not done]

@@ -29,9 +29,10 @@ from durable_host.discovery import ActivityFunction
 from durable_host.episode import OrchestratorReply
 from durable_host.history import Event
 
-__all__ = ["HTTP_ACTIVITY", "run_activity", "run_orchestrator"]
+__all__ = ["HTTP_ACTIVITY", "http_activity_client", "run_activity", "run_orchestrator"]
 
 HTTP_ACTIVITY = "BuiltIn::HttpActivity"
+HTTP_ACTIVITY_TIMEOUT = httpx.Timeout(100.0)
 _HOST_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -95,6 +96,11 @@ async def run_activity(
         reason, details = _failure(name, exc)
         return h.task_failed(datetime.now(UTC), task_id, reason, details)
     return h.task_completed(datetime.now(UTC), task_id, result_text)
+
+
+def http_activity_client() -> httpx.AsyncClient:
+    """The client for ``call_http`` activities, wherever activities run (host or worker)."""
+    return httpx.AsyncClient(timeout=HTTP_ACTIVITY_TIMEOUT)
 
 
 async def _run_http_activity(input_text: str | None, task_id: int, client: httpx.AsyncClient) -> Event:

@@ -213,7 +213,7 @@ class WorkerPool:
 
 async def _serve(app_dir: Path, fd: int, concurrency: int) -> None:
     from durable_host.discovery import load_app
-    from durable_host.invoke import run_activity
+    from durable_host.invoke import http_activity_client, run_activity
 
     functions = load_app(app_dir)
     threads = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="activity")
@@ -227,7 +227,7 @@ async def _serve(app_dir: Path, fd: int, concurrency: int) -> None:
         writer.write(_frame({"id": message["id"], "event": event}))
         await writer.drain()
 
-    async with httpx.AsyncClient(timeout=httpx.Timeout(100.0)) as http:
+    async with http_activity_client() as http:
         while (message := await _read_frame(reader)) is not None:
             task = asyncio.create_task(answer(message, http))
             running.add(task)
