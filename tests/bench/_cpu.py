@@ -33,17 +33,6 @@ def process_cpu_seconds(pid: int) -> float:
     return (utime + stime) / CLOCK_TICKS
 
 
-def children(pid: int) -> list[int]:
-    """The child processes of ``pid`` (the host's activity workers), from ``/proc/<pid>/task/*/children``."""
-    found: set[int] = set()
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            found.update(int(child) for child in (task / "children").read_text().split())
-        except FileNotFoundError:
-            continue  # that thread ended meanwhile
-    return sorted(found)
-
-
 def own_cpu_seconds() -> float:
     """User plus system CPU seconds of this process (its pollers and client threads included)."""
     times = os.times()

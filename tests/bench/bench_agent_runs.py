@@ -57,7 +57,7 @@ sys.path[:0] = [
 
 from tests.bench import _cpu  # noqa: E402
 from tests.support.local_mesh import Mesh, start_mesh  # noqa: E402
-from tests.support.servers import start_uvicorn  # noqa: E402
+from tests.support.servers import child_pids, start_uvicorn  # noqa: E402
 
 MGMT = "/runtime/webhooks/durabletask"
 ACTIVE = {"Pending", "Running", "ContinuedAsNew"}
@@ -349,7 +349,7 @@ def _gateway_config(path: Path, fake_url: str, latency_ms: int) -> None:
 def _workers(host_pid: int, count: int) -> dict[str, int]:
     """The host's ``count`` activity worker processes, by name: they start just after the host answers."""
     deadline = time.monotonic() + 10
-    while len(found := _cpu.children(host_pid)) < count:
+    while len(found := child_pids(host_pid)) < count:
         if time.monotonic() > deadline:
             raise SystemExit(f"the host started {len(found)} activity workers, expected {count}")
         time.sleep(0.1)

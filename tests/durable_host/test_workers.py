@@ -23,16 +23,9 @@ from durable_host.discovery import load_app
 from durable_host.invoke import run_activity
 from durable_host.workers import WorkerPool
 from tests.durable_host.conftest import APPS, Host, launch_host
+from tests.support.servers import child_pids
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="activity workers need POSIX fd passing")
-
-
-def _children(pid: int) -> set[int]:
-    found: set[int] = set()
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        text = (task / "children").read_text().split()
-        found.update(int(child) for child in text)
-    return found
 
 
 def _alive(pid: int) -> bool:
@@ -69,7 +62,7 @@ def test_activities_run_in_the_worker_and_orchestrations_in_the_host(worker_host
     output = status["output"]
     assert output["outcome"] == "slept 0"
     assert output["first"] == output["second"] != host_pid
-    assert output["first"] in _children(host_pid)
+    assert output["first"] in child_pids(host_pid)
     # sync, async and failing activities through the worker, as in the host itself
     for name, payload, expected in (
         ("hello_sequence", None, ["Hello Tokyo", "Hello Seattle", "Hello London"]),
@@ -86,7 +79,7 @@ def test_without_workers_activities_run_in_the_host(tmp_path: Path) -> None:
     try:
         status = host.wait(host.start("worker_lost", 0))
         assert status["output"]["first"] == host.server.process.pid
-        assert not _children(host.server.process.pid)
+        assert not child_pids(host.server.process.pid)
     finally:
         host.stop()
 
@@ -107,7 +100,7 @@ def test_a_worker_killed_mid_activity_fails_that_activity_and_is_replaced(worker
         return any(e["EventType"] == "TaskCompleted" and e.get("FunctionName") == "process_id" for e in events)
 
     _wait_for(first_done)
-    (worker,) = _children(host_pid)
+    (worker,) = child_pids(host_pid)
     time.sleep(0.5)  # the long activity is scheduled by the next episode: let it reach the worker
     os.kill(worker, signal.SIGKILL)
     status = worker_host.wait(instance_id, timeout=30)
@@ -116,7 +109,7 @@ def test_a_worker_killed_mid_activity_fails_that_activity_and_is_replaced(worker
     assert output["first"] == worker
     assert "worker process" in output["outcome"] and "exited with code -9" in output["outcome"]
     assert output["second"] not in (worker, host_pid)
-    assert output["second"] in _children(host_pid)
+    assert output["second"] in child_pids(host_pid)
 
 
 def test_a_worker_that_cannot_start_fails_activities_with_a_clear_reason(tmp_path: Path) -> None:
@@ -144,7 +137,7 @@ def test_workers_leave_with_their_host_even_when_it_is_killed(tmp_path: Path) ->
     host = _launch(tmp_path, 2)
     try:
         assert host.wait(host.start("worker_lost", 0))["runtimeStatus"] == "Completed"
-        workers = _children(host.server.process.pid)
+        workers = child_pids(host.server.process.pid)
         assert len(workers) == 2
         host.server.process.send_signal(signal.SIGKILL)
         host.server.process.wait(10)

@@ -56,6 +56,17 @@ class RunningServer:
             self.process.wait(10)
 
 
+def child_pids(pid: int) -> list[int]:
+    """The child processes of ``pid`` (the host's activity workers), from ``/proc/<pid>/task/*/children``."""
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            found.update(int(child) for child in (task / "children").read_text().split())
+        except FileNotFoundError:
+            continue  # that thread ended meanwhile
+    return sorted(found)
+
+
 def _pythonpath(extra: Mapping[str, str] | None) -> dict[str, str]:
     env = dict(os.environ)
     paths = [str(REPO_ROOT), str(REPO_ROOT / "orchestrator")]
