@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from llm_gateway.config import get_settings
 from llm_gateway.errors import GatewayError
+from llm_gateway.gc_tuning import tune_garbage_collector
 from llm_gateway.logs import configure_logging
 from llm_gateway.routers import chat, embeddings, health, models, usage
 from llm_gateway.schemas import ChatCompletionRequest, EmbeddingRequest
@@ -38,6 +39,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     state = build_state(settings)
     state.usage.start()
     app.state.gateway = state
+    tune_garbage_collector()
     log.info("gateway ready", extra={"aliases": sorted(state.router.routes), "db": str(settings.db)})
     try:
         yield

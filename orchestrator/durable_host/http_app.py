@@ -27,6 +27,7 @@ from starlette.routing import Route
 from durable_host.binding import BindingContext, client_binding_json
 from durable_host.discovery import FunctionIndex, HttpFunction
 from durable_host.engine import Engine
+from durable_host.gc_tuning import tune_garbage_collector
 from durable_host.invoke import http_response_parts
 from durable_host.management import handle_management
 from durable_host.sessions import DEFAULT_IDLE_SECONDS, DEFAULT_MAX_SESSIONS, SessionCache
@@ -127,6 +128,7 @@ def build_app(config: HostConfig) -> Starlette:
         )
         state["engine"] = engine
         engine.start()
+        tune_garbage_collector()
         log.info("durable host ready")
         try:
             yield

@@ -213,9 +213,11 @@ class WorkerPool:
 
 async def _serve(app_dir: Path, fd: int, concurrency: int) -> None:
     from durable_host.discovery import load_app
+    from durable_host.gc_tuning import tune_garbage_collector
     from durable_host.invoke import http_activity_client, run_activity
 
     functions = load_app(app_dir)
+    tune_garbage_collector()
     threads = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="activity")
     reader, writer = await asyncio.open_connection(sock=socket.socket(fileno=fd))
     running: set[asyncio.Task[None]] = set()

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from openapi_engine import ToolFunction, validate_arguments
+from typing import Any
+
+import jsonschema_rs
+
+from openapi_engine import ToolFunction, arguments, validate_arguments
 
 
 def test_valid_arguments_give_no_messages(fn) -> None:
@@ -36,3 +40,46 @@ def test_strict_nulls_for_optional_fields_are_accepted(fn) -> None:
 def test_messages_about_huge_values_stay_short(fn) -> None:
     (message,) = validate_arguments(fn("postText"), {"body": ["x" * 5000]})
     assert message.startswith("argument 'body': ") and len(message) <= 300
+
+
+def _function(parameters: dict[str, object]) -> ToolFunction:
+    return ToolFunction(
+        name="f", tool="t", operation_id="f", method="POST", path="/f", description="", parameters=parameters
+    )
+
+
+def test_each_schema_is_compiled_once_and_the_cache_is_bounded(monkeypatch) -> None:
+    compiled: list[object] = []
+    real = jsonschema_rs.Draft202012Validator
+
+    def counting(schema: dict[str, Any]) -> object:
+        compiled.append(schema)
+        return real(schema)
+
+    monkeypatch.setattr(jsonschema_rs, "Draft202012Validator", counting)
+    monkeypatch.setattr(arguments, "_compiled", {})
+    monkeypatch.setattr(arguments, "MAX_COMPILED", 2)
+    first = _function({"type": "object", "properties": {"n": {"type": "integer"}}})
+    for value in (1, 2, "three"):
+        validate_arguments(first, {"n": value})
+    assert compiled == [first.parameters]
+    assert validate_arguments(first, {"n": "three"}) == ["argument 'n': 'three' is not of type 'integer'"]
+    others = [_function({"type": "object", "maxProperties": n}) for n in range(3)]
+    for other in others:
+        assert validate_arguments(other, {}) == []
+    assert len(arguments._compiled) == 2 and id(first.parameters) not in arguments._compiled
+
+
+def test_jsonschema_has_the_last_word_where_the_validators_disagree() -> None:
+    # jsonschema-rs reads \w as ASCII only and cannot compile \Z; Python's re accepts both.
+    word = _function({"type": "object", "properties": {"w": {"type": "string", "pattern": r"^\w+$"}}})
+    assert validate_arguments(word, {"w": "héllo"}) == []
+    anchored = _function({"type": "object", "properties": {"w": {"type": "string", "pattern": r"^a+\Z"}}})
+    assert validate_arguments(anchored, {"w": "aa"}) == []
+    assert validate_arguments(anchored, {"w": "ab"}) == ["argument 'w': 'ab' does not match '^a+\\\\Z'"]
+
+
+def test_values_beyond_the_compiled_validator_are_still_checked() -> None:
+    limited = _function({"type": "object", "properties": {"n": {"type": "integer", "maximum": 10}}})
+    assert validate_arguments(limited, {"n": 2**100}) == [f"argument 'n': {2**100} is greater than the maximum of 10"]
+    assert validate_arguments(limited, {"n": 2**70 - 2**80}) == []

@@ -27,18 +27,36 @@ received (path, headers, body), ``POST /_control/reset`` clears that log and the
 from __future__ import annotations
 
 import asyncio
+import functools
+import gc
 import hashlib
 import json
 import os
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-app = FastAPI(title="fake-openai")
+
+@functools.cache
+def _tune_garbage_collector() -> None:
+    """As the real services do (see tools/*/app_kit.py): it stands in for a remote model on the same cores."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 10)
+
+
+@asynccontextmanager
+async def _lifespan(_: FastAPI) -> AsyncIterator[None]:
+    _tune_garbage_collector()
+    yield
+
+
+app = FastAPI(title="fake-openai", lifespan=_lifespan)
 
 _REQUESTS: list[dict[str, Any]] = []
 _FAIL_COUNTS: dict[str, int] = {}

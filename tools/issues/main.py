@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from .app_kit import install
+from .app_kit import install, tune_garbage_collector
 from .config import Settings, get_settings
 from .database import Database
 from .dependencies import api_key_setting
@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store.ensure_project(key=settings.default_project, name=settings.default_project_name)
         app.state.store = store
         app.state.idempotency = IdempotencyStore(db)
+        tune_garbage_collector()
         logger.info("issues service started", extra={"db": str(settings.db)})
         try:
             yield

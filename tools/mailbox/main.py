@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
-from .app_kit import install
+from .app_kit import install, tune_garbage_collector
 from .callbacks import parse_origins
 from .config import Settings, get_settings
 from .database import Database
@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.deliverer = deliverer
         worker = asyncio.create_task(deliverer.run(), name="mailbox-delivery")
         origins = [str(origin) for origin in allowed_origins]
+        tune_garbage_collector()
         logger.info("mailbox service started", extra={"db": str(settings.db), "callback_origins": origins})
         try:
             yield

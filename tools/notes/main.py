@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from .app_kit import install
+from .app_kit import install, tune_garbage_collector
 from .config import Settings, get_settings
 from .database import Database
 from .dependencies import api_key_setting
@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db = Database(settings.db)
         app.state.store = NoteStore(db)
         app.state.idempotency = IdempotencyStore(db)
+        tune_garbage_collector()
         logger.info("notes service started", extra={"db": str(settings.db)})
         try:
             yield
