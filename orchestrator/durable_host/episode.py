@@ -83,8 +83,29 @@ class EpisodePlan:
     commit: EpisodeCommit | None
 
 
+_UNPLAYED_END = ', "IsPlayed": false}'
+_PLAYED_END = ', "IsPlayed": true}'
+
+
 def _played(event: Event) -> str:
     return json.dumps({**event, "IsPlayed": True})
+
+
+def _unplayed(event: Event) -> str:
+    return json.dumps({**event, "IsPlayed": False})
+
+
+def as_played(text: str) -> str:
+    """``_played`` of the event whose ``_unplayed`` text this is, without encoding the event again.
+
+    An episode's new events go to the SDK unplayed and into the history played; a model step's
+    result is most of an episode's bytes, and this spares encoding it twice.
+    """
+    if text.endswith(_UNPLAYED_END):
+        return text[: -len(_UNPLAYED_END)] + _PLAYED_END
+    event = json.loads(text)  # IsPlayed was already among its keys: keep their order
+    event["IsPlayed"] = True
+    return json.dumps(event)
 
 
 def _is_retry_event(event: Event, retries: dict[int, RetryRecord]) -> bool:
@@ -180,9 +201,7 @@ def prepare(
             commit=commit,
         )
 
-    sdk_events = [_played(m) for m in markers] + [
-        json.dumps({**e, "IsPlayed": False}) for e in [h.orchestrator_started(now), *new_events]
-    ]
+    sdk_events = [_played(m) for m in markers] + [_unplayed(e) for e in [h.orchestrator_started(now), *new_events]]
     return EpisodePlan(
         instance=instance,
         now=now,
@@ -343,7 +362,8 @@ def finish(plan: EpisodePlan, reply: OrchestratorReply, known: InstanceDirectory
         except EpisodeError as exc:
             error = str(exc)
 
-    played_events = [_played(e) for e in [*plan.markers, h.orchestrator_started(now), *plan.new_events]]
+    # prepare's sdk_events: the markers (played), then OrchestratorStarted(now) and the new events.
+    played_events = plan.sdk_events[: len(plan.markers)] + [as_played(t) for t in plan.sdk_events[len(plan.markers) :]]
     stamp = h.dtfx_time(now)
 
     if error is not None:

@@ -557,3 +557,15 @@ def test_suspend_in_the_same_batch_as_a_result_keeps_the_instance_suspended() ->
     assert str(sim.instance.status) == "Running"
     sim.step()  # the result held back while suspended is delivered by the next episode
     assert json.loads(sim.instance.output or "null") == "done"
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"EventType": 5, "EventId": -1, "Result": '{"content": "a \\"quoted\\" answer", "n": 1}'},
+        {"EventType": 12, "IsPlayed": False, "Timestamp": "2026-01-01T00:00:00Z"},  # IsPlayed already a key
+        {},
+    ],
+)
+def test_an_event_is_played_the_same_whether_encoded_again_or_derived(event: dict[str, Any]) -> None:
+    assert episode.as_played(episode._unplayed(event)) == episode._played(event)
