@@ -13,6 +13,7 @@ of them reads differently), arguments jsonschema accepts are accepted.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,6 +30,7 @@ MAX_MESSAGE_CHARS = 300
 MAX_COMPILED = 512
 """Compiled validators kept (one per tool function's schema)."""
 
+_compiling = threading.Lock()
 _compiled: dict[int, tuple[dict[str, Any], Any]] = {}
 """By ``id`` of a parameters schema: the schema itself (held, so the id stays its own) and its
 compiled validator, or None where jsonschema-rs cannot compile it. Converted schemas are never
@@ -43,9 +45,10 @@ def _fast_validator(schema: dict[str, Any]) -> Any:
         validator: Any = jsonschema_rs.Draft202012Validator(schema)
     except Exception:  # noqa: BLE001 - a schema it cannot compile is checked by jsonschema alone
         validator = None
-    if len(_compiled) >= MAX_COMPILED:
-        del _compiled[next(iter(_compiled))]
-    _compiled[id(schema)] = (schema, validator)
+    with _compiling:  # activities on threads validate too: one eviction at a time
+        while len(_compiled) >= MAX_COMPILED:
+            del _compiled[next(iter(_compiled))]
+        _compiled[id(schema)] = (schema, validator)
     return validator
 
 
