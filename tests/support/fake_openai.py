@@ -27,8 +27,6 @@ received (path, headers, body), ``POST /_control/reset`` clears that log and the
 from __future__ import annotations
 
 import asyncio
-import functools
-import gc
 import hashlib
 import json
 import os
@@ -41,18 +39,13 @@ from urllib.parse import parse_qsl
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-
-@functools.cache
-def _tune_garbage_collector() -> None:
-    """As the real services do (see tools/*/app_kit.py): it stands in for a remote model on the same cores."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 10)
+from llm_gateway.gc_tuning import tune_garbage_collector
 
 
 @asynccontextmanager
 async def _lifespan(_: FastAPI) -> AsyncIterator[None]:
-    _tune_garbage_collector()
+    # Tuned as the gateway is: the fake stands in for a remote model, yet shares the cores.
+    tune_garbage_collector()
     yield
 
 
