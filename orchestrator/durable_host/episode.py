@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -72,15 +72,15 @@ class EpisodePlan:
 
     instance: InstanceRow
     now: datetime
-    consumed: list[int]
-    markers: list[Event]
-    new_events: list[Event]
-    sdk_events: list[str]
+    consumed: list[int] = field(default_factory=list)
+    markers: list[Event] = field(default_factory=list)
+    new_events: list[Event] = field(default_factory=list)
+    sdk_events: list[str] = field(default_factory=list)
     """What the SDK sees after the stored history: the markers, ``OrchestratorStarted(now)`` and
     the new events, as the JSON text of the body's history."""
-    body: str | None
-    retry_event: Event | None
-    commit: EpisodeCommit | None
+    body: str | None = None
+    retry_event: Event | None = None
+    commit: EpisodeCommit | None = None
 
 
 _UNPLAYED_END = ', "IsPlayed": false}'
@@ -140,17 +140,7 @@ def prepare(
 
     if status in TERMINAL_STATUSES:
         commit = EpisodeCommit(instance=instance, consumed_message_ids=[m.id for m in messages])
-        return EpisodePlan(
-            instance=instance,
-            now=now,
-            consumed=[],
-            markers=[],
-            new_events=[],
-            sdk_events=[],
-            body=None,
-            retry_event=None,
-            commit=commit,
-        )
+        return EpisodePlan(instance=instance, now=now, commit=commit)
 
     for message in messages:
         if message.kind is MessageKind.TERMINATE:
@@ -189,17 +179,7 @@ def prepare(
             consumed_message_ids=consumed,
             history_append=[_played(m) for m in markers],
         )
-        return EpisodePlan(
-            instance=instance,
-            now=now,
-            consumed=consumed,
-            markers=markers,
-            new_events=[],
-            sdk_events=[],
-            body=None,
-            retry_event=None,
-            commit=commit,
-        )
+        return EpisodePlan(instance=instance, now=now, consumed=consumed, markers=markers, commit=commit)
 
     sdk_events = [_played(m) for m in markers] + [_unplayed(e) for e in [h.orchestrator_started(now), *new_events]]
     return EpisodePlan(
@@ -211,7 +191,6 @@ def prepare(
         sdk_events=sdk_events,
         body=sdk_body(instance, history, sdk_events) if with_body else None,
         retry_event=retry_event,
-        commit=None,
     )
 
 
@@ -259,17 +238,7 @@ def _terminate(instance: InstanceRow, consumed: list[int], now: datetime, reason
         drop_pending=True,
         new_messages=notify,
     )
-    return EpisodePlan(
-        instance=row,
-        now=now,
-        consumed=consumed,
-        markers=[],
-        new_events=[],
-        sdk_events=[],
-        body=None,
-        retry_event=None,
-        commit=commit,
-    )
+    return EpisodePlan(instance=row, now=now, consumed=consumed, commit=commit)
 
 
 def _notify_parent(
