@@ -325,19 +325,19 @@ def _print_sweep(levels: list[Level], latency_ms: int, names: list[str]) -> None
             f"  {b.cpu[_cpu.IOWAIT] / b.wall:6.2f}"
         )
     print(f"  (this machine has {os.cpu_count()} cores)")
-    by_count = _by_count(levels)
-    if any(len(batches) > 1 for batches in by_count.values()):
+    by_count = _overheads_by_count(levels)
+    medians = {count: _median(shares) for count, shares in by_count.items()}
+    if any(len(shares) > 1 for shares in by_count.values()):
         print("\n  each level's batches (--repeat): median overhead of each batch, and their median")
-        for count, batches in by_count.items():
-            shares = [lv.median_overhead for lv in batches]
+        for count, shares in by_count.items():
             met = sum(1 for share in shares if share < GOAL)
             listed = ", ".join(f"{share * 100:.1f}" for share in shares)
             print(
-                f"  {count:5d} runs: {_median(shares) * 100:4.1f} % (batches: {listed} %); "
+                f"  {count:5d} runs: {medians[count] * 100:4.1f} % (batches: {listed} %); "
                 f"under {GOAL * 100:.0f} % in {met} of {len(shares)}"
             )
-    held = [str(c) for c, batches in by_count.items() if _median([lv.median_overhead for lv in batches]) < GOAL]
-    missed = [str(c) for c, batches in by_count.items() if str(c) not in held]
+    held = [str(count) for count, median in medians.items() if median < GOAL]
+    missed = [str(count) for count, median in medians.items() if not median < GOAL]
     print(
         f"\ngoal (median overhead under {GOAL * 100:.0f} % of a run's wall time) on this machine: "
         f"holds at {', '.join(held) or 'no level'} concurrent runs; "
@@ -345,11 +345,11 @@ def _print_sweep(levels: list[Level], latency_ms: int, names: list[str]) -> None
     )
 
 
-def _by_count(levels: list[Level]) -> dict[int, list[Level]]:
-    """The batches of each concurrency level, in the order the levels were first run."""
-    grouped: dict[int, list[Level]] = {}
+def _overheads_by_count(levels: list[Level]) -> dict[int, list[float]]:
+    """Each concurrency level's batch medians, in the order the levels were first run."""
+    grouped: dict[int, list[float]] = {}
     for lv in levels:
-        grouped.setdefault(lv.batch.count, []).append(lv)
+        grouped.setdefault(lv.batch.count, []).append(lv.median_overhead)
     return grouped
 
 
