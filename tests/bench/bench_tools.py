@@ -162,8 +162,8 @@ def bench_http(tmp: Path, n: int) -> None:
 
 def bench_search(tmp: Path, rows: int, n: int) -> None:
     """Ranked FTS5 search against a LIKE scan that only finds the matches (no ranking)."""
-    from tools.notes.database import Database
     from tools.notes.store import NoteStore
+    from tools.service_kit.database import Database
 
     rng = random.Random(11)
     vocabulary = [f"{rng.choice(WORDS)[:4]}{i}" for i in range(2000)]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.notes.database import Database
+from tools.service_kit.database import Database
 
 
 @pytest.fixture

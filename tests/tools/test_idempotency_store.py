@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tools.notes.database import Database
-from tools.notes.errors import IdempotencyInProgress, IdempotencyMismatch
-from tools.notes.idempotency import IdempotencyStore, StoredResponse, valid_key
+from tools.service_kit.database import Database
+from tools.service_kit.errors import IdempotencyInProgress, IdempotencyMismatch
+from tools.service_kit.idempotency import IdempotencyStore, StoredResponse, valid_key
 
 RESPONSE = StoredResponse(status=201, headers=[("content-type", "application/json")], body=b'{"id": "n1"}')
 

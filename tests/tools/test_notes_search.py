@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-from tools.notes.database import Database
 from tools.notes.store import NoteStore, fts_query
+from tools.service_kit.database import Database
 
 WORDS = "budget train lyon milk report quote refund the a of and order supplier price".split()
 

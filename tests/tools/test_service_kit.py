@@ -1,49 +1,35 @@
-"""The modules every tool service carries stay the same in each of them.
+"""Every tool service is built the same way: its own folder plus ``tools/service_kit``.
 
-Each service is deployed on its own and may not import another, so the plumbing they
-all need (SQLite access, Idempotency-Key replay, the size limit and access log, the
-health route) is copied into each. This test keeps the copies from drifting apart: a
-fix made in one must be made in all.
+Each service is deployed on its own: its image holds its folder and the kit, and it may
+import the kit but never another service or the orchestrator. The kit, in turn, knows no
+service. These tests keep that layout, and each requirements file complete.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
 from tests.support.servers import REPO_ROOT
 from tools.export_specs import SERVICES
 
-SHARED_MODULES = (
-    "app_kit.py",
-    "database.py",
-    "dependencies.py",
-    "idempotency.py",
-    "logs.py",
-    "middleware.py",
-    "routers/health.py",
-)
+KIT = REPO_ROOT / "tools" / "service_kit"
 REQUIRED_FILES = (
     "main.py",
     "config.py",
-    "dependencies.py",
     "errors.py",
     "schemas.py",
     "requirements.txt",
     "Dockerfile",
     "routers/__init__.py",
 )
+_ORCHESTRATOR_PACKAGES = ("openapi_engine", "agent_loop", "durable_host", "llm_gateway", "tools.export_specs")
 
 
 def test_all_four_services_exist() -> None:
     assert set(SERVICES) >= {"calc", "issues", "mailbox", "notes"}
-
-
-@pytest.mark.parametrize("module", SHARED_MODULES)
-def test_shared_modules_are_identical_in_every_service(module: str) -> None:
-    texts = {name: (REPO_ROOT / "tools" / name / module).read_text(encoding="utf-8") for name in SERVICES}
-    reference = texts["notes"]
-    drifted = sorted(name for name, text in texts.items() if text != reference)
-    assert not drifted, f"tools/<name>/{module} differs from tools/notes/{module} in: {', '.join(drifted)}"
+    assert "service_kit" not in SERVICES
 
 
 @pytest.mark.parametrize("name", SERVICES)
@@ -54,29 +40,37 @@ def test_service_has_the_standard_layout(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", SERVICES)
-def test_dockerfile_copies_only_its_service_and_runs_uvicorn(name: str) -> None:
+def test_dockerfile_copies_only_its_service_and_the_kit_and_runs_uvicorn(name: str) -> None:
     dockerfile = (REPO_ROOT / "tools" / name / "Dockerfile").read_text(encoding="utf-8")
     assert "COPY tools/__init__.py tools/__init__.py" in dockerfile
+    assert "COPY tools/service_kit/ tools/service_kit/" in dockerfile
     assert f"COPY tools/{name}/ tools/{name}/" in dockerfile
     assert f'CMD ["uvicorn", "tools.{name}.main:app", "--host", "0.0.0.0", "--port", "8000"]' in dockerfile
     copies = [line for line in dockerfile.splitlines() if line.startswith("COPY ")]
-    assert all(f"tools/{name}/" in line or "tools/__init__.py" in line for line in copies)
+    allowed = (f"tools/{name}/", "tools/service_kit/", "tools/__init__.py")
+    assert all(any(part in line for part in allowed) for line in copies)
+
+
+def _imports_of(folder: Path, banned: list[str]) -> list[str]:
+    found = []
+    for path in folder.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        found += [
+            f"{path.relative_to(REPO_ROOT)} imports {name}"
+            for name in banned
+            if f"import {name}" in text or f"from {name}" in text
+        ]
+    return found
 
 
 @pytest.mark.parametrize("name", SERVICES)
 def test_service_imports_no_other_tool_or_orchestrator(name: str) -> None:
-    others = [other for other in SERVICES if other != name]
-    for path in (REPO_ROOT / "tools" / name).rglob("*.py"):
-        text = path.read_text(encoding="utf-8")
-        for banned in [
-            *(f"tools.{other}" for other in others),
-            "openapi_engine",
-            "agent_loop",
-            "durable_host",
-            "llm_gateway",
-            "tools.export_specs",
-        ]:
-            assert f"import {banned}" not in text and f"from {banned}" not in text, f"{path} imports {banned}"
+    others = [f"tools.{other}" for other in SERVICES if other != name]
+    assert _imports_of(REPO_ROOT / "tools" / name, [*others, *_ORCHESTRATOR_PACKAGES]) == []
+
+
+def test_kit_imports_no_service_or_orchestrator() -> None:
+    assert _imports_of(KIT, [*(f"tools.{name}" for name in SERVICES), *_ORCHESTRATOR_PACKAGES]) == []
 
 
 # Import name -> distribution name, for the third-party packages the services use.
@@ -103,7 +97,7 @@ def test_requirements_cover_every_third_party_import(name: str) -> None:
         if line.strip() and not line.startswith("#")
     }
     assert "uvicorn" in pinned
-    for path in folder.rglob("*.py"):
+    for path in [*folder.rglob("*.py"), *KIT.rglob("*.py")]:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             modules = (
                 [alias.name for alias in node.names]

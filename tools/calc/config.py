@@ -9,34 +9,27 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import ClassVar
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from tools.service_kit.settings import ServiceSettings
 
 __all__ = ["Settings", "get_settings"]
 
 
-class Settings(BaseSettings):
-    """Deployment settings; every field can be set as ``CALC_<FIELD>``."""
+class Settings(ServiceSettings):
+    """Every service's settings (``ServiceSettings``) and this one's; each is set as ``CALC_<FIELD>``."""
 
     model_config = SettingsConfigDict(env_prefix="CALC_", extra="ignore", frozen=True)
+    service: ClassVar[str] = "calc"
 
     db: Path = Path(".toolmesh/calc.sqlite3")
     """SQLite file holding the idempotency records; its folder is created."""
 
-    api_key: SecretStr | None = None
-    """Key callers send in ``X-API-Key``. Unset means every protected request gets 401."""
-
     max_body_bytes: int = Field(default=16 * 1024, ge=1024)
     """Largest request body accepted; larger ones get 413 before any parsing."""
-
-    log_level: str = "INFO"
-    """Level of the service's JSON logs."""
-
-    @field_validator("api_key", mode="before")
-    @classmethod
-    def _blank_is_unset(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
 
 
 @lru_cache

@@ -9,40 +9,30 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import ClassVar
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from tools.service_kit.settings import ServiceSettings
 
 __all__ = ["Settings", "get_settings"]
 
 
-class Settings(BaseSettings):
-    """Deployment settings; every field can be set as ``ISSUES_<FIELD>``."""
+class Settings(ServiceSettings):
+    """Every service's settings (``ServiceSettings``) and this one's; each is set as ``ISSUES_<FIELD>``."""
 
     model_config = SettingsConfigDict(env_prefix="ISSUES_", extra="ignore", frozen=True)
+    service: ClassVar[str] = "issues"
 
     db: Path = Path(".toolmesh/issues.sqlite3")
     """SQLite file holding projects, issues, comments and the idempotency records; its folder is created."""
-
-    api_key: SecretStr | None = None
-    """Key callers send in ``X-API-Key``. Unset means every protected request gets 401."""
-
-    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
-    """Largest request body accepted; larger ones get 413 before any parsing."""
-
-    log_level: str = "INFO"
-    """Level of the service's JSON logs."""
 
     default_project: str = Field(default="MAIN", pattern=r"^[A-Z][A-Z0-9]{1,9}$")
     """Key of the project that always exists; issues filed without a project go there."""
 
     default_project_name: str = "Main"
     """Name given to the default project when the service creates it."""
-
-    @field_validator("api_key", mode="before")
-    @classmethod
-    def _blank_is_unset(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
 
 
 @lru_cache

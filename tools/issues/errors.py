@@ -7,23 +7,18 @@
      ├── Conflict                   409
      │    ├── ProjectExists         a project with this key already exists
      │    └── IssueAlreadyClosed    closing an issue that is closed
-     ├── InvalidQuery               422: a search query with nothing to search for
-     └── IdempotencyError           a retried request that cannot be answered
-          ├── IdempotencyMismatch   409: the key was used for a different request
-          └── IdempotencyInProgress 409: the first request with the key is still running
+     └── InvalidQuery               422: a search query with nothing to search for
 
-One handler (``app_kit.py``) turns any of them into ``{"detail": message}``; it knows
-the base as ``ServiceError``.
+The base is a ``ServiceError`` (``tools.service_kit.errors``, which also holds the
+Idempotency-Key errors): one handler turns any of them into ``{"detail": message}``.
 """
 
 from __future__ import annotations
 
+from tools.service_kit.errors import ServiceError
+
 __all__ = [
-    "ServiceError",
     "Conflict",
-    "IdempotencyError",
-    "IdempotencyInProgress",
-    "IdempotencyMismatch",
     "InvalidQuery",
     "IssueAlreadyClosed",
     "IssueNotFound",
@@ -34,14 +29,8 @@ __all__ = [
 ]
 
 
-class IssuesError(Exception):
+class IssuesError(ServiceError):
     """Base of every error the issues service reports to its caller."""
-
-    status_code = 400
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class NotFound(IssuesError):
@@ -78,18 +67,3 @@ class IssueAlreadyClosed(Conflict):
 
 class InvalidQuery(IssuesError):
     status_code = 422
-
-
-class IdempotencyError(IssuesError):
-    status_code = 409
-
-
-class IdempotencyMismatch(IdempotencyError):
-    status_code = 409
-
-
-class IdempotencyInProgress(IdempotencyError):
-    status_code = 409
-
-
-ServiceError = IssuesError

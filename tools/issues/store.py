@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from .database import Database
+from tools.service_kit.database import Database
+
 from .errors import InvalidQuery, IssueAlreadyClosed, IssueNotFound, ProjectExists, ProjectNotFound
 
 __all__ = [

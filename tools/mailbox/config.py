@@ -9,29 +9,24 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import ClassVar
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from tools.service_kit.settings import ServiceSettings
 
 __all__ = ["Settings", "get_settings"]
 
 
-class Settings(BaseSettings):
-    """Deployment settings; every field can be set as ``MAILBOX_<FIELD>``."""
+class Settings(ServiceSettings):
+    """Every service's settings (``ServiceSettings``) and this one's; each is set as ``MAILBOX_<FIELD>``."""
 
     model_config = SettingsConfigDict(env_prefix="MAILBOX_", extra="ignore", frozen=True)
+    service: ClassVar[str] = "mailbox"
 
     db: Path = Path(".toolmesh/mailbox.sqlite3")
     """SQLite file holding messages, pending reply deliveries and idempotency records."""
-
-    api_key: SecretStr | None = None
-    """Key callers send in ``X-API-Key``. Unset means every protected request gets 401."""
-
-    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
-    """Largest request body accepted; larger ones get 413 before any parsing."""
-
-    log_level: str = "INFO"
-    """Level of the service's JSON logs."""
 
     callback_allowed_origins: str = "http://127.0.0.1,http://localhost"
     """Comma-separated origins a callback_url may point at. An entry without a port
@@ -45,11 +40,6 @@ class Settings(BaseSettings):
 
     delivery_timeout: float = Field(default=10.0, gt=0)
     """Seconds a callback receiver has to answer one delivery attempt."""
-
-    @field_validator("api_key", mode="before")
-    @classmethod
-    def _blank_is_unset(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
 
 
 @lru_cache

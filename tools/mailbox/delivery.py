@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 import time
 
@@ -20,10 +21,11 @@ import httpx
 
 from .callbacks import AllowedOrigin, check_callback_url
 from .errors import CallbackNotAllowed
-from .logs import logger
 from .store import DeliveryRecord, MessageStore
 
 __all__ = ["Deliverer", "backoff_delay"]
+
+logger = logging.getLogger(__name__)
 
 IDLE_WAIT = 5.0
 """Longest sleep with nothing due; wake-ups from new replies cut it short."""

@@ -3,37 +3,26 @@
     MailboxError                    base; ``status_code`` and a message for the caller
      ├── MessageNotFound            404: no message has this id
      ├── AlreadyReplied             409: the message has its reply already
-     ├── CallbackNotAllowed         422: callback_url is malformed or outside the allowed origins
-     └── IdempotencyError           a retried request that cannot be answered
-          ├── IdempotencyMismatch   409: the key was used for a different request
-          └── IdempotencyInProgress 409: the first request with the key is still running
+     └── CallbackNotAllowed         422: callback_url is malformed or outside the allowed origins
 
-One handler (``app_kit.py``) turns any of them into ``{"detail": message}``; it knows
-the base as ``ServiceError``.
+The base is a ``ServiceError`` (``tools.service_kit.errors``, which also holds the
+Idempotency-Key errors): one handler turns any of them into ``{"detail": message}``.
 """
 
 from __future__ import annotations
 
+from tools.service_kit.errors import ServiceError
+
 __all__ = [
-    "ServiceError",
     "AlreadyReplied",
     "CallbackNotAllowed",
-    "IdempotencyError",
-    "IdempotencyInProgress",
-    "IdempotencyMismatch",
     "MailboxError",
     "MessageNotFound",
 ]
 
 
-class MailboxError(Exception):
+class MailboxError(ServiceError):
     """Base of every error the mailbox service reports to its caller."""
-
-    status_code = 400
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class MessageNotFound(MailboxError):
@@ -54,18 +43,3 @@ class AlreadyReplied(MailboxError):
 
 class CallbackNotAllowed(MailboxError):
     status_code = 422
-
-
-class IdempotencyError(MailboxError):
-    status_code = 409
-
-
-class IdempotencyMismatch(IdempotencyError):
-    status_code = 409
-
-
-class IdempotencyInProgress(IdempotencyError):
-    status_code = 409
-
-
-ServiceError = MailboxError

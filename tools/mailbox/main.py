@@ -1,7 +1,7 @@
 """The mailbox service: messages to people, with replies delivered to a callback.
 
 ``app`` is what uvicorn serves (``uvicorn tools.mailbox.main:app``); ``create_app`` builds
-one with explicit settings for tests. ``app_kit.install`` adds what every tool service
+one with explicit settings for tests. ``tools.service_kit.app.install`` adds what every tool service
 shares (auth in the spec, errors, size limit, idempotency, logs). The lifespan also runs
 the worker that delivers replies to their callbacks.
 """
@@ -10,24 +10,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
 
-from .app_kit import install, tune_garbage_collector
+from tools.service_kit import health
+from tools.service_kit.app import install, tune_garbage_collector
+from tools.service_kit.database import Database
+from tools.service_kit.dependencies import api_key_setting
+from tools.service_kit.idempotency import IdempotencyStore
+from tools.service_kit.logs import configure_logging
+
 from .callbacks import parse_origins
 from .config import Settings, get_settings
-from .database import Database
 from .delivery import Deliverer
-from .dependencies import api_key_setting
-from .idempotency import IdempotencyStore
-from .logs import configure_logging, logger
-from .routers import health, messages
+from .routers import messages
 from .store import MessageStore
 
 __all__ = ["app", "create_app"]
+
+logger = logging.getLogger(__name__)
 
 TITLE = "toolmesh mailbox"
 VERSION = "1.0.0"
@@ -45,7 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        configure_logging(settings.log_level)
+        configure_logging(settings.service, settings.log_level)
         if settings.api_key is None:
             logger.warning(
                 f"no API key configured: set {api_key_setting(settings)}; every protected request gets 401"

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from .database import Database
+from tools.service_kit.database import Database
+
 from .errors import AlreadyReplied, MessageNotFound
 
 __all__ = ["DeliveryRecord", "DeliveryState", "MessageRecord", "MessageStore"]

@@ -2,36 +2,25 @@
 
     NotesError                      base; ``status_code`` and a message for the caller
      ├── NoteNotFound               404: no note has this id
-     ├── InvalidQuery               422: a search query with nothing to search for
-     └── IdempotencyError           a retried request that cannot be answered
-          ├── IdempotencyMismatch   409: the key was used for a different request
-          └── IdempotencyInProgress 409: the first request with the key is still running
+     └── InvalidQuery               422: a search query with nothing to search for
 
-One handler (``app_kit.py``) turns any of them into ``{"detail": message}``; it knows
-the base as ``ServiceError``.
+The base is a ``ServiceError`` (``tools.service_kit.errors``, which also holds the
+Idempotency-Key errors): one handler turns any of them into ``{"detail": message}``.
 """
 
 from __future__ import annotations
 
+from tools.service_kit.errors import ServiceError
+
 __all__ = [
-    "IdempotencyError",
-    "IdempotencyInProgress",
-    "IdempotencyMismatch",
     "InvalidQuery",
     "NoteNotFound",
     "NotesError",
-    "ServiceError",
 ]
 
 
-class NotesError(Exception):
+class NotesError(ServiceError):
     """Base of every error the notes service reports to its caller."""
-
-    status_code = 400
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class NoteNotFound(NotesError):
@@ -44,18 +33,3 @@ class NoteNotFound(NotesError):
 
 class InvalidQuery(NotesError):
     status_code = 422
-
-
-class IdempotencyError(NotesError):
-    status_code = 409
-
-
-class IdempotencyMismatch(IdempotencyError):
-    status_code = 409
-
-
-class IdempotencyInProgress(IdempotencyError):
-    status_code = 409
-
-
-ServiceError = NotesError

@@ -1,27 +1,32 @@
 """The notes service: the agent's long-term memory over HTTP.
 
 ``app`` is what uvicorn serves (``uvicorn tools.notes.main:app``); ``create_app`` builds
-one with explicit settings for tests. ``app_kit.install`` adds what every tool service
+one with explicit settings for tests. ``tools.service_kit.app.install`` adds what every tool service
 shares (auth in the spec, errors, size limit, idempotency, logs).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from .app_kit import install, tune_garbage_collector
+from tools.service_kit import health
+from tools.service_kit.app import install, tune_garbage_collector
+from tools.service_kit.database import Database
+from tools.service_kit.dependencies import api_key_setting
+from tools.service_kit.idempotency import IdempotencyStore
+from tools.service_kit.logs import configure_logging
+
 from .config import Settings, get_settings
-from .database import Database
-from .dependencies import api_key_setting
-from .idempotency import IdempotencyStore
-from .logs import configure_logging, logger
-from .routers import health, notes
+from .routers import notes
 from .store import NoteStore
 
 __all__ = ["app", "create_app"]
+
+logger = logging.getLogger(__name__)
 
 TITLE = "toolmesh notes"
 VERSION = "1.0.0"
@@ -37,7 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        configure_logging(settings.log_level)
+        configure_logging(settings.service, settings.log_level)
         if settings.api_key is None:
             logger.warning(f"no API key configured: set {api_key_setting(settings)}; every protected request gets 401")
         db = Database(settings.db)

@@ -14,7 +14,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from .database import Database
+from tools.service_kit.database import Database
+
 from .errors import InvalidQuery, NoteNotFound
 
 __all__ = ["NoteRecord", "NoteStore", "SearchHit", "fts_query"]

@@ -10,8 +10,9 @@ from decimal import Decimal
 
 from fastapi import APIRouter, Depends
 
+from tools.service_kit.dependencies import IdempotencyKey, require_api_key
+
 from ..arithmetic import evaluate, format_decimal
-from ..dependencies import IdempotencyKey, require_api_key
 from ..schemas import (
     ConversionRequest,
     ConversionResult,

@@ -10,7 +10,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, status
 
-from ..dependencies import IdempotencyKey, require_api_key
+from tools.service_kit.dependencies import IdempotencyKey, require_api_key
+
 from ..schemas import (
     CloseRequest,
     Comment,

@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, status
 
-from ..dependencies import IdempotencyKey, require_api_key
+from tools.service_kit.dependencies import IdempotencyKey, require_api_key
+
 from ..schemas import Project, ProjectCreate, ProjectList, error_responses
 from ..store import IssueStore, ProjectRecord
 

@@ -11,9 +11,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, status
 
+from tools.service_kit.dependencies import IdempotencyKey, require_api_key
+
 from ..callbacks import check_callback_url
 from ..delivery import Deliverer
-from ..dependencies import IdempotencyKey, require_api_key
 from ..schemas import (
     CALLBACK_TIMEOUT_SECONDS,
     Delivery,

@@ -11,7 +11,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, status
 
-from ..dependencies import IdempotencyKey, require_api_key
+from tools.service_kit.dependencies import IdempotencyKey, require_api_key
+
 from ..schemas import DeletedNote, ErrorDetail, Note, NoteCreate, NotePage, NoteUpdate, SearchHit, SearchPage
 from ..store import NoteRecord, NoteStore
 

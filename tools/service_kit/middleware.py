@@ -9,11 +9,10 @@ so the limit buffers the body and hands it to the app in one piece.
 from __future__ import annotations
 
 import json
+import logging
 import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from .logs import logger
 
 __all__ = ["AccessLogMiddleware", "BodySizeLimitMiddleware", "send_json"]
 
@@ -71,10 +70,11 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 
 
 class AccessLogMiddleware:
-    """Log each request as JSON: method, path, status, duration. Nothing else."""
+    """Log each request to ``logger`` as JSON: method, path, status, duration. Nothing else."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, logger: logging.Logger) -> None:
         self.app = app
+        self.logger = logger
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -92,7 +92,7 @@ class AccessLogMiddleware:
         try:
             await self.app(scope, receive, recording_send)
         finally:
-            logger.info(
+            self.logger.info(
                 "request",
                 extra={
                     "method": scope["method"],

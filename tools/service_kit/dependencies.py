@@ -4,7 +4,6 @@ They are coroutines because they never block: FastAPI runs a plain function depe
 in its thread pool, a hand-off that costs far more than the check itself. The API key
 is compared in constant time. With no key configured the service is
 closed rather than open: every protected request gets 401 (secure by default).
-This module is the same file in every service.
 """
 
 from __future__ import annotations
@@ -16,8 +15,8 @@ from fastapi import Depends, Header, HTTPException, Request, status
 from fastapi.security import APIKeyHeader
 from starlette.datastructures import Headers
 
-from .config import Settings
 from .idempotency import MAX_KEY_LENGTH
+from .settings import ServiceSettings
 
 __all__ = [
     "IdempotencyKey",
@@ -38,12 +37,12 @@ _api_key_scheme = APIKeyHeader(
 )
 
 
-def api_key_setting(settings: Settings) -> str:
+def api_key_setting(settings: ServiceSettings) -> str:
     """The environment variable that holds the key, e.g. NOTES_API_KEY (for messages)."""
     return f"{settings.model_config.get('env_prefix', '')}API_KEY"
 
 
-def api_key_matches(settings: Settings, presented: str | None) -> bool:
+def api_key_matches(settings: ServiceSettings, presented: str | None) -> bool:
     """True when a key is configured and ``presented`` equals it (constant-time)."""
     if settings.api_key is None or presented is None:
         return False
@@ -51,12 +50,12 @@ def api_key_matches(settings: Settings, presented: str | None) -> bool:
     return hmac.compare_digest(expected, presented.encode())
 
 
-def authorize_headers(settings: Settings, headers: Headers) -> bool:
+def authorize_headers(settings: ServiceSettings, headers: Headers) -> bool:
     return api_key_matches(settings, headers.get(API_KEY_HEADER))
 
 
 async def require_api_key(request: Request, presented: Annotated[str | None, Depends(_api_key_scheme)]) -> None:
-    settings: Settings = request.app.state.settings
+    settings: ServiceSettings = request.app.state.settings
     if settings.api_key is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

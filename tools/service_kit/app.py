@@ -4,7 +4,7 @@ It wires the middleware (outermost first: JSON access log, body size limit,
 Idempotency-Key replay), turns the service's errors into ``{"detail": ...}`` answers,
 lists every allowed method on a 405, and shapes the spec: the API key scheme applies
 globally and only ``/healthz`` is open. ``tune_garbage_collector`` is for the end of a
-service's start-up. This module is the same file in every service.
+service's start-up.
 """
 
 from __future__ import annotations
@@ -20,11 +20,12 @@ from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .config import Settings
 from .dependencies import authorize_headers
 from .errors import ServiceError
 from .idempotency import IdempotencyMiddleware
+from .logs import service_logger
 from .middleware import AccessLogMiddleware, BodySizeLimitMiddleware
+from .settings import ServiceSettings
 
 __all__ = ["GC_THRESHOLDS", "allowed_methods", "install", "tune_garbage_collector"]
 
@@ -74,7 +75,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     return app.openapi_schema
 
 
-def install(app: FastAPI, settings: Settings) -> None:
+def install(app: FastAPI, settings: ServiceSettings) -> None:
     """Add the shared behaviour to ``app``; call it after including the routers."""
     app.state.settings = settings
 
@@ -99,5 +100,5 @@ def install(app: FastAPI, settings: Settings) -> None:
 
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(AccessLogMiddleware)
+    app.add_middleware(AccessLogMiddleware, logger=service_logger(settings.service))
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
