@@ -1,8 +1,10 @@
 """The mailbox service: messages to people, with replies delivered to a callback.
 
 ``app`` is what uvicorn serves (``uvicorn tools.mailbox.main:app``); ``create_app`` builds
-one with explicit settings for tests. ``tools.service_kit.app.install`` adds what every tool service
-shares (auth in the spec, errors, size limit, idempotency, logs). The lifespan also runs
+one with explicit settings for tests. What every tool service shares comes from
+``tools.service_kit.app``: ``service_resources`` opens the logs and the database in the
+lifespan, and ``install`` adds auth in the spec, errors, size limit, idempotency and the
+access log. The lifespan also runs
 the worker that delivers replies to their callbacks.
 """
 
@@ -10,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,11 +19,7 @@ import httpx
 from fastapi import FastAPI
 
 from tools.service_kit import health
-from tools.service_kit.app import install, tune_garbage_collector
-from tools.service_kit.database import Database
-from tools.service_kit.dependencies import api_key_setting
-from tools.service_kit.idempotency import IdempotencyStore
-from tools.service_kit.logs import configure_logging
+from tools.service_kit.app import install, service_resources, service_started
 
 from .callbacks import parse_origins
 from .config import Settings, get_settings
@@ -31,8 +28,6 @@ from .routers import messages
 from .store import MessageStore
 
 __all__ = ["app", "create_app"]
-
-logger = logging.getLogger(__name__)
 
 TITLE = "toolmesh mailbox"
 VERSION = "1.0.0"
@@ -50,36 +45,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        configure_logging(settings.service, settings.log_level)
-        if settings.api_key is None:
-            logger.warning(
-                f"no API key configured: set {api_key_setting(settings)}; every protected request gets 401"
+        async with service_resources(app, settings) as db:
+            store = MessageStore(db)
+            app.state.store = store
+            client = httpx.AsyncClient(timeout=settings.delivery_timeout, follow_redirects=False, trust_env=False)
+            deliverer = Deliverer(
+                store,
+                client,
+                allowed=allowed_origins,
+                initial_backoff=settings.delivery_initial_backoff,
+                max_backoff=settings.delivery_max_backoff,
             )
-        db = Database(settings.db)
-        store = MessageStore(db)
-        app.state.store = store
-        app.state.idempotency = IdempotencyStore(db)
-        client = httpx.AsyncClient(timeout=settings.delivery_timeout, follow_redirects=False, trust_env=False)
-        deliverer = Deliverer(
-            store,
-            client,
-            allowed=allowed_origins,
-            initial_backoff=settings.delivery_initial_backoff,
-            max_backoff=settings.delivery_max_backoff,
-        )
-        app.state.deliverer = deliverer
-        worker = asyncio.create_task(deliverer.run(), name="mailbox-delivery")
-        origins = [str(origin) for origin in allowed_origins]
-        tune_garbage_collector()
-        logger.info("mailbox service started", extra={"db": str(settings.db), "callback_origins": origins})
-        try:
-            yield
-        finally:
-            worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker
-            await client.aclose()
-            db.close()
+            app.state.deliverer = deliverer
+            worker = asyncio.create_task(deliverer.run(), name="mailbox-delivery")
+            service_started(settings, callback_origins=[str(origin) for origin in allowed_origins])
+            try:
+                yield
+            finally:
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
+                await client.aclose()
 
     app = FastAPI(title=TITLE, version=VERSION, description=DESCRIPTION, lifespan=lifespan)
     app.include_router(health.router)

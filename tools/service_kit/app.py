@@ -3,8 +3,8 @@
 It wires the middleware (outermost first: JSON access log, body size limit,
 Idempotency-Key replay), turns the service's errors into ``{"detail": ...}`` answers,
 lists every allowed method on a 405, and shapes the spec: the API key scheme applies
-globally and only ``/healthz`` is open. ``tune_garbage_collector`` is for the end of a
-service's start-up.
+globally and only ``/healthz`` is open. A service's lifespan opens what every service
+needs with ``service_resources`` and ends its start-up with ``service_started``.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from __future__ import annotations
 import functools
 import gc
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -20,14 +22,22 @@ from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .dependencies import authorize_headers
+from .database import Database
+from .dependencies import api_key_setting, authorize_headers
 from .errors import ServiceError
-from .idempotency import IdempotencyMiddleware
-from .logs import service_logger
+from .idempotency import IdempotencyMiddleware, IdempotencyStore
+from .logs import configure_logging, service_logger
 from .middleware import AccessLogMiddleware, BodySizeLimitMiddleware
 from .settings import ServiceSettings
 
-__all__ = ["GC_THRESHOLDS", "allowed_methods", "install", "tune_garbage_collector"]
+__all__ = [
+    "GC_THRESHOLDS",
+    "allowed_methods",
+    "install",
+    "service_resources",
+    "service_started",
+    "tune_garbage_collector",
+]
 
 SECURITY: list[dict[str, list[str]]] = [{"ApiKeyAuth": []}]
 GC_THRESHOLDS = (50_000, 20, 10)
@@ -102,3 +112,32 @@ def install(app: FastAPI, settings: ServiceSettings) -> None:
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(AccessLogMiddleware, logger=service_logger(settings.service))
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+
+
+@asynccontextmanager
+async def service_resources(app: FastAPI, settings: ServiceSettings) -> AsyncIterator[Database]:
+    """What a service's lifespan opens first: JSON logs, the database and its Idempotency-Key records.
+
+    Without an API key the service still starts, closed (every protected request gets 401),
+    and says so in its log. The database closes when the block ends, after whatever the
+    service stopped inside it.
+    """
+    configure_logging(settings.service, settings.log_level)
+    if settings.api_key is None:
+        service_logger(settings.service).warning(
+            f"no API key configured: set {api_key_setting(settings)}; every protected request gets 401"
+        )
+    db = Database(settings.db)
+    app.state.idempotency = IdempotencyStore(db)
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+def service_started(settings: ServiceSettings, **details: object) -> None:
+    """End a service's start-up: stop re-scanning what it built, and log that it runs."""
+    tune_garbage_collector()
+    service_logger(settings.service).info(
+        f"{settings.service} service started", extra={"db": str(settings.db), **details}
+    )
