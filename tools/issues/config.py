@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import ClassVar
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
@@ -22,8 +21,7 @@ __all__ = ["Settings", "get_settings"]
 class Settings(ServiceSettings):
     """Every service's settings (``ServiceSettings``) and this one's; each is set as ``ISSUES_<FIELD>``."""
 
-    model_config = SettingsConfigDict(env_prefix="ISSUES_", extra="ignore", frozen=True)
-    service: ClassVar[str] = "issues"
+    model_config = SettingsConfigDict(env_prefix="ISSUES_")
 
     db: Path = Path(".toolmesh/issues.sqlite3")
     """SQLite file holding projects, issues, comments and the idempotency records; its folder is created."""

@@ -4,8 +4,7 @@
 one with explicit settings for tests. What every tool service shares comes from
 ``tools.service_kit.app``: ``service_resources`` opens the logs and the database in the
 lifespan, and ``install`` adds auth in the spec, errors, size limit, idempotency and the
-access log. The lifespan also runs
-the worker that delivers replies to their callbacks.
+access log. The lifespan also runs the worker that delivers replies to their callbacks.
 """
 
 from __future__ import annotations

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import ClassVar
 
 from pydantic_settings import SettingsConfigDict
 
@@ -21,8 +20,7 @@ __all__ = ["Settings", "get_settings"]
 class Settings(ServiceSettings):
     """Every service's settings (``ServiceSettings``) and this one's; each is set as ``NOTES_<FIELD>``."""
 
-    model_config = SettingsConfigDict(env_prefix="NOTES_", extra="ignore", frozen=True)
-    service: ClassVar[str] = "notes"
+    model_config = SettingsConfigDict(env_prefix="NOTES_")
 
     db: Path = Path(".toolmesh/notes.sqlite3")
     """SQLite file holding the notes and the idempotency records; its folder is created."""

@@ -1,20 +1,18 @@
 """The settings every tool service has; a service's ``config.Settings`` subclasses them.
 
-A subclass names its service and sets its environment prefix and database file::
+A subclass sets its environment prefix, which also names the service, and its database file::
 
     class Settings(ServiceSettings):
-        model_config = SettingsConfigDict(env_prefix="NOTES_", extra="ignore", frozen=True)
-        service: ClassVar[str] = "notes"
+        model_config = SettingsConfigDict(env_prefix="NOTES_")
         db: Path = Path(".toolmesh/notes.sqlite3")
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["ServiceSettings"]
 
@@ -22,8 +20,7 @@ __all__ = ["ServiceSettings"]
 class ServiceSettings(BaseSettings):
     """Deployment settings shared by every service; each field can be set as ``<PREFIX><FIELD>``."""
 
-    service: ClassVar[str]
-    """The service's name, as in ``tools.<service>``: its logger and its log lines' ``service``."""
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
     db: Path
     """SQLite file holding the service's data and its idempotency records; its folder is created."""
@@ -36,6 +33,11 @@ class ServiceSettings(BaseSettings):
 
     log_level: str = "INFO"
     """Level of the service's JSON logs."""
+
+    @property
+    def service(self) -> str:
+        """The service's name, as in ``tools.<service>``, from its prefix (``NOTES_``: ``notes``)."""
+        return str(self.model_config.get("env_prefix", "")).removesuffix("_").lower()
 
     @field_validator("api_key", mode="before")
     @classmethod
