@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     """YAML file with aliases, deployments, retries and limits; without it a default is derived."""
     api_keys: SecretStr = SecretStr("")
     """Comma-separated client keys accepted as ``Authorization: Bearer <key>`` (kept only as hashes)."""
+    open: bool = False
+    """Accept requests without a known key (as "anonymous"): only when asked for at start-up."""
     db: Path = DEFAULT_DB_PATH
     """SQLite file for the usage log and managed keys."""
     log_prompts: bool = False

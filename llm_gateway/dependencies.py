@@ -47,7 +47,7 @@ async def authenticate(request: Request) -> ClientKey:
         )
     client = keys.authenticate(key)
     if client is None:
-        if keys.open:
+        if keys.open and not keys.revoked(key):
             return ANONYMOUS
         raise AuthenticationFailed(f"Incorrect API key provided: {_mask(key)}.", code="invalid_api_key")
     return client

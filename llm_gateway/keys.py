@@ -2,8 +2,10 @@
 
 Keys are random 32-byte tokens, so a fast unsalted hash is enough: the database never holds a
 usable key, and a presented key is checked against every known hash with
-``hmac.compare_digest`` so timing says nothing about which hashes exist. With no key
-configured at all the gateway runs open (and says so loudly at startup and on /readyz).
+``hmac.compare_digest`` so timing says nothing about which hashes exist. The gateway runs open
+(every request accepted as "anonymous") only when started with ``TOOLMESH_GATEWAY_OPEN=true``;
+otherwise a request without a known key is refused, also when no key exists at all (say, after the
+last managed key was revoked), and a revoked key is refused even in open mode.
 
 Managed keys are created with the CLI, which prints the key once::
 
@@ -59,23 +61,31 @@ def new_key() -> str:
 class KeyStore:
     """Known key hashes: the environment's plus the database's (re-read when an unknown key shows up)."""
 
-    def __init__(self, *, env_keys: list[str], db: sqlite3.Connection) -> None:
+    def __init__(self, *, env_keys: list[str], db: sqlite3.Connection, open_mode: bool = False) -> None:
         self._env = [ClientKey(name=f"env:{hash_key(k)[:8]}", key_hash=hash_key(k)) for k in env_keys if k]
         self._db = db
+        self._open = open_mode
         self._lock = threading.Lock()
         self._managed: list[ClientKey] = []
+        self._revoked: frozenset[str] = frozenset()
         self._loaded_at = 0.0
         self._reload()
 
     @property
     def open(self) -> bool:
-        """True when no key is configured at all: every request is accepted as "anonymous"."""
-        return not self._env and not self._managed
+        """True only when the gateway was started open: a request without a known key is "anonymous"."""
+        return self._open
+
+    @property
+    def configured(self) -> bool:
+        """Whether any key could be accepted right now (env keys or active managed keys)."""
+        return bool(self._env or self._managed)
 
     def _reload(self) -> None:
         with self._lock:
-            rows = self._db.execute("SELECT name, key_hash, rpm, tpm FROM api_keys WHERE revoked IS NULL").fetchall()
-        self._managed = [ClientKey(name=r[0], key_hash=r[1], rpm=r[2], tpm=r[3]) for r in rows]
+            rows = self._db.execute("SELECT name, key_hash, rpm, tpm, revoked FROM api_keys").fetchall()
+        self._managed = [ClientKey(name=r[0], key_hash=r[1], rpm=r[2], tpm=r[3]) for r in rows if r[4] is None]
+        self._revoked = frozenset(r[1] for r in rows if r[4] is not None)
         self._loaded_at = time.monotonic()
 
     def _find(self, digest: str) -> ClientKey | None:
@@ -94,6 +104,10 @@ class KeyStore:
             self._reload()  # a key just created; rate-limited so unknown keys cannot hammer the database
             found = self._find(digest)
         return found
+
+    def revoked(self, key: str) -> bool:
+        """Whether ``key`` is a managed key that was revoked (refused even when the gateway runs open)."""
+        return hash_key(key) in self._revoked
 
     def create(self, name: str, *, rpm: int | None = None, tpm: int | None = None) -> str:
         key = new_key()

@@ -79,11 +79,14 @@ def build_state(settings: Settings) -> GatewayState:
         else:
             log.info("alias %r -> %s", route.alias, kinds)
     env_keys = [k.strip() for k in settings.api_keys.get_secret_value().split(",") if k.strip()]
-    keys = KeyStore(env_keys=env_keys, db=connect(settings.db))  # its own connection: reads on the loop
+    # Its own connection: reads on the loop.
+    keys = KeyStore(env_keys=env_keys, db=connect(settings.db), open_mode=settings.open)
     if keys.open:
+        log.warning("TOOLMESH_GATEWAY_OPEN is set: the gateway accepts requests without a key, as 'anonymous'")
+    elif not keys.configured:
         log.warning(
-            "no client API keys configured: the gateway accepts every request (set "
-            "TOOLMESH_GATEWAY_API_KEYS or create keys with python -m llm_gateway.keys)"
+            "no client API keys configured: every request is refused with 401 until keys are set "
+            "(TOOLMESH_GATEWAY_API_KEYS, or python -m llm_gateway.keys create) or TOOLMESH_GATEWAY_OPEN=true"
         )
     return GatewayState(
         config=config,

@@ -35,7 +35,7 @@ async def readyz(request: Request) -> JSONResponse:
         checks["database"] = "ok"
     except Exception as exc:  # noqa: BLE001 - readiness reports any failure
         checks["database"] = f"error: {type(exc).__name__}"
-    checks["auth"] = "open (no keys configured)" if state.keys.open else "keys"
+    checks["auth"] = "open (TOOLMESH_GATEWAY_OPEN)" if state.keys.open else "keys"
     for alias, route in state.router.routes.items():
         notes = await asyncio.gather(*(p.ready() for p in route.providers))
         offline = " (offline)" if route.providers[0].offline else ""

@@ -3,12 +3,16 @@
 Activities run many times per second; creating a client per call would throw away pooled
 connections. An async client is bound to the loop it was created on, hence one per loop; specs
 are read by sync activities on worker threads, which share one thread-safe client.
+
+No client keeps cookies: a pooled session serves every run and every tool, so a cookie one
+tool sets would otherwise be sent on other runs' calls and to other tools on the same host.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import aiohttp
 import httpx
@@ -33,7 +37,9 @@ def _loop_session(sessions: dict[int, aiohttp.ClientSession], limit: int) -> aio
     key = id(asyncio.get_running_loop())
     session = sessions.get(key)
     if session is None or session.closed:
-        session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=limit))
+        session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=limit), cookie_jar=aiohttp.DummyCookieJar()
+        )
         sessions[key] = session
     return session
 
@@ -51,10 +57,17 @@ def gateway_session() -> aiohttp.ClientSession:
     return _loop_session(_gateway_sessions, GATEWAY_CONNECTIONS)
 
 
+def _no_cookies() -> CookieJar:
+    """A jar that accepts no cookie from any domain."""
+    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+
+
 def spec_client() -> httpx.Client:
     """The client that reads tool specs (redirects refused, as the engine refuses them)."""
     global _spec_http
     with _spec_http_lock:
         if _spec_http is None or _spec_http.is_closed:
-            _spec_http = httpx.Client(timeout=SPEC_FETCH_TIMEOUT, follow_redirects=False)
+            _spec_http = httpx.Client(
+                timeout=SPEC_FETCH_TIMEOUT, follow_redirects=False, cookies=_no_cookies()
+            )
         return _spec_http

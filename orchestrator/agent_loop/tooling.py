@@ -60,7 +60,13 @@ def select_for_task(
 
 
 def needs_approval(function: ToolFunction, overrides: Mapping[str, str]) -> bool:
-    """The run's override for the function, else for its tool, else what the registry and spec say."""
+    """The run's override for the function, else for its tool, else what the registry and spec say.
+
+    A run's override only tightens what the spec requires or the registry always asks for: its
+    ``never`` relaxes the registry's safe-methods policy, not a demanded approval.
+    """
+    if function.approval_required:
+        return True
     for key in (function.name, function.tool):
         choice = overrides.get(key, "default")
         if choice == "always":

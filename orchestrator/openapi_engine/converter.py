@@ -88,16 +88,22 @@ def _selected(draft: OperationDraft, options: ConversionOptions) -> bool:
     return not tags & set(options.exclude_tags)
 
 
-def _needs_approval(draft: OperationDraft, options: ConversionOptions) -> bool:
+def _approval(draft: OperationDraft, options: ConversionOptions) -> tuple[bool, bool]:
+    """Whether a call asks a person first, and whether that is demanded (no run may waive it).
+
+    A demand is the spec's ``x-toolmesh-approval: required`` or the registry's ``always``; the
+    safe-methods default is a policy a run may relax.
+    """
     if draft.approval is not None:
-        return draft.approval == "required"
+        required = draft.approval == "required"
+        return required, required
     override = options.approval_overrides.get(draft.operation_id)
     policy = override or options.approval
     if policy in ("always", "required"):
-        return True
+        return True, True
     if policy == "never":
-        return False
-    return draft.method not in SAFE_METHODS
+        return False, False
+    return draft.method not in SAFE_METHODS, False
 
 
 def convert_document(
@@ -248,6 +254,7 @@ def _function(
     draft: OperationDraft, schema: dict[str, Any], note: str | None, name: str, options: ConversionOptions
 ) -> ToolFunction:
     strict_schema, strict_reason = to_strict(schema)
+    needs_approval, approval_required = _approval(draft, options)
     fn = ToolFunction(
         name=name,
         tool=options.tool,
@@ -258,7 +265,8 @@ def _function(
         parameters=schema,
         strict_parameters=strict_schema,
         strict_reason=strict_reason,
-        needs_approval=_needs_approval(draft, options),
+        needs_approval=needs_approval,
+        approval_required=approval_required,
         callback=draft.callback,
         params=draft.params,
         body=draft.body,

@@ -94,6 +94,8 @@ class ToolFunction:
     strict_parameters: dict[str, Any] | None = None
     strict_reason: str | None = None
     needs_approval: bool = False
+    approval_required: bool = False
+    """The approval is demanded by the spec or the registry's ``always``: a run may not waive it."""
     callback: CallbackSpec | None = None
     size_chars: int = 0
     approx_tokens: int = 0

@@ -29,16 +29,23 @@ def fake_upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningS
 
 @pytest.fixture(scope="session")
 def start_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayFactory]:
-    """Start gateways with a given config (dict, written as YAML) and environment; all stopped at the end."""
+    """Start gateways with a given config (dict, written as YAML) and environment; all stopped at the end.
+
+    They run open (no key needed) unless ``open_mode=False``.
+    """
     servers: list[RunningServer] = []
 
     def start(
-        config: dict[str, Any] | None = None, env: dict[str, str] | None = None, db: Path | None = None
+        config: dict[str, Any] | None = None,
+        env: dict[str, str] | None = None,
+        db: Path | None = None,
+        open_mode: bool = True,
     ) -> RunningServer:
         folder = tmp_path_factory.mktemp("gateway")
         environment = {
             "TOOLMESH_GATEWAY_DB": str(db or folder / "gateway.sqlite3"),
             "TOOLMESH_GATEWAY_API_KEYS": "",
+            "TOOLMESH_GATEWAY_OPEN": "true" if open_mode else "false",
             "OPENAI_BASE_URL": "",
             "OPENAI_API_KEY": "",
         }

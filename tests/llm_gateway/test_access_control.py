@@ -49,7 +49,7 @@ def secured(start_gateway: GatewayFactory, db: Path, small_key: str) -> RunningS
         "limits": {"rpm": 1000},
         "key_limits": {"burst": {"rpm": 3}},
     }
-    return start_gateway(config, env={"TOOLMESH_GATEWAY_API_KEYS": "key-one,key-two"}, db=db)
+    return start_gateway(config, env={"TOOLMESH_GATEWAY_API_KEYS": "key-one,key-two"}, db=db, open_mode=False)
 
 
 def sdk(server: RunningServer, key: str) -> openai.OpenAI:
@@ -207,3 +207,55 @@ def test_usage_grouped_by_model_over_http(secured: RunningServer) -> None:
         f"{secured.url}/v1/usage", params={"group_by": "prompt"}, headers={"Authorization": "Bearer key-two"}
     )
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "group_by"
+
+
+def _chat(server: RunningServer, key: str | None) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {key}"} if key is not None else {}
+    return httpx.post(
+        f"{server.url}/v1/chat/completions", json={"model": "default", "messages": HELLO}, headers=headers
+    )
+
+
+def _eventually_refused(server: RunningServer, key: str) -> None:
+    deadline = time.monotonic() + 10
+    while _chat(server, key).status_code != 401:
+        assert time.monotonic() < deadline, "the revoked key was still accepted after 10 s"
+        time.sleep(0.1)
+
+
+def test_revoking_the_last_key_closes_the_gateway(start_gateway: GatewayFactory, tmp_path: Path) -> None:
+    db = tmp_path / "gateway.sqlite3"
+    only = key_cli(db, "create", "only").stdout.strip()
+    server = start_gateway(db=db, open_mode=False)
+    assert _chat(server, only).status_code == 200
+    assert _chat(server, None).status_code == 401
+    assert key_cli(db, "revoke", "only").returncode == 0
+    _eventually_refused(server, only)
+    for key in (None, "any-key-at-all", only):
+        assert _chat(server, key).status_code == 401, key
+    usage = httpx.get(f"{server.url}/v1/usage")
+    assert usage.status_code == 401
+    assert httpx.get(f"{server.url}/readyz").json()["checks"]["auth"] == "keys"
+    assert "every request is refused" not in server.log()  # keys existed at start
+
+
+def test_a_gateway_without_keys_refuses_everything_unless_started_open(start_gateway: GatewayFactory) -> None:
+    closed = start_gateway(open_mode=False)
+    assert _chat(closed, None).status_code == 401
+    assert _chat(closed, "whatever").status_code == 401
+    assert "every request is refused with 401" in closed.log()
+    opened = start_gateway(open_mode=True)
+    assert _chat(opened, None).status_code == 200
+    assert httpx.get(f"{opened.url}/readyz").json()["checks"]["auth"] == "open (TOOLMESH_GATEWAY_OPEN)"
+    assert "TOOLMESH_GATEWAY_OPEN is set" in opened.log()
+
+
+def test_a_revoked_key_is_refused_even_when_the_gateway_runs_open(
+    start_gateway: GatewayFactory, tmp_path: Path
+) -> None:
+    db = tmp_path / "gateway.sqlite3"
+    key = key_cli(db, "create", "gone").stdout.strip()
+    assert key_cli(db, "revoke", "gone").returncode == 0
+    server = start_gateway(db=db, open_mode=True)
+    assert _chat(server, key).status_code == 401
+    assert _chat(server, None).status_code == 200

@@ -56,6 +56,13 @@ async def big() -> Response:
     return PlainTextResponse("x" * 50_000)
 
 
+@app.get("/set-cookie")
+async def set_cookie() -> Response:
+    response = JSONResponse({"set": "session"})
+    response.set_cookie("session", "from-one-call", path="/")
+    return response
+
+
 @app.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
 async def echo(request: Request, rest: str) -> dict[str, Any]:
     raw = await request.body()
