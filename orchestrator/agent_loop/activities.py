@@ -13,10 +13,12 @@ import json
 import logging
 import os
 import random
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import azure.durable_functions as df
 
+from mcp_engine import invoke_mcp, is_mcp
 from openapi_engine import ToolFunction, ToolInfo, ToolResult, invoke
 
 from .callbacks import callback_url
@@ -132,6 +134,19 @@ async def invoke_with_retries(
     settings = get_settings()
     secrets = tool_settings(tool)
     key = None if function.method.upper() in SAFE_METHODS else idempotency_key(run_id, call_id)
+    if is_mcp(function):
+        return await _with_retries(
+            function,
+            max_attempts,
+            lambda: invoke_mcp(
+                function,
+                arguments,
+                url=tool.base_url,
+                settings=secrets,
+                timeout_seconds=float(tool.timeout_seconds),
+                idempotency_key=key,
+            ),
+        )
     hook = None
     if function.callback is not None:
         if not (settings.public_url and settings.callback_secret):
@@ -146,9 +161,10 @@ async def invoke_with_retries(
                 retryable=False,
             )
         hook = callback_url(settings.public_url, settings.callback_secret, run_id, call_id)
-    result: ToolResult | None = None
-    for attempt in range(max_attempts):
-        result = await invoke(
+    return await _with_retries(
+        function,
+        max_attempts,
+        lambda: invoke(
             function,
             arguments,
             base_url=tool.base_url,
@@ -157,7 +173,17 @@ async def invoke_with_retries(
             timeout_seconds=float(tool.timeout_seconds),
             idempotency_key=key,
             callback_url=hook,
-        )
+        ),
+    )
+
+
+async def _with_retries(
+    function: ToolFunction, max_attempts: int, call: Callable[[], Awaitable[ToolResult]]
+) -> ToolResult:
+    """``call`` until it succeeds or fails for good, with exponential backoff and full jitter between tries."""
+    result: ToolResult | None = None
+    for attempt in range(max_attempts):
+        result = await call()
         if result.ok or not result.retryable or attempt == max_attempts - 1:
             break
         delay = random.uniform(0, min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2**attempt))

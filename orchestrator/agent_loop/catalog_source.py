@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from mcp_engine import load_mcp_entry
 from openapi_engine import Catalog, ConversionCache, ToolFunction, ToolInfo, build_catalog, load_registry
 
 from .clients import spec_client
@@ -54,7 +55,9 @@ def _read_catalog(only: list[str] | None = None, *, reconvert: bool = False) -> 
     registry = load_registry(path)
     if reconvert:
         _conversions.clear()
-    return build_catalog(registry, client=spec_client(), only=only, cache=_conversions)
+    return build_catalog(
+        registry, client=spec_client(), only=only, cache=_conversions, loaders={"mcp": load_mcp_entry}
+    )
 
 
 def _registry_stamp() -> str:

@@ -21,9 +21,9 @@ import jsonschema_rs
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from .models import ToolFunction
+from .models import ToolFunction, ToolResult
 
-__all__ = ["MAX_MESSAGES", "drop_omitted_nulls", "validate_arguments"]
+__all__ = ["MAX_MESSAGES", "drop_omitted_nulls", "invalid_arguments_result", "validate_arguments"]
 
 MAX_MESSAGES = 8
 MAX_MESSAGE_CHARS = 300
@@ -164,3 +164,11 @@ def validate_arguments(function: ToolFunction, arguments: object) -> list[str]:
     if len(messages) > MAX_MESSAGES:
         messages = [*messages[:MAX_MESSAGES], f"... and {len(messages) - MAX_MESSAGES} more problems"]
     return messages
+
+
+def invalid_arguments_result(function: ToolFunction, arguments: object) -> ToolResult | None:
+    """The failed result a call with invalid `arguments` gets before anything is sent; None when valid."""
+    problems = validate_arguments(function, arguments)
+    if not problems:
+        return None
+    return ToolResult(ok=False, error=f"invalid arguments for {function.name}: " + "; ".join(problems)[:2000])

@@ -3,13 +3,14 @@
 A tool whose spec cannot be loaded is reported in `catalog.problems` and left out; the
 other tools still load. Function names are unique across the catalog: when two tools
 produce the same name, both get their tool name as a prefix, so the result does not
-depend on the order tools are listed in.
+depend on the order tools are listed in. Entries of another kind than `openapi` (MCP
+servers) are read by the loader given for that kind and go through the same naming.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import httpx
 
@@ -21,7 +22,10 @@ from .models import Catalog, Problem, ToolFunction, ToolInfo
 from .naming import MAX_NAME, short_hash, with_suffix
 from .registry import Registry, ToolEntry
 
-__all__ = ["build_catalog", "options_for"]
+__all__ = ["EntryLoader", "build_catalog", "options_for"]
+
+EntryLoader = Callable[[ToolEntry], ConvertedSpec]
+"""Reads the functions of a registry entry of one kind; raises SpecLoadError when it cannot."""
 
 
 def options_for(entry: ToolEntry) -> ConversionOptions:
@@ -60,6 +64,7 @@ def build_catalog(
     client: httpx.Client | None = None,
     only: Sequence[str] | None = None,
     cache: ConversionCache | None = None,
+    loaders: Mapping[str, EntryLoader] | None = None,
 ) -> Catalog:
     """Load and convert every enabled tool (or those named in `only`).
 
@@ -74,15 +79,20 @@ def build_catalog(
         for name in sorted(wanted - set(registry.tools)):
             problems.append(Problem(tool=name, operation=None, pointer=None, reason="not in the registry"))
     own_client = client is None and any(
-        e.spec.startswith(("http://", "https://")) for e in registry.enabled()
+        e.kind == "openapi" and e.spec.startswith(("http://", "https://")) for e in registry.enabled()
     )
     http = httpx.Client(timeout=httpx.Timeout(30.0)) if own_client else client
     try:
         for entry in registry.enabled():
             if wanted is not None and entry.name not in wanted:
                 continue
+            loader = (loaders or {}).get(entry.kind)
+            if entry.kind != "openapi" and loader is None:
+                reason = f"{entry.kind} tools are not loaded here"
+                problems.append(Problem(tool=entry.name, operation=None, pointer=None, reason=reason))
+                continue
             try:
-                converted = _convert(entry, http, cache)
+                converted = loader(entry) if loader is not None else _convert(entry, http, cache)
             except SpecLoadError as exc:
                 problems.append(
                     Problem(tool=entry.name, operation=None, pointer=exc.pointer, reason=str(exc))

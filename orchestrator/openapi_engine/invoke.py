@@ -20,7 +20,7 @@ import aiohttp
 import httpx
 from yarl import URL
 
-from .arguments import drop_omitted_nulls, validate_arguments
+from .arguments import drop_omitted_nulls, invalid_arguments_result
 from .models import SecurityBinding, ToolFunction, ToolResult
 from .serialization import cookie_pair, form_pairs, header_value, path_value, query_pairs, scalar_text
 
@@ -211,9 +211,9 @@ async def invoke(
     max_body_chars: int = DEFAULT_MAX_BODY_CHARS,
 ) -> ToolResult:
     """Validate, build the request per the spec, send it to `base_url`, and report the outcome."""
-    problems = validate_arguments(function, arguments)
-    if problems:
-        return ToolResult(ok=False, error=f"invalid arguments for {function.name}: " + "; ".join(problems)[:2000])
+    invalid = invalid_arguments_result(function, arguments)
+    if invalid is not None:
+        return invalid
     try:
         spec = _build(
             function, drop_omitted_nulls(function, arguments), base_url=base_url, settings=settings,

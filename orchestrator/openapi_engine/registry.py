@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .documents import is_url
 from .errors import RegistryError
@@ -26,6 +26,8 @@ __all__ = ["Registry", "ToolEntry", "ToolFilter", "load_registry", "parse_regist
 TOOL_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 Approval = Literal["safe-methods", "always", "never"]
+Kind = Literal["openapi", "mcp"]
+_HEADER = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
 
 
 class _Filter(BaseModel):
@@ -46,8 +48,11 @@ class _Filter(BaseModel):
 
 class _Entry(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    spec: str = Field(min_length=1)
-    base_url: str = Field(min_length=1)
+    kind: Kind = "openapi"
+    spec: str | None = Field(default=None, min_length=1)
+    base_url: str | None = Field(default=None, min_length=1)
+    url: str | None = Field(default=None, min_length=1)
+    """The endpoint of an `mcp` entry (streamable HTTP)."""
     auth: dict[str, str] = Field(default_factory=dict)
     include: _Filter = Field(default_factory=_Filter)
     exclude: _Filter = Field(default_factory=_Filter)
@@ -60,12 +65,26 @@ class _Entry(BaseModel):
     enabled: bool = True
     allowed_ref_hosts: list[str] = Field(default_factory=list)
 
-    @field_validator("base_url")
+    @field_validator("base_url", "url")
     @classmethod
-    def _base_url(cls, value: str) -> str:
-        if not is_url(value):
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is not None and not is_url(value):
             raise ValueError(f"must be an http(s) URL, got {value!r}")
-        return value.rstrip("/")
+        return None if value is None else value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _fields_of_kind(self) -> _Entry:
+        if self.kind == "mcp":
+            if self.url is None:
+                raise ValueError("an mcp entry needs url (its streamable HTTP endpoint)")
+            if self.spec is not None or self.base_url is not None or self.allowed_ref_hosts:
+                raise ValueError("an mcp entry takes url, not spec, base_url or allowed_ref_hosts")
+            bad = [header for header in self.auth if not _HEADER.fullmatch(header)]
+            if bad:
+                raise ValueError(f"auth of an mcp entry maps header names (or 'bearer') to settings; bad: {bad}")
+        elif self.spec is None or self.base_url is None or self.url is not None:
+            raise ValueError("an openapi entry needs spec and base_url (url is for kind: mcp)")
+        return self
 
     @field_validator("auth")
     @classmethod
@@ -102,6 +121,8 @@ class ToolEntry:
     tags: list[str]
     enabled: bool
     allowed_ref_hosts: list[str]
+    kind: str = "openapi"
+    """openapi: `spec` and `base_url` describe the tool; mcp: both are the MCP endpoint."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -179,13 +200,19 @@ def parse_registry(
                 field = ".".join(str(p) for p in error["loc"]) or "(entry)"
                 problems.append(f"tool {name!r}: field {field}: {error['msg']}")
             continue
-        spec = entry.spec.replace("{base_url}", entry.base_url)
-        if not is_url(spec):
-            spec = str(Path(spec) if Path(spec).is_absolute() else (base_dir / spec).resolve())
+        if entry.url is not None:
+            spec = base_url = entry.url
+        else:
+            assert entry.spec is not None and entry.base_url is not None
+            base_url = entry.base_url
+            spec = entry.spec.replace("{base_url}", base_url)
+            if not is_url(spec):
+                spec = str(Path(spec) if Path(spec).is_absolute() else (base_dir / spec).resolve())
         tools[name] = ToolEntry(
             name=name,
+            kind=entry.kind,
             spec=spec,
-            base_url=entry.base_url,
+            base_url=base_url,
             auth=dict(entry.auth),
             include=ToolFilter(**entry.include.model_dump()),
             exclude=ToolFilter(**entry.exclude.model_dump()),

@@ -1,0 +1,138 @@
+"""Calling an MCP tool: arguments in, one `tools/call` out, a `ToolResult` back.
+
+The same contract as the OpenAPI path: arguments are checked against the converted schema
+before anything is sent, the call goes only to the endpoint the registry names, secrets
+travel as headers and are never echoed, results are bounded, and every failure — the
+server down, a protocol error, a tool error, an answer that is not a tool result — is a
+result the model can read, marked retryable when trying again may help.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, cast
+
+import httpx2
+from mcp import MCPError
+from mcp.types import (
+    AudioContent,
+    CallToolResult,
+    EmbeddedResource,
+    ImageContent,
+    RequestParamsMeta,
+    ResourceLink,
+    TextContent,
+    TextResourceContents,
+)
+from pydantic import ValidationError
+
+from openapi_engine import DEFAULT_MAX_BODY_CHARS, DEFAULT_TOOL_TIMEOUT, ToolFunction, ToolResult
+from openapi_engine.arguments import drop_omitted_nulls, invalid_arguments_result
+
+from .client import ServerHttpError, call_server_tool, credential_headers
+
+__all__ = ["IDEMPOTENCY_META_KEY", "failure_result", "invoke_mcp", "tool_result"]
+
+IDEMPOTENCY_META_KEY = "io.toolmesh/idempotency-key"
+"""Where a call's idempotency key travels (in `_meta`): the same run and call give the same key."""
+
+
+def _content_text(result: CallToolResult) -> str:
+    parts: list[str] = []
+    for block in result.content:
+        if isinstance(block, TextContent):
+            parts.append(block.text)
+        elif isinstance(block, ImageContent | AudioContent):
+            kind = "image" if isinstance(block, ImageContent) else "audio"
+            parts.append(f"<{kind}: {len(block.data) * 3 // 4} bytes of {block.mime_type}>")
+        elif isinstance(block, ResourceLink):
+            parts.append(f"<resource {block.uri}{f' ({block.name})' if block.name else ''}>")
+        elif isinstance(block, EmbeddedResource):
+            inner = block.resource
+            if isinstance(inner, TextResourceContents):
+                parts.append(inner.text)
+            else:
+                parts.append(f"<resource {inner.uri}: {inner.mime_type or 'binary'}>")
+    return "\n".join(parts)
+
+
+def _bounded(text: str, limit: int) -> tuple[str, bool]:
+    if len(text) <= limit:
+        return text, False
+    return f"{text[:limit]}\n…[truncated: showing {limit} of {len(text)} characters]", True
+
+
+def tool_result(result: CallToolResult, max_body_chars: int = DEFAULT_MAX_BODY_CHARS) -> ToolResult:
+    """A tool's answer for the model: its structured content when it has one, else its text."""
+    if result.structured_content is not None and not result.is_error:
+        text = json.dumps(result.structured_content, ensure_ascii=False)
+        content_type = "application/json"
+    else:
+        text = _content_text(result)
+        content_type = "text/plain"
+    body, truncated = _bounded(text, max_body_chars)
+    if result.is_error:
+        return ToolResult(
+            ok=False, content_type=content_type, body=body, truncated=truncated, error="the MCP tool reported an error"
+        )
+    return ToolResult(ok=True, content_type=content_type, body=body, truncated=truncated)
+
+
+def failure_result(exc: BaseException) -> ToolResult | None:
+    """A failure to reach the server or to read its answer, found inside exception groups too."""
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = failure_result(inner)
+            if found is not None:
+                return found
+        return None
+    if isinstance(exc, httpx2.HTTPStatusError | ServerHttpError):
+        status = exc.response.status_code if isinstance(exc, httpx2.HTTPStatusError) else exc.status
+        return ToolResult(
+            ok=False,
+            status=status,
+            error=f"the MCP server answered HTTP {status}",
+            retryable=status == 429 or status >= 500,
+        )
+    if isinstance(exc, httpx2.TimeoutException | TimeoutError):
+        return ToolResult(ok=False, error="the MCP server did not answer in time", retryable=True)
+    if isinstance(exc, httpx2.TransportError | ConnectionError):
+        return ToolResult(ok=False, error=f"could not reach the MCP server ({type(exc).__name__})", retryable=True)
+    if isinstance(exc, ValidationError):
+        return ToolResult(ok=False, error="the MCP server's answer is not a valid tool result")
+    if isinstance(exc, MCPError):
+        return ToolResult(ok=False, error=f"the MCP server refused the call: {exc}"[:2000])
+    return None
+
+
+async def invoke_mcp(
+    function: ToolFunction,
+    arguments: Mapping[str, Any],
+    *,
+    url: str,
+    settings: Mapping[str, str],
+    timeout_seconds: float = DEFAULT_TOOL_TIMEOUT,
+    idempotency_key: str | None = None,
+    max_body_chars: int = DEFAULT_MAX_BODY_CHARS,
+) -> ToolResult:
+    """Validate, call the tool on the server at `url`, and report the outcome."""
+    invalid = invalid_arguments_result(function, arguments)
+    if invalid is not None:
+        return invalid
+    try:
+        headers = credential_headers(function.security, settings)
+    except LookupError as exc:
+        return ToolResult(ok=False, error=str(exc))
+    # `_meta` is an open map; the SDK's TypedDict only names the protocol's own keys.
+    meta = cast(RequestParamsMeta, {IDEMPOTENCY_META_KEY: idempotency_key}) if idempotency_key else None
+    try:
+        result = await call_server_tool(
+            url, headers, timeout_seconds, function.path, drop_omitted_nulls(function, arguments), meta
+        )
+    except Exception as exc:  # the SDK wraps failures in task groups; sort them out below
+        found = failure_result(exc)
+        if found is None:
+            return ToolResult(ok=False, error=f"the MCP call failed: {type(exc).__name__}")
+        return found
+    return tool_result(result, max_body_chars)
