@@ -57,19 +57,20 @@ def _selected(name: str, entry: ToolEntry) -> bool:
     return name not in entry.exclude.operations
 
 
-def _needs_approval(tool: Tool, entry: ToolEntry) -> bool:
-    """The registry's word first; under the default policy only tools marked read-only run unasked.
+def _approval(tool: Tool, entry: ToolEntry) -> tuple[bool, bool]:
+    """Whether a call asks a person first, and whether that is demanded (the registry's `always`).
 
-    The protocol's defaults are `readOnlyHint: false` and `destructiveHint: true`, so a tool
-    that says nothing about itself is treated as one that may destroy something.
+    The registry's word first; under the default policy only tools marked read-only run
+    unasked. The protocol's defaults are `readOnlyHint: false` and `destructiveHint: true`, so a
+    tool that says nothing about itself is treated as one that may destroy something.
     """
     policy = entry.approval_overrides.get(tool.name) or entry.approval
     if policy in ("always", "required"):
-        return True
+        return True, True
     if policy == "never":
-        return False
+        return False, False
     annotations = tool.annotations
-    return not (annotations is not None and annotations.read_only_hint is True)
+    return not (annotations is not None and annotations.read_only_hint is True), False
 
 
 def _description(tool: Tool) -> str:
@@ -108,6 +109,7 @@ def convert_tools(entry: ToolEntry, tools: Iterable[Tool]) -> ConvertedSpec:
     functions = []
     for (tool, schema, note), name in zip(drafts, names, strict=True):
         strict_schema, strict_reason = to_strict(schema)
+        needs_approval, approval_required = _approval(tool, entry)
         functions.append(
             with_size(
                 ToolFunction(
@@ -120,7 +122,8 @@ def convert_tools(entry: ToolEntry, tools: Iterable[Tool]) -> ConvertedSpec:
                     parameters=schema,
                     strict_parameters=strict_schema,
                     strict_reason=strict_reason,
-                    needs_approval=_needs_approval(tool, entry),
+                    needs_approval=needs_approval,
+                    approval_required=approval_required,
                     security=security,
                     schema_note=note,
                 )

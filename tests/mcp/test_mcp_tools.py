@@ -64,6 +64,8 @@ def test_include_exclude_and_overrides_apply_to_mcp_tools(
     )
     assert sorted(f.name for f in catalog.functions) == ["delete_project", "list_projects"]
     assert _function(catalog, "list_projects").needs_approval is True
+    assert _function(catalog, "list_projects").approval_required is True  # a run cannot waive the registry
+    assert _function(catalog, "delete_project").approval_required is False  # the default policy, not a demand
     never = _catalog(projects_server, monkeypatch, approval="never")
     assert not any(f.needs_approval for f in never.functions)
 
