@@ -4,6 +4,10 @@ Reads settings once (flags, then TOOLMESH_* environment fallbacks), loads the ap
 a functions key exists (generated into ``<data-dir>/functions.key`` with mode 0600 when none is
 given; only the file's path is logged) and serves with uvicorn, which handles SIGTERM/SIGINT
 by draining the lifespan. The durable state lives in ``<data-dir>/durable.sqlite3``.
+
+Everything the host writes is for its owner only (umask 077: the data directory, the store, the
+key file), and its log never holds the functions key or the durable client's RPC token
+(``redaction.py``); uvicorn logs through the same handlers.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from durable_host.config import get_settings
 from durable_host.discovery import load_app
 from durable_host.errors import DurableHostError
 from durable_host.http_app import HostConfig, build_app
+from durable_host.redaction import redact_logs
 from durable_host.store import Store
 
 __all__ = ["main", "resolve_functions_key"]
@@ -99,13 +104,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    os.umask(0o077)
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir.chmod(0o700)
         key = resolve_functions_key(args.functions_key or settings.functions_key, data_dir)
         functions = load_app(args.app_dir)
     except DurableHostError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    rpc_token = secrets.token_urlsafe(24)
+    redact_logs([key, rpc_token])
     config = HostConfig(
         functions=functions,
         store_factory=partial(Store, data_dir / DB_FILE),
@@ -116,13 +125,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         session_idle_seconds=settings.session_idle_seconds,
         app_dir=args.app_dir.resolve(),
         activity_workers=settings.activity_workers,
-        rpc_token=secrets.token_urlsafe(24),
+        rpc_token=rpc_token,
     )
     uvicorn.run(
         build_app(config),
         host=args.host,
         port=args.port,
         log_level="warning",
+        log_config=None,  # uvicorn's records go to the root handlers, which redact secrets
         lifespan="on",
         timeout_graceful_shutdown=5,
     )

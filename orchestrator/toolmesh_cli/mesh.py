@@ -6,7 +6,9 @@ what a later ``toolmesh status`` or ``down`` needs: ``mesh.json`` (pids, ports, 
 secrets), ``secrets.json`` (mode 0600: the generated keys, reused across restarts so stored
 runs and clients keep working), ``logs/`` and ``data/`` (the services' SQLite files) and
 ``host/`` (the durable host's store). Keys go to the services through their environment,
-never on a command line (visible to every local user) and never to the terminal.
+never on a command line (visible to every local user) and never to the terminal. Everything
+under the state directory is for its owner only: the directories are 0700, and the log files
+and whatever the services write (they run with umask 077) are 0600.
 
 Library use (tests, demos)::
 
@@ -195,8 +197,12 @@ def start_mesh(
     _check_layout(root, tools)
     for name in ("host", "gateway", *tools):
         _check_port_free(name, ports.of(name))
-    for sub in ("logs", "data", "host"):
-        (state_dir / sub).mkdir(parents=True, exist_ok=True)
+    for folder in (state_dir, *(state_dir / sub for sub in ("logs", "data", "host"))):
+        folder.mkdir(parents=True, exist_ok=True)
+        folder.chmod(0o700)
+    for path in state_dir.rglob("*"):
+        if path.is_file():
+            path.chmod(0o600)  # files an older version left readable
     keys = _load_or_create_secrets(state_dir)
     urls = {name: f"http://127.0.0.1:{ports.of(name)}" for name in ("host", "gateway", *TOOL_SERVICES)}
     base_env = _base_env(root)
@@ -244,7 +250,7 @@ def start_mesh(
         started_at=time.time(),
         _processes={r.name: p for r, p in started},
     )
-    (state_dir / "mesh.json").write_text(json.dumps(mesh.to_dict(), indent=2))
+    _write_private(state_dir / "mesh.json", json.dumps(mesh.to_dict(), indent=2))
     return mesh
 
 
@@ -336,13 +342,18 @@ def _load_or_create_secrets(state_dir: Path) -> dict[str, str]:
     existing = _read_secrets(state_dir) if path.exists() else {}
     keys = {name: existing.get(name) or secrets.token_urlsafe(32) for name in _SECRET_NAMES}
     if keys != existing:
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(keys, handle)
-        os.replace(tmp, path)
+        _write_private(path, json.dumps(keys))
     os.chmod(path, 0o600)
     return keys
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``path`` (replacing it) so that only its owner can read it."""
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
 
 
 def _read_secrets(state_dir: Path) -> dict[str, str]:
@@ -388,7 +399,9 @@ def _launch(
     name: str, argv: list[str], marker: str, url: str, state_dir: Path, root: Path, env: Mapping[str, str]
 ) -> tuple[ServiceRecord, subprocess.Popen[bytes]]:
     log_path = state_dir / "logs" / f"{name}.log"
-    with log_path.open("ab") as log:
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.fchmod(fd, 0o600)  # also a log left by an older version
+    with os.fdopen(fd, "ab") as log:
         process = subprocess.Popen(
             [sys.executable, *argv],
             stdin=subprocess.DEVNULL,
@@ -397,6 +410,7 @@ def _launch(
             cwd=str(root),
             env=dict(env),
             start_new_session=True,
+            umask=0o077,  # the service's databases and files: owner only
         )
     record = ServiceRecord(
         name=name,

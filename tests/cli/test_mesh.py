@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import stat
 import subprocess
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.support.servers import REPO_ROOT, free_port
@@ -168,6 +170,32 @@ def test_bad_budget_is_refused_by_the_real_api(mesh: MeshUnderTest) -> None:
     result = mesh("run", "anything", "--max-tokens", "5")
     assert result.code == 2
     assert "budgets.max_tokens" in result.stderr
+
+
+def test_logs_and_data_hold_no_credential_and_are_for_the_owner_only(mesh: MeshUnderTest) -> None:
+    keys = json.loads((mesh.state_dir / "secrets.json").read_text())
+    headers = {"x-functions-key": keys["TOOLMESH_FUNCTIONS_KEY"]}
+    # Run ids the durable client cannot handle: its calls fail inside the host's HTTP functions.
+    for run_id in ("%252F", "%2523", "%252F..%252F"):
+        for method, suffix in (("GET", ""), ("POST", "/cancel")):
+            response = httpx.request(method, f"{mesh.url}/api/runs/{run_id}{suffix}", headers=headers, timeout=30)
+            assert response.status_code in (400, 404, 500), response.text
+            assert "durabletask-rpc" not in response.text
+    assert mesh("runs").code == 0  # the mesh still answers, and has written what it does
+    folders = [mesh.state_dir, *(p for p in mesh.state_dir.rglob("*") if p.is_dir())]
+    files = [p for p in mesh.state_dir.rglob("*") if p.is_file()]
+    assert {str(p): stat.S_IMODE(p.stat().st_mode) for p in folders} == {str(p): 0o700 for p in folders}
+    assert {str(p): stat.S_IMODE(p.stat().st_mode) for p in files} == {str(p): 0o600 for p in files}
+    logs = [p for p in files if p.suffix == ".log"]
+    assert {p.stem for p in logs} >= {"host", "gateway", *AVAILABLE_TOOLS}
+    rpc_token = re.compile(rb"durabletask-rpc/(?!\[redacted\])")
+    for path in files:
+        if path.name == "secrets.json":
+            continue  # the key store itself (0600, checked above)
+        content = path.read_bytes()
+        assert rpc_token.search(content) is None, f"the durable client's RPC token is in {path}"
+        for name, key in keys.items():
+            assert key.encode() not in content, f"{name} is in {path}"
 
 
 def test_down_stops_every_service(mesh: MeshUnderTest) -> None:

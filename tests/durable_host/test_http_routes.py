@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -147,3 +148,22 @@ def _env() -> dict[str, str]:
 
 def test_function_declaring_context_gets_an_invocation_context(root_host: Host) -> None:
     assert httpx.get(root_host.url + "/whoami").text == "whoami True"
+
+
+def test_a_failing_durable_client_call_leaves_no_credential_in_the_log(root_host: Host) -> None:
+    key = (root_host.data_dir / "functions.key").read_text().strip()
+    response = httpx.get(root_host.url + "/client-failure/no-such-instance")
+    assert response.status_code == 500
+    assert "durabletask-rpc" not in response.text and key not in response.text
+    log = root_host.server.log()
+    assert "HTTP function client_failure failed" in log
+    assert "durabletask-rpc/[redacted]/instances/no-such-instance" in log  # the failure itself is logged
+    assert re.search(r"durabletask-rpc/(?!\[redacted\])", log) is None, "the RPC token is in the log"
+    assert key not in log and "code=[redacted]" in log
+
+
+def test_the_hosts_data_is_for_its_owner_only(root_host: Host) -> None:
+    assert root_host.data_dir.stat().st_mode & 0o777 == 0o700
+    files = [path for path in root_host.data_dir.iterdir() if path.is_file()]
+    assert {path.name for path in files} >= {"functions.key", "durable.sqlite3"}
+    assert {path.name: path.stat().st_mode & 0o777 for path in files} == {path.name: 0o600 for path in files}

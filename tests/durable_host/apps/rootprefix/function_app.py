@@ -15,6 +15,23 @@ async def start_run(req: func.HttpRequest, client: df.DurableOrchestrationClient
     return response
 
 
+@app.route(route="client-failure/{instanceId}", methods=["GET"])
+@app.durable_client_input(client_name="client")
+async def client_failure(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """A durable-client call that fails the way aiohttp reports a failed status: with its URL.
+
+    The URL is the RPC path (its token) with the management URLs' query (the functions key).
+    """
+    import aiohttp
+
+    bindings = getattr(client, "_orchestration_bindings")  # noqa: B009 - the SDK keeps both private
+    query = bindings.management_urls["statusQueryGetUri"].split("?", 1)[1]
+    url = f"{bindings.rpc_base_url}instances/{req.route_params['instanceId']}?{query}"
+    async with aiohttp.ClientSession() as session, session.get(url, raise_for_status=True):
+        pass
+    return func.HttpResponse("unreachable")
+
+
 @app.route(route="console", methods=["GET"])
 def console(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse("<html>console</html>", mimetype="text/html")
