@@ -45,6 +45,8 @@ bp = df.Blueprint()
 # holds (see AgentRun._call); no activity may ever run with it.
 REPLAYED_INPUT: dict[str, Any] = {"replayed_call": True}
 
+# Parts of a message's content that carry no text for the run (reasoning traces, images).
+_NON_TEXT_PARTS = frozenset({"reasoning", "thinking", "image_url", "refusal"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 RETRY_BASE_SECONDS = 0.25
 RETRY_MAX_SECONDS = 4.0
@@ -92,22 +94,30 @@ async def llm_step(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def step_answer(step: str, completion: dict[str, Any]) -> dict[str, Any]:
-    """The few fields of a chat completion the run keeps; ModelStepError when it is not one."""
+    """The few fields of a chat completion the run keeps; ModelStepError when it is not one.
+
+    OpenAI-compatible servers differ in two shapes seen in the wild, both normalised here: a
+    tool call's ``arguments`` as a JSON object instead of JSON text, and ``content`` as a list
+    of parts instead of a string.
+    """
     try:
         choice = completion["choices"][0]
         message = choice["message"]
+        calls = message.get("tool_calls") or []
+        if not isinstance(calls, list):
+            raise TypeError("tool_calls is not a list")
         tool_calls = [
             {
-                "id": str(call["id"]),
+                "id": str(call.get("id") or f"call_{index}"),
                 "name": str(call["function"]["name"]),
-                "arguments": call["function"].get("arguments") or "{}",
+                "arguments": _arguments_text(call["function"].get("arguments")),
             }
-            for call in message.get("tool_calls") or []
+            for index, call in enumerate(calls)
             if isinstance(call, dict) and isinstance(call.get("function"), dict)
         ]
         usage = completion.get("usage") or {}
         return {
-            "content": message.get("content"),
+            "content": _content_text(message.get("content")),
             "tool_calls": tool_calls,
             "finish_reason": choice.get("finish_reason"),
             "model": completion.get("model"),
@@ -119,6 +129,32 @@ def step_answer(step: str, completion: dict[str, Any]) -> dict[str, Any]:
         }
     except (KeyError, IndexError, TypeError, AttributeError, ValueError) as exc:
         raise ModelStepError(step, f"the gateway's answer is not a chat completion ({exc!r})") from None
+
+
+def _arguments_text(arguments: Any) -> str:
+    """A tool call's arguments as JSON text; some servers send the object itself."""
+    if arguments is None or arguments == "":
+        return "{}"
+    if isinstance(arguments, str):
+        return arguments
+    return json.dumps(arguments, ensure_ascii=False)
+
+
+def _content_text(content: Any) -> str | None:
+    """The message text; a list of parts (``{"type": "text", "text": ...}`` or strings) is joined."""
+    if content is None or isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        raise TypeError(f"content is a {type(content).__name__}, not text")
+    texts: list[str] = []
+    for part in content:
+        if isinstance(part, str):
+            texts.append(part)
+        elif isinstance(part, dict) and isinstance(part.get("text"), str):
+            texts.append(part["text"])
+        elif not (isinstance(part, dict) and part.get("type") in _NON_TEXT_PARTS):
+            raise TypeError(f"content part {part!r:.80} has no text")
+    return "".join(texts)
 
 
 async def invoke_with_retries(
@@ -183,7 +219,13 @@ async def _with_retries(
     """``call`` until it succeeds or fails for good, with exponential backoff and full jitter between tries."""
     result: ToolResult | None = None
     for attempt in range(max_attempts):
-        result = await call()
+        try:
+            result = await call()
+        except Exception as exc:
+            # The engines turn every failure they know into a result; anything else is a defect,
+            # still a result the model can read (the traceback goes to the log, not to the model).
+            log.exception("calling %s failed unexpectedly", function.name)
+            result = _unexpected_failure(exc)
         if result.ok or not result.retryable or attempt == max_attempts - 1:
             break
         delay = random.uniform(0, min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2**attempt))
@@ -191,6 +233,11 @@ async def _with_retries(
         await asyncio.sleep(delay)
     assert result is not None
     return result
+
+
+def _unexpected_failure(exc: Exception) -> ToolResult:
+    """A tool call that raised where no failure was expected; its message may quote a secret, so only its kind."""
+    return ToolResult(ok=False, error=f"the call failed inside toolmesh ({type(exc).__name__})")
 
 
 def _json_body(result: ToolResult) -> Any:

@@ -17,6 +17,7 @@ import azure.functions as func
 from .activities import idempotency_key, invoke_with_retries
 from .callbacks import verify_callback
 from .catalog_source import catalog_function, load_catalog_now
+from .errors import failure_message
 from .orchestration import CANCEL_EVENT, ORCHESTRATOR_NAME, approval_event, callback_event
 from .run_request import RunRequestError, parse_run_request
 from .settings import get_settings
@@ -79,6 +80,8 @@ def _status_view(status: df.models.DurableOrchestrationStatus) -> dict[str, Any]
     progress = status.custom_status if isinstance(status.custom_status, dict) else {}
     objective = request.get("objective") if isinstance(request, dict) else None
     output = status.output if status.runtime_status and status.runtime_status.value in FINISHED else None
+    if isinstance(output, str) and status.runtime_status is df.OrchestrationRuntimeStatus.Failed:
+        output = failure_message(output)  # the message, not the traceback the host may add
     return {
         "id": status.instance_id,
         "status": status.runtime_status.value if status.runtime_status else None,

@@ -9,6 +9,7 @@ activity. History stays small because the run continues as new every few iterati
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Generator
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,6 +20,7 @@ from azure.durable_functions.models.Task import TaskBase, TaskState
 from openapi_engine import Catalog, ToolFunction, validate_arguments
 
 from . import activities
+from .errors import failure_message
 from .planning import add_new_tasks, apply_priority, budget_stop, one_line, parse_json_object
 from .progress import build_progress, build_report
 from .prompts import create_tasks_messages, execute_task_messages, prioritize_messages, summarize_messages
@@ -33,6 +35,7 @@ CANCEL_EVENT = "cancel"
 REPLAYED_INPUT = activities.REPLAYED_INPUT
 
 bp = df.Blueprint()
+log = logging.getLogger("toolmesh.orchestration")
 
 Steps = Generator[TaskBase, Any, Any]
 Payload = dict[str, Any] | Callable[[], dict[str, Any]]
@@ -93,6 +96,7 @@ class AgentRun:
         self.approvals: list[dict[str, Any]] = []
         self.waiting: list[dict[str, Any]] = []
         self._shown: tuple[str, Task | None] = ("planning", None)
+        self._executing: Task | None = None
         self._status_stale = False
 
     # -- plumbing -------------------------------------------------------------------------
@@ -186,7 +190,7 @@ class AgentRun:
         except RunCancelled:
             raise
         except Exception as exc:  # the activity failed after its own retries
-            raise ModelStepFailed(f"{step}: {exc}") from exc
+            raise ModelStepFailed(f"{step}: {failure_message(exc)}") from exc
         self.state.usage.add_llm(answer.get("usage"))
         return answer
 
@@ -245,6 +249,14 @@ class AgentRun:
             outcome, stop_reason = "cancelled", "cancelled"
         except ModelStepFailed as exc:
             outcome, stop_reason = "failed", f"model step failed: {exc}"
+        except Exception as exc:
+            # An activity failure that escaped the steps above, or a defect: the run still ends
+            # with its report (the host's log has the traceback), never as a bare failure.
+            if not self.context.is_replaying:
+                log.warning("run %s failed", self.state.run_id, exc_info=True)
+            outcome, stop_reason = "failed", f"failed: {failure_message(exc)}"
+        if outcome != "completed":
+            self._requeue_interrupted()
         self.state.events.append(f"stopped: {stop_reason}")
         summary = yield from self._summary(outcome, stop_reason)
         self.approvals, self.waiting = [], []
@@ -258,6 +270,12 @@ class AgentRun:
             finished_at=self._now_iso(),
         )
 
+    def _requeue_interrupted(self) -> None:
+        """A task cut short by a stop goes back to the front of the pending list, so the report keeps it."""
+        task = self._executing
+        if task is not None and task not in self.state.done and task not in self.state.pending:
+            self.state.pending.insert(0, task)
+
     def _first_tasks(self) -> Steps:
         if self.request.initial_tasks:
             add_new_tasks(self.state, list(self.request.initial_tasks), len(self.request.initial_tasks))
@@ -268,9 +286,11 @@ class AgentRun:
     def _iteration(self) -> Steps:
         """Execute the top task, remember it, plan and reorder; True when the objective is met."""
         task = self.state.pending.pop(0)
+        self._executing = task
         self._status("executing", task)
         yield from self._execute(task)
         self.state.done.append(task)
+        self._executing = None
         self.state.iteration += 1
         self._status("planning")
         met = yield from self._remember_and_create_tasks(task)
@@ -301,7 +321,7 @@ class AgentRun:
             raise
         except Exception as exc:
             if create.state is TaskState.FAILED:
-                raise ModelStepFailed(f"create_tasks: {exc}") from exc
+                raise ModelStepFailed(f"create_tasks: {failure_message(exc)}") from exc
             raise
         self.state.usage.add_llm(answer.get("usage"))
         return self._add_created(answer)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import logging
 import os
 import traceback
 from collections.abc import Callable
@@ -30,6 +31,8 @@ from durable_host.episode import OrchestratorReply
 from durable_host.history import Event
 
 __all__ = ["HTTP_ACTIVITY", "http_activity_client", "run_activity", "run_orchestrator"]
+
+log = logging.getLogger("durable_host")
 
 HTTP_ACTIVITY = "BuiltIn::HttpActivity"
 HTTP_ACTIVITY_TIMEOUT = httpx.Timeout(100.0)
@@ -94,6 +97,8 @@ async def run_activity(
         result_text = encoded.value if encoded is not None else None
     except Exception as exc:
         reason, details = _failure(name, exc)
+        # The orchestrator gets the details too (as on Azure); the log is where they are kept.
+        log.warning("activity %s (task %d) failed\n%s", name, task_id, details)
         return h.task_failed(datetime.now(UTC), task_id, reason, details)
     return h.task_completed(datetime.now(UTC), task_id, result_text)
 

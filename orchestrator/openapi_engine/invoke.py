@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,6 +34,12 @@ _PAGING_NAMES = frozenset(
     {"limit", "page", "per_page", "page_size", "pagesize", "offset", "cursor", "starting_after", "page_token"}
 )
 _TEXT_TYPES = ("json", "text/", "xml", "javascript", "x-www-form-urlencoded", "yaml", "csv")
+
+
+# What a header value may carry: visible ASCII, space and tab. Anything else (line breaks,
+# NUL and other control characters, non-ASCII text) is refused by HTTP clients or could split
+# the header, so it is refused here, before sending, with a message the model can act on.
+_HEADER_UNSAFE = re.compile(r"[^\t\x20-\x7e]")
 
 
 class _CallError(Exception):
@@ -90,8 +97,11 @@ def _build(
             query.extend(query_pairs(binding, value))
         elif binding.location == "header":
             text = header_value(binding, value)
-            if "\r" in text or "\n" in text:
-                raise _CallError(f"argument '{binding.arg}' must not contain line breaks (it is sent as a header)")
+            if _HEADER_UNSAFE.search(text):
+                raise _CallError(
+                    f"argument '{binding.arg}' is sent as a header, so it may hold only printable ASCII "
+                    "characters: no line breaks, control characters or non-ASCII text"
+                )
             headers[binding.name] = text
         else:
             cookies.append(cookie_pair(binding, value))
@@ -237,6 +247,10 @@ async def invoke(
         return ToolResult(ok=False, error=f"could not reach the service ({type(exc).__name__})", retryable=True)
     except aiohttp.ClientError as exc:
         return ToolResult(ok=False, error=f"request failed: {type(exc).__name__}")
+    except ValueError as exc:
+        # The HTTP client refused what it was asked to send. Its message may quote the request
+        # (and so a credential), hence only the kind of error.
+        return ToolResult(ok=False, error=f"the request could not be sent ({type(exc).__name__})")
 
 
 # Headers the transport writes itself from the request it sends.

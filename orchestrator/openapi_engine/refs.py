@@ -126,12 +126,14 @@ class Resolver:
         return node, doc, key
 
     def _locate(self, target: str, doc: str) -> str:
+        # Any scheme but http(s) (file:, data:, ftp:, ...) is refused, whether the spec came from
+        # a file or a URL: joined to a URL, ``file:x`` stays ``file:x`` and would be read from disk.
+        if urlsplit(target).scheme and not is_url(target):
+            raise RefError(doc, None, f"$ref {target!r}: only relative files and http(s) URLs are allowed")
         if is_url(doc):
             absolute = urljoin(doc, target)
         elif is_url(target):
             absolute = target
-        elif target.startswith("file:") or urlsplit(target).scheme not in ("",):
-            raise RefError(doc, None, f"$ref {target!r}: only relative files and http(s) URLs are allowed")
         else:
             absolute = os.path.realpath(os.path.join(os.path.dirname(doc), unquote(target)))
         if is_url(absolute):

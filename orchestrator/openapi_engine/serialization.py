@@ -93,8 +93,8 @@ def query_pairs(binding: ParamBinding, value: Any) -> list[tuple[str, str]]:
 
 def header_value(binding: ParamBinding, value: Any) -> str:
     """A header value in simple style."""
-    if binding.content_type:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    if binding.content_type:  # escaped to ASCII: a header carries no other text
+        return json.dumps(value, separators=(",", ":"))
     if isinstance(value, list):
         return ",".join(scalar_text(v) for v in value)
     if isinstance(value, dict):

@@ -142,6 +142,9 @@ async def test_a_slow_gateway_times_out_with_the_limit_in_the_message(
         {"choices": []},
         {"choices": [{"message": None}]},
         {"choices": [{"message": {}}], "usage": {"total_tokens": "x"}},
+        {"choices": [{"message": {"content": {"text": "a dict"}}}]},
+        {"choices": [{"message": {"content": [{"type": "text", "text": 1}]}}]},
+        {"choices": [{"message": {"tool_calls": {"id": "c1"}}}]},
     ],
 )
 def test_an_answer_that_is_not_a_chat_completion_is_a_clear_step_error(completion: dict[str, Any]) -> None:
@@ -161,3 +164,11 @@ def test_tool_calls_without_arguments_get_an_empty_object() -> None:
     answer = step_answer("execute_task", completion)
     assert answer["tool_calls"] == [{"id": "c1", "name": "add", "arguments": "{}"}]
     assert answer["usage"] == {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+
+
+def test_arguments_as_an_object_and_content_as_parts_are_normalised() -> None:
+    call = {"id": "c1", "type": "function", "function": {"name": "add", "arguments": {"a": 1, "b": "é"}}}
+    content = [{"type": "text", "text": "two "}, {"type": "reasoning", "summary": []}, "parts"]
+    answer = step_answer("execute_task", {"choices": [{"message": {"content": content, "tool_calls": [call]}}]})
+    assert answer["content"] == "two parts"
+    assert answer["tool_calls"] == [{"id": "c1", "name": "add", "arguments": '{"a": 1, "b": "é"}'}]

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from openapi_engine import SpecLoadError, convert_document, load_and_convert
+from tests.support.servers import free_port, start_server
 
 
 def spec_with_body(schema: dict[str, Any], extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -74,6 +75,32 @@ def test_url_spec_follows_relative_refs_under_its_root_only() -> None:
         files["/api/openapi.json"] = spec_with_body({"$ref": "../secret.json#/X"})
         (problem,) = load_and_convert("http://specs.local/api/openapi.json", client=client).problems
         assert "leaves the spec's root" in problem.reason
+
+
+@pytest.mark.parametrize("ref", ["file:secret.json#/X", "file:///{private}/secret.json#/X", "data:,{}#/X"])
+def test_a_url_spec_cannot_reach_local_files_through_a_ref(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ref: str
+) -> None:
+    """Served over real HTTP; the files it names exist, in the working folder, and stay unread."""
+    private = tmp_path / "private"
+    secret = {"X": {"type": "object", "properties": {"password": {"type": "string", "const": "hunter2"}}}}
+    for name in ("secret.json", "file:secret.json"):
+        write(private, name, secret)
+    monkeypatch.chdir(private)
+    served = tmp_path / "served"
+    write(served, "openapi.json", spec_with_body({"$ref": ref.replace("/{private}", str(private))}))
+    port = free_port()
+    server = start_server(
+        ["-m", "http.server", "--bind", "127.0.0.1", "--directory", str(served), str(port)],
+        port=port, log_path=tmp_path / "http.log", health_path="/openapi.json",
+    )  # fmt: skip
+    try:
+        result = load_and_convert(f"{server.url}/openapi.json")
+    finally:
+        server.stop()
+    assert [fn.name for fn in result.functions] == ["listThings"]
+    (problem,) = result.problems
+    assert "only relative files and http(s) URLs are allowed" in problem.reason, problem
 
 
 def test_multi_file_spec_with_circular_refs_across_files(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import aiohttp
 import httpx
+import pytest
 
 from openapi_engine import ToolResult, invoke
 from tests.support.servers import RunningServer
@@ -260,10 +261,11 @@ async def test_file_fields_tell_the_model_how_to_send_bytes(fn) -> None:
     assert "format" not in file_schema
 
 
-async def test_line_breaks_in_header_values_are_refused(fn, echo_server, client) -> None:
-    result = await call(fn, "queryStyles", {"X-Trace": "a\r\nX-Evil: 1"}, echo_server, client)
+@pytest.mark.parametrize("value", ["a\r\nX-Evil: 1", "a\x00b", "a\x01b", "a\x7fb", "caf\u00e9", "a\u2028b"])
+async def test_header_values_a_header_cannot_carry_are_refused(fn, echo_server, client, value: str) -> None:
+    result = await call(fn, "queryStyles", {"X-Trace": value}, echo_server, client)
     assert not result.ok and result.status is None and not result.retryable
-    assert "line breaks" in (result.error or "")
+    assert "printable ASCII" in (result.error or "") and "line breaks" in (result.error or "")
 
 
 async def test_invalid_base64_file_is_an_error(fn, echo_server, client) -> None:

@@ -15,9 +15,16 @@ misbehaving upstream simply by naming a model. The model is ``name`` optionally 
 ``midstream=N``         streams: drop the connection after N content chunks
 ``midstream_error=N``   streams: after N content chunks send an in-band ``{"error": ...}`` event, no [DONE]
 ``tools=1``             answer with one tool call per offered tool (parallel calls), args from schemas
+``tools=first``         as ``tools=1``, but only while the conversation holds no tool result yet
+``args=object``         tool calls carry ``arguments`` as a JSON object, not JSON text (some servers do)
+``content=parts``       ``content`` is a list of text parts, not a string (some servers do)
+``malformed=S``         answer 200 with a body that is not a chat completion: ``choices`` (not a list),
+                        ``message`` (no message), ``content`` (content an object), ``json`` (not JSON)
 ``reply=text``          the assistant text (default: ``fake reply #<n>: <last user text>``)
 ``chunks=N``            number of content chunks in a stream (default 4)
 ``gap_ms=N``            pause between content chunks of a stream (default 0)
+
+``args``, ``content`` and ``malformed`` shape plain JSON answers, not streams.
 
 ``x-fake-latency-ms`` as a request header also sets the latency. Without ``FAKE_OPENAI_API_KEY``
 any bearer key is accepted; with it, others get 401. ``GET /_control/requests`` lists what was
@@ -135,6 +142,22 @@ def _tool_calls(tools: list[Any]) -> list[dict[str, Any]]:
             }
         )
     return calls
+
+
+def _has_tool_result(messages: list[Any]) -> bool:
+    return any(isinstance(m, dict) and m.get("role") == "tool" for m in messages)
+
+
+def _malformed(kind: str, base: dict[str, Any]) -> Response:
+    """A 200 answer that is not a chat completion, in one of a few shapes."""
+    if kind == "json":
+        return Response(b"{not json", media_type="application/json")
+    choices: Any = {
+        "choices": "none",
+        "message": [{"index": 0, "finish_reason": "stop"}],
+        "content": [{"index": 0, "message": {"role": "assistant", "content": {"text": 1}}, "finish_reason": "stop"}],
+    }.get(kind, [])
+    return JSONResponse(dict(base, object="chat.completion", choices=choices))
 
 
 def _auth_problem(request: Request) -> Response | None:
@@ -259,7 +282,9 @@ async def _chat(request: Request, deployment: str | None = None) -> Response:
         return failure
     _COUNTER[0] += 1
     tools = body.get("tools") or []
-    calls = _tool_calls(tools) if tools and directives.get("tools") == "1" else []
+    mode = directives.get("tools")
+    wants_calls = mode == "1" or (mode == "first" and not _has_tool_result(messages))
+    calls = _tool_calls(tools) if tools and wants_calls else []
     text = directives.get("reply") or f"fake reply #{_COUNTER[0]}: {_last_user_text(messages)[:200]}"
     prompt_tokens = _tokens(_message_text(messages))
     completion_tokens = _tokens(text if not calls else json.dumps(calls))
@@ -281,8 +306,19 @@ async def _chat(request: Request, deployment: str | None = None) -> Response:
         return StreamingResponse(
             _stream(base, text, calls, usage, directives, include_usage), media_type="text/event-stream"
         )
-    message: dict[str, Any] = {"role": "assistant", "content": None if calls else text, "refusal": None}
+    if directives.get("malformed"):
+        return _malformed(directives["malformed"], base)
+    content: Any = None if calls else text
+    if content is not None and directives.get("content") == "parts":
+        middle = len(text) // 2
+        content = [{"type": "text", "text": text[:middle]}, {"type": "text", "text": text[middle:]}]
+    message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
     if calls:
+        if directives.get("args") == "object":
+            calls = [
+                {**call, "function": {**call["function"], "arguments": json.loads(call["function"]["arguments"])}}
+                for call in calls
+            ]
         message["tool_calls"] = calls
     result = dict(
         base,
