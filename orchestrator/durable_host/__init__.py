@@ -1,6 +1,6 @@
 """The local durable host: runs an unmodified azure-functions-durable 1.x app on SQLite.
 
-It speaks the Functions host's protocol to the SDK (docs/durable-protocol.md), serves the
+It speaks the Functions host's protocol to the SDK (docs/durable-host.md is its specification), serves the
 app's HTTP routes and the durable management API on one origin, and keeps every instance,
 history, timer, event and activity work item in SQLite so a restart resumes everything.
 """

@@ -1,8 +1,9 @@
 """Command line: ``python -m durable_host --app-dir DIR --port PORT --data-dir DIR ...``.
 
-Reads settings once (flags, then TOOLMESH_* environment fallbacks), loads the app, makes sure
-a functions key exists (generated into ``<data-dir>/functions.key`` with mode 0600 when none is
-given; only the file's path is logged) and serves with uvicorn, which handles SIGTERM/SIGINT
+Reads settings once (flags, then TOOLMESH_* environment fallbacks), loads the app (an app that
+cannot load ends the command with a message and exit code 2, before anything is written to
+the data dir), makes sure a functions key exists (generated into ``<data-dir>/functions.key``
+with mode 0600 when none is given; only the file's path is logged) and serves with uvicorn, which handles SIGTERM/SIGINT
 by draining the lifespan. The durable state lives in ``<data-dir>/durable.sqlite3``.
 
 Everything the host writes is for its owner only (umask 077: the data directory, the store, the
@@ -62,17 +63,11 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="durable_host", description="Run a Durable Functions Python app locally on SQLite."
     )
-    parser.add_argument(
-        "--app-dir", required=True, type=Path, help="folder holding function_app.py and host.json"
-    )
+    parser.add_argument("--app-dir", required=True, type=Path, help="folder holding function_app.py and host.json")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=7071)
-    parser.add_argument(
-        "--data-dir", type=Path, default=None, help="durable state (env TOOLMESH_HOST_DATA_DIR)"
-    )
-    parser.add_argument(
-        "--functions-key", default=None, help="key for protected routes (env TOOLMESH_FUNCTIONS_KEY)"
-    )
+    parser.add_argument("--data-dir", type=Path, default=None, help="durable state (env TOOLMESH_HOST_DATA_DIR)")
+    parser.add_argument("--functions-key", default=None, help="key for protected routes (env TOOLMESH_FUNCTIONS_KEY)")
     parser.add_argument("--activity-concurrency", type=int, default=None)
     parser.add_argument("--log-level", default="info")
     return parser
@@ -80,9 +75,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = get_settings()
     except ValidationError as exc:
@@ -92,9 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if data_dir is None:
         print("error: --data-dir (or TOOLMESH_HOST_DATA_DIR) is required", file=sys.stderr)
         return 2
-    concurrency = (
-        settings.activity_concurrency if args.activity_concurrency is None else args.activity_concurrency
-    )
+    concurrency = settings.activity_concurrency if args.activity_concurrency is None else args.activity_concurrency
     if concurrency < 1:
         print("error: --activity-concurrency must be at least 1", file=sys.stderr)
         return 2
@@ -106,12 +97,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     os.umask(0o077)
     try:
+        # The app loads first: a host that cannot run it leaves the data dir untouched.
+        functions = load_app(args.app_dir)
         data_dir.mkdir(parents=True, exist_ok=True)
         data_dir.chmod(0o700)
         key = resolve_functions_key(args.functions_key or settings.functions_key, data_dir)
-        functions = load_app(args.app_dir)
     except DurableHostError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: cannot use the data dir {data_dir}: {exc}", file=sys.stderr)
         return 2
     rpc_token = secrets.token_urlsafe(24)
     redact_logs([key, rpc_token])
@@ -125,6 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         session_idle_seconds=settings.session_idle_seconds,
         app_dir=args.app_dir.resolve(),
         activity_workers=settings.activity_workers,
+        episode_attempts=settings.episode_attempts,
         rpc_token=rpc_token,
     )
     uvicorn.run(

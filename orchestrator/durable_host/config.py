@@ -3,7 +3,8 @@
 The command line wins over the environment; the environment names are the documented
 fallbacks (``TOOLMESH_FUNCTIONS_KEY``, ``TOOLMESH_HOST_DATA_DIR``); the orchestrator-session
 limits are set by the environment alone (``TOOLMESH_ORCHESTRATOR_SESSIONS``,
-``TOOLMESH_SESSION_IDLE_SECONDS``).
+``TOOLMESH_SESSION_IDLE_SECONDS``), as are the activity workers and the poison limit
+(``TOOLMESH_ACTIVITY_WORKERS``, ``TOOLMESH_EPISODE_ATTEMPTS``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from durable_host.engine import DEFAULT_EPISODE_ATTEMPTS
 from durable_host.sessions import DEFAULT_IDLE_SECONDS, DEFAULT_MAX_SESSIONS
 
 __all__ = ["DEFAULT_ACTIVITY_CONCURRENCY", "HostSettings", "get_settings"]
@@ -44,6 +46,10 @@ class HostSettings(BaseSettings):
 
     activity_workers: int = Field(default=0, ge=0, le=64)
     """Worker processes that run activities beside the host (0: on the host's own event loop)."""
+
+    episode_attempts: int = Field(default=DEFAULT_EPISODE_ATTEMPTS, ge=1, le=100)
+    """How many times in a row an episode the host cannot run is tried before its instance is
+    marked Failed (poison handling)."""
 
 
 @lru_cache(maxsize=1)

@@ -61,6 +61,10 @@ MAX_FAN_IN_HOLD = 0.25
 MIN_HOLD_EPISODE = 0.002
 MAX_INSTANCE_ID_LENGTH = 256
 INLINE_REPLAY_EVENTS = 400  # about a millisecond of replay: cheaper inline than two thread hand-offs
+DEFAULT_EPISODE_ATTEMPTS = 5
+FIRST_RETRY_DELAY = 0.5
+MAX_RETRY_DELAY = 8.0
+_FATAL = (asyncio.CancelledError, KeyboardInterrupt, SystemExit)
 
 
 def validate_instance_id(instance_id: str) -> None:
@@ -123,8 +127,11 @@ class Engine:
         activity_concurrency: int,
         session_cache: SessionCache | None = None,
         workers: WorkerPool | None = None,
+        episode_attempts: int = DEFAULT_EPISODE_ATTEMPTS,
     ) -> None:
         self.store = store
+        self._episode_attempts = episode_attempts
+        self._episode_failures: dict[str, int] = {}
         self.functions = functions
         self._concurrency = activity_concurrency
         self._wake = asyncio.Event()
@@ -292,14 +299,62 @@ class Engine:
                 await self._run_episode(instance_id)
                 ended = time.monotonic()
                 self._last_episode[instance_id] = (ended, ended - began)
+            self._episode_failures.pop(instance_id, None)
             settled = not self.store.has_visible_messages(instance_id, time.time())
-        except Exception:
-            log.exception("episode of instance %s failed; it will be retried", instance_id)
-            await asyncio.sleep(1.0)
+        except BaseException as exc:
+            if isinstance(exc, _FATAL):
+                raise
+            await self._episode_failed(instance_id, exc)
         finally:
             self._episodes_running.discard(instance_id)
         if not settled:
             self._deliver(instance_id)
+
+    async def _episode_failed(self, instance_id: str, exc: BaseException) -> None:
+        """Retry an episode the host could not run, with a growing delay, a bounded number of times.
+
+        An error inside the orchestrator fails the instance through the SDK's reply; what gets
+        here went wrong around it (an orchestrator that raised past the SDK, the store, a bug),
+        and may well happen again. After ``episode_attempts`` failures in a row the instance is
+        marked Failed with the reason in its status instead of being retried forever.
+        """
+        failures = self._episode_failures.get(instance_id, 0) + 1
+        self._episode_failures[instance_id] = failures
+        error = f"{type(exc).__name__}: {exc}"
+        if failures < self._episode_attempts:
+            delay = min(FIRST_RETRY_DELAY * 2 ** (failures - 1), MAX_RETRY_DELAY)
+            log.error(
+                "episode of instance %s failed (attempt %d of %d), retrying in %.1f s: %s",
+                instance_id,
+                failures,
+                self._episode_attempts,
+                delay,
+                error,
+                exc_info=exc,
+            )
+            await asyncio.sleep(delay)
+            return
+        reason = (
+            f"the host could not run an episode of this instance in {failures} attempts; the last error was {error}"
+        )
+        log.error(
+            "instance %s is poison: %d episodes in a row failed; it is marked Failed (last error: %s)",
+            instance_id,
+            failures,
+            error,
+            exc_info=exc,
+        )
+        try:
+            row = self.store.get_instance(instance_id)
+            if row is None or row.status in TERMINAL_STATUSES:
+                return
+            now = datetime.now(UTC)
+            consumed = [m.id for m in self.store.visible_messages(instance_id, now.timestamp())]
+            self._commit(episode.give_up(row, consumed, now, reason))
+            self._episode_failures.pop(instance_id, None)
+        except Exception:
+            log.exception("could not mark poison instance %s Failed; it will be tried again", instance_id)
+            await asyncio.sleep(MAX_RETRY_DELAY)
 
     async def _run_episode(self, instance_id: str) -> None:
         instance = self._rows.get(instance_id) or self.store.get_instance(instance_id)
@@ -408,6 +463,7 @@ class Engine:
         self._history.pop(instance_id, None)
         self._rows.pop(instance_id, None)
         self._last_episode.pop(instance_id, None)
+        self._episode_failures.pop(instance_id, None)
         self._sessions.drop(instance_id)
 
     # ---- what episodes ask of the host ----------------------------------------------

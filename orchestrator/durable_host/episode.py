@@ -1,7 +1,7 @@
 """One orchestration episode: which messages to deliver, the SDK body, and what its reply changes.
 
 The host does what the .NET Durable extension does for an out-of-process orchestrator
-(docs/durable-protocol.md): it replays the whole history plus the new events, takes the full
+(docs/durable-host.md): it replays the whole history plus the new events, takes the full
 list of actions the SDK re-issues every episode, materialises only those past the cursor
 (assigning event ids from one per-execution counter), and turns completion, failure and
 ``continue_as_new`` into the state changes DTFx makes. Everything here is pure: the engine
@@ -45,6 +45,7 @@ __all__ = [
     "EpisodePlan",
     "OrchestratorReply",
     "finish",
+    "give_up",
     "prepare",
     "sdk_body",
     "start_message",
@@ -137,6 +138,7 @@ def prepare(
     new_events: list[Event] = []
     retry_event: Event | None = None
     status = instance.status
+    output = instance.output
 
     if status in TERMINAL_STATUSES:
         commit = EpisodeCommit(instance=instance, consumed_message_ids=[m.id for m in messages])
@@ -149,12 +151,14 @@ def prepare(
             consumed.append(message.id)
             if status in (RuntimeStatus.RUNNING, RuntimeStatus.PENDING):
                 status = RuntimeStatus.SUSPENDED
+                output = reason_as_output(message.payload)
                 markers.append(h.execution_suspended(now, message.payload))
             continue
         if message.kind is MessageKind.RESUME:
             consumed.append(message.id)
             if status is RuntimeStatus.SUSPENDED:
                 status = RuntimeStatus.RUNNING if history else RuntimeStatus.PENDING
+                output = reason_as_output(message.payload)
                 markers.append(h.execution_resumed(now, message.payload))
             continue
         if status is RuntimeStatus.SUSPENDED or retry_event is not None:
@@ -172,7 +176,7 @@ def prepare(
 
     if not history:
         markers = []  # ExecutionStarted must stay the second event of the history
-    instance = instance.evolve(status=status)
+    instance = instance.evolve(status=status, output=output)
     if not new_events:
         commit = EpisodeCommit(
             instance=instance.evolve(last_updated_time=h.dtfx_time(now)) if markers else instance,
@@ -217,6 +221,24 @@ def sdk_body(instance: InstanceRow, history: Sequence[str], sdk_events: Sequence
     )
 
 
+def reason_as_output(reason: Any) -> str:
+    """The status ``output`` a suspend, resume or terminate reason gives, as JSON text.
+
+    DTFx's Azure Storage tracking store copies the reason of ExecutionSuspended, ExecutionResumed
+    and ExecutionTerminated into the instance's Output (``AzureTableTrackingStore.cs``,
+    Azure/durabletask 52170329) and the extension reads it back with ``ParseToJToken``
+    (``DurableClient.cs``, a7c6d694): JSON text becomes its value, other text stays a string,
+    no reason is null.
+    """
+    if not isinstance(reason, str):
+        return "null"
+    text = reason.strip()
+    try:
+        return json.dumps(json.loads(text)) if text else '""'
+    except json.JSONDecodeError:
+        return json.dumps(text)
+
+
 def _terminate(instance: InstanceRow, consumed: list[int], now: datetime, reason: Any) -> EpisodePlan:
     reason_text = reason if isinstance(reason, str) else None
     events = [
@@ -226,7 +248,7 @@ def _terminate(instance: InstanceRow, consumed: list[int], now: datetime, reason
     ]
     row = instance.evolve(
         status=RuntimeStatus.TERMINATED,
-        output=json.dumps(reason_text),
+        output=reason_as_output(reason_text),
         last_updated_time=h.dtfx_time(now),
         state=replace(instance.state, retries={}),
     )
@@ -239,6 +261,33 @@ def _terminate(instance: InstanceRow, consumed: list[int], now: datetime, reason
         new_messages=notify,
     )
     return EpisodePlan(instance=row, now=now, consumed=consumed, commit=commit)
+
+
+def give_up(instance: InstanceRow, consumed: list[int], now: datetime, reason: str) -> EpisodeCommit:
+    """Fail an instance whose episodes keep failing in the host (a poison instance).
+
+    Its pending messages are consumed, its work dropped and a parent told, as for any failure,
+    so nothing retries it again.
+    """
+    output = json.dumps(f"Orchestrator function '{instance.name}' failed: {reason}")
+    row = instance.evolve(
+        status=RuntimeStatus.FAILED,
+        output=output,
+        last_updated_time=h.dtfx_time(now),
+        state=replace(instance.state, retries={}),
+    )
+    events = [
+        h.orchestrator_started(now),
+        h.execution_completed(now, status="Failed", result=output),
+        h.orchestrator_completed(now),
+    ]
+    return EpisodeCommit(
+        instance=row,
+        consumed_message_ids=consumed,
+        history_append=[_played(e) for e in events],
+        drop_pending=True,
+        new_messages=_notify_parent(row, now, failed_reason=json.loads(output)),
+    )
 
 
 def _notify_parent(
@@ -298,9 +347,7 @@ def finish(plan: EpisodePlan, reply: OrchestratorReply, known: InstanceDirectory
     if "customStatus" in state:
         custom = json.dumps(state["customStatus"])
 
-    b = ActionBuilder(
-        instance=instance, now=now, next_id=instance.state.next_id, retries=dict(instance.state.retries)
-    )
+    b = ActionBuilder(instance=instance, now=now, next_id=instance.state.next_id, retries=dict(instance.state.retries))
     for event in plan.new_events:
         if event["EventType"] in (EventType.TASK_COMPLETED, EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED):
             b.retries.pop(event["TaskScheduledId"], None)

@@ -2,7 +2,7 @@
 
 Events are plain dicts with DTFx field names (PascalCase, enum values as ints), exactly as
 the .NET host serialises them with Newtonsoft; ``IsPlayed`` is set when an episode's body
-is built, so stored events never carry it. See docs/durable-protocol.md §1.2.
+is built, so stored events never carry it. See docs/durable-host.md, "The orchestration trigger's payload".
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from starlette.routing import Route
 
 from durable_host.binding import BindingContext, client_binding_json
 from durable_host.discovery import FunctionIndex, HttpFunction
-from durable_host.engine import Engine
+from durable_host.engine import DEFAULT_EPISODE_ATTEMPTS, Engine
 from durable_host.gc_tuning import tune_garbage_collector
 from durable_host.invoke import http_response_parts
 from durable_host.management import handle_management
@@ -59,6 +59,8 @@ class HostConfig:
     """Where ``function_app.py`` is: activity workers import it (needed when ``activity_workers`` > 0)."""
     activity_workers: int = 0
     """Worker processes that run the activities (0: they run on the host's own event loop)."""
+    episode_attempts: int = DEFAULT_EPISODE_ATTEMPTS
+    """Failed episodes in a row after which an instance is marked Failed."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -125,6 +127,7 @@ def build_app(config: HostConfig) -> Starlette:
             activity_concurrency=config.activity_concurrency,
             session_cache=sessions,
             workers=workers,
+            episode_attempts=config.episode_attempts,
         )
         state["engine"] = engine
         engine.start()
@@ -164,33 +167,29 @@ def build_app(config: HostConfig) -> Starlette:
             request.query_params,
             await request.body(),
             request.headers.get("content-type"),
+            request.headers,
         )
 
     async def _serve_function(request: Request, path: str) -> Response:
         if prefix:
             if not (path == prefix or path.startswith(prefix + "/")):
-                return PlainTextResponse("Not found.", status_code=404)
+                return Response(status_code=404)
             relative = path[len(prefix) :]
         else:
             relative = path
-        allowed: set[str] = set()
         for function in routes_by_specificity:
             params = function.route.match(relative)
             if params is None:
                 continue
             if function.methods is not None and request.method.upper() not in function.methods:
-                allowed |= function.methods
+                # The Functions host maps each route with an HttpMethodRouteConstraint, so a wrong
+                # method means the route does not match: the next one may, else 404, never 405
+                # (WebScriptHostHttpRoutesManager.cs in Azure/azure-functions-host, 89dc438d).
                 continue
             if function.auth_level != "anonymous" and not _key_ok(request, config.functions_key):
                 return _unauthorized()
             return await _invoke(request, function, params)
-        if allowed:
-            return PlainTextResponse(
-                f"Method {request.method} is not allowed; use {', '.join(sorted(allowed))}.",
-                status_code=405,
-                headers={"Allow": ", ".join(sorted(allowed))},
-            )
-        return PlainTextResponse("Not found.", status_code=404)
+        return Response(status_code=404)
 
     async def _invoke(request: Request, function: HttpFunction, params: dict[str, str]) -> Response:
         http_request = func.HttpRequest(

@@ -22,6 +22,8 @@ Azure/azure-functions-durable-extension at a7c6d694 (``src/WebJobs.Extensions.Du
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import logging
 import math
@@ -51,6 +53,8 @@ log = logging.getLogger("durable_host")
 
 # TimeSpan.MaxValue in seconds: TimeSpan.FromSeconds throws OverflowException beyond it.
 _MAX_TIMESPAN_SECONDS = 922_337_203_685.477
+DEFAULT_PAGE_SIZE = 100
+CONTINUATION_HEADER = "x-ms-continuation-token"
 _REWIND_GONE = frozenset({RuntimeStatus.COMPLETED, RuntimeStatus.CANCELED, RuntimeStatus.TERMINATED})
 
 
@@ -240,6 +244,7 @@ class _Request:
     query: Mapping[str, str]
     body: bytes
     content_type: str | None
+    headers: Mapping[str, str]
 
 
 async def handle_management(
@@ -250,6 +255,7 @@ async def handle_management(
     query: Mapping[str, str],
     body: bytes,
     content_type: str | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> Response:
     """Serve one management request; ``path`` is relative to the durabletask base, still percent-encoded."""
     request = _Request(
@@ -260,6 +266,7 @@ async def handle_management(
         query=query,
         body=body,
         content_type=content_type,
+        headers=headers or {},
     )
     try:
         return await _route(request)
@@ -309,9 +316,50 @@ async def _route(req: _Request) -> Response:
 
 
 def _list(req: _Request) -> Response:
-    rows = req.engine.store.list_instances(_filter(req.query))
+    """``HandleGetStatusRequestAsync`` for all instances, one page at a time.
+
+    ``top`` (an int; anything else leaves the default of 100, ``OrchestrationStatusQueryCondition.PageSize``)
+    sizes the page and the ``x-ms-continuation-token`` request header resumes after the previous
+    one. The response always carries that header, empty on the last page, since the real host
+    adds it even when the backend's token is null. The SDK's ``get_status_all`` does not follow
+    it, so, as on Azure, it sees the first page only.
+    """
+    size = _int(req.query, "top")
+    size = DEFAULT_PAGE_SIZE if size is None or size < 1 else size
+    after = _decode_token(req.headers.get("x-ms-continuation-token") or "")
+    rows = req.engine.store.list_instances(_filter(req.query), limit=size + 1, after=after)
+    more = len(rows) > size
+    rows = rows[:size]
+    token = _encode_token(rows[-1]) if more else ""
     show_input = _bool(req.query, "showInput", default=True)
-    return JSONResponse([status_json(r, show_input=show_input) for r in rows])
+    return JSONResponse([status_json(r, show_input=show_input) for r in rows], headers={CONTINUATION_HEADER: token})
+
+
+def _int(query: Mapping[str, str], name: str) -> int | None:
+    """``int.TryParse``: None when the parameter is missing or not a 32-bit integer."""
+    raw = (_param(query, name) or "").strip()
+    try:
+        value = int(raw)
+    except ValueError:
+        return None
+    return value if -(2**31) <= value < 2**31 else None
+
+
+def _encode_token(row: InstanceRow) -> str:
+    """An opaque token naming the last row of a page."""
+    return base64.urlsafe_b64encode(json.dumps([row.created_time, row.instance_id]).encode()).decode()
+
+
+def _decode_token(token: str) -> tuple[str, str] | None:
+    if not token:
+        return None
+    try:
+        created, instance_id = json.loads(base64.urlsafe_b64decode(token.encode()))
+        if not isinstance(created, str) or not isinstance(instance_id, str):
+            raise ValueError("not a pair of strings")
+    except (ValueError, TypeError, binascii.Error) as exc:
+        raise BadRequestError(f"The x-ms-continuation-token header is not a token this API returned: {exc}") from exc
+    return created, instance_id
 
 
 def _purge_matching(req: _Request) -> Response:

@@ -311,10 +311,18 @@ class Store:
         ).fetchone()
         return _instance_from(row) if row else None
 
-    def list_instances(self, flt: InstanceFilter) -> list[InstanceRow]:
+    def list_instances(
+        self, flt: InstanceFilter, *, limit: int | None = None, after: tuple[str, str] | None = None
+    ) -> list[InstanceRow]:
+        """Matching instances by creation time then id; ``after`` is the (created_time,
+        instance_id) of the previous page's last row, ``limit`` the page's size."""
         where, params = self._filter_sql(flt)
+        if after is not None:
+            where += (" AND " if where else "WHERE ") + "(created_time, instance_id) > (?, ?)"
+            params.extend(after)
+        page = f" LIMIT {int(limit)}" if limit is not None else ""
         rows = self._db.execute(
-            f"SELECT {_INSTANCE_COLUMNS} FROM instances {where} ORDER BY created_time, instance_id", params
+            f"SELECT {_INSTANCE_COLUMNS} FROM instances {where} ORDER BY created_time, instance_id{page}", params
         ).fetchall()
         return [_instance_from(r) for r in rows]
 

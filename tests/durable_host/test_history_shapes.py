@@ -1,7 +1,7 @@
 """Conformance of the history the host builds, checked episode by episode with the real SDK.
 
 Each test drives :mod:`durable_host.episode` with an unmodified ``df.Orchestrator`` and
-compares the stored history with the shapes of docs/durable-protocol.md §1.3 and of the
+compares the stored history with the shapes of docs/durable-host.md and of the
 SDK's own tests (``tests/orchestrator/test_sequential_orchestrator_with_retry.py`` and
 ``tests/test_utils/ContextBuilder.py`` in the azure-functions-durable 1.7.0 wheel).
 
