@@ -8,6 +8,7 @@ import azure.functions as func
 
 from agent_loop.activities import bp as activities
 from agent_loop.http_api import bp as http_api
+from agent_loop.mcp_api import bp as mcp_api
 from agent_loop.orchestration import bp as orchestration
 from console.http_route import console_bp
 
@@ -15,4 +16,5 @@ app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(orchestration)
 app.register_functions(activities)
 app.register_functions(http_api)
+app.register_functions(mcp_api)
 app.register_functions(console_bp)

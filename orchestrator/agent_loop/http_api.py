@@ -14,19 +14,19 @@ from typing import Any
 import azure.durable_functions as df
 import azure.functions as func
 
+from . import run_control
 from .activities import idempotency_key, invoke_with_retries
 from .callbacks import verify_callback
 from .catalog_source import catalog_function, load_catalog_now
-from .errors import failure_message
-from .orchestration import CANCEL_EVENT, ORCHESTRATOR_NAME, approval_event, callback_event
-from .run_request import RunRequestError, parse_run_request
+from .orchestration import callback_event
+from .run_control import FINISHED, RunControlError, find_run, pending_entry
+from .run_request import RunRequestError
 from .settings import get_settings
 
 __all__ = ["bp"]
 
 bp = df.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
 
-FINISHED = {"Completed", "Failed", "Terminated", "Canceled"}
 MAX_BODY_BYTES = 256 * 1024
 
 
@@ -38,6 +38,10 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
 
 def _error(status: int, message: str, field: str | None = None) -> func.HttpResponse:
     return _json({"error": {"message": message, "field": field}}, status)
+
+
+def _control_error(exc: RunControlError) -> func.HttpResponse:
+    return _error(exc.status, exc.message, exc.field)
 
 
 def _body(req: func.HttpRequest) -> Any:
@@ -69,46 +73,16 @@ def _run_links(req: func.HttpRequest, run_id: str) -> dict[str, str]:
     }
 
 
-def _status_view(status: df.models.DurableOrchestrationStatus) -> dict[str, Any]:
-    payload = status.input_
-    if isinstance(payload, str):
-        try:
-            payload = json.loads(payload)
-        except ValueError:
-            payload = {}
-    request = payload.get("state", {}).get("request", payload) if isinstance(payload, dict) else {}
-    progress = status.custom_status if isinstance(status.custom_status, dict) else {}
-    objective = request.get("objective") if isinstance(request, dict) else None
-    output = status.output if status.runtime_status and status.runtime_status.value in FINISHED else None
-    if isinstance(output, str) and status.runtime_status is df.OrchestrationRuntimeStatus.Failed:
-        output = failure_message(output)  # the message, not the traceback the host may add
-    return {
-        "id": status.instance_id,
-        "status": status.runtime_status.value if status.runtime_status else None,
-        "objective": objective or progress.get("objective"),
-        "created": status.created_time.isoformat() if status.created_time else None,
-        "updated": status.last_updated_time.isoformat() if status.last_updated_time else None,
-        "progress": status.custom_status,
-        "output": output,
-    }
-
-
-async def _get_run(client: df.DurableOrchestrationClient, run_id: str) -> df.models.DurableOrchestrationStatus | None:
-    status = await client.get_status(run_id, show_input=True)
-    if not status or not status.instance_id or status.name != ORCHESTRATOR_NAME:
-        return None
-    return status
-
-
 @bp.route(route="api/runs", methods=["POST"])
 @bp.durable_client_input(client_name="client")
 async def start_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     """Start a run; 202 with the URLs to follow and steer it."""
     try:
-        request = parse_run_request(_body(req))
+        run_id = await run_control.start_run(client, _body(req))
     except RunRequestError as exc:
         return _error(400, exc.message, exc.field)
-    run_id = await client.start_new(ORCHESTRATOR_NAME, None, request.model_dump(mode="json"))
+    except RunControlError as exc:
+        return _control_error(exc)
     links = _run_links(req, run_id)
     return _json(links, 202, headers={"Location": links["status_url"]})
 
@@ -122,33 +96,20 @@ async def list_runs(req: func.HttpRequest, client: df.DurableOrchestrationClient
         limit = int(req.params.get("limit") or 50)
     except ValueError:
         return _error(400, "limit must be an integer", "limit")
-    if not 1 <= limit <= 1000:
-        return _error(400, "limit must be between 1 and 1000", "limit")
-    runs = [
-        _status_view(s)
-        for s in await client.get_status_all()
-        if s.name == ORCHESTRATOR_NAME and (not wanted or (s.runtime_status and s.runtime_status.value in wanted))
-    ]
-    runs.sort(key=lambda r: r["created"] or "", reverse=True)
-    return _json([{k: r[k] for k in ("id", "status", "objective", "created", "updated")} for r in runs[:limit]])
+    try:
+        return _json(await run_control.list_runs(client, wanted, limit))
+    except RunControlError as exc:
+        return _control_error(exc)
 
 
 @bp.route(route="api/runs/{run_id}", methods=["GET"])
 @bp.durable_client_input(client_name="client")
 async def get_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     """A run's status, live progress and, once finished, its report."""
-    status = await _get_run(client, req.route_params["run_id"])
-    if status is None:
-        return _error(404, f"no run with id {req.route_params['run_id']!r}")
-    return _json(_status_view(status))
-
-
-def _pending(status: df.models.DurableOrchestrationStatus, key: str, call_id: str) -> dict[str, Any] | None:
-    progress = status.custom_status if isinstance(status.custom_status, dict) else {}
-    for entry in progress.get(key) or []:
-        if isinstance(entry, dict) and entry.get("call_id") == call_id:
-            return entry
-    return None
+    try:
+        return _json(await run_control.run_view(client, req.route_params["run_id"]))
+    except RunControlError as exc:
+        return _control_error(exc)
 
 
 @bp.route(route="api/runs/{run_id}/approvals/{call_id}", methods=["POST"])
@@ -160,19 +121,12 @@ async def decide_approval(req: func.HttpRequest, client: df.DurableOrchestration
         body = _body(req)
     except RunRequestError as exc:
         return _error(400, exc.message, exc.field)
-    if not isinstance(body, dict) or not isinstance(body.get("approve"), bool):
+    if not isinstance(body, dict):
         return _error(400, "approve: a boolean is required", "approve")
-    comment = body.get("comment", "")
-    if not isinstance(comment, str) or len(comment) > 2000:
-        return _error(400, "comment: a string of at most 2000 characters", "comment")
-    status = await _get_run(client, run_id)
-    if status is None:
-        return _error(404, f"no run with id {run_id!r}")
-    if status.runtime_status and status.runtime_status.value in FINISHED:
-        return _error(409, f"run {run_id} has already finished")
-    if _pending(status, "approvals", call_id) is None:
-        return _error(404, f"run {run_id} is not waiting for approval of call {call_id!r}")
-    await client.raise_event(run_id, approval_event(call_id), {"approve": body["approve"], "comment": comment})
+    try:
+        await run_control.decide_approval(client, run_id, call_id, body.get("approve"), body.get("comment", ""))
+    except RunControlError as exc:
+        return _control_error(exc)
     return _json({"id": run_id, "call_id": call_id, "approve": body["approve"]}, 202)
 
 
@@ -181,12 +135,10 @@ async def decide_approval(req: func.HttpRequest, client: df.DurableOrchestration
 async def cancel_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     """Stop a run promptly: it starts no new activity and reports what it had done."""
     run_id = req.route_params["run_id"]
-    status = await _get_run(client, run_id)
-    if status is None:
-        return _error(404, f"no run with id {run_id!r}")
-    if status.runtime_status and status.runtime_status.value in FINISHED:
-        return _error(409, f"run {run_id} has already finished ({status.runtime_status.value})")
-    await client.raise_event(run_id, CANCEL_EVENT, {"reason": "cancelled by request"})
+    try:
+        await run_control.cancel_run(client, run_id)
+    except RunControlError as exc:
+        return _control_error(exc)
     return _json({"id": run_id, "status": "cancelling"}, 202)
 
 
@@ -201,7 +153,7 @@ async def tool_callback(req: func.HttpRequest, client: df.DurableOrchestrationCl
         body = _body(req)
     except RunRequestError as exc:
         return _error(400, exc.message, exc.field)
-    status = await _get_run(client, run_id)
+    status = await find_run(client, run_id)
     if status is None:
         return _error(404, f"no run with id {run_id!r}")
     if status.runtime_status and status.runtime_status.value in FINISHED:
@@ -225,10 +177,10 @@ async def reply_to_message(req: func.HttpRequest, client: df.DurableOrchestratio
         return _error(400, "reply: a non-empty string of at most 50000 characters is required", "reply")
     if sender is not None and not (isinstance(sender, str) and sender.strip()):
         return _error(400, "from: a non-empty string when given", "from")
-    status = await _get_run(client, run_id)
+    status = await find_run(client, run_id)
     if status is None:
         return _error(404, f"no run with id {run_id!r}")
-    waiting = _pending(status, "waiting", call_id)
+    waiting = pending_entry(status, "waiting", call_id)
     response = (waiting or {}).get("response")
     message_id = response.get("id") if isinstance(response, dict) else None
     if waiting is None or not isinstance(message_id, str):

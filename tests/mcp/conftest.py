@@ -3,8 +3,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+import yaml
 
-from tests.support.servers import RunningServer, start_uvicorn
+from tests.support.local_mesh import Mesh, start_mesh
+from tests.support.servers import REPO_ROOT, RunningServer, free_port, start_uvicorn
 
 TOKEN = "projects-secret-token-5f1c"
 
@@ -19,3 +21,61 @@ def projects_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runnin
         yield server
     finally:
         server.stop()
+
+
+# A scripted model that lists projects, deletes one (a destructive tool: it waits for a person),
+# then calls a function that does not exist (its server is down), then answers.
+SCRIPT = [
+    {
+        "match": {"step": "execute_task", "tool_messages": 0},
+        "respond": {"tool_calls": [{"name": "list_projects", "arguments": {"filter": {"status": "archived"}}}]},
+    },
+    {
+        "match": {"step": "execute_task", "tool_messages": 1},
+        "respond": {"tool_calls": [{"name": "delete_project", "arguments": {"name": "gemini"}}]},
+    },
+    {
+        "match": {"step": "execute_task", "tool_messages": 2},
+        "respond": {"tool_calls": [{"name": "offline_lookup", "arguments": {"city": "Oslo"}}]},
+    },
+    {"match": {"step": "execute_task", "tool_messages": 3}, "respond": {"content": "gemini is gone"}},
+]
+
+
+@pytest.fixture(scope="module")
+def mcp_mesh(tmp_path_factory: pytest.TempPathFactory, projects_server: RunningServer) -> Iterator[Mesh]:
+    root = tmp_path_factory.mktemp("mcp-mesh")
+    registry = yaml.safe_load((REPO_ROOT / "specs" / "registry.yaml").read_text())
+    registry["tools"]["projects"] = {
+        "kind": "mcp",
+        "url": f"{projects_server.url}/mcp",
+        "auth": {"bearer": "PROJECTS_MCP_TOKEN"},
+        "tags": ["work"],
+        "timeout_seconds": 10,
+    }
+    registry["tools"]["offline"] = {"kind": "mcp", "url": f"http://127.0.0.1:{free_port()}/mcp"}
+    registry_path = root / "registry.yaml"
+    registry_path.write_text(yaml.safe_dump(registry))
+    script = root / "mcp.yaml"
+    script.write_text(yaml.safe_dump({"model": "scripted-mcp", "on_no_match": "offline", "entries": SCRIPT}))
+    config = root / "gateway.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "models": {
+                    "default": {"deployments": [{"provider": "offline"}]},
+                    "mcp": {"deployments": [{"provider": "scripted", "script": script.name}]},
+                }
+            }
+        )
+    )
+    running = start_mesh(
+        root,
+        gateway_env={"TOOLMESH_GATEWAY_CONFIG": str(config)},
+        registry=registry_path,
+        host_env={"PROJECTS_MCP_TOKEN": TOKEN},
+    )
+    try:
+        yield running
+    finally:
+        running.stop()

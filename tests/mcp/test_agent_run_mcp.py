@@ -3,80 +3,22 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
-import yaml
 
 from tests.mcp.conftest import TOKEN
-from tests.support.local_mesh import Mesh, start_mesh
-from tests.support.servers import REPO_ROOT, RunningServer, free_port
-
-SCRIPT = [
-    {
-        "match": {"step": "execute_task", "tool_messages": 0},
-        "respond": {"tool_calls": [{"name": "list_projects", "arguments": {"filter": {"status": "archived"}}}]},
-    },
-    {
-        "match": {"step": "execute_task", "tool_messages": 1},
-        "respond": {"tool_calls": [{"name": "delete_project", "arguments": {"name": "gemini"}}]},
-    },
-    {
-        "match": {"step": "execute_task", "tool_messages": 2},
-        "respond": {"tool_calls": [{"name": "offline_lookup", "arguments": {"city": "Oslo"}}]},
-    },
-    {"match": {"step": "execute_task", "tool_messages": 3}, "respond": {"content": "gemini is gone"}},
-]
-
-
-@pytest.fixture(scope="module")
-def mesh(tmp_path_factory: pytest.TempPathFactory, projects_server: RunningServer) -> Iterator[Mesh]:
-    root = tmp_path_factory.mktemp("mcp-mesh")
-    registry = yaml.safe_load((REPO_ROOT / "specs" / "registry.yaml").read_text())
-    registry["tools"]["projects"] = {
-        "kind": "mcp",
-        "url": f"{projects_server.url}/mcp",
-        "auth": {"bearer": "PROJECTS_MCP_TOKEN"},
-        "tags": ["work"],
-        "timeout_seconds": 10,
-    }
-    registry["tools"]["offline"] = {"kind": "mcp", "url": f"http://127.0.0.1:{free_port()}/mcp"}
-    registry_path = root / "registry.yaml"
-    registry_path.write_text(yaml.safe_dump(registry))
-    script = root / "mcp.yaml"
-    script.write_text(yaml.safe_dump({"model": "scripted-mcp", "on_no_match": "offline", "entries": SCRIPT}))
-    config = root / "gateway.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "models": {
-                    "default": {"deployments": [{"provider": "offline"}]},
-                    "mcp": {"deployments": [{"provider": "scripted", "script": script.name}]},
-                }
-            }
-        )
-    )
-    running = start_mesh(
-        root,
-        gateway_env={"TOOLMESH_GATEWAY_CONFIG": str(config)},
-        registry=registry_path,
-        host_env={"PROJECTS_MCP_TOKEN": TOKEN},
-    )
-    try:
-        yield running
-    finally:
-        running.stop()
+from tests.support.local_mesh import Mesh
+from tests.support.servers import RunningServer
 
 
 def _calls(report: dict[str, Any]) -> list[dict[str, Any]]:
     return [call for task in report["tasks"] for call in task["tool_calls"]]
 
 
-def test_the_catalog_lists_mcp_tools_and_a_down_server_alone_fails(mesh: Mesh) -> None:
-    with mesh.api() as api:
+def test_the_catalog_lists_mcp_tools_and_a_down_server_alone_fails(mcp_mesh: Mesh) -> None:
+    with mcp_mesh.api() as api:
         catalog = api.get("/api/tools").json()
         reloaded = api.post("/api/tools/reload").json()
         one = api.get("/api/tools/projects").json()
@@ -94,30 +36,30 @@ def test_the_catalog_lists_mcp_tools_and_a_down_server_alone_fails(mesh: Mesh) -
 
 
 def test_a_run_uses_an_mcp_tool_and_a_destructive_one_waits_for_approval(
-    mesh: Mesh, projects_server: RunningServer
+    mcp_mesh: Mesh, projects_server: RunningServer
 ) -> None:
-    run_id = mesh.start_run(
+    run_id = mcp_mesh.start_run(
         {"objective": "Clean up archived projects", "initial_tasks": ["Delete archived projects"], "model": "mcp"}
     )
-    view = mesh.wait(run_id, until=lambda v: bool((v.get("progress") or {}).get("approvals")), timeout=90)
+    view = mcp_mesh.wait(run_id, until=lambda v: bool((v.get("progress") or {}).get("approvals")), timeout=90)
     pending = view["progress"]["approvals"][0]
     assert pending["function"] == "delete_project" and pending["arguments"] == {"name": "gemini"}
     assert httpx.get(f"{projects_server.url}/state").json()["deleted"] == []  # nothing happened yet
-    with mesh.api() as api:
+    with mcp_mesh.api() as api:
         response = api.post(f"/api/runs/{run_id}/approvals/{pending['call_id']}", json={"approve": True})
         assert response.status_code == 202, response.text
-    report = mesh.wait(run_id)["output"]
+    report = mcp_mesh.wait(run_id)["output"]
     calls = _calls(report)
     assert [c["function"] for c in calls] == ["list_projects", "delete_project", "offline_lookup"]
     assert [c["ok"] for c in calls] == [True, True, False]
     assert report["tasks"][0]["result"] == "gemini is gone"
     assert httpx.get(f"{projects_server.url}/state").json()["deleted"] == ["gemini"]
-    with mesh.api() as api:
+    with mcp_mesh.api() as api:
         progress = api.get(f"/api/runs/{run_id}").json()["progress"]
     summaries = [c["summary"] for c in progress["tool_calls"]]
     assert "archived" in summaries[0] and "gemini" in summaries[0]
     assert "no function named 'offline_lookup'" in summaries[2]
-    _assert_secret_absent(mesh.root / "host" / "durable.sqlite3")
+    _assert_secret_absent(mcp_mesh.root / "host" / "durable.sqlite3")
 
 
 def _assert_secret_absent(database: Path) -> None:

@@ -1,0 +1,284 @@
+"""The run API as an MCP server: ``/api/mcp``, streamable HTTP, behind the function key.
+
+MCP clients (desktop assistants, IDEs, other agents) start runs, follow them, approve or deny
+their calls and cancel them with tools instead of HTTP routes; the work is done by the same
+``run_control`` functions the HTTP API uses. Each request is answered on its own (JSON
+responses, no server-side session), so the route works on Azure Functions, where no
+connection outlives an invocation, as well as on the local host. A run is long: a client
+starts it and polls ``get_run``. When a run waits for a person and the client can ask its
+user (the protocol's elicitation, carried by an input-required result), ``get_run`` asks
+about each pending call and passes the answers on as decisions.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+import azure.durable_functions as df
+import azure.functions as func
+from mcp.server.context import ServerRequestContext
+from mcp.server.lowlevel import Server
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp.server.transport_security import TransportSecuritySettings
+from mcp.types import (
+    CallToolRequestParams,
+    CallToolResult,
+    ElicitRequest,
+    ElicitRequestFormParams,
+    ElicitResult,
+    InputRequiredResult,
+    ListToolsResult,
+    PaginatedRequestParams,
+    TextContent,
+    Tool,
+    ToolAnnotations,
+)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.types import Receive, Scope, Send
+
+from . import run_control
+from .run_control import RunControlError
+from .run_request import RunRequest
+
+__all__ = ["MCP_ROUTE", "bp", "server"]
+
+MCP_ROUTE = "api/mcp"
+RUN_STATUSES = ("Pending", "Running", "Completed", "Failed", "Terminated", "Canceled")
+
+bp = df.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
+
+# The durable client of the request being answered (set by the route, read by the tools).
+_client: ContextVar[df.DurableOrchestrationClient] = ContextVar("toolmesh_mcp_client")
+
+
+class _Args(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RunId(_Args):
+    run_id: str = Field(min_length=1, max_length=200, description="The run's id, as start_run returned it.")
+
+
+class ListRuns(_Args):
+    status: list[str] = Field(
+        default_factory=list, description=f"Only runs in these states: {', '.join(RUN_STATUSES)}."
+    )
+    limit: int = Field(default=50, ge=1, le=1000, description="At most this many runs, newest first.")
+
+
+class Decision(RunId):
+    call_id: str = Field(min_length=1, max_length=200, description="The pending call's id (progress.approvals).")
+    approve: bool = Field(description="true runs the call; false denies it and tells the agent why.")
+    comment: str = Field(default="", max_length=2000, description="Why, for the record and the agent.")
+
+
+class ApprovalAnswer(BaseModel):
+    """What a person answers when asked about a pending call (a flat form, as elicitation requires)."""
+
+    approve: bool = Field(title="Approve", description="Run this call?")
+    comment: str = Field(default="", max_length=2000, title="Comment", description="Optional reason.")
+
+
+@dataclass(frozen=True)
+class _Tool:
+    name: str
+    title: str
+    description: str
+    arguments: type[BaseModel]
+    read_only: bool
+    handler: Callable[[ServerRequestContext[Any], BaseModel, CallToolRequestParams], Awaitable[Any]]
+
+    def listing(self) -> Tool:
+        return Tool(
+            name=self.name,
+            title=self.title,
+            description=self.description,
+            input_schema=self.arguments.model_json_schema(),
+            annotations=ToolAnnotations(
+                read_only_hint=self.read_only, destructive_hint=False, idempotent_hint=self.read_only
+            ),
+        )
+
+
+async def _start(_: ServerRequestContext[Any], args: BaseModel, __: CallToolRequestParams) -> Any:
+    assert isinstance(args, RunRequest)
+    run_id = await run_control.start_run(_client.get(), args.model_dump(mode="json"))
+    return {"id": run_id, "next": "call get_run with this id until its status is Completed, Failed or Canceled"}
+
+
+async def _list(_: ServerRequestContext[Any], args: BaseModel, __: CallToolRequestParams) -> Any:
+    assert isinstance(args, ListRuns)
+    unknown = sorted(set(args.status) - set(RUN_STATUSES))
+    if unknown:
+        raise RunControlError(400, f"status: unknown state(s) {unknown}; use {', '.join(RUN_STATUSES)}", "status")
+    return {"runs": await run_control.list_runs(_client.get(), set(args.status), args.limit)}
+
+
+async def _decide(_: ServerRequestContext[Any], args: BaseModel, __: CallToolRequestParams) -> Any:
+    assert isinstance(args, Decision)
+    await run_control.decide_approval(_client.get(), args.run_id, args.call_id, args.approve, args.comment)
+    return {"id": args.run_id, "call_id": args.call_id, "approve": args.approve}
+
+
+async def _cancel(_: ServerRequestContext[Any], args: BaseModel, __: CallToolRequestParams) -> Any:
+    assert isinstance(args, RunId)
+    await run_control.cancel_run(_client.get(), args.run_id)
+    return {"id": args.run_id, "status": "cancelling"}
+
+
+def _can_ask(ctx: ServerRequestContext[Any]) -> bool:
+    capabilities = ctx.session.client_capabilities
+    return bool(capabilities and capabilities.elicitation)
+
+
+def _question(entry: dict[str, Any]) -> ElicitRequest:
+    arguments = json.dumps(entry.get("arguments"), ensure_ascii=False)[:1500]
+    return ElicitRequest(
+        params=ElicitRequestFormParams(
+            message=f"The run wants to call {entry.get('function')} ({entry.get('tool')}) with {arguments}. Approve?",
+            requested_schema=ApprovalAnswer.model_json_schema(),
+        )
+    )
+
+
+async def _apply_answers(run_id: str, params: CallToolRequestParams) -> None:
+    """Pass a person's answers to the questions ``get_run`` asked on as decisions; a cancel leaves the call pending."""
+    for call_id, response in (params.input_responses or {}).items():
+        if not isinstance(response, ElicitResult) or response.action == "cancel":
+            continue
+        if response.action == "decline":
+            answer = ApprovalAnswer(approve=False, comment="declined")
+        else:
+            try:
+                answer = ApprovalAnswer.model_validate(response.content or {})
+            except ValidationError:
+                continue
+        try:
+            await run_control.decide_approval(_client.get(), run_id, call_id, answer.approve, answer.comment)
+        except RunControlError:
+            continue  # decided meanwhile by someone else, or the run moved on
+
+
+async def _get(ctx: ServerRequestContext[Any], args: BaseModel, params: CallToolRequestParams) -> Any:
+    assert isinstance(args, RunId)
+    if params.request_state == args.run_id:
+        await _apply_answers(args.run_id, params)
+        return await run_control.run_view(_client.get(), args.run_id)
+    view = await run_control.run_view(_client.get(), args.run_id)
+    pending = (view.get("progress") or {}).get("approvals") or []
+    if pending and _can_ask(ctx):
+        return InputRequiredResult(
+            input_requests={str(entry["call_id"]): _question(entry) for entry in pending},
+            request_state=args.run_id,
+        )
+    return view
+
+
+TOOLS = {
+    tool.name: tool
+    for tool in (
+        _Tool(
+            "start_run",
+            "Start a run",
+            "Start an agent run on an objective, with optional first tasks, budgets, tools (registry names or tags), "
+            "model alias and per-run approval overrides. Returns the run's id at once; the run goes on in the "
+            "background, for days if it waits for people.",
+            RunRequest,
+            False,
+            _start,
+        ),
+        _Tool(
+            "get_run",
+            "Get a run",
+            "A run's status, live progress (tasks, tool calls, calls waiting for approval) and, once finished, its "
+            "report. Poll it to follow a run. A client that can ask its user is asked about each call waiting "
+            "for approval, and the answers are passed on.",
+            RunId,
+            True,
+            _get,
+        ),
+        _Tool(
+            "list_runs", "List runs", "Runs, newest first, optionally only those in some states.", ListRuns, True, _list
+        ),
+        _Tool(
+            "decide_approval",
+            "Approve or deny a call",
+            "Approve or deny a tool call a run is waiting on (its call_id is in progress.approvals).",
+            Decision,
+            False,
+            _decide,
+        ),
+        _Tool(
+            "cancel_run", "Cancel a run", "Stop a run promptly; its report says what was done.", RunId, False, _cancel
+        ),
+    )
+}
+
+
+def _result(value: Any) -> CallToolResult:
+    text = json.dumps(value, ensure_ascii=False)
+    structured = value if isinstance(value, dict) else {"result": value}
+    return CallToolResult(content=[TextContent(text=text)], structured_content=structured)
+
+
+def _failure(message: str) -> CallToolResult:
+    return CallToolResult(content=[TextContent(text=message)], is_error=True)
+
+
+async def _list_tools(_: ServerRequestContext[Any], __: PaginatedRequestParams | None) -> ListToolsResult:
+    return ListToolsResult(tools=[tool.listing() for tool in TOOLS.values()])
+
+
+async def _call_tool(
+    ctx: ServerRequestContext[Any], params: CallToolRequestParams
+) -> CallToolResult | InputRequiredResult:
+    tool = TOOLS.get(params.name)
+    if tool is None:
+        return _failure(f"no tool named {params.name!r}; tools: {', '.join(TOOLS)}")
+    try:
+        args = tool.arguments.model_validate(params.arguments or {})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "arguments"
+        return _failure(f"invalid arguments: {where}: {first['msg']}")
+    try:
+        value = await tool.handler(ctx, args, params)
+    except RunControlError as exc:
+        return _failure(exc.message)
+    return value if isinstance(value, InputRequiredResult) else _result(value)
+
+
+server: Server[Any] = Server(
+    "toolmesh",
+    title="toolmesh runs",
+    instructions="Start agent runs, follow them with get_run, approve or deny the calls they wait on, cancel them.",
+    on_list_tools=_list_tools,
+    on_call_tool=_call_tool,
+)
+
+# The function key guards the route; the host header is whatever the Functions front end says.
+_SECURITY = TransportSecuritySettings(enable_dns_rebinding_protection=False)
+
+
+async def _asgi(scope: Scope, receive: Receive, send: Send) -> None:
+    """Answer one MCP request; a session manager lives only as long as the request."""
+    manager = StreamableHTTPSessionManager(server, json_response=True, stateless=True, security_settings=_SECURITY)
+    async with manager.run():
+        await manager.handle_request(scope, receive, send)
+
+
+@bp.route(route=MCP_ROUTE, methods=["GET", "POST", "DELETE"])
+@bp.durable_client_input(client_name="client")
+async def mcp_endpoint(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """The MCP endpoint (streamable HTTP): every message a POST of its own, answered with JSON."""
+    token = _client.set(client)
+    try:
+        adapter = func.AsgiMiddleware(_asgi)  # type: ignore[no-untyped-call]
+        response: func.HttpResponse = await adapter.handle_async(req)
+        return response
+    finally:
+        _client.reset(token)

@@ -1,0 +1,145 @@
+"""Starting, reading and steering runs: what the HTTP API and the MCP endpoint both offer.
+
+Each function takes the durable client and plain values, and raises RunControlError with the
+HTTP status that fits (400 bad input, 404 unknown, 409 too late), so each front end only says
+it in its own way.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import azure.durable_functions as df
+
+from .errors import failure_message
+from .orchestration import CANCEL_EVENT, ORCHESTRATOR_NAME, approval_event
+from .run_request import RunRequestError, parse_run_request
+
+__all__ = [
+    "FINISHED",
+    "RunControlError",
+    "cancel_run",
+    "decide_approval",
+    "find_run",
+    "list_runs",
+    "pending_entry",
+    "run_view",
+    "start_run",
+    "status_view",
+]
+
+FINISHED = {"Completed", "Failed", "Terminated", "Canceled"}
+MAX_COMMENT_CHARS = 2000
+
+
+class RunControlError(Exception):
+    """A request that cannot be done: the HTTP status that says why, the message, the bad field."""
+
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.field = field
+
+
+def status_view(status: df.models.DurableOrchestrationStatus) -> dict[str, Any]:
+    """A run as callers see it: status, objective, times, live progress and, once finished, its report."""
+    payload = status.input_
+    if isinstance(payload, str):
+        try:
+            payload = json.loads(payload)
+        except ValueError:
+            payload = {}
+    request = payload.get("state", {}).get("request", payload) if isinstance(payload, dict) else {}
+    progress = status.custom_status if isinstance(status.custom_status, dict) else {}
+    objective = request.get("objective") if isinstance(request, dict) else None
+    output = status.output if status.runtime_status and status.runtime_status.value in FINISHED else None
+    if isinstance(output, str) and status.runtime_status is df.OrchestrationRuntimeStatus.Failed:
+        output = failure_message(output)  # the message, not the traceback the host may add
+    return {
+        "id": status.instance_id,
+        "status": status.runtime_status.value if status.runtime_status else None,
+        "objective": objective or progress.get("objective"),
+        "created": status.created_time.isoformat() if status.created_time else None,
+        "updated": status.last_updated_time.isoformat() if status.last_updated_time else None,
+        "progress": status.custom_status,
+        "output": output,
+    }
+
+
+async def find_run(
+    client: df.DurableOrchestrationClient, run_id: str
+) -> df.models.DurableOrchestrationStatus | None:
+    """The run's status, or None when there is no agent run with that id."""
+    status = await client.get_status(run_id, show_input=True)
+    if not status or not status.instance_id or status.name != ORCHESTRATOR_NAME:
+        return None
+    return status
+
+
+async def _existing(client: df.DurableOrchestrationClient, run_id: str) -> df.models.DurableOrchestrationStatus:
+    status = await find_run(client, run_id)
+    if status is None:
+        raise RunControlError(404, f"no run with id {run_id!r}")
+    return status
+
+
+def pending_entry(status: df.models.DurableOrchestrationStatus, key: str, call_id: str) -> dict[str, Any] | None:
+    """The run's waiting entry (``approvals`` or ``waiting``) for ``call_id``, if it has one."""
+    progress = status.custom_status if isinstance(status.custom_status, dict) else {}
+    for entry in progress.get(key) or []:
+        if isinstance(entry, dict) and entry.get("call_id") == call_id:
+            return entry
+    return None
+
+
+async def start_run(client: df.DurableOrchestrationClient, body: Any) -> str:
+    """Validate a run request and start the run; its id."""
+    try:
+        request = parse_run_request(body)
+    except RunRequestError as exc:
+        raise RunControlError(400, exc.message, exc.field) from None
+    run_id: str = await client.start_new(ORCHESTRATOR_NAME, None, request.model_dump(mode="json"))
+    return run_id
+
+
+async def run_view(client: df.DurableOrchestrationClient, run_id: str) -> dict[str, Any]:
+    return status_view(await _existing(client, run_id))
+
+
+async def list_runs(client: df.DurableOrchestrationClient, wanted: set[str], limit: int) -> list[dict[str, Any]]:
+    """Runs, newest first, with the given runtime statuses (all when empty), at most ``limit``."""
+    if not 1 <= limit <= 1000:
+        raise RunControlError(400, "limit must be between 1 and 1000", "limit")
+    runs = [
+        status_view(s)
+        for s in await client.get_status_all()
+        if s.name == ORCHESTRATOR_NAME and (not wanted or (s.runtime_status and s.runtime_status.value in wanted))
+    ]
+    runs.sort(key=lambda r: r["created"] or "", reverse=True)
+    return [{k: r[k] for k in ("id", "status", "objective", "created", "updated")} for r in runs[:limit]]
+
+
+async def decide_approval(
+    client: df.DurableOrchestrationClient, run_id: str, call_id: str, approve: Any, comment: Any = ""
+) -> None:
+    """Approve or deny a call the run is waiting on."""
+    if not isinstance(approve, bool):
+        raise RunControlError(400, "approve: a boolean is required", "approve")
+    if not isinstance(comment, str) or len(comment) > MAX_COMMENT_CHARS:
+        raise RunControlError(400, f"comment: a string of at most {MAX_COMMENT_CHARS} characters", "comment")
+    status = await _existing(client, run_id)
+    if status.runtime_status and status.runtime_status.value in FINISHED:
+        raise RunControlError(409, f"run {run_id} has already finished")
+    if pending_entry(status, "approvals", call_id) is None:
+        raise RunControlError(404, f"run {run_id} is not waiting for approval of call {call_id!r}")
+    await client.raise_event(run_id, approval_event(call_id), {"approve": approve, "comment": comment})
+
+
+async def cancel_run(client: df.DurableOrchestrationClient, run_id: str) -> None:
+    """Stop a run promptly: it starts no new activity and reports what it had done."""
+    status = await _existing(client, run_id)
+    if status.runtime_status and status.runtime_status.value in FINISHED:
+        raise RunControlError(409, f"run {run_id} has already finished ({status.runtime_status.value})")
+    await client.raise_event(run_id, CANCEL_EVENT, {"reason": "cancelled by request"})
