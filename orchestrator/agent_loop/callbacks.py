@@ -14,7 +14,8 @@ __all__ = ["callback_signature", "callback_url", "verify_callback"]
 
 
 def callback_signature(secret: str, run_id: str, call_id: str) -> str:
-    message = f"{run_id}\n{call_id}".encode()
+    # surrogatepass: ids arrive from URLs and may hold lone surrogates, which must not raise
+    message = f"{run_id}\n{call_id}".encode("utf-8", "surrogatepass")
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
@@ -27,4 +28,5 @@ def callback_url(public_url: str, secret: str, run_id: str, call_id: str) -> str
 def verify_callback(secret: str, run_id: str, call_id: str, sig: str) -> bool:
     if not secret or not sig:
         return False
-    return hmac.compare_digest(callback_signature(secret, run_id, call_id), sig)
+    expected = callback_signature(secret, run_id, call_id).encode()
+    return hmac.compare_digest(expected, sig.encode("utf-8", "surrogatepass"))

@@ -19,6 +19,7 @@ from .activities import idempotency_key, invoke_with_retries
 from .callbacks import verify_callback
 from .catalog_source import catalog_function, load_catalog_now
 from .orchestration import callback_event
+from .run_api_spec import run_api_spec
 from .run_control import FINISHED, RunControlError, find_run, pending_entry
 from .run_request import RunRequestError
 from .settings import get_settings
@@ -256,3 +257,9 @@ def get_tool(req: func.HttpRequest) -> func.HttpResponse:
     if not summary["tools"]:
         return _error(404, f"no tool named {name!r} in the registry")
     return _json(summary["tools"][0])
+
+
+@bp.route(route="api/openapi.json", methods=["GET"])
+def run_api_openapi(req: func.HttpRequest) -> func.HttpResponse:
+    """This API's OpenAPI document (also exported to specs/run_api.openapi.json)."""
+    return _json(run_api_spec())

@@ -75,7 +75,8 @@ def parse_run_request(body: Any) -> RunRequest:
     if not isinstance(body, dict):
         raise RunRequestError("the request body must be a JSON object", None)
     try:
-        return RunRequest.model_validate(body)
+        # strict: JSON's true is not the number 1, nor "5" the number 5
+        return RunRequest.model_validate(body, strict=True)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"]) or None

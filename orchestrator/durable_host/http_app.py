@@ -222,7 +222,13 @@ def build_app(config: HostConfig) -> Starlette:
         return Response(content=body, status_code=status, headers=headers)
 
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+    async def not_found(_: Request, __: Exception) -> Response:
+        # A path no route pattern takes (one holding a newline, say) gets the same bare 404 as
+        # any other path no function serves, not Starlette's text page.
+        return Response(status_code=404)
+
     return Starlette(
+        exception_handlers={404: not_found},
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/{path:path}", dispatch, methods=methods),

@@ -1,0 +1,252 @@
+"""What the run API answers and accepts besides the run request: its wire format, as models.
+
+These models are the OpenAPI spec's schemas (``run_api_spec.py``), so the spec, the exported
+``specs/run_api.openapi.json`` and the CLI's check against it all read one description. The
+responses stay open to new keys (a newer server may add some); the request bodies are closed.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "ApprovalAccepted",
+    "ApprovalDecision",
+    "ApprovalView",
+    "CallbackAccepted",
+    "CancelAccepted",
+    "CatalogFunctionView",
+    "CatalogProblem",
+    "CatalogToolView",
+    "CatalogView",
+    "ErrorBody",
+    "ErrorDetail",
+    "ProgressView",
+    "Reply",
+    "ReplyAccepted",
+    "Report",
+    "ReportTask",
+    "ReportToolCall",
+    "RunLinks",
+    "RunStatusView",
+    "RunSummary",
+    "TaskView",
+    "ToolCallView",
+    "UsageView",
+    "WaitingView",
+]
+
+RunStatusName = Literal[
+    "Pending", "Running", "Completed", "ContinuedAsNew", "Failed", "Canceled", "Terminated", "Suspended"
+]
+
+
+class _Response(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorDetail(_Response):
+    message: str
+    field: str | None
+    """The dotted path of the first bad field, when one field is to blame."""
+
+
+class ErrorBody(_Response):
+    """Every 4xx and 5xx the run API itself answers."""
+
+    error: ErrorDetail
+
+
+class RunLinks(_Response):
+    """``POST /api/runs``: the new run and where to follow and steer it."""
+
+    id: str
+    status_url: str
+    cancel_url: str
+    approvals_url: str
+
+
+class RunSummary(_Response):
+    id: str
+    status: RunStatusName | None
+    objective: str | None
+    created: str | None
+    updated: str | None
+
+
+class TaskView(_Response):
+    id: int
+    task: str
+    result: str | None = None
+
+
+class ToolCallView(_Response):
+    call_id: str
+    task_id: int
+    function: str
+    arguments: str
+    ok: bool
+    status: int | None
+    summary: str
+
+
+class ApprovalView(_Response):
+    """A call waiting for a person's decision."""
+
+    call_id: str
+    tool: str
+    function: str
+    method: str
+    path: str
+    arguments: dict[str, Any]
+    asked_at: str
+    expires_at: str
+
+
+class WaitingView(_Response):
+    """A call waiting for a tool's callback or a person's reply."""
+
+    call_id: str
+    function: str
+    kind: str
+    since: str
+    expires_at: str
+    message: str
+    response: Any = None
+
+
+class UsageView(_Response):
+    llm_calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    tool_calls: int
+
+
+class ProgressView(_Response):
+    """The run's live progress (its custom status), kept under the 16 KB the extension allows."""
+
+    objective: str
+    phase: str
+    iteration: int
+    execution: int
+    current_task: TaskView | None
+    pending: list[TaskView]
+    pending_count: int
+    done: list[TaskView]
+    done_count: int
+    tool_calls: list[ToolCallView]
+    approvals: list[ApprovalView]
+    waiting: list[WaitingView]
+    usage: UsageView
+
+
+class ReportToolCall(_Response):
+    function: str
+    ok: bool
+    status: int | None
+
+
+class ReportTask(_Response):
+    id: int
+    task: str
+    result: str | None
+    tool_calls: list[ReportToolCall]
+    selected_tools: list[str] | None = None
+
+
+class Report(_Response):
+    """A finished run's output: what was asked, what was done, why it stopped, what it cost."""
+
+    objective: str
+    outcome: str
+    stop_reason: str
+    tasks: list[ReportTask]
+    pending: list[TaskView]
+    usage: UsageView
+    events: list[str]
+    executions: int
+    summary: str
+    model: str
+    started_at: str
+    finished_at: str
+
+
+class RunStatusView(RunSummary):
+    """``GET /api/runs/{id}``: a failed run's output is the failure's message."""
+
+    progress: ProgressView | None
+    output: Report | str | None
+
+
+class ApprovalDecision(_Request):
+    approve: bool
+    comment: str = Field(default="", max_length=2000)
+
+
+class ApprovalAccepted(_Response):
+    id: str
+    call_id: str
+    approve: bool
+
+
+class CancelAccepted(_Response):
+    id: str
+    status: Literal["cancelling"]
+
+
+class Reply(_Request):
+    """A person's answer to a message the run sent and waits on."""
+
+    reply: str = Field(min_length=1, max_length=50_000)
+    from_: str | None = Field(default=None, alias="from", min_length=1)
+
+
+class ReplyAccepted(_Response):
+    id: str
+    call_id: str
+    message_id: str
+    accepted: bool
+
+
+class CallbackAccepted(_Response):
+    id: str
+    call_id: str
+    accepted: bool
+
+
+class CatalogFunctionView(_Response):
+    name: str
+    description: str
+    method: str
+    path: str
+    needs_approval: bool
+    size_chars: int
+    approx_tokens: int
+    parameters: dict[str, Any] | None = None
+    """The function's JSON Schema, in ``GET /api/tools/{name}`` only."""
+
+
+class CatalogToolView(_Response):
+    name: str
+    base_url: str | None
+    tags: list[str]
+    functions: list[CatalogFunctionView]
+
+
+class CatalogProblem(_Response):
+    tool: str | None
+    operation: str | None
+    pointer: str | None
+    reason: str
+
+
+class CatalogView(_Response):
+    tools: list[CatalogToolView]
+    problems: list[CatalogProblem]

@@ -1,0 +1,242 @@
+"""The run API's OpenAPI document, built from the models the API reads and writes.
+
+The app serves it at ``GET /api/openapi.json``; ``python -m agent_loop.run_api_spec`` writes it
+to ``specs/run_api.openapi.json`` (``--check`` reports drift instead, exit status 1), and a test
+fails when the export and this module disagree. Every status a route can answer is listed,
+including the Functions host's own: 401 without the key, and a bare 404 for a path or method
+no route takes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from . import run_api_models as m
+from .run_request import RunRequest
+
+__all__ = ["SPEC_PATH", "main", "render_spec", "run_api_spec"]
+
+SPEC_PATH = Path(__file__).resolve().parents[2] / "specs" / "run_api.openapi.json"
+_REF = "#/components/schemas/{model}"
+_MODELS: tuple[type[BaseModel], ...] = (
+    RunRequest,
+    m.RunLinks,
+    m.RunSummary,
+    m.RunStatusView,
+    m.ApprovalDecision,
+    m.ApprovalAccepted,
+    m.CancelAccepted,
+    m.Reply,
+    m.ReplyAccepted,
+    m.CallbackAccepted,
+    m.CatalogView,
+    m.CatalogToolView,
+    m.ErrorBody,
+)
+_NOT_FOUND = (
+    "No such run, tool or pending call (a JSON error body), or no route takes this path and method "
+    "(the Functions host's answer, without a body)."
+)
+_ERRORS = {
+    400: "The body or a parameter is invalid; the error names the field.",
+    409: "The run has already finished, or cannot take this now.",
+    410: "The run has already finished.",
+    502: "A tool the request depends on did not take it.",
+}
+
+
+def _ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": _REF.format(model=model.__name__)}
+
+
+def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _responses(ok: int, model: type[BaseModel] | dict[str, Any], description: str, *errors: int) -> dict[str, Any]:
+    schema = _ref(model) if isinstance(model, type) else model
+    responses: dict[str, Any] = {str(ok): {"description": description, **_json_body(schema)}}
+    for status in errors:
+        responses[str(status)] = {"description": _ERRORS[status], **_json_body(_ref(m.ErrorBody))}
+    responses["404"] = {"description": _NOT_FOUND}
+    responses["401"] = {"description": "The function key is missing or wrong."}
+    return responses
+
+
+def _path_param(name: str, description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": description,
+        "schema": {"type": "string", "minLength": 1},
+    }
+
+
+_RUN_ID = _path_param("run_id", "The run's id (its orchestration instance id).")
+_CALL_ID = _path_param("call_id", "The id of the tool call the run waits on.")
+
+
+def _paths() -> dict[str, Any]:
+    return {
+        "/api/runs": {
+            "post": {
+                "operationId": "startRun",
+                "summary": "Start a run",
+                "requestBody": {"required": True, **_json_body(_ref(RunRequest))},
+                "responses": _responses(202, m.RunLinks, "The run started; follow status_url.", 400),
+            },
+            "get": {
+                "operationId": "listRuns",
+                "summary": "List runs, newest first",
+                "parameters": [
+                    {
+                        "name": "status",
+                        "in": "query",
+                        "description": "Comma-separated runtime statuses to keep.",
+                        "schema": {"type": "string"},
+                    },
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50},
+                    },
+                ],
+                "responses": _responses(200, {"type": "array", "items": _ref(m.RunSummary)}, "The runs.", 400),
+            },
+        },
+        "/api/runs/{run_id}": {
+            "get": {
+                "operationId": "getRun",
+                "summary": "A run's status, live progress and, once finished, its report",
+                "parameters": [_RUN_ID],
+                "responses": _responses(200, m.RunStatusView, "The run."),
+            }
+        },
+        "/api/runs/{run_id}/approvals/{call_id}": {
+            "post": {
+                "operationId": "decideApproval",
+                "summary": "Approve or deny a call the run waits on",
+                "parameters": [_RUN_ID, _CALL_ID],
+                "requestBody": {"required": True, **_json_body(_ref(m.ApprovalDecision))},
+                "responses": _responses(202, m.ApprovalAccepted, "The decision was sent to the run.", 400, 409),
+            }
+        },
+        "/api/runs/{run_id}/cancel": {
+            "post": {
+                "operationId": "cancelRun",
+                "summary": "Stop a run promptly; its report says what was done",
+                "parameters": [_RUN_ID],
+                "responses": _responses(202, m.CancelAccepted, "The run is stopping.", 409),
+            }
+        },
+        "/api/runs/{run_id}/replies/{call_id}": {
+            "post": {
+                "operationId": "replyToMessage",
+                "summary": "Answer a message the run sent and waits on",
+                "parameters": [_RUN_ID, _CALL_ID],
+                "requestBody": {"required": True, **_json_body(_ref(m.Reply))},
+                "responses": _responses(202, m.ReplyAccepted, "The mailbox took the reply.", 400, 409, 502),
+            }
+        },
+        "/api/runs/{run_id}/callbacks/{call_id}": {
+            "post": {
+                "operationId": "toolCallback",
+                "summary": "A tool reports back on an asynchronous operation",
+                "description": "Anonymous: the signature in sig, made for this run and call, is the credential.",
+                "security": [],
+                "parameters": [
+                    _RUN_ID,
+                    _CALL_ID,
+                    {"name": "sig", "in": "query", "required": True, "schema": {"type": "string"}},
+                ],
+                "requestBody": {"required": True, **_json_body({})},
+                "responses": _responses(202, m.CallbackAccepted, "The run received the callback.", 400, 410),
+            }
+        },
+        "/api/tools": {
+            "get": {
+                "operationId": "listTools",
+                "summary": "The converted tool catalog as the next run will see it",
+                "responses": _responses(200, m.CatalogView, "The catalog."),
+            }
+        },
+        "/api/tools/reload": {
+            "post": {
+                "operationId": "reloadTools",
+                "summary": "Read the registry and convert every spec again now",
+                "responses": _responses(200, m.CatalogView, "The catalog."),
+            }
+        },
+        "/api/tools/{name}": {
+            "get": {
+                "operationId": "getTool",
+                "summary": "One tool with its functions' parameter schemas",
+                "parameters": [_path_param("name", "The tool's name in the registry.")],
+                "responses": _responses(200, m.CatalogToolView, "The tool."),
+            }
+        },
+        "/api/openapi.json": {
+            "get": {
+                "operationId": "getRunApiSpec",
+                "summary": "This document",
+                "responses": _responses(200, {"type": "object"}, "The OpenAPI document."),
+            }
+        },
+    }
+
+
+def run_api_spec() -> dict[str, Any]:
+    """The OpenAPI 3.1 document of the run API."""
+    requests = (RunRequest, m.ApprovalDecision, m.Reply)
+    _, definitions = models_json_schema(
+        [(model, "validation" if model in requests else "serialization") for model in _MODELS], ref_template=_REF
+    )
+    schemas = definitions.get("$defs", {})
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "toolmesh run API",
+            "version": "1.0.0",
+            "description": "Start, follow, steer and cancel agent runs; read the tool catalog.",
+        },
+        "security": [{"functionKey": []}],
+        "paths": _paths(),
+        "components": {
+            "schemas": dict(sorted(schemas.items())),
+            "securitySchemes": {
+                "functionKey": {"type": "apiKey", "in": "header", "name": "x-functions-key"},
+            },
+        },
+    }
+
+
+def render_spec() -> str:
+    """The document exactly as it is exported (stable key order, final newline)."""
+    return json.dumps(run_api_spec(), indent=2, ensure_ascii=False) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Write the run API's OpenAPI spec to specs/.")
+    parser.add_argument("--check", action="store_true", help="report drift instead of writing")
+    args = parser.parse_args(argv)
+    text = render_spec()
+    if args.check:
+        if not SPEC_PATH.exists() or SPEC_PATH.read_text(encoding="utf-8") != text:
+            print(f"{SPEC_PATH.name} differs from the run API; run python -m agent_loop.run_api_spec")
+            return 1
+        return 0
+    SPEC_PATH.write_text(text, encoding="utf-8")
+    print(f"wrote {SPEC_PATH}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
