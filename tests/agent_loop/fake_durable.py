@@ -8,6 +8,7 @@ tested there.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -41,6 +42,7 @@ class FakeContext:
         self.custom_status: Any = None
         self.statuses: list[Any] = []
         self.continued_with: Any = None
+        self.is_replaying = False
 
     def get_input(self) -> Any:
         return self._input
@@ -62,8 +64,9 @@ class FakeContext:
         return FakeTask("all", children=list(tasks))
 
     def set_custom_status(self, status: Any) -> None:
-        self.custom_status = status
-        self.statuses.append(status)
+        # A copy, as the host serialises it: the loop keeps mutating the lists it shows.
+        self.custom_status = json.loads(json.dumps(status))
+        self.statuses.append(self.custom_status)
 
     def continue_as_new(self, payload: Any) -> None:
         self.continued_with = payload
