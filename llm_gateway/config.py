@@ -66,9 +66,13 @@ class Settings(BaseSettings):
     log_prompts: bool = False
     """Log prompt and answer contents (off: logs carry sizes and counts only)."""
     log_level: str = "INFO"
+    """Level of the gateway's logs."""
     openai_base_url: str | None = Field(default=None, validation_alias="OPENAI_BASE_URL")
+    """Without a config file: an OpenAI-compatible server to use instead of the offline provider."""
     openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
+    """Without a config file: the key for OpenAI (or the server in OPENAI_BASE_URL)."""
     openai_model: str = Field(default="gpt-4o-mini", validation_alias="OPENAI_MODEL")
+    """Without a config file: the upstream model the default alias maps to."""
 
 
 @lru_cache(maxsize=1)

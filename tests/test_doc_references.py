@@ -2,7 +2,8 @@
 
 A reference is any path ending in ``.md`` written in a tracked text file, outside URLs. It
 resolves when it names a file relative to the repository's root or to the referring file's
-folder; one that resolves nowhere (a document that was moved, or one that lives outside the
+folder, or, written as a bare file name (as code that joins paths does), when some tracked file
+has that name; one that resolves nowhere (a document that was moved, or one that lives outside the
 repository) fails the test with the file and line that cite it.
 """
 
@@ -29,18 +30,21 @@ def _tracked_text_files() -> list[Path]:
     return [REPO_ROOT / name for name in listed if Path(name).suffix in TEXT_SUFFIXES]
 
 
-def _resolves(reference: str, cited_in: Path) -> bool:
+def _resolves(reference: str, cited_in: Path, names: frozenset[str] = frozenset()) -> bool:
+    if "/" not in reference and reference in names:
+        return True  # a bare file name, as code joins paths: some document of the repository has it
     return any((base / reference).is_file() for base in (REPO_ROOT, cited_in.parent))
 
 
 def dangling_references(files: list[Path]) -> list[str]:
+    names = frozenset(path.name for path in files)
     dangling = []
     for path in files:
         if not path.is_file():
             continue
         for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
             for match in DOC_PATH.finditer(line):
-                if not _resolves(match.group(1), path):
+                if not _resolves(match.group(1), path, names):
                     shown = path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path
                     dangling.append(f"{shown}:{number}: {match.group(1)}")
     return dangling

@@ -38,16 +38,23 @@ class Settings(BaseSettings):
     """Secret that signs per-run callback URLs; without it callbacks are refused."""
 
     llm_timeout_seconds: float = Field(default=120.0, alias="TOOLMESH_LLM_TIMEOUT")
+    """Seconds one model step may take at the gateway before it counts as failed."""
     llm_max_retries: int = Field(default=2, alias="TOOLMESH_LLM_MAX_RETRIES")
+    """Retries of a model step after a transient failure, before the run ends as failed."""
     tool_max_attempts: int = Field(default=3, alias="TOOLMESH_TOOL_MAX_ATTEMPTS")
     """Attempts per tool call for retryable failures (timeouts, 429, 5xx), with backoff and jitter."""
 
     memory_tool: str = Field(default="notes", alias="TOOLMESH_MEMORY_TOOL")
+    """The registry tool that keeps a run's memory of finished tasks."""
     memory_store_operation: str = Field(default="createNote", alias="TOOLMESH_MEMORY_STORE_OPERATION")
+    """The memory tool's operation that stores a task's result."""
     memory_search_operation: str = Field(default="searchNotes", alias="TOOLMESH_MEMORY_SEARCH_OPERATION")
+    """The memory tool's operation that recalls results related to a task."""
 
     mailbox_tool: str = Field(default="mailbox", alias="TOOLMESH_MAILBOX_TOOL")
+    """The registry tool through which people's replies to a run's messages are delivered."""
     mailbox_reply_operation: str = Field(default="replyToMessage", alias="TOOLMESH_MAILBOX_REPLY_OPERATION")
+    """The mailbox tool's operation that takes a reply (``POST /api/runs/{id}/replies/{call_id}``)."""
 
 
 @lru_cache(maxsize=1)
