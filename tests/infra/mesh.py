@@ -65,11 +65,22 @@ def registry_tool_names() -> list[str] | None:
     raw = yaml.safe_load(REGISTRY_FILE.read_text())
     tools = raw.get("tools") if isinstance(raw, dict) else None
     if isinstance(tools, dict):
-        # The model registered as a tool is the gateway itself, which is always a service of its own.
-        return sorted(str(name) for name, entry in tools.items() if not _served_by_gateway(entry))
+        # The model registered as a tool is the gateway itself, which is always a service of its own;
+        # an MCP entry on another tool's origin (calc's /mcp) is that tool's service too.
+        bases = [str(e.get("base_url")) for e in tools.values() if isinstance(e, dict) and e.get("base_url")]
+        return sorted(
+            str(name)
+            for name, entry in tools.items()
+            if not _served_by_gateway(entry) and not _served_by_another_tool(entry, bases)
+        )
     if isinstance(tools, list):
         return sorted(str(entry["name"]) for entry in tools if isinstance(entry, dict) and "name" in entry)
     raise AssertionError(f"{REGISTRY_FILE} has no 'tools' mapping or list to read service names from")
+
+
+def _served_by_another_tool(entry: Any, bases: list[str]) -> bool:
+    url = str(entry.get("url", "")) if isinstance(entry, dict) and entry.get("kind") == "mcp" else ""
+    return bool(url) and any(url.startswith(f"{base}/") for base in bases)
 
 
 def _served_by_gateway(entry: Any) -> bool:

@@ -82,6 +82,7 @@ _DISTRIBUTIONS = {
     "httpx": "httpx",
     "pint": "pint",
     "uvicorn": "uvicorn",
+    "mcp": "mcp",
 }
 
 

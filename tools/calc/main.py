@@ -4,7 +4,7 @@
 one with explicit settings for tests. What every tool service shares comes from
 ``tools.service_kit.app``: ``service_resources`` opens the logs and the database in the
 lifespan, and ``install`` adds auth in the spec, errors, size limit, idempotency and the
-access log.
+access log. The same operations are also MCP tools at ``/mcp`` (``mcp_tools``).
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from tools.service_kit import health
 from tools.service_kit.app import install, service_resources, service_started
 
 from .config import Settings, get_settings
+from .mcp_endpoint import mcp_running, mount_mcp
+from .mcp_tools import build_server
 from .routers import calc
 from .units import registry
 
@@ -34,10 +36,11 @@ DESCRIPTION = (
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the service; the database opens in the lifespan, not at import."""
     settings = settings or get_settings()
+    mcp_server = build_server(DESCRIPTION)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with service_resources(app, settings):
+        async with service_resources(app, settings), mcp_running(mcp_server):
             registry()  # building the unit registry takes a moment: do it before the first request
             service_started(settings)
             yield
@@ -46,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(calc.router)
     install(app, settings)
+    mount_mcp(app, mcp_server, settings)
     return app
 
 

@@ -22,7 +22,19 @@ from ..schemas import (
 )
 from ..units import convert
 
-__all__ = ["router"]
+__all__ = ["CONVERT_DESCRIPTION", "EVALUATE_DESCRIPTION", "router"]
+
+EVALUATE_DESCRIPTION = (
+    "Evaluate arithmetic exactly (no floating-point error): use it for every sum, price, "
+    "percentage or ratio instead of calculating yourself. Example: 12 * 49.90 gives 598.8. Percentages "
+    "are written as fractions: 15% of 80 is 0.15 * 80. A mistake in the expression gives 422 saying what "
+    "is wrong and at which character position (counting from 0)."
+)
+CONVERT_DESCRIPTION = (
+    "Convert between units of the same kind: length (m, km, mile, ft, inch), mass (kg, "
+    "lb, oz), temperature (degC, degF, K), volume (l, gallon), speed (km/h, mph), energy (J, kWh, "
+    "kcal), area (m^2, acre) and more. Example: 10 mile to km gives 16.09344."
+)
 
 router = APIRouter(
     tags=["calc"], dependencies=[Depends(require_api_key), IdempotencyKey], responses=error_responses()
@@ -48,10 +60,7 @@ def _plain(value: Decimal) -> str:
     "/evaluate",
     operation_id="evaluateExpression",
     summary="Calculate an arithmetic expression exactly",
-    description="Evaluate arithmetic exactly (no floating-point error): use it for every sum, price, "
-    "percentage or ratio instead of calculating yourself. Example: 12 * 49.90 gives 598.8. Percentages "
-    "are written as fractions: 15% of 80 is 0.15 * 80. A mistake in the expression gives 422 saying what "
-    "is wrong and at which character position (counting from 0).",
+    description=EVALUATE_DESCRIPTION,
 )
 def evaluate_expression(body: EvaluationRequest) -> EvaluationResult:
     value = evaluate(body.expression)
@@ -70,9 +79,7 @@ def evaluate_expression(body: EvaluationRequest) -> EvaluationResult:
     "/convert",
     operation_id="convertUnits",
     summary="Convert an amount between units",
-    description="Convert between units of the same kind: length (m, km, mile, ft, inch), mass (kg, "
-    "lb, oz), temperature (degC, degF, K), volume (l, gallon), speed (km/h, mph), energy (J, kWh, "
-    "kcal), area (m^2, acre) and more. Example: 10 mile to km gives 16.09344.",
+    description=CONVERT_DESCRIPTION,
 )
 def convert_units(body: ConversionRequest) -> ConversionResult:
     conversion = convert(body.value, body.from_unit, body.to_unit)
