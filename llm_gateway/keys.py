@@ -22,6 +22,7 @@ import secrets
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -61,7 +62,16 @@ def new_key() -> str:
 class KeyStore:
     """Known key hashes: the environment's plus the database's (re-read when an unknown key shows up)."""
 
-    def __init__(self, *, env_keys: list[str], db: sqlite3.Connection, open_mode: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        env_keys: list[str],
+        db: sqlite3.Connection,
+        open_mode: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """``clock`` (monotonic seconds) paces the re-reads of the database's keys."""
+        self._clock = clock
         self._env = [ClientKey(name=f"env:{hash_key(k)[:8]}", key_hash=hash_key(k)) for k in env_keys if k]
         self._db = db
         self._open = open_mode
@@ -86,7 +96,7 @@ class KeyStore:
             rows = self._db.execute("SELECT name, key_hash, rpm, tpm, revoked FROM api_keys").fetchall()
         self._managed = [ClientKey(name=r[0], key_hash=r[1], rpm=r[2], tpm=r[3]) for r in rows if r[4] is None]
         self._revoked = frozenset(r[1] for r in rows if r[4] is not None)
-        self._loaded_at = time.monotonic()
+        self._loaded_at = self._clock()
 
     def _find(self, digest: str) -> ClientKey | None:
         found: ClientKey | None = None
@@ -96,11 +106,11 @@ class KeyStore:
         return found
 
     def authenticate(self, key: str) -> ClientKey | None:
-        if time.monotonic() - self._loaded_at > _REFRESH_INTERVAL:
+        if self._clock() - self._loaded_at > _REFRESH_INTERVAL:
             self._reload()  # keys revoked by the CLI while the gateway runs stop working within a second
         digest = hash_key(key)
         found = self._find(digest)
-        if found is None and time.monotonic() - self._loaded_at > _MISS_REFRESH_INTERVAL:
+        if found is None and self._clock() - self._loaded_at > _MISS_REFRESH_INTERVAL:
             self._reload()  # a key just created; rate-limited so unknown keys cannot hammer the database
             found = self._find(digest)
         return found

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +11,7 @@ import httpx
 import pytest
 
 from tests.support.servers import RunningServer, free_port, start_server
+from tests.support.waiting import wait_until
 
 APPS = Path(__file__).parent / "apps"
 KEY = "test-functions-key"
@@ -50,14 +50,16 @@ class Host:
         return dict(response.json())
 
     def wait(self, instance_id: str, timeout: float = 30.0, statuses: set[str] = TERMINAL) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            status = self.status(instance_id)
-            if status["runtimeStatus"] in statuses:
-                return status
-            if time.monotonic() > deadline:
-                raise AssertionError(f"instance {instance_id} still {status['runtimeStatus']}: {status}")
-            time.sleep(0.05)
+        seen: dict[str, Any] = {}
+
+        def reached() -> dict[str, Any] | None:
+            seen.update(self.status(instance_id))
+            return dict(seen) if seen["runtimeStatus"] in statuses else None
+
+        try:
+            return wait_until(reached, timeout=timeout, interval=0.05)
+        except AssertionError:
+            raise AssertionError(f"instance {instance_id} still {seen.get('runtimeStatus')}: {seen}") from None
 
     def stop(self) -> None:
         self.server.stop()

@@ -10,11 +10,14 @@ from __future__ import annotations
 import os
 import random
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 
+from durable_host.history import parse_time
 from tests.durable_host.conftest import MGMT, Host, launch_host
+from tests.support.waiting import wait_until
 
 RUNS = 6
 KILLS = int(os.environ.get("CRASH_KILLS", "8"))
@@ -86,8 +89,10 @@ def test_timer_due_while_host_is_down_fires_after_restart(tmp_path: Path) -> Non
     port = host.server.port
     instance_id = host.start("timer_then_done", 1)
     host.wait(instance_id, statuses={"Running"})
+    history = host.status(instance_id, showHistory="true")["historyEvents"]
+    fire_at = parse_time(next(e["FireAt"] for e in history if e["EventType"] == "TimerCreated"))
     host.server.kill()
-    time.sleep(1.5)
+    wait_until(lambda: datetime.now(UTC) > fire_at, timeout=30, what="the timer is due")
     host = launch_host("basic", data, marks, port=port)
     try:
         assert host.wait(instance_id, timeout=20)["output"] == "done"
@@ -100,7 +105,7 @@ def test_activity_interrupted_by_crash_runs_again(tmp_path: Path) -> None:
     host = launch_host("basic", data, marks)
     port = host.server.port
     instance_id = host.start("slow", 1.5)
-    time.sleep(0.5)  # the activity is running now
+    wait_until((marks / "sleeping").exists, what="the activity is running")
     assert host.status(instance_id)["runtimeStatus"] == "Running"
     host.server.kill()
     host = launch_host("basic", data, marks, port=port)

@@ -11,7 +11,6 @@ import asyncio
 import json
 import os
 import signal
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,6 +23,7 @@ from durable_host.invoke import run_activity
 from durable_host.workers import WorkerPool
 from tests.durable_host.conftest import APPS, Host, launch_host
 from tests.support.servers import child_pids
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="activity workers need POSIX fd passing")
 
@@ -34,14 +34,6 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def _wait_for(predicate: object, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
 
 
 def _launch(tmp_path: Path, workers: int) -> Host:
@@ -99,9 +91,10 @@ def test_a_worker_killed_mid_activity_fails_that_activity_and_is_replaced(worker
         events = worker_host.status(instance_id, showHistory="true").get("historyEvents") or []
         return any(e["EventType"] == "TaskCompleted" and e.get("FunctionName") == "process_id" for e in events)
 
-    _wait_for(first_done)
+    wait_until(first_done)
     (worker,) = child_pids(host_pid)
-    time.sleep(0.5)  # the long activity is scheduled by the next episode: let it reach the worker
+    sleeping = worker_host.marks_dir / "sleeping"
+    wait_until(lambda: sleeping.exists() and str(worker) in sleeping.read_text().split(), what="the long activity runs")
     os.kill(worker, signal.SIGKILL)
     status = worker_host.wait(instance_id, timeout=30)
     assert status["runtimeStatus"] == "Completed", status
@@ -141,7 +134,7 @@ def test_workers_leave_with_their_host_even_when_it_is_killed(tmp_path: Path) ->
         assert len(workers) == 2
         host.server.process.send_signal(signal.SIGKILL)
         host.server.process.wait(10)
-        _wait_for(lambda: not any(_alive(pid) for pid in workers))
+        wait_until(lambda: not any(_alive(pid) for pid in workers))
     finally:
         host.stop()
 

@@ -6,11 +6,11 @@ request still running or a claim abandoned by a crash cannot be timed through HT
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 
+from tests.support.clock import ManualClock
 from tools.service_kit.database import Database
 from tools.service_kit.errors import IdempotencyInProgress, IdempotencyMismatch
 from tools.service_kit.idempotency import IdempotencyStore, StoredResponse, valid_key
@@ -42,9 +42,13 @@ def test_running_request_makes_a_second_one_wait(db: Database) -> None:
 
 
 def test_claim_abandoned_by_a_crash_is_taken_over_after_the_lease(db: Database) -> None:
-    assert _begin(IdempotencyStore(db, lease_seconds=0.05)) is None
-    time.sleep(0.1)
-    assert _begin(IdempotencyStore(db, lease_seconds=0.05)) is None
+    clock = ManualClock()
+    assert _begin(IdempotencyStore(db, lease_seconds=60, clock=clock)) is None
+    clock.now += 59
+    with pytest.raises(IdempotencyInProgress):
+        _begin(IdempotencyStore(db, lease_seconds=60, clock=clock))
+    clock.now += 2
+    assert _begin(IdempotencyStore(db, lease_seconds=60, clock=clock)) is None
 
 
 def test_released_key_can_be_used_again(db: Database) -> None:
@@ -69,11 +73,14 @@ def test_same_key_on_another_path_is_independent(db: Database) -> None:
 
 
 def test_old_records_are_purged_when_the_service_starts(db: Database) -> None:
-    store = IdempotencyStore(db)
+    clock = ManualClock()
+    store = IdempotencyStore(db, clock=clock)
     _begin(store)
     store.complete(key="k", method="POST", path="/notes", response=RESPONSE)
-    time.sleep(0.05)
-    assert _begin(IdempotencyStore(db, retention_seconds=0.01)) is None
+    clock.now += 3600
+    assert _begin(IdempotencyStore(db, retention_seconds=7200, clock=clock)) == RESPONSE
+    clock.now += 3601
+    assert _begin(IdempotencyStore(db, retention_seconds=7200, clock=clock)) is None
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from starlette.datastructures import Headers
@@ -72,12 +73,21 @@ class StoredResponse:
 class IdempotencyStore:
     """Claims, completes and replays idempotency keys in SQLite."""
 
-    def __init__(self, db: Database, *, lease_seconds: float = 60.0, retention_seconds: float = 30 * 86_400) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        lease_seconds: float = 60.0,
+        retention_seconds: float = 30 * 86_400,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """``clock`` gives the wall time in seconds (records outlive the process, so not monotonic)."""
         self._db = db
         self._lease = lease_seconds
+        self._clock = clock
         db.executescript(_SCHEMA)
         with db.transaction() as conn:
-            conn.execute("DELETE FROM idempotency_keys WHERE updated_at < ?", (time.time() - retention_seconds,))
+            conn.execute("DELETE FROM idempotency_keys WHERE updated_at < ?", (clock() - retention_seconds,))
 
     @property
     def database(self) -> Database:
@@ -90,7 +100,7 @@ class IdempotencyStore:
         Raises IdempotencyMismatch when the key came with a different request, and
         IdempotencyInProgress while the first request still holds a live claim.
         """
-        now = time.time()
+        now = self._clock()
         with self._db.transaction() as conn:
             row = conn.execute(
                 "SELECT fingerprint, state, status, headers, body, updated_at FROM idempotency_keys"
@@ -129,7 +139,7 @@ class IdempotencyStore:
                     response.status,
                     json.dumps(response.headers),
                     response.body,
-                    time.time(),
+                    self._clock(),
                     key,
                     method,
                     path,

@@ -140,8 +140,11 @@ def record(payload: dict[str, object]) -> dict[str, object]:
 
 @app.activity_trigger(input_name="seconds")
 def sleep_for(seconds: float) -> float:
+    """Sleep; the marks file ``sleeping`` gets the process id first, so a test can wait for it."""
     import time
 
+    with (MARKS / "sleeping").open("a") as handle:
+        handle.write(f"{os.getpid()}\n")
     time.sleep(seconds)
     return seconds
 
