@@ -8,6 +8,7 @@ jitter, so the orchestrator sees one result per call.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import logging
@@ -21,7 +22,7 @@ import azure.durable_functions as df
 from mcp_engine import invoke_mcp, is_mcp
 from openapi_engine import ToolFunction, ToolInfo, ToolResult, invoke
 
-from .callbacks import callback_url
+from .callbacks import callback_url, withhold_signatures
 from .catalog_source import catalog_function, current_catalog_async
 from .clients import gateway_session, tool_client
 from .errors import ModelStepError
@@ -209,6 +210,7 @@ async def invoke_with_retries(
             timeout_seconds=float(tool.timeout_seconds),
             idempotency_key=key,
             callback_url=hook,
+            run_id=run_id,
         ),
     )
 
@@ -216,7 +218,10 @@ async def invoke_with_retries(
 async def _with_retries(
     function: ToolFunction, max_attempts: int, call: Callable[[], Awaitable[ToolResult]]
 ) -> ToolResult:
-    """``call`` until it succeeds or fails for good, with exponential backoff and full jitter between tries."""
+    """``call`` until it succeeds or fails for good, with exponential backoff and full jitter between tries.
+
+    The result goes to the model: a signed callback URL a service echoes back loses its signature.
+    """
     result: ToolResult | None = None
     for attempt in range(max_attempts):
         try:
@@ -232,7 +237,7 @@ async def _with_retries(
         log.info("retrying %s (attempt %d) after %.2fs: %s", function.name, attempt + 2, delay, result.error)
         await asyncio.sleep(delay)
     assert result is not None
-    return result
+    return dataclasses.replace(result, body=withhold_signatures(result.body))
 
 
 def _unexpected_failure(exc: Exception) -> ToolResult:

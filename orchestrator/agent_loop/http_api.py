@@ -7,7 +7,9 @@ which field is wrong.
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections import OrderedDict
 from dataclasses import asdict
 from typing import Any
 
@@ -143,10 +145,43 @@ async def cancel_run(req: func.HttpRequest, client: df.DurableOrchestrationClien
     return _json({"id": run_id, "status": "cancelling"}, 202)
 
 
+class _CallbackGate:
+    """Which callbacks this app instance has accepted: each is taken once, while its call waits.
+
+    The run's progress lists the calls waiting for a callback, but it changes only once the run
+    has taken the event; a repeat arriving meanwhile is refused here. Accepting (check, raise,
+    remember) happens under one lock, so two deliveries at once cannot both pass the check.
+    """
+
+    def __init__(self, remembered: int = 10_000) -> None:
+        self._lock = asyncio.Lock()
+        self._accepted: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._remembered = remembered
+
+    @property
+    def lock(self) -> asyncio.Lock:
+        return self._lock
+
+    def seen(self, run_id: str, call_id: str) -> bool:
+        return (run_id, call_id) in self._accepted
+
+    def accept(self, run_id: str, call_id: str) -> None:
+        self._accepted[(run_id, call_id)] = None
+        while len(self._accepted) > self._remembered:
+            self._accepted.popitem(last=False)
+
+
+_callbacks = _CallbackGate()
+
+
 @bp.route(route="api/runs/{run_id}/callbacks/{call_id}", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 @bp.durable_client_input(client_name="client")
 async def tool_callback(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    """A tool reports back on an asynchronous operation; the per-run signature is the credential."""
+    """A tool reports back on an asynchronous operation; the per-run signature is the credential.
+
+    Accepted once, while the call waits (202); a repeat or a callback for a call that is not
+    waiting gets 409, one for a finished run 410, and neither reaches the run's history.
+    """
     run_id, call_id = req.route_params["run_id"], req.route_params["call_id"]
     if not verify_callback(get_settings().callback_secret, run_id, call_id, req.params.get("sig") or ""):
         return _error(401, "invalid or missing callback signature")
@@ -154,12 +189,19 @@ async def tool_callback(req: func.HttpRequest, client: df.DurableOrchestrationCl
         body = _body(req)
     except RunRequestError as exc:
         return _error(400, exc.message, exc.field)
-    status = await find_run(client, run_id)
-    if status is None:
-        return _error(404, f"no run with id {run_id!r}")
-    if status.runtime_status and status.runtime_status.value in FINISHED:
-        return _error(410, f"run {run_id} has already finished")
-    await client.raise_event(run_id, callback_event(call_id), body)
+    async with _callbacks.lock:
+        status = await find_run(client, run_id)
+        if status is None:
+            return _error(404, f"no run with id {run_id!r}")
+        if status.runtime_status and status.runtime_status.value in FINISHED:
+            return _error(410, f"run {run_id} has already finished")
+        if _callbacks.seen(run_id, call_id):
+            return _error(409, f"the callback for call {call_id!r} of run {run_id} was already accepted")
+        waiting = pending_entry(status, "waiting", call_id)
+        if waiting is None or waiting.get("kind") != "callback":
+            return _error(409, f"run {run_id} is not waiting for a callback on call {call_id!r}")
+        await client.raise_event(run_id, callback_event(call_id), body)
+        _callbacks.accept(run_id, call_id)
     return _json({"id": run_id, "call_id": call_id, "accepted": True}, 202)
 
 

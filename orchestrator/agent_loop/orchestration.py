@@ -195,7 +195,11 @@ class AgentRun:
         return answer
 
     def _wait_for_event(self, name: str, seconds: int) -> Steps:
-        """An event raced against a timer (and cancel); returns (payload, timed_out)."""
+        """An event raced against a timer (and cancel); returns (payload, why the wait ended unanswered).
+
+        The second value is None when the event came, else a sentence for the model naming what
+        ended the wait: the wait's own timeout, or the run's deadline when that came first.
+        """
         self._show_if_stale()
         deadline = self.context.current_utc_datetime + timedelta(seconds=seconds)
         run_deadline = self._run_deadline()
@@ -208,8 +212,12 @@ class AgentRun:
         if winner is cancel:
             raise RunCancelled()
         if winner is timer:
-            return None, True
-        return _event_payload(event.result), False
+            if run_deadline < deadline:
+                budget = self.request.budgets.deadline_seconds
+                ended = run_deadline.isoformat()
+                return None, f"the run's deadline ({budget} seconds from its start, {ended}) ended the wait"
+            return None, f"the wait timed out after {seconds} seconds"
+        return _event_payload(event.result), None
 
     def _run_deadline(self) -> datetime:
         started = datetime.fromisoformat(self.state.started_at)
@@ -513,10 +521,12 @@ class AgentRun:
         }
         self.waiting.append(entry)
         self._status("waiting", task)
-        payload, timed_out = yield from self._wait_for_event(callback_event(call_id), seconds)
+        payload, unanswered = yield from self._wait_for_event(callback_event(call_id), seconds)
         self.waiting.remove(entry)
-        if timed_out:
-            reply = f"{body}\nno callback arrived within {seconds} seconds; the wait timed out"
+        if unanswered is not None:
+            # What the call returned, as the model may see it: the signed callback URL is left out.
+            made = json.dumps(shown, ensure_ascii=False) if shown is not None else body
+            reply = f"error: no callback arrived: {unanswered}\nthe call's answer was: {made}"
             self._record(task, call_id, function.name, args_text, False, outcome.get("status"), reply)
             return reply
         # The callback's payload first: it is what the model waited for. The signed callback URL
@@ -541,11 +551,11 @@ class AgentRun:
         }
         self.approvals.append(entry)
         self._status("waiting", task)
-        decision, timed_out = yield from self._wait_for_event(approval_event(call_id), seconds)
+        decision, unanswered = yield from self._wait_for_event(approval_event(call_id), seconds)
         self.approvals.remove(entry)
         self._status("executing", task)
-        if timed_out:
-            return f"error: no one approved the call to {function.name} within {seconds} seconds; it was not made"
+        if unanswered is not None:
+            return f"error: no one approved the call to {function.name} ({unanswered}); it was not made"
         decision = decision if isinstance(decision, dict) else {}
         comment = str(decision.get("comment") or "").strip()
         if decision.get("approve") is True:

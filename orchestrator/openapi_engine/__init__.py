@@ -13,6 +13,7 @@ from .converter import ConversionOptions, ConvertedSpec, convert_document, load_
 from .errors import OpenApiEngineError, OperationError, RefError, RegistryError, SpecLoadError
 from .invoke import DEFAULT_MAX_BODY_CHARS, DEFAULT_TOOL_TIMEOUT, invoke
 from .models import (
+    RUN_ID_HEADER,
     BodyBinding,
     CallbackSpec,
     Catalog,
@@ -30,6 +31,7 @@ __all__ = [
     "DEFAULT_MAX_BODY_CHARS",
     "DEFAULT_TOOL_TIMEOUT",
     "LEGACY_STRICT_LIMITS",
+    "RUN_ID_HEADER",
     "BodyBinding",
     "CallbackSpec",
     "Catalog",

@@ -22,7 +22,7 @@ import httpx
 from yarl import URL
 
 from .arguments import drop_omitted_nulls, invalid_arguments_result
-from .models import SecurityBinding, ToolFunction, ToolResult
+from .models import RUN_ID_HEADER, SecurityBinding, ToolFunction, ToolResult
 from .serialization import cookie_pair, form_pairs, header_value, path_value, query_pairs, scalar_text
 
 __all__ = ["DEFAULT_MAX_BODY_CHARS", "DEFAULT_TOOL_TIMEOUT", "MAX_REDIRECTS", "invoke"]
@@ -80,6 +80,7 @@ def _build(
     settings: Mapping[str, str],
     idempotency_key: str | None,
     callback_url: str | None,
+    run_id: str | None = None,
 ) -> dict[str, Any]:
     path = function.path
     query: list[tuple[str, str]] = []
@@ -144,6 +145,10 @@ def _build(
         headers["Cookie"] = "; ".join(cookies)
     if idempotency_key:
         headers["Idempotency-Key"] = idempotency_key
+    for name in [h for h in headers if h.lower() == RUN_ID_HEADER.lower()]:
+        del headers[name]  # only the caller names the run, whatever a spec declares
+    if run_id:
+        headers[RUN_ID_HEADER] = run_id
     url = base_url.rstrip("/") + function.server_path + (path if path.startswith("/") else "/" + path)
     if _origin(url) != _origin(base_url):
         raise _CallError("the request would leave the tool's server; refused")
@@ -219,15 +224,19 @@ async def invoke(
     idempotency_key: str | None = None,
     callback_url: str | None = None,
     max_body_chars: int = DEFAULT_MAX_BODY_CHARS,
+    run_id: str | None = None,
 ) -> ToolResult:
-    """Validate, build the request per the spec, send it to `base_url`, and report the outcome."""
+    """Validate, build the request per the spec, send it to `base_url`, and report the outcome.
+
+    ``run_id`` goes out as the `RUN_ID_HEADER` header, so services can scope data to the run.
+    """
     invalid = invalid_arguments_result(function, arguments)
     if invalid is not None:
         return invalid
     try:
         spec = _build(
             function, drop_omitted_nulls(function, arguments), base_url=base_url, settings=settings,
-            idempotency_key=idempotency_key, callback_url=callback_url,
+            idempotency_key=idempotency_key, callback_url=callback_url, run_id=run_id,
         )  # fmt: skip
     except _CallError as exc:
         return ToolResult(ok=False, error=str(exc))

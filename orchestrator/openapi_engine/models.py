@@ -11,6 +11,7 @@ import dataclasses
 from typing import Any, Literal
 
 __all__ = [
+    "RUN_ID_HEADER",
     "BodyBinding",
     "CallbackSpec",
     "Catalog",
@@ -23,6 +24,10 @@ __all__ = [
 ]
 
 ParamLocation = Literal["path", "query", "header", "cookie"]
+
+RUN_ID_HEADER = "X-Toolmesh-Run-Id"
+"""Names the run a call is made for, so a service can keep each run's data apart. Set by `invoke`
+from its caller, never from the model's arguments: no model-visible parameter may carry it."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .errors import OperationError
-from .models import BodyBinding, CallbackSpec, ParamBinding, SecurityBinding
+from .models import RUN_ID_HEADER, BodyBinding, CallbackSpec, ParamBinding, SecurityBinding
 from .refs import Resolver
 from .request_parts import callback_of, relative_server_path, security_of
 from .schemas import SCHEMA_DESCRIPTION_CHARS, SchemaCompiler
@@ -26,7 +26,8 @@ __all__ = ["OperationDraft", "draft_operation", "pick_media_type"]
 
 _LOCATIONS = ("path", "query", "header", "cookie")
 _DEFAULT_STYLE = {"path": "simple", "query": "form", "header": "simple", "cookie": "form"}
-_IGNORED_HEADERS = frozenset({"accept", "content-type", "authorization"})
+# Headers the engine writes itself; the run id header in particular must never be the model's to set.
+_IGNORED_HEADERS = frozenset({"accept", "content-type", "authorization", RUN_ID_HEADER.lower()})
 _CREDENTIAL_NAMES = frozenset(
     {"token", "access_token", "api_key", "apikey", "api-key", "x-api-key", "auth_token", "authorization"}
 )

@@ -2,7 +2,8 @@
 
 It records every POST it gets (path, JSON body, Idempotency-Key) and serves them at
 GET /received. With RECEIVER_FAIL_FIRST=n it answers the first n POSTs with 503, so
-a test can watch the mailbox retry.
+a test can watch the mailbox retry; a POST to a path ending in /refuse-409 or /refuse-410 gets
+that status, as the orchestrator answers a callback it no longer takes.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ def received() -> list[dict[str, Any]]:
 
 @app.post("/{path:path}")
 async def receive(path: str, request: Request) -> JSONResponse:
+    for status in (409, 410):
+        if path.endswith(f"/refuse-{status}"):
+            return JSONResponse({"detail": "not waiting for this"}, status_code=status)
     if _failures_left[0] > 0:
         _failures_left[0] -= 1
         return JSONResponse({"detail": "try again later"}, status_code=503)

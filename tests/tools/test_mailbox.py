@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -236,3 +237,47 @@ def test_backoff_doubles_up_to_the_ceiling_with_jitter() -> None:
     for attempts, full in ((1, 1.0), (2, 2.0), (3, 4.0), (10, 30.0), (200, 30.0)):
         delays = [backoff_delay(attempts, initial=1.0, ceiling=30.0) for _ in range(50)]
         assert all(full / 2 <= d <= full for d in delays), (attempts, min(delays), max(delays))
+
+
+RUN = "X-Toolmesh-Run-Id"
+
+
+@pytest.mark.parametrize("status", [409, 410])
+def test_a_callback_refused_with_409_or_410_is_given_up_at_once(
+    http: httpx.Client, receiver: RunningServer, status: int
+) -> None:
+    message = _send(http, callback_url=f"{receiver.url}/cb/refuse-{status}")
+    http.post(f"/messages/{message['id']}/reply", json={"reply": "yes"})
+    delivery = _wait_for(
+        lambda: (d := http.get(f"/messages/{message['id']}").json()["delivery"])["state"] == "failed" and d
+    )
+    assert delivery["attempts"] == 0 and f"HTTP {status}" in delivery["last_error"]
+
+
+def test_a_run_sees_only_its_own_messages_and_no_callback_url(http: httpx.Client, receiver: RunningServer) -> None:
+    mine = http.post(
+        "/messages",
+        json={"to": "dana", "subject": "Mine", "body": "Ok?", "callback_url": f"{receiver.url}/cb/run-a?sig=abc"},
+        headers={RUN: "run-a"},
+    )
+    theirs = http.post("/messages", json={"to": "dana", "subject": "Theirs", "body": "Ok?"}, headers={RUN: "run-b"})
+    assert mine.status_code == theirs.status_code == 201
+    assert "callback_url" not in mine.json() and mine.json()["has_callback"] is True
+    mine_id, theirs_id = mine.json()["id"], theirs.json()["id"]
+
+    listed = http.get("/messages", params={"limit": 100}, headers={RUN: "run-a"}).json()
+    assert [m["id"] for m in listed["items"]] == [mine_id] and listed["total"] == 1
+    assert "?sig=" not in json.dumps(listed)
+    assert http.get(f"/messages/{theirs_id}", headers={RUN: "run-a"}).status_code == 404
+    forged = http.post(f"/messages/{theirs_id}/reply", json={"reply": "yes", "from": "dana"}, headers={RUN: "run-a"})
+    assert forged.status_code == 404
+    assert http.get(f"/messages/{theirs_id}").json()["status"] == "awaiting_reply"  # untouched
+    everyone = http.get("/messages", params={"limit": 100}).json()  # a caller outside any run sees all
+    assert {mine_id, theirs_id} <= {m["id"] for m in everyone["items"]}
+    assert "callback_url" not in json.dumps(everyone)
+
+
+def test_the_reply_operation_asks_a_person_first_and_the_run_header_is_not_in_the_spec(http: httpx.Client) -> None:
+    spec = http.get("/openapi.json").json()
+    assert spec["paths"]["/messages/{message_id}/reply"]["post"]["x-toolmesh-approval"] == "required"
+    assert RUN.lower() not in json.dumps(spec).lower()

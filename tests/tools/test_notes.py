@@ -230,3 +230,33 @@ def test_wrong_method_lists_every_allowed_method(http: httpx.Client) -> None:
     response = http.put("/notes/note_x", json={})
     assert response.status_code == 405
     assert response.headers["allow"] == "DELETE, GET, PATCH"
+
+
+RUN = "X-Toolmesh-Run-Id"
+
+
+def test_a_run_sees_and_changes_only_its_own_notes(http: httpx.Client) -> None:
+    def scoped(run: str) -> dict[str, str]:
+        return {RUN: run}
+
+    theirs = http.post(
+        "/notes", json={"title": "Vault", "content": "the vault code is 4711"}, headers=scoped("run-victim")
+    ).json()
+    assert theirs["run_id"] == "run-victim"
+    # A run cannot file a note under another run, nor find, read, change or delete that run's notes.
+    planted = http.post("/notes", json={"title": "Planted", "run_id": "run-victim"}, headers=scoped("run-thief"))
+    assert planted.json()["run_id"] == "run-thief"
+    own = http.get("/notes", params={"limit": 100}, headers=scoped("run-thief")).json()
+    assert [n["title"] for n in own["items"]] == ["Planted"]
+    assert http.get("/notes", params={"run_id": "run-victim"}, headers=scoped("run-thief")).json()["total"] == 0
+    for params in ({}, {"run_id": "run-victim"}):
+        found = http.get("/notes/search", params={"q": "vault code", **params}, headers=scoped("run-thief")).json()
+        assert found["items"] == [] and found["total"] == 0
+    note = f"/notes/{theirs['id']}"
+    assert http.get(note, headers=scoped("run-thief")).status_code == 404
+    assert http.patch(note, json={"content": "changed"}, headers=scoped("run-thief")).status_code == 404
+    assert http.delete(note, headers=scoped("run-thief")).status_code == 404
+    assert http.get(note, headers=scoped("run-victim")).json()["content"] == "the vault code is 4711"
+    hits = http.get("/notes/search", params={"q": "vault"}, headers=scoped("run-victim")).json()["items"]
+    assert [h["id"] for h in hits] == [theirs["id"]]
+    assert http.get(note).status_code == 200  # a caller outside any run (a person with the key) sees all

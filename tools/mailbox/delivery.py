@@ -4,9 +4,10 @@ The queue lives in SQLite (see ``store.py``), so a reply posted before a crash i
 delivered after the restart. Delivery is at least once: a crash between the receiver's
 answer and the ``delivered`` mark sends the reply again, so each POST carries an
 ``Idempotency-Key`` derived from the message id for the receiver to drop repeats.
-Only a callback whose origin is no longer allowed is given up; any other failure
-(refused connection, timeout, non-2xx) is retried, waiting twice as long each time up
-to a ceiling, with jitter so many retries do not arrive together.
+A callback whose origin is no longer allowed is given up, and so is one the receiver
+answers 409 or 410 (it took that reply already, or no longer waits for it); any other
+failure (refused connection, timeout, other non-2xx) is retried, waiting twice as long
+each time up to a ceiling, with jitter so many retries do not arrive together.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ from .store import DeliveryRecord, MessageStore
 __all__ = ["Deliverer", "backoff_delay"]
 
 logger = logging.getLogger(__name__)
+
+# 409: the receiver took this reply already or no longer waits for it; 410: it is gone for good.
+_FINAL_REFUSALS = frozenset({409, 410})
 
 IDLE_WAIT = 5.0
 """Longest sleep with nothing due; wake-ups from new replies cut it short."""
@@ -102,6 +106,10 @@ class Deliverer:
                 },
             )
             error = None if response.is_success else f"callback answered HTTP {response.status_code}"
+            if response.status_code in _FINAL_REFUSALS:
+                self._store.mark_failed(delivery.message_seq, error=f"{error}: the receiver does not take it")
+                logger.warning("reply delivery abandoned: the receiver refused it for good", extra=context)
+                return
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         if error is None:

@@ -112,11 +112,14 @@ class Delivery(BaseModel):
 
 
 class Message(BaseModel):
+    """A message as the service shows it. Its callback_url is write-only: whoever holds it can answer
+    for the person, so it is never shown back."""
+
     id: str = Field(description="The message's id, e.g. msg_3f2a9c0d1b2e4f56.")
     to: str
     subject: str
     body: str
-    callback_url: str | None
+    has_callback: bool = Field(description="Whether the reply is delivered to the callback_url given at send.")
     status: Literal["awaiting_reply", "replied"]
     created_at: datetime
     reply: str | None

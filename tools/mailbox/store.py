@@ -32,12 +32,14 @@ CREATE TABLE IF NOT EXISTS messages (
     subject TEXT NOT NULL,
     body TEXT NOT NULL,
     callback_url TEXT,
+    run_id TEXT,
     created_at TEXT NOT NULL,
     reply TEXT,
     reply_from TEXT,
     replied_at TEXT
 );
 CREATE INDEX IF NOT EXISTS messages_by_recipient ON messages (recipient, seq);
+CREATE INDEX IF NOT EXISTS messages_by_run ON messages (run_id, seq);
 CREATE TABLE IF NOT EXISTS deliveries (
     message_seq INTEGER PRIMARY KEY REFERENCES messages (seq),
     url TEXT NOT NULL,
@@ -87,6 +89,18 @@ def _time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+def _find(conn: sqlite3.Connection, message_id: str, scope: str | None) -> sqlite3.Row:
+    """The message's row; MessageNotFound when there is none, or another run than ``scope`` sent it."""
+    if scope is None:
+        row = conn.execute("SELECT * FROM messages WHERE id = ?", (message_id,)).fetchone()
+    else:
+        row = conn.execute("SELECT * FROM messages WHERE id = ? AND run_id = ?", (message_id, scope)).fetchone()
+    if row is None:
+        raise MessageNotFound(message_id)
+    found: sqlite3.Row = row
+    return found
+
+
 def _delivery(row: sqlite3.Row) -> DeliveryRecord:
     return DeliveryRecord(
         message_seq=row["message_seq"],
@@ -109,30 +123,37 @@ class MessageStore:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        with db.transaction() as conn:
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(messages)").fetchall()}
+            if columns and "run_id" not in columns:  # a database from before messages had runs
+                conn.execute("ALTER TABLE messages ADD COLUMN run_id TEXT")
         db.executescript(_SCHEMA)
 
-    def send(self, *, to: str, subject: str, body: str, callback_url: str | None) -> MessageRecord:
+    def send(
+        self, *, to: str, subject: str, body: str, callback_url: str | None, run_id: str | None = None
+    ) -> MessageRecord:
         message_id = f"msg_{uuid.uuid4().hex[:16]}"
         with self._db.transaction() as conn:
             conn.execute(
-                "INSERT INTO messages (id, recipient, subject, body, callback_url, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (message_id, to, subject, body, callback_url, _now().isoformat()),
+                "INSERT INTO messages (id, recipient, subject, body, callback_url, run_id, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (message_id, to, subject, body, callback_url, run_id, _now().isoformat()),
             )
         return self.get(message_id)
 
-    def get(self, message_id: str) -> MessageRecord:
+    def get(self, message_id: str, *, scope: str | None = None) -> MessageRecord:
+        """The message; with ``scope``, only if that run sent it (else it does not exist)."""
         with self._db.transaction() as conn:
-            row = conn.execute("SELECT * FROM messages WHERE id = ?", (message_id,)).fetchone()
-            if row is None:
-                raise MessageNotFound(message_id)
-            return self._message(conn, row)
+            return self._message(conn, _find(conn, message_id, scope))
 
     def page(
-        self, *, to: str | None, replied: bool | None, limit: int, offset: int
+        self, *, to: str | None, replied: bool | None, limit: int, offset: int, scope: str | None = None
     ) -> tuple[list[MessageRecord], int]:
-        """A page of messages, newest first, and the total matching."""
+        """A page of messages, newest first, and the total matching (only ``scope``'s, when given)."""
         clauses, params = [], []
+        if scope is not None:
+            clauses.append("run_id = ?")
+            params.append(scope)
         if to is not None:
             clauses.append("recipient = ?")
             params.append(to)
@@ -146,13 +167,13 @@ class MessageStore:
             ).fetchall()
             return [self._message(conn, row) for row in rows], int(total)
 
-    def reply(self, message_id: str, *, reply: str, reply_from: str | None) -> MessageRecord:
+    def reply(
+        self, message_id: str, *, reply: str, reply_from: str | None, scope: str | None = None
+    ) -> MessageRecord:
         """Store the reply and, when the message has a callback, queue its delivery."""
         now = _now()
         with self._db.transaction() as conn:
-            row = conn.execute("SELECT * FROM messages WHERE id = ?", (message_id,)).fetchone()
-            if row is None:
-                raise MessageNotFound(message_id)
+            row = _find(conn, message_id, scope)
             if row["reply"] is not None:
                 raise AlreadyReplied(message_id)
             sender = reply_from or row["recipient"]

@@ -106,6 +106,18 @@ def _record(row: sqlite3.Row) -> NoteRecord:
     )
 
 
+def _find(conn: sqlite3.Connection, columns: str, note_id: str, scope: str | None) -> sqlite3.Row:
+    """The note's row; NoteNotFound when there is none, or it belongs to a run other than ``scope``."""
+    if scope is None:
+        row = conn.execute(f"SELECT {columns} FROM notes WHERE id = ?", (note_id,)).fetchone()
+    else:
+        row = conn.execute(f"SELECT {columns} FROM notes WHERE id = ? AND run_id = ?", (note_id, scope)).fetchone()
+    if row is None:
+        raise NoteNotFound(note_id)
+    found: sqlite3.Row = row
+    return found
+
+
 def _filters(run_id: str | None, tag: str | None) -> tuple[str, list[object]]:
     clauses: list[str] = []
     params: list[object] = []
@@ -145,11 +157,10 @@ class NoteStore:
             )
         return self.get(note_id)
 
-    def get(self, note_id: str) -> NoteRecord:
+    def get(self, note_id: str, *, scope: str | None = None) -> NoteRecord:
+        """The note; with ``scope``, only if it belongs to that run (else it does not exist)."""
         with self._db.transaction() as conn:
-            row = conn.execute("SELECT * FROM notes WHERE id = ?", (note_id,)).fetchone()
-        if row is None:
-            raise NoteNotFound(note_id)
+            row = _find(conn, "*", note_id, scope)
         return _record(row)
 
     def update(
@@ -159,11 +170,10 @@ class NoteStore:
         title: str | None = None,
         content: str | None = None,
         tags: list[str] | None = None,
+        scope: str | None = None,
     ) -> NoteRecord:
         with self._db.transaction() as conn:
-            row = conn.execute("SELECT seq FROM notes WHERE id = ?", (note_id,)).fetchone()
-            if row is None:
-                raise NoteNotFound(note_id)
+            row = _find(conn, "seq", note_id, scope)
             changes: dict[str, object] = {}
             if title is not None:
                 changes["title"] = title
@@ -181,10 +191,10 @@ class NoteStore:
                 conn.execute(f"UPDATE notes SET {assignments} WHERE seq = ?", (*changes.values(), row["seq"]))
         return self.get(note_id)
 
-    def delete(self, note_id: str) -> None:
+    def delete(self, note_id: str, *, scope: str | None = None) -> None:
         with self._db.transaction() as conn:
-            if conn.execute("DELETE FROM notes WHERE id = ?", (note_id,)).rowcount == 0:
-                raise NoteNotFound(note_id)
+            row = _find(conn, "seq", note_id, scope)
+            conn.execute("DELETE FROM notes WHERE seq = ?", (row["seq"],))
 
     def page(self, *, run_id: str | None, tag: str | None, limit: int, offset: int) -> tuple[list[NoteRecord], int]:
         """A page of notes, newest first, and the total matching the filters."""

@@ -1,4 +1,4 @@
-"""Dependencies every router uses: the API key check and the Idempotency-Key header.
+"""Dependencies every router uses: the API key check, the Idempotency-Key header and the run scope.
 
 They are coroutines because they never block: FastAPI runs a plain function dependency
 in its thread pool, a hand-off that costs far more than the check itself. The API key
@@ -19,12 +19,15 @@ from .idempotency import MAX_KEY_LENGTH
 from .settings import ServiceSettings
 
 __all__ = [
+    "RUN_ID_HEADER",
     "IdempotencyKey",
+    "RunScope",
     "api_key_matches",
     "api_key_setting",
     "authorize_headers",
     "idempotency_key",
     "require_api_key",
+    "run_scope",
 ]
 
 API_KEY_HEADER = "X-API-Key"
@@ -85,3 +88,20 @@ async def idempotency_key(
 
 
 IdempotencyKey = Depends(idempotency_key)
+
+
+RUN_ID_HEADER = "X-Toolmesh-Run-Id"
+
+
+async def run_scope(
+    run_id: Annotated[str | None, Header(alias=RUN_ID_HEADER, max_length=200, include_in_schema=False)] = None,
+) -> str | None:
+    """The agent run a call is made for, or None for a caller outside any run (a person, a script).
+
+    The orchestrator's tool-call path sets this header itself; it is not in the spec, so no
+    model ever sees it as an argument. Services keep a run's data to that run by it.
+    """
+    return run_id or None
+
+
+RunScope = Annotated[str | None, Depends(run_scope)]

@@ -3,6 +3,11 @@
 sendMessage declares an OpenAPI callback: when the reply is posted, the service POSTs
 it to the message's callback_url. The orchestrator uses this to wait, durably and
 for days if need be, for a person's answer.
+
+A call made for an agent run (the ``X-Toolmesh-Run-Id`` header the orchestrator sets) sees only
+the messages that run sent, and a callback_url is never shown to anyone, since it lets its holder
+answer for the person. Posting a reply is the person's act: replyToMessage asks for approval
+(``x-toolmesh-approval: required``) before any agent may call it.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, status
 
-from tools.service_kit.dependencies import IdempotencyKey, require_api_key
+from tools.service_kit.dependencies import IdempotencyKey, RunScope, require_api_key
 
 from ..callbacks import check_callback_url
 from ..delivery import Deliverer
@@ -85,7 +90,7 @@ def _message(record: MessageRecord) -> Message:
         to=record.to,
         subject=record.subject,
         body=record.body,
-        callback_url=record.callback_url,
+        has_callback=record.callback_url is not None,
         status="replied" if record.reply is not None else "awaiting_reply",
         created_at=record.created_at,
         reply=record.reply,
@@ -107,11 +112,13 @@ def _message(record: MessageRecord) -> Message:
     "(message_id, from, reply, replied_at) is POSTed to callback_url, so the caller can wait for it; "
     "a person may take days. Ask one clear question.",
 )
-def send_message(body: MessageSend, request: Request, store: Store) -> Message:
+def send_message(body: MessageSend, request: Request, store: Store, scope: RunScope) -> Message:
     if body.callback_url is not None:
         check_callback_url(body.callback_url, request.app.state.allowed_origins)
     return _message(
-        store.send(to=body.to, subject=body.subject, body=body.body, callback_url=body.callback_url)
+        store.send(
+            to=body.to, subject=body.subject, body=body.body, callback_url=body.callback_url, run_id=scope
+        )
     )
 
 
@@ -123,6 +130,7 @@ def send_message(body: MessageSend, request: Request, store: Store) -> Message:
 )
 def list_messages(
     store: Store,
+    scope: RunScope,
     to: Annotated[str | None, Query(max_length=320, description="Only messages to this person.")] = None,
     status: Annotated[
         Literal["awaiting_reply", "replied"] | None, Query(description="Only messages in this status.")
@@ -131,7 +139,7 @@ def list_messages(
     offset: Annotated[int, Query(ge=0, le=1_000_000, description="How many messages to skip.")] = 0,
 ) -> MessagePage:
     replied = None if status is None else status == "replied"
-    records, total = store.page(to=to, replied=replied, limit=limit, offset=offset)
+    records, total = store.page(to=to, replied=replied, limit=limit, offset=offset, scope=scope)
     return MessagePage(
         items=[_message(r) for r in records],
         total=total,
@@ -148,8 +156,8 @@ def list_messages(
     responses=_UNKNOWN,
     description="The message, its reply if there is one, and the reply's delivery.",
 )
-def get_message(message_id: MessageId, store: Store) -> Message:
-    return _message(store.get(message_id))
+def get_message(message_id: MessageId, store: Store, scope: RunScope) -> Message:
+    return _message(store.get(message_id, scope=scope))
 
 
 @router.post(
@@ -158,12 +166,18 @@ def get_message(message_id: MessageId, store: Store) -> Message:
     summary="Post a person's reply to a message",
     responses=_UNKNOWN,
     dependencies=[IdempotencyKey],
+    openapi_extra={"x-toolmesh-approval": "required"},
     description="Record the person's answer. The service then delivers it to the message's callback_url, "
-    "retrying until it is received. A message takes one reply; a second one gives 409.",
+    "retrying until it is received. A message takes one reply; a second one gives 409. This speaks for "
+    "the person, so an agent's call waits for a person's approval.",
 )
 def reply_to_message(
-    message_id: MessageId, body: ReplyPost, store: Store, deliverer: Annotated[Deliverer, Depends(_deliverer)]
+    message_id: MessageId,
+    body: ReplyPost,
+    store: Store,
+    scope: RunScope,
+    deliverer: Annotated[Deliverer, Depends(_deliverer)],
 ) -> Message:
-    record = store.reply(message_id, reply=body.reply, reply_from=body.from_)
+    record = store.reply(message_id, reply=body.reply, reply_from=body.from_, scope=scope)
     deliverer.wake()
     return _message(record)

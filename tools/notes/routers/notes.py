@@ -1,5 +1,10 @@
 """The notes resource: the agent's memory, scoped by run, tagged, searchable.
 
+A call made for an agent run (the ``X-Toolmesh-Run-Id`` header the orchestrator sets) sees and
+changes only that run's notes: a note it creates belongs to the run, another run's note does
+not exist for it, and a ``run_id`` filter naming another run matches nothing. A caller outside
+any run (no header) sees every note.
+
 Routes are coroutines that hand their SQLite work to the database thread
 (``Database.call``), so a request costs no thread-pool hand-off and the event loop
 never waits for the database.
@@ -11,10 +16,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, status
 
-from tools.service_kit.dependencies import IdempotencyKey, require_api_key
+from tools.service_kit.dependencies import IdempotencyKey, RunScope, require_api_key
 
 from ..schemas import DeletedNote, ErrorDetail, Note, NoteCreate, NotePage, NoteUpdate, SearchHit, SearchPage
 from ..store import NoteRecord, NoteStore
+from ..store import SearchHit as StoredHit
 
 __all__ = ["router"]
 
@@ -65,6 +71,16 @@ def _note(record: NoteRecord) -> Note:
     )
 
 
+def _run_filter(scope: str | None, asked: str | None) -> str | None:
+    """The run a listing may show: the caller's own when it has one (None: no filter)."""
+    return asked if scope is None else scope
+
+
+def _outside(scope: str | None, asked: str | None) -> bool:
+    """True when a run-scoped caller asks for another run's notes: it gets none."""
+    return scope is not None and asked is not None and asked != scope
+
+
 def _next_offset(offset: int, count: int, total: int) -> int | None:
     return offset + count if offset + count < total else None
 
@@ -78,9 +94,9 @@ def _next_offset(offset: int, count: int, total: int) -> int | None:
     description="Store a note (title, text, tags) so it can be found again later with searchNotes or "
     "listNotes. Set run_id to keep notes of one agent run together. Returns the note with its id.",
 )
-async def create_note(body: NoteCreate, store: Store) -> Note:
+async def create_note(body: NoteCreate, store: Store, scope: RunScope) -> Note:
     record = await store.database.call(
-        store.create, title=body.title, content=body.content, tags=body.tags, run_id=body.run_id
+        store.create, title=body.title, content=body.content, tags=body.tags, run_id=scope or body.run_id
     )
     return _note(record)
 
@@ -93,9 +109,19 @@ async def create_note(body: NoteCreate, store: Store) -> Note:
     "Use searchNotes to find notes by their words.",
 )
 async def list_notes(
-    store: Store, run_id: RunFilter = None, tag: TagFilter = None, limit: Limit = 20, offset: Offset = 0
+    store: Store,
+    scope: RunScope,
+    run_id: RunFilter = None,
+    tag: TagFilter = None,
+    limit: Limit = 20,
+    offset: Offset = 0,
 ) -> NotePage:
-    records, total = await store.database.call(store.page, run_id=run_id, tag=tag, limit=limit, offset=offset)
+    records: list[NoteRecord] = []
+    total = 0
+    if not _outside(scope, run_id):
+        records, total = await store.database.call(
+            store.page, run_id=_run_filter(scope, run_id), tag=tag, limit=limit, offset=offset
+        )
     return NotePage(
         items=[_note(r) for r in records],
         total=total,
@@ -115,6 +141,7 @@ async def list_notes(
 )
 async def search_notes(
     store: Store,
+    scope: RunScope,
     q: Annotated[
         str,
         Query(
@@ -130,7 +157,12 @@ async def search_notes(
     limit: Limit = 10,
     offset: Offset = 0,
 ) -> SearchPage:
-    hits, total = await store.database.call(store.search, q, run_id=run_id, tag=tag, limit=limit, offset=offset)
+    hits: list[StoredHit] = []
+    total = 0
+    if not _outside(scope, run_id):
+        hits, total = await store.database.call(
+            store.search, q, run_id=_run_filter(scope, run_id), tag=tag, limit=limit, offset=offset
+        )
     items = [SearchHit(**_note(h.note).model_dump(), relevance=h.relevance, snippet=h.snippet) for h in hits]
     return SearchPage(
         query=q,
@@ -149,8 +181,8 @@ async def search_notes(
     responses=_NOT_FOUND,
     description="Return the full note with this id.",
 )
-async def get_note(note_id: NoteId, store: Store) -> Note:
-    return _note(await store.database.call(store.get, note_id))
+async def get_note(note_id: NoteId, store: Store, scope: RunScope) -> Note:
+    return _note(await store.database.call(store.get, note_id, scope=scope))
 
 
 @router.patch(
@@ -162,8 +194,10 @@ async def get_note(note_id: NoteId, store: Store) -> Note:
     description="Replace the title, the content or the tags of a note; fields left out keep their "
     "value. Tags given replace all existing tags.",
 )
-async def update_note(note_id: NoteId, body: NoteUpdate, store: Store) -> Note:
-    record = await store.database.call(store.update, note_id, title=body.title, content=body.content, tags=body.tags)
+async def update_note(note_id: NoteId, body: NoteUpdate, store: Store, scope: RunScope) -> Note:
+    record = await store.database.call(
+        store.update, note_id, title=body.title, content=body.content, tags=body.tags, scope=scope
+    )
     return _note(record)
 
 
@@ -176,6 +210,6 @@ async def update_note(note_id: NoteId, body: NoteUpdate, store: Store) -> Note:
     openapi_extra={"x-toolmesh-approval": "required"},
     description="Permanently remove a note. This cannot be undone, so it needs a person's approval.",
 )
-async def delete_note(note_id: NoteId, store: Store) -> DeletedNote:
-    await store.database.call(store.delete, note_id)
+async def delete_note(note_id: NoteId, store: Store, scope: RunScope) -> DeletedNote:
+    await store.database.call(store.delete, note_id, scope=scope)
     return DeletedNote(id=note_id)
