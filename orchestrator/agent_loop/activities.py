@@ -182,6 +182,7 @@ async def invoke_with_retries(
                 settings=secrets,
                 timeout_seconds=float(tool.timeout_seconds),
                 idempotency_key=key,
+                run_id=run_id,
             ),
         )
     hook = None

@@ -27,7 +27,7 @@ from mcp.types import (
 )
 from pydantic import ValidationError
 
-from openapi_engine import DEFAULT_MAX_BODY_CHARS, DEFAULT_TOOL_TIMEOUT, ToolFunction, ToolResult
+from openapi_engine import DEFAULT_MAX_BODY_CHARS, DEFAULT_TOOL_TIMEOUT, RUN_ID_HEADER, ToolFunction, ToolResult
 from openapi_engine.arguments import drop_omitted_nulls, invalid_arguments_result
 
 from .client import ServerHttpError, call_server_tool, credential_headers
@@ -115,8 +115,12 @@ async def invoke_mcp(
     timeout_seconds: float = DEFAULT_TOOL_TIMEOUT,
     idempotency_key: str | None = None,
     max_body_chars: int = DEFAULT_MAX_BODY_CHARS,
+    run_id: str | None = None,
 ) -> ToolResult:
-    """Validate, call the tool on the server at `url`, and report the outcome."""
+    """Validate, call the tool on the server at `url`, and report the outcome.
+
+    ``run_id`` goes out as the `RUN_ID_HEADER` header, as on the OpenAPI path.
+    """
     invalid = invalid_arguments_result(function, arguments)
     if invalid is not None:
         return invalid
@@ -124,6 +128,8 @@ async def invoke_mcp(
         headers = credential_headers(function.security, settings)
     except LookupError as exc:
         return ToolResult(ok=False, error=str(exc))
+    if run_id:
+        headers[RUN_ID_HEADER] = run_id
     # `_meta` is an open map; the SDK's TypedDict only names the protocol's own keys.
     meta = cast(RequestParamsMeta, {IDEMPOTENCY_META_KEY: idempotency_key}) if idempotency_key else None
     try:

@@ -140,3 +140,7 @@ async def test_calls_give_bounded_results_and_readable_errors(
         assert TOKEN not in json.dumps(result.to_dict())
     state = httpx.get(f"{projects_server.url}/state").json()
     assert {"authorization": f"Bearer {TOKEN}"} in state["seen_headers"]
+    scoped = await invoke_mcp(_function(catalog, "list_projects"), {}, url=url, settings=settings, run_id="run-9")
+    assert scoped.ok, scoped
+    state = httpx.get(f"{projects_server.url}/state").json()
+    assert {"authorization": f"Bearer {TOKEN}", "x-toolmesh-run-id": "run-9"} in state["seen_headers"]

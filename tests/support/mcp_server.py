@@ -82,7 +82,9 @@ _http = server.streamable_http_app(
 
 async def _mcp_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
     request = Request(scope, receive)
-    seen_headers.append({k: v for k, v in request.headers.items() if k.lower() == "authorization"})
+    seen_headers.append(
+        {k: v for k, v in request.headers.items() if k.lower() in ("authorization", "x-toolmesh-run-id")}
+    )
     if request.headers.get("authorization") != f"Bearer {os.environ.get('PROJECTS_MCP_TOKEN', '')}":
         await JSONResponse({"error": "bad token"}, status_code=401)(scope, receive, send)
         return
