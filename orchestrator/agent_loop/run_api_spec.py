@@ -150,7 +150,8 @@ def _paths() -> dict[str, Any]:
             "post": {
                 "operationId": "toolCallback",
                 "summary": "A tool reports back on an asynchronous operation",
-                "description": "Anonymous: the signature in sig, made for this run and call, is the credential.",
+                "description": "Anonymous: the signature in sig, made for this run and call, is the credential. "
+                "Accepted once, while the call waits; a repeat or a call not waiting gets 409.",
                 "security": [],
                 "parameters": [
                     _RUN_ID,
@@ -158,7 +159,7 @@ def _paths() -> dict[str, Any]:
                     {"name": "sig", "in": "query", "required": True, "schema": {"type": "string"}},
                 ],
                 "requestBody": {"required": True, **_json_body({})},
-                "responses": _responses(202, m.CallbackAccepted, "The run received the callback.", 400, 410),
+                "responses": _responses(202, m.CallbackAccepted, "The run received the callback.", 400, 409, 410),
             }
         },
         "/api/tools": {

@@ -97,7 +97,12 @@ def test_the_token_budget_ends_the_run_without_a_summary_call() -> None:
     [
         ({"approve": True}, True, '{"id": 1}'),
         ({"approve": False, "comment": "not today"}, False, "error: a person denied the call to createNote: not today"),
-        (TIMEOUT, False, "error: no one approved the call to createNote within 86400 seconds; it was not made"),
+        (
+            TIMEOUT,
+            False,
+            "error: no one approved the call to createNote (the run's deadline (86400 seconds from its start, "
+            "2026-01-02T00:00:00+00:00) ended the wait); it was not made",
+        ),
     ],
 )
 def test_a_call_that_needs_approval_waits_for_the_decision(decision: Any, ran: bool, reply: str) -> None:
