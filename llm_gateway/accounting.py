@@ -16,6 +16,7 @@ from llm_gateway.errors import InvalidRequest
 from llm_gateway.keys import ClientKey
 from llm_gateway.providers.base import Provider, Usage
 from llm_gateway.state import GatewayState
+from llm_gateway.telemetry import record_usage
 from llm_gateway.usage import UsageEntry
 
 __all__ = ["CLIENT_CLOSED", "Outcome", "RUN_ID_HEADER", "TIMEOUT_HEADER", "read_timeout"]
@@ -72,12 +73,14 @@ class Outcome:
         attempts: int,
         error: str | None = None,
         extra: dict[str, Any] | None = None,
-    ) -> None:
+    ) -> float:
+        """Record the request; returns its cost in USD (0 when the deployment has no price)."""
         latency_ms = (time.perf_counter() - self.started) * 1000
         usage = usage or Usage()
         if usage.total_tokens:
             self.state.limiter.record(self.client, usage.total_tokens)
         deployment = provider.label if provider else "-"
+        cost = provider.price.cost(usage) if provider and provider.price else 0.0
         self.state.usage.add(
             UsageEntry(
                 created=time.time(),
@@ -92,7 +95,7 @@ class Outcome:
                 completion_tokens=usage.completion_tokens,
                 estimated=usage.estimated,
                 latency_ms=round(latency_ms, 3),
-                cost_usd=provider.price.cost(usage) if provider and provider.price else 0.0,
+                cost_usd=cost,
             )
         )
         fields: dict[str, Any] = {
@@ -117,3 +120,11 @@ class Outcome:
         if extra:
             fields.update(extra)
         log.info("offline answer" if fields["offline"] else "request", extra=fields)
+        record_usage(
+            alias=self.alias,
+            deployment=deployment,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            cost=cost,
+        )
+        return cost

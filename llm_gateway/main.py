@@ -25,6 +25,7 @@ from llm_gateway.logs import configure_logging
 from llm_gateway.routers import chat, embeddings, health, models, usage
 from llm_gateway.schemas import ChatCompletionRequest, EmbeddingRequest
 from llm_gateway.state import build_state
+from tools.service_kit.telemetry import instrument_app
 
 __all__ = ["app", "create_app"]
 
@@ -140,6 +141,7 @@ def create_app() -> FastAPI:
     for module in (health, chat, embeddings, models, usage):
         app.include_router(module.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    instrument_app(app, "llm-gateway")
     return app
 
 

@@ -10,8 +10,10 @@ from agent_loop.activities import bp as activities
 from agent_loop.http_api import bp as http_api
 from agent_loop.mcp_api import bp as mcp_api
 from agent_loop.orchestration import bp as orchestration
+from agent_loop.telemetry import configure_telemetry
 from console.http_route import console_bp
 
+configure_telemetry()
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(orchestration)
 app.register_functions(activities)

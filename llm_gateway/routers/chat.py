@@ -187,7 +187,7 @@ async def create_chat_completion(request: Request, client: Client) -> Response:
     except GatewayError as exc:
         outcome.finish(status=exc.status_code, usage=None, provider=None, attempts=0, error=exc.message)
         raise
-    outcome.finish(
+    cost = outcome.finish(
         status=200,
         usage=answer.value.usage,
         provider=answer.provider,
@@ -197,5 +197,10 @@ async def create_chat_completion(request: Request, client: Client) -> Response:
     return Response(
         answer.value.body,
         media_type="application/json",
-        headers={"x-toolmesh-deployment": answer.provider.label, "x-toolmesh-attempts": str(answer.attempts)},
+        headers={
+            "x-toolmesh-deployment": answer.provider.label,
+            "x-toolmesh-attempts": str(answer.attempts),
+            # Exactly the usage log's figure, so a run's cost adds up to the log's.
+            "x-toolmesh-cost-usd": repr(cost),
+        },
     )

@@ -15,19 +15,23 @@ import logging
 import os
 import random
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import azure.durable_functions as df
+from opentelemetry.trace import SpanKind
 
 from mcp_engine import invoke_mcp, is_mcp
 from openapi_engine import ToolFunction, ToolInfo, ToolResult, invoke
 
+from . import run_trace
 from .callbacks import callback_url, withhold_signatures
 from .catalog_source import catalog_function, current_catalog_async
 from .clients import gateway_session, tool_client
 from .errors import ModelStepError
 from .model_client import chat_completion
 from .settings import get_settings
+from .timeline import activity_timing
 from .tooling import catalog_for_run
 
 __all__ = [
@@ -90,8 +94,18 @@ async def llm_step(payload: dict[str, Any]) -> dict[str, Any]:
         if payload.get(optional):
             body[optional] = payload[optional]
     headers = {"X-Toolmesh-Run-Id": payload["run_id"], "X-Toolmesh-Step": payload["step"]}
-    completion = await chat_completion(gateway_session(), settings, payload["step"], body, headers)
-    return step_answer(payload["step"], completion)
+    started = datetime.now(UTC)
+    with run_trace.span(
+        f"chat {payload['model']}",
+        run_id=payload["run_id"],
+        key=payload.get("span_key"),
+        kind=SpanKind.CLIENT,
+        attributes=run_trace.chat_attributes(payload["run_id"], payload["step"], payload["model"], body["messages"]),
+    ) as span:
+        completion = await chat_completion(gateway_session(), settings, payload["step"], body, headers)
+        answer = step_answer(payload["step"], completion)
+        run_trace.record_answer(span, answer)
+    return {**answer, "timing": activity_timing(started)}
 
 
 def step_answer(step: str, completion: dict[str, Any]) -> dict[str, Any]:
@@ -126,6 +140,7 @@ def step_answer(step: str, completion: dict[str, Any]) -> dict[str, Any]:
                 "prompt_tokens": int(usage.get("prompt_tokens") or 0),
                 "completion_tokens": int(usage.get("completion_tokens") or 0),
                 "total_tokens": int(usage.get("total_tokens") or 0),
+                "cost_usd": float(completion.get("cost_usd") or 0.0),
             },
         }
     except (KeyError, IndexError, TypeError, AttributeError, ValueError) as exc:
@@ -233,6 +248,7 @@ async def _with_retries(
             log.exception("calling %s failed unexpectedly", function.name)
             result = _unexpected_failure(exc)
         if result.ok or not result.retryable or attempt == max_attempts - 1:
+            result = dataclasses.replace(result, attempts=attempt + 1)
             break
         delay = random.uniform(0, min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2**attempt))
         log.info("retrying %s (attempt %d) after %.2fs: %s", function.name, attempt + 2, delay, result.error)
@@ -261,15 +277,43 @@ async def invoke_tool(payload: dict[str, Any]) -> dict[str, Any]:
     payload = require_input(payload)
     function = ToolFunction.from_dict(payload["function"])
     tool = ToolInfo(**payload["tool"])
-    result = await invoke_with_retries(
+    started = datetime.now(UTC)
+    result = await traced_tool_call(
         function,
         tool,
         payload["arguments"],
         run_id=payload["run_id"],
         call_id=payload["call_id"],
+        span_key=payload.get("span_key"),
         max_attempts=get_settings().tool_max_attempts,
     )
-    return {**result.to_dict(), "json": _json_body(result)}
+    return {**result.to_dict(), "json": _json_body(result), "timing": activity_timing(started)}
+
+
+async def traced_tool_call(
+    function: ToolFunction,
+    tool: ToolInfo,
+    arguments: dict[str, Any],
+    *,
+    run_id: str,
+    call_id: str,
+    span_key: str | None,
+    max_attempts: int,
+) -> ToolResult:
+    """``invoke_with_retries`` inside the run's ``execute_tool`` span, whose context the tool continues."""
+    with run_trace.span(
+        f"execute_tool {function.name}",
+        run_id=run_id,
+        key=span_key,
+        attributes=run_trace.tool_attributes(run_id, function.name, tool.name, call_id, arguments),
+    ) as span:
+        result = await invoke_with_retries(
+            function, tool, arguments, run_id=run_id, call_id=call_id, max_attempts=max_attempts
+        )
+        run_trace.record_tool_result(
+            span, ok=result.ok, status=result.status, attempts=result.attempts, error=result.error
+        )
+    return result
 
 
 def _fit_arguments(function: ToolFunction, candidates: dict[str, Any]) -> dict[str, Any]:
@@ -286,6 +330,7 @@ async def store_memory(payload: dict[str, Any]) -> dict[str, Any]:
     if found is None:
         return {"stored": False, "reason": f"no memory tool {settings.memory_tool!r} in the registry"}
     function, tool = found
+    started = datetime.now(UTC)
     arguments = _fit_arguments(
         function,
         {
@@ -296,17 +341,40 @@ async def store_memory(payload: dict[str, Any]) -> dict[str, Any]:
             "run_id": payload["run_id"],
         },
     )
-    result = await invoke_with_retries(
+    result = await traced_tool_call(
         function,
         tool,
         arguments,
         run_id=payload["run_id"],
         call_id=f"memory-{payload['task_id']}",
+        span_key=payload.get("span_key"),
         max_attempts=settings.tool_max_attempts,
     )
     if not result.ok:
         log.warning("memory store failed for run %s: %s", payload["run_id"], result.error)
-    return {"stored": result.ok, "status": result.status, "error": result.error}
+    return {
+        "stored": result.ok,
+        "status": result.status,
+        "error": result.error,
+        "function": function.name,
+        "attempts": result.attempts,
+        "timing": activity_timing(started),
+    }
+
+
+@bp.activity_trigger(input_name="payload")
+def record_run(payload: dict[str, Any]) -> dict[str, Any]:
+    """Report the run's root span once it has finished; the orchestrator itself emits nothing."""
+    payload = require_input(payload)
+    run_trace.run_span(
+        payload["run_id"],
+        started_at=payload["started_at"],
+        model=str(payload.get("model") or ""),
+        usage=payload.get("usage") or {},
+        outcome=str(payload.get("outcome") or ""),
+        stop_reason=str(payload.get("stop_reason") or ""),
+    )
+    return {"trace_id": run_trace.trace_id_hex(payload["run_id"])}
 
 
 def _note_texts(value: Any) -> list[str]:
@@ -340,8 +408,14 @@ async def recall_memory(payload: dict[str, Any]) -> list[str]:
         },
     )
     # A lookup: one attempt, since a missing memory only makes the context thinner.
-    result = await invoke_with_retries(
-        function, tool, arguments, run_id=payload["run_id"], call_id="recall", max_attempts=1
+    result = await traced_tool_call(
+        function,
+        tool,
+        arguments,
+        run_id=payload["run_id"],
+        call_id="recall",
+        span_key=payload.get("span_key"),
+        max_attempts=1,
     )
     if not result.ok:
         return []

@@ -17,6 +17,8 @@ from http.cookiejar import CookieJar, DefaultCookiePolicy
 import aiohttp
 import httpx
 
+from .telemetry import http_trace_configs
+
 __all__ = ["gateway_session", "spec_client", "tool_client"]
 
 _tool_sessions: dict[int, aiohttp.ClientSession] = {}
@@ -37,8 +39,11 @@ def _loop_session(sessions: dict[int, aiohttp.ClientSession], limit: int) -> aio
     key = id(asyncio.get_running_loop())
     session = sessions.get(key)
     if session is None or session.closed:
+        # The trace configs send the run's trace context to the gateway and the tools.
         session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=limit), cookie_jar=aiohttp.DummyCookieJar()
+            connector=aiohttp.TCPConnector(limit=limit),
+            cookie_jar=aiohttp.DummyCookieJar(),
+            trace_configs=http_trace_configs(),
         )
         sessions[key] = session
     return session

@@ -115,6 +115,16 @@ async def get_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) 
         return _control_error(exc)
 
 
+@bp.route(route="api/runs/{run_id}/timeline", methods=["GET"])
+@bp.durable_client_input(client_name="client")
+async def get_timeline(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """A run's model steps, tool calls and waits on one time axis, with the metrics built from them."""
+    try:
+        return _json(await run_control.run_timeline(client, req.route_params["run_id"]))
+    except RunControlError as exc:
+        return _control_error(exc)
+
+
 @bp.route(route="api/runs/{run_id}/approvals/{call_id}", methods=["POST"])
 @bp.durable_client_input(client_name="client")
 async def decide_approval(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:

@@ -7,7 +7,8 @@ shaping and response models cost more CPU than the call itself, and httpx's conn
 scans every connection for every request (quadratic when hundreds of model steps wait at once),
 so the call goes through aiohttp (already the Durable SDK's own HTTP client), whose connector
 hands out connections in constant time. Transient answers (408, 409, 429, 5xx, a dropped
-connection, a timeout) are retried with backoff and jitter, honouring ``Retry-After``.
+connection, a timeout) are retried with backoff and jitter, honouring ``Retry-After``. What the
+gateway charged for the step (its ``x-toolmesh-cost-usd`` header) is kept as ``cost_usd``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from multidict import CIMultiDictProxy
 from .errors import ModelStepError
 from .settings import Settings
 
-__all__ = ["RETRYABLE_STATUSES", "chat_completion"]
+__all__ = ["COST_HEADER", "RETRYABLE_STATUSES", "chat_completion"]
+
+COST_HEADER = "x-toolmesh-cost-usd"
 
 RETRYABLE_STATUSES = frozenset({408, 409, 429}) | frozenset(range(500, 600))
 RETRY_BASE_SECONDS = 0.5
@@ -38,6 +41,13 @@ def _retry_after(headers: CIMultiDictProxy[str]) -> float | None:
     except ValueError:
         return None
     return seconds if seconds is not None and 0 <= seconds <= MAX_RETRY_AFTER_SECONDS else None
+
+
+def _cost(headers: CIMultiDictProxy[str]) -> float:
+    try:
+        return max(0.0, float(headers.get(COST_HEADER) or 0.0))
+    except ValueError:
+        return 0.0
 
 
 def _message(text: str, reason: str | None) -> str:
@@ -61,10 +71,11 @@ async def chat_completion(
     for attempt in range(attempts):
         last = attempt == attempts - 1
         wait: float | None = None
+        cost = 0.0
         try:
             async with session.post(url, json=body, headers=sent, timeout=timeout, allow_redirects=False) as answer:
                 status, text, reason = answer.status, await answer.text(), answer.reason
-                wait = _retry_after(answer.headers)
+                wait, cost = _retry_after(answer.headers), _cost(answer.headers)
         except TimeoutError:
             if last:
                 waited = settings.llm_timeout_seconds
@@ -81,6 +92,7 @@ async def chat_completion(
                 raise ModelStepError(step, "the gateway's answer is not JSON") from None
             if not isinstance(data, dict):
                 raise ModelStepError(step, "the gateway's answer is not a JSON object")
+            data["cost_usd"] = cost
             return data
         if status is not None and (last or status not in RETRYABLE_STATUSES):
             raise ModelStepError(step, f"the gateway answered {status}: {_message(text, reason)}")

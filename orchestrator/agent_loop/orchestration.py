@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Generator
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,9 +20,9 @@ from azure.durable_functions.models.Task import TaskBase, TaskState
 
 from openapi_engine import Catalog, ToolFunction, validate_arguments
 
-from . import activities
+from . import activities, timeline
 from .errors import failure_message
-from .planning import add_new_tasks, apply_priority, budget_stop, one_line, parse_json_object
+from .planning import add_new_tasks, apply_priority, budget_stop, one_line, over_cost, parse_json_object
 from .progress import build_progress, build_report
 from .prompts import create_tasks_messages, execute_task_messages, prioritize_messages, summarize_messages
 from .run_request import RunRequest
@@ -98,6 +99,7 @@ class AgentRun:
         self._shown: tuple[str, Task | None] = ("planning", None)
         self._executing: Task | None = None
         self._status_stale = False
+        self._calls = 0
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -154,10 +156,15 @@ class AgentRun:
         episode scheduled the calls that follow them, so only those get the stand-in. An activity
         that ever received one would fail loudly (``activities.require_input``). ``payload`` may
         be a function, so replay does not even build an input it would replace.
+
+        Each call gets a ``span_key``: its place in the run (execution and call number), the
+        same on every replay, from which the activity derives its span id.
         """
+        self._calls += 1
         if self.context.is_replaying:
             return self.context.call_activity(function, REPLAYED_INPUT)
-        return self.context.call_activity(function, payload() if callable(payload) else payload)
+        built = payload() if callable(payload) else payload
+        return self.context.call_activity(function, {**built, "span_key": f"{self.state.execution}.{self._calls}"})
 
     def _activity(self, function: Any, payload: dict[str, Any]) -> Steps:
         return (yield from self._guarded(self._call(function, payload)))
@@ -183,7 +190,11 @@ class AgentRun:
         return self._call(activities.llm_step, payload)
 
     def _model(
-        self, step: str, messages: Callable[[], list[dict[str, Any]]], tools: list[dict[str, Any]] | None = None
+        self,
+        step: str,
+        messages: Callable[[], list[dict[str, Any]]],
+        tools: list[dict[str, Any]] | None = None,
+        task: Task | None = None,
     ) -> Steps:
         try:
             answer: dict[str, Any] = yield from self._guarded(self._model_call(step, messages, tools))
@@ -191,8 +202,39 @@ class AgentRun:
             raise
         except Exception as exc:  # the activity failed after its own retries
             raise ModelStepFailed(f"{step}: {failure_message(exc)}") from exc
-        self.state.usage.add_llm(answer.get("usage"))
+        self._count_model(step, answer, task)
         return answer
+
+    def _count_model(self, step: str, answer: dict[str, Any], task: Task | None = None) -> None:
+        """Fold a model step's usage, cost and time into the state."""
+        usage = answer.get("usage") or {}
+        self.state.usage.add_llm(usage)
+        calls = len(answer.get("tool_calls") or [])
+        self._time_activity(
+            "model",
+            step,
+            answer,
+            task_id=task.id if task else None,
+            tokens=int(usage.get("total_tokens") or 0),
+            cost_usd=float(usage.get("cost_usd") or 0.0),
+            detail=f"{calls} tool call(s)" if calls else "",
+        )
+
+    def _time_activity(self, kind: str, name: str, result: dict[str, Any], **fields: Any) -> None:
+        """Put an activity's own timing (see timeline.activity_timing) on the timeline."""
+        timing = result.get("timing") or {}
+        now = self._now_iso()
+        self.state.timeline.append(
+            timeline.entry(kind, name, start=timing.get("start", now), end=timing.get("end", now), **fields)
+        )
+
+    def _time_wait(self, kind: str, name: str, since: str, *, task: Task, call_id: str, ok: bool, detail: str) -> None:
+        """A wait for a person (or a call not made), timed by the orchestration's clock."""
+        self.state.timeline.append(
+            timeline.entry(
+                kind, name, start=since, end=self._now_iso(), ok=ok, task_id=task.id, call_id=call_id, detail=detail
+            )
+        )
 
     def _wait_for_event(self, name: str, seconds: int) -> Steps:
         """An event raced against a timer (and cancel); returns (payload, why the wait ended unanswered).
@@ -269,6 +311,18 @@ class AgentRun:
         summary = yield from self._summary(outcome, stop_reason)
         self.approvals, self.waiting = [], []
         self._status("done")
+        # Not raced against cancel: a cancel already ended the loop, and the run's record must be made.
+        yield self._call(
+            activities.record_run,
+            lambda: {
+                "run_id": self.state.run_id,
+                "started_at": self.state.started_at,
+                "model": self.request.model,
+                "usage": asdict(self.state.usage),
+                "outcome": outcome,
+                "stop_reason": stop_reason,
+            },
+        )
         return build_report(
             self.state,
             outcome=outcome,
@@ -331,7 +385,16 @@ class AgentRun:
             if create.state is TaskState.FAILED:
                 raise ModelStepFailed(f"create_tasks: {failure_message(exc)}") from exc
             raise
-        self.state.usage.add_llm(answer.get("usage"))
+        self._count_model("create_tasks", answer, task)
+        stored = store.result if isinstance(store.result, dict) else {}
+        self._time_activity(
+            "memory",
+            str(stored.get("function") or "store_memory"),
+            stored,
+            ok=bool(stored.get("stored")),
+            task_id=task.id,
+            attempts=int(stored.get("attempts") or 1),
+        )
         return self._add_created(answer)
 
     def _add_created(self, answer: dict[str, Any]) -> bool:
@@ -360,7 +423,7 @@ class AgentRun:
         done = len(self.state.done)
         pending = len(self.state.pending)
         plain = f"{outcome}: {done} task(s) done, {pending} pending; stopped because {stop_reason}."
-        if outcome in ("cancelled", "failed") or stop_reason in ("max_tokens", "deadline"):
+        if outcome in ("cancelled", "failed") or stop_reason in ("max_tokens", "max_cost", "deadline"):
             return plain  # no new model call after a cancel, a failure or a spent budget
         self._status("summarizing")
         try:
@@ -386,13 +449,16 @@ class AgentRun:
         by_name = {f.name: f for f in offered}
         calls_here = 0
         for turn in range(budgets.max_tool_calls_per_task + 1):
-            answer = yield from self._model("execute_task", lambda: messages, tools)
+            answer = yield from self._model("execute_task", lambda: messages, tools, task)
             calls = answer.get("tool_calls") or []
             if not calls:
                 task.result = str(answer.get("content") or "")
                 return
             if self.state.usage.total_tokens >= budgets.max_tokens:
                 task.result = "stopped: the token budget is spent"
+                return
+            if over_cost(self.state):
+                task.result = "stopped: the cost budget is spent"
                 return
             room = min(
                 budgets.max_tool_calls_per_task - calls_here,
@@ -448,6 +514,15 @@ class AgentRun:
             if problem is not None:
                 replies[index] = problem
                 self._record(task, call_id, call["name"], call.get("arguments") or "", False, None, problem)
+                self._time_wait(
+                    "tool",
+                    call["name"],
+                    self._now_iso(),
+                    task=task,
+                    call_id=call_id,
+                    ok=False,
+                    detail="not made: " + one_line(problem, 100),
+                )
             else:
                 assert function is not None and arguments is not None
                 runnable.append((index, call_id, function, arguments))
@@ -471,6 +546,16 @@ class AgentRun:
                 )
             )
             for (index, call_id, function, arguments), outcome in zip(runnable, outcomes, strict=True):
+                self._time_activity(
+                    "tool",
+                    function.name,
+                    outcome,
+                    ok=bool(outcome.get("ok")),
+                    task_id=task.id,
+                    call_id=call_id,
+                    attempts=int(outcome.get("attempts") or 1),
+                    detail=str(outcome.get("status") or outcome.get("error") or "")[:120],
+                )
                 reply = yield from self._finish_call(task, call_id, function, arguments, outcome)
                 replies[index] = reply
         return [r or "" for r in replies]
@@ -523,6 +608,15 @@ class AgentRun:
         self._status("waiting", task)
         payload, unanswered = yield from self._wait_for_event(callback_event(call_id), seconds)
         self.waiting.remove(entry)
+        self._time_wait(
+            "callback",
+            function.name,
+            since,
+            task=task,
+            call_id=call_id,
+            ok=unanswered is None,
+            detail="answered" if unanswered is None else unanswered,
+        )
         if unanswered is not None:
             # What the call returned, as the model may see it: the signed callback URL is left out.
             made = json.dumps(shown, ensure_ascii=False) if shown is not None else body
@@ -553,6 +647,11 @@ class AgentRun:
         self._status("waiting", task)
         decision, unanswered = yield from self._wait_for_event(approval_event(call_id), seconds)
         self.approvals.remove(entry)
+        approved = unanswered is None and isinstance(decision, dict) and decision.get("approve") is True
+        verdict = unanswered if unanswered is not None else "approved" if approved else "denied"
+        self._time_wait(
+            "approval", function.name, entry["asked_at"], task=task, call_id=call_id, ok=approved, detail=verdict
+        )
         self._status("executing", task)
         if unanswered is not None:
             return f"error: no one approved the call to {function.name} ({unanswered}); it was not made"

@@ -19,6 +19,7 @@ __all__ = [
     "budget_stop",
     "normalize_task",
     "one_line",
+    "over_cost",
     "parse_json_object",
 ]
 
@@ -100,4 +101,12 @@ def budget_stop(state: RunState, now: datetime) -> str | None:
         return "max_tool_calls"
     if state.usage.total_tokens >= budgets["max_tokens"]:
         return "max_tokens"
+    if over_cost(state):
+        return "max_cost"
     return None
+
+
+def over_cost(state: RunState) -> bool:
+    """Whether the run has spent its ``max_cost`` (never, when it has none)."""
+    limit = state.request["budgets"].get("max_cost")
+    return limit is not None and state.usage.cost_usd >= limit

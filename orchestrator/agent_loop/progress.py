@@ -11,7 +11,9 @@ from dataclasses import asdict
 from typing import Any
 
 from .planning import one_line
+from .run_trace import trace_id_hex
 from .state import RunState, Task
+from .timeline import run_metrics
 
 __all__ = ["MAX_STATUS_CHARS", "build_progress", "build_report"]
 
@@ -85,6 +87,14 @@ def build_report(
         ],
         "pending": [{"id": t.id, "task": t.task} for t in state.pending],
         "usage": asdict(state.usage),
+        "trace_id": trace_id_hex(state.run_id),
+        "metrics": run_metrics(
+            state.timeline,
+            ((c.function, c.ok) for t in state.done for c in t.tool_calls),
+            started_at=state.started_at,
+            finished_at=finished_at,
+        ),
+        "timeline": state.timeline,
         "events": state.events,
         "executions": state.execution + 1,
         "summary": summary,

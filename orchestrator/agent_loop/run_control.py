@@ -15,6 +15,7 @@ import azure.durable_functions as df
 from .errors import failure_message
 from .orchestration import CANCEL_EVENT, ORCHESTRATOR_NAME, approval_event
 from .run_request import RunRequestError, parse_run_request
+from .run_trace import trace_id_hex
 
 __all__ = [
     "FINISHED",
@@ -24,6 +25,7 @@ __all__ = [
     "find_run",
     "list_runs",
     "pending_entry",
+    "run_timeline",
     "run_view",
     "start_run",
     "status_view",
@@ -43,15 +45,28 @@ class RunControlError(Exception):
         self.field = field
 
 
-def status_view(status: df.models.DurableOrchestrationStatus) -> dict[str, Any]:
-    """A run as callers see it: status, objective, times, live progress and, once finished, its report."""
+def _run_input(status: df.models.DurableOrchestrationStatus) -> dict[str, Any]:
+    """The run's input: its request, or (after a continue-as-new) the state it carried."""
     payload = status.input_
     if isinstance(payload, str):
         try:
             payload = json.loads(payload)
         except ValueError:
             payload = {}
-    request = payload.get("state", {}).get("request", payload) if isinstance(payload, dict) else {}
+    return payload if isinstance(payload, dict) else {}
+
+
+def _cost(progress: dict[str, Any], output: Any) -> float:
+    """The run's cost so far: the report's once finished, else the live progress's."""
+    source: dict[str, Any] = output if isinstance(output, dict) else progress
+    usage = source.get("usage")
+    return round(float(usage.get("cost_usd") or 0.0), 6) if isinstance(usage, dict) else 0.0
+
+
+def status_view(status: df.models.DurableOrchestrationStatus) -> dict[str, Any]:
+    """A run as callers see it: status, objective, times, live progress and, once finished, its report."""
+    payload = _run_input(status)
+    request = payload.get("state", {}).get("request", payload)
     progress = status.custom_status if isinstance(status.custom_status, dict) else {}
     objective = request.get("objective") if isinstance(request, dict) else None
     output = status.output if status.runtime_status and status.runtime_status.value in FINISHED else None
@@ -65,6 +80,8 @@ def status_view(status: df.models.DurableOrchestrationStatus) -> dict[str, Any]:
         "updated": status.last_updated_time.isoformat() if status.last_updated_time else None,
         "progress": status.custom_status,
         "output": output,
+        "trace_id": trace_id_hex(status.instance_id),
+        "cost_usd": _cost(progress, output),
     }
 
 
@@ -118,7 +135,34 @@ async def list_runs(client: df.DurableOrchestrationClient, wanted: set[str], lim
         if s.name == ORCHESTRATOR_NAME and (not wanted or (s.runtime_status and s.runtime_status.value in wanted))
     ]
     runs.sort(key=lambda r: r["created"] or "", reverse=True)
-    return [{k: r[k] for k in ("id", "status", "objective", "created", "updated")} for r in runs[:limit]]
+    shown = ("id", "status", "objective", "created", "updated", "cost_usd")
+    return [{k: r[k] for k in shown} for r in runs[:limit]]
+
+
+async def run_timeline(client: df.DurableOrchestrationClient, run_id: str) -> dict[str, Any]:
+    """The run's timeline and metrics: a finished run's from its report; a running one's are those it
+    carried past its last continue-as-new (``complete`` is false until it finishes)."""
+    status = await _existing(client, run_id)
+    view = status_view(status)
+    report = view["output"] if isinstance(view["output"], dict) else None
+    if report is not None and isinstance(report.get("timeline"), list):
+        entries, metrics = report["timeline"], report.get("metrics")
+        started, finished = report.get("started_at"), report.get("finished_at")
+    else:
+        state = _run_input(status).get("state")
+        entries = state.get("timeline", []) if isinstance(state, dict) else []
+        metrics, finished = None, None
+        started = state.get("started_at") if isinstance(state, dict) else view["created"]
+    return {
+        "id": view["id"],
+        "status": view["status"],
+        "trace_id": view["trace_id"],
+        "started_at": started,
+        "finished_at": finished,
+        "complete": report is not None,
+        "entries": entries,
+        "metrics": metrics,
+    }
 
 
 async def decide_approval(

@@ -25,6 +25,8 @@ class Budgets(_Strict):
     max_tokens: int = Field(default=200_000, ge=1000, le=5_000_000)
     deadline_seconds: int = Field(default=86_400, ge=10, le=2_592_000)
     """Wall-clock limit from the run's start; waits for people count too."""
+    max_cost: float | None = Field(default=None, gt=0, le=100_000)
+    """USD the run's model steps may cost, at the gateway's prices; none: no limit."""
 
 
 class RunOptions(_Strict):

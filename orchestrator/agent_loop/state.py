@@ -53,6 +53,8 @@ class Usage:
     completion_tokens: int = 0
     total_tokens: int = 0
     tool_calls: int = 0
+    cost_usd: float = 0.0
+    """What the gateway charged for the run's model steps, at its per-deployment prices (USD)."""
 
     def add_llm(self, usage: dict[str, Any] | None) -> None:
         self.llm_calls += 1
@@ -60,6 +62,7 @@ class Usage:
         self.prompt_tokens += int(usage.get("prompt_tokens") or 0)
         self.completion_tokens += int(usage.get("completion_tokens") or 0)
         self.total_tokens += int(usage.get("total_tokens") or 0)
+        self.cost_usd += float(usage.get("cost_usd") or 0.0)
 
 
 @dataclass(kw_only=True)
@@ -77,6 +80,8 @@ class RunState:
     usage: Usage = field(default_factory=Usage)
     events: list[str] = field(default_factory=list)
     """Notable decisions (a prioritizer answer rejected, a budget reached), for the report."""
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+    """Model steps, tool calls and waits with their times (see agent_loop.timeline)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -94,6 +99,7 @@ class RunState:
             done=[Task.from_dict(t) for t in data.get("done", [])],
             usage=Usage(**data.get("usage", {})),
             events=list(data.get("events", [])),
+            timeline=list(data.get("timeline", [])),
         )
 
     def add_task(self, text: str) -> Task:

@@ -75,7 +75,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The app's tracing (agent_loop.telemetry) puts the current trace and span ids on each record.
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        logging.Formatter(
+            "%(asctime)s %(levelname)s %(name)s [trace=%(otelTraceID)s span=%(otelSpanID)s]: %(message)s",
+            defaults={"otelTraceID": "0", "otelSpanID": "0"},
+        )
+    )
+    logging.basicConfig(level=args.log_level.upper(), handlers=[handler])
     try:
         settings = get_settings()
     except ValidationError as exc:

@@ -208,6 +208,8 @@ class ToolResult:
     truncated: bool = False
     error: str | None = None
     retryable: bool = False
+    attempts: int = 1
+    """Requests made for this call, retries included."""
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

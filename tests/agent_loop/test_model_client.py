@@ -163,7 +163,7 @@ def test_tool_calls_without_arguments_get_an_empty_object() -> None:
     }
     answer = step_answer("execute_task", completion)
     assert answer["tool_calls"] == [{"id": "c1", "name": "add", "arguments": "{}"}]
-    assert answer["usage"] == {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+    assert answer["usage"] == {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0, "cost_usd": 0.0}
 
 
 def test_arguments_as_an_object_and_content_as_parts_are_normalised() -> None:

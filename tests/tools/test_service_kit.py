@@ -84,6 +84,21 @@ _DISTRIBUTIONS = {
     "uvicorn": "uvicorn",
     "mcp": "mcp",
 }
+# Namespace packages: the longest matching module prefix names the distribution.
+_NAMESPACED = {
+    "opentelemetry": "opentelemetry-api",
+    "opentelemetry.sdk": "opentelemetry-sdk",
+    "opentelemetry.semconv": "opentelemetry-semantic-conventions",
+    "opentelemetry.exporter.otlp.proto.http": "opentelemetry-exporter-otlp-proto-http",
+    "opentelemetry.instrumentation.fastapi": "opentelemetry-instrumentation-fastapi",
+    "opentelemetry.instrumentation.logging": "opentelemetry-instrumentation-logging",
+    "azure.monitor.opentelemetry.exporter": "azure-monitor-opentelemetry-exporter",
+}
+
+
+def _distribution(module: str) -> str | None:
+    prefixes = [p for p in _NAMESPACED if module == p or module.startswith(p + ".")]
+    return _NAMESPACED[max(prefixes, key=len)] if prefixes else _DISTRIBUTIONS.get(module.split(".")[0])
 
 
 @pytest.mark.parametrize("name", SERVICES)
@@ -111,5 +126,6 @@ def test_requirements_cover_every_third_party_import(name: str) -> None:
                 top = module.split(".")[0]
                 if top in sys.stdlib_module_names or top == "tools" or top == "__future__":
                     continue
-                assert top in _DISTRIBUTIONS, f"{path} imports {top}, unknown to this test"
-                assert _DISTRIBUTIONS[top] in pinned, f"{path} imports {top} but requirements.txt lacks it"
+                distribution = _distribution(module)
+                assert distribution is not None, f"{path} imports {module}, unknown to this test"
+                assert distribution in pinned, f"{path} imports {module} but requirements.txt lacks {distribution}"

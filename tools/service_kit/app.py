@@ -29,6 +29,7 @@ from .idempotency import IdempotencyMiddleware, IdempotencyStore
 from .logs import configure_logging, service_logger
 from .middleware import AccessLogMiddleware, BodySizeLimitMiddleware
 from .settings import ServiceSettings
+from .telemetry import instrument_app
 
 __all__ = [
     "GC_THRESHOLDS",
@@ -112,6 +113,7 @@ def install(app: FastAPI, settings: ServiceSettings) -> None:
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(AccessLogMiddleware, logger=service_logger(settings.service))
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    instrument_app(app, settings.service)
 
 
 @asynccontextmanager
