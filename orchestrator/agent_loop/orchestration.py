@@ -311,18 +311,7 @@ class AgentRun:
         summary = yield from self._summary(outcome, stop_reason)
         self.approvals, self.waiting = [], []
         self._status("done")
-        # Not raced against cancel: a cancel already ended the loop, and the run's record must be made.
-        yield self._call(
-            activities.record_run,
-            lambda: {
-                "run_id": self.state.run_id,
-                "started_at": self.state.started_at,
-                "model": self.request.model,
-                "usage": asdict(self.state.usage),
-                "outcome": outcome,
-                "stop_reason": stop_reason,
-            },
-        )
+        yield from self._record_run(outcome, stop_reason)
         return build_report(
             self.state,
             outcome=outcome,
@@ -337,6 +326,21 @@ class AgentRun:
         task = self._executing
         if task is not None and task not in self.state.done and task not in self.state.pending:
             self.state.pending.insert(0, task)
+
+    def _record_run(self, outcome: str, stop_reason: str) -> Steps:
+        """Have an activity report the run's root span; telemetry never fails or holds up the run."""
+        payload = {
+            "run_id": self.state.run_id,
+            "started_at": self.state.started_at,
+            "model": self.request.model,
+            "usage": asdict(self.state.usage),
+            "outcome": outcome,
+            "stop_reason": stop_reason,
+        }
+        try:
+            yield from self._activity(activities.record_run, payload)
+        except Exception:  # noqa: BLE001 - a second cancel, or the record failed: the report matters more
+            return
 
     def _first_tasks(self) -> Steps:
         if self.request.initial_tasks:

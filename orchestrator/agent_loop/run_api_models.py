@@ -15,6 +15,7 @@ __all__ = [
     "ApprovalAccepted",
     "ApprovalDecision",
     "ApprovalView",
+    "CallOutcomes",
     "CallbackAccepted",
     "CancelAccepted",
     "CatalogFunctionView",
@@ -31,8 +32,12 @@ __all__ = [
     "ReportToolCall",
     "RunLinks",
     "RunStatusView",
+    "RunMetrics",
     "RunSummary",
     "TaskView",
+    "TimeSplit",
+    "TimelineEntry",
+    "TimelineView",
     "ToolCallView",
     "UsageView",
     "WaitingView",
@@ -78,6 +83,8 @@ class RunSummary(_Response):
     objective: str | None
     created: str | None
     updated: str | None
+    cost_usd: float = 0.0
+    """What the run's model steps have cost so far, at the gateway's prices."""
 
 
 class TaskView(_Response):
@@ -127,6 +134,7 @@ class UsageView(_Response):
     completion_tokens: int
     total_tokens: int
     tool_calls: int
+    cost_usd: float = 0.0
 
 
 class ProgressView(_Response):
@@ -145,6 +153,46 @@ class ProgressView(_Response):
     approvals: list[ApprovalView]
     waiting: list[WaitingView]
     usage: UsageView
+
+
+class TimelineEntry(_Response):
+    """One bar of the run's timeline: a model step, a tool call or a memory call, or a wait for a person."""
+
+    kind: Literal["model", "tool", "memory", "approval", "callback"]
+    name: str
+    """The step (create_tasks, execute_task, ...) or the function called or waited on."""
+    task_id: int | None
+    call_id: str | None
+    start: str
+    end: str
+    ok: bool
+    attempts: int
+    tokens: int
+    cost_usd: float
+    detail: str
+
+
+class TimeSplit(_Response):
+    """Seconds of the run in the model, in tools, waiting for people and in orchestration (the rest)."""
+
+    total: float
+    people: float
+    model: float
+    tools: float
+    orchestration: float
+
+
+class CallOutcomes(_Response):
+    ok: int
+    failed: int
+
+
+class RunMetrics(_Response):
+    model_steps: int
+    tool_calls: dict[str, CallOutcomes]
+    """By function."""
+    retries: int
+    seconds: TimeSplit
 
 
 class ReportToolCall(_Response):
@@ -176,6 +224,9 @@ class Report(_Response):
     model: str
     started_at: str
     finished_at: str
+    trace_id: str | None = None
+    metrics: RunMetrics | None = None
+    timeline: list[TimelineEntry] = Field(default_factory=list)
 
 
 class RunStatusView(RunSummary):
@@ -183,6 +234,22 @@ class RunStatusView(RunSummary):
 
     progress: ProgressView | None
     output: Report | str | None
+    trace_id: str
+    """The run's OpenTelemetry trace id (32 hex digits), derived from the run id."""
+
+
+class TimelineView(_Response):
+    """``GET /api/runs/{id}/timeline``: a finished run's from its report (``complete``), a running
+    one's as carried past its last continue-as-new."""
+
+    id: str
+    status: RunStatusName | None
+    trace_id: str
+    started_at: str | None
+    finished_at: str | None
+    complete: bool
+    entries: list[TimelineEntry]
+    metrics: RunMetrics | None
 
 
 class ApprovalDecision(_Request):

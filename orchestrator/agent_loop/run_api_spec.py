@@ -30,6 +30,7 @@ _MODELS: tuple[type[BaseModel], ...] = (
     m.RunLinks,
     m.RunSummary,
     m.RunStatusView,
+    m.TimelineView,
     m.ApprovalDecision,
     m.ApprovalAccepted,
     m.CancelAccepted,
@@ -118,6 +119,14 @@ def _paths() -> dict[str, Any]:
                 "summary": "A run's status, live progress and, once finished, its report",
                 "parameters": [_RUN_ID],
                 "responses": _responses(200, m.RunStatusView, "The run."),
+            }
+        },
+        "/api/runs/{run_id}/timeline": {
+            "get": {
+                "operationId": "getRunTimeline",
+                "summary": "A run's model steps, tool calls and waits on one time axis, and its metrics",
+                "parameters": [_RUN_ID],
+                "responses": _responses(200, m.TimelineView, "The run's timeline."),
             }
         },
         "/api/runs/{run_id}/approvals/{call_id}": {

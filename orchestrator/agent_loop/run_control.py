@@ -85,10 +85,18 @@ def status_view(status: df.models.DurableOrchestrationStatus) -> dict[str, Any]:
     }
 
 
+def _possible_id(run_id: str) -> bool:
+    """Whether ``run_id`` can name an instance at all: Durable ids hold no ``/ \\ # ?`` and no control
+    characters, and the client puts the id into a URL as it is (a ``#`` there would ask for the list)."""
+    return bool(run_id) and not any(c in "/\\#?" or not c.isprintable() for c in run_id)
+
+
 async def find_run(
     client: df.DurableOrchestrationClient, run_id: str
 ) -> df.models.DurableOrchestrationStatus | None:
     """The run's status, or None when there is no agent run with that id."""
+    if not _possible_id(run_id):
+        return None
     status = await client.get_status(run_id, show_input=True)
     if not status or not status.instance_id or status.name != ORCHESTRATOR_NAME:
         return None
