@@ -21,7 +21,7 @@ from typing import Any
 import azure.durable_functions as df
 from opentelemetry.trace import SpanKind
 
-from mcp_engine import invoke_mcp, is_mcp
+from mcp_engine import McpAnswers, invoke_mcp, is_mcp
 from openapi_engine import ToolFunction, ToolInfo, ToolResult, invoke
 
 from . import run_trace
@@ -181,8 +181,12 @@ async def invoke_with_retries(
     run_id: str,
     call_id: str,
     max_attempts: int,
+    answers: McpAnswers | None = None,
 ) -> ToolResult:
-    """Call a tool, retrying timeouts, 429 and 5xx with exponential backoff and full jitter."""
+    """Call a tool, retrying timeouts, 429 and 5xx with exponential backoff and full jitter.
+
+    ``answers`` carries people's answers to the questions an MCP tool asked during this call.
+    """
     settings = get_settings()
     secrets = tool_settings(tool)
     key = None if function.method.upper() in SAFE_METHODS else idempotency_key(run_id, call_id)
@@ -198,6 +202,7 @@ async def invoke_with_retries(
                 timeout_seconds=float(tool.timeout_seconds),
                 idempotency_key=key,
                 run_id=run_id,
+                answers=answers,
             ),
         )
     hook = None
@@ -286,6 +291,7 @@ async def invoke_tool(payload: dict[str, Any]) -> dict[str, Any]:
         call_id=payload["call_id"],
         span_key=payload.get("span_key"),
         max_attempts=get_settings().tool_max_attempts,
+        answers=McpAnswers.from_payload(payload),
     )
     return {**result.to_dict(), "json": _json_body(result), "timing": activity_timing(started)}
 
@@ -299,6 +305,7 @@ async def traced_tool_call(
     call_id: str,
     span_key: str | None,
     max_attempts: int,
+    answers: McpAnswers | None = None,
 ) -> ToolResult:
     """``invoke_with_retries`` inside the run's ``execute_tool`` span, whose context the tool continues."""
     with run_trace.span(
@@ -308,7 +315,7 @@ async def traced_tool_call(
         attributes=run_trace.tool_attributes(run_id, function.name, tool.name, call_id, arguments),
     ) as span:
         result = await invoke_with_retries(
-            function, tool, arguments, run_id=run_id, call_id=call_id, max_attempts=max_attempts
+            function, tool, arguments, run_id=run_id, call_id=call_id, max_attempts=max_attempts, answers=answers
         )
         run_trace.record_tool_result(
             span, ok=result.ok, status=result.status, attempts=result.attempts, error=result.error

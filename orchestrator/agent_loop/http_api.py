@@ -137,7 +137,9 @@ async def decide_approval(req: func.HttpRequest, client: df.DurableOrchestration
     if not isinstance(body, dict):
         return _error(400, "approve: a boolean is required", "approve")
     try:
-        await run_control.decide_approval(client, run_id, call_id, body.get("approve"), body.get("comment", ""))
+        await run_control.decide_approval(
+            client, run_id, call_id, body.get("approve"), body.get("comment", ""), body.get("input")
+        )
     except RunControlError as exc:
         return _control_error(exc)
     return _json({"id": run_id, "call_id": call_id, "approve": body["approve"]}, 202)

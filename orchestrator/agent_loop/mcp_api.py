@@ -74,6 +74,11 @@ class Decision(RunId):
     call_id: str = Field(min_length=1, max_length=200, description="The pending call's id (progress.approvals).")
     approve: bool = Field(description="true runs the call; false denies it and tells the agent why.")
     comment: str = Field(default="", max_length=2000, description="Why, for the record and the agent.")
+    input: dict[str, dict[str, Any]] | None = Field(
+        default=None,
+        description="For a call that asked questions (kind input): the answers by question key, each an object "
+        "with the fields the question's schema asks for.",
+    )
 
 
 class ApprovalAnswer(BaseModel):
@@ -120,7 +125,9 @@ async def _list(_: ServerRequestContext[Any], args: BaseModel, __: CallToolReque
 
 async def _decide(_: ServerRequestContext[Any], args: BaseModel, __: CallToolRequestParams) -> Any:
     assert isinstance(args, Decision)
-    await run_control.decide_approval(_client.get(), args.run_id, args.call_id, args.approve, args.comment)
+    await run_control.decide_approval(
+        _client.get(), args.run_id, args.call_id, args.approve, args.comment, args.input
+    )
     return {"id": args.run_id, "call_id": args.call_id, "approve": args.approve}
 
 
@@ -135,30 +142,62 @@ def _can_ask(ctx: ServerRequestContext[Any]) -> bool:
     return bool(capabilities and capabilities.elicitation)
 
 
-def _question(entry: dict[str, Any]) -> ElicitRequest:
+QUESTION_SEPARATOR = "/"
+"""Joins a waiting call's id and one of its questions' keys in an input request's key."""
+
+
+def _questions(entry: dict[str, Any]) -> dict[str, ElicitRequest]:
+    """What to ask the client's user about one waiting call, by input request key."""
+    call_id = str(entry["call_id"])
+    if entry.get("kind") == "input":  # the tool itself asked: pass its questions on as they are
+        return {
+            f"{call_id}{QUESTION_SEPARATOR}{key}": ElicitRequest(
+                params=ElicitRequestFormParams(
+                    message=f"{entry.get('function')} asks: {question.get('message')}",
+                    requested_schema=question.get("schema") or {"type": "object", "properties": {}},
+                )
+            )
+            for key, question in (entry.get("questions") or {}).items()
+            if isinstance(question, dict)
+        }
     arguments = json.dumps(entry.get("arguments"), ensure_ascii=False)[:1500]
-    return ElicitRequest(
-        params=ElicitRequestFormParams(
-            message=f"The run wants to call {entry.get('function')} ({entry.get('tool')}) with {arguments}. Approve?",
-            requested_schema=ApprovalAnswer.model_json_schema(),
+    message = f"The run wants to call {entry.get('function')} ({entry.get('tool')}) with {arguments}. Approve?"
+    return {
+        call_id: ElicitRequest(
+            params=ElicitRequestFormParams(message=message, requested_schema=ApprovalAnswer.model_json_schema())
         )
-    )
+    }
+
+
+def _decisions(params: CallToolRequestParams) -> dict[str, tuple[bool, str, dict[str, Any] | None]]:
+    """The user's answers as decisions by call id: (approve, comment, answers to a tool's questions)."""
+    decisions: dict[str, tuple[bool, str, dict[str, Any] | None]] = {}
+    for key, response in (params.input_responses or {}).items():
+        if not isinstance(response, ElicitResult) or response.action == "cancel":
+            continue  # a cancel leaves the call waiting
+        call_id, _, question = key.partition(QUESTION_SEPARATOR)
+        if question:
+            approve, comment, answers = decisions.get(call_id, (True, "", {}))
+            accepted = response.action == "accept"
+            content = dict(response.content or {}) if accepted else {}
+            decisions[call_id] = (approve and accepted, comment, {**(answers or {}), question: content})
+            continue
+        if response.action == "decline":
+            decisions[call_id] = (False, "declined", None)
+            continue
+        try:
+            answer = ApprovalAnswer.model_validate(response.content or {})
+        except ValidationError:
+            continue
+        decisions[call_id] = (answer.approve, answer.comment, None)
+    return decisions
 
 
 async def _apply_answers(run_id: str, params: CallToolRequestParams) -> None:
-    """Pass a person's answers to the questions ``get_run`` asked on as decisions; a cancel leaves the call pending."""
-    for call_id, response in (params.input_responses or {}).items():
-        if not isinstance(response, ElicitResult) or response.action == "cancel":
-            continue
-        if response.action == "decline":
-            answer = ApprovalAnswer(approve=False, comment="declined")
-        else:
-            try:
-                answer = ApprovalAnswer.model_validate(response.content or {})
-            except ValidationError:
-                continue
+    """Pass the user's answers to the questions ``get_run`` asked on as decisions."""
+    for call_id, (approve, comment, answers) in _decisions(params).items():
         try:
-            await run_control.decide_approval(_client.get(), run_id, call_id, answer.approve, answer.comment)
+            await run_control.decide_approval(_client.get(), run_id, call_id, approve, comment, answers)
         except RunControlError:
             continue  # decided meanwhile by someone else, or the run moved on
 
@@ -172,7 +211,7 @@ async def _get(ctx: ServerRequestContext[Any], args: BaseModel, params: CallTool
     pending = (view.get("progress") or {}).get("approvals") or []
     if pending and _can_ask(ctx):
         return InputRequiredResult(
-            input_requests={str(entry["call_id"]): _question(entry) for entry in pending},
+            input_requests={key: ask for entry in pending for key, ask in _questions(entry).items()},
             request_state=args.run_id,
         )
     return view

@@ -33,6 +33,8 @@ __all__ = ["CANCEL_EVENT", "ORCHESTRATOR_NAME", "approval_event", "bp", "callbac
 
 ORCHESTRATOR_NAME = "agent_run"
 CANCEL_EVENT = "cancel"
+MAX_INPUT_ROUNDS = 5
+"""Rounds of questions one tool call may ask the run's people before it is ended."""
 REPLAYED_INPUT = activities.REPLAYED_INPUT
 
 bp = df.Blueprint()
@@ -535,16 +537,7 @@ class AgentRun:
             outcomes = yield from self._guarded(
                 self.context.task_all(
                     [
-                        self._call(
-                            activities.invoke_tool,
-                            {
-                                "run_id": self.state.run_id,
-                                "call_id": call_id,
-                                "function": self.function_json[function.name],
-                                "tool": self.tool_json[function.tool],
-                                "arguments": arguments,
-                            },
-                        )
+                        self._call(activities.invoke_tool, self._tool_call(call_id, function, arguments))
                         for _, call_id, function, arguments in runnable
                     ]
                 )
@@ -563,6 +556,16 @@ class AgentRun:
                 reply = yield from self._finish_call(task, call_id, function, arguments, outcome)
                 replies[index] = reply
         return [r or "" for r in replies]
+
+    def _tool_call(self, call_id: str, function: ToolFunction, arguments: dict[str, Any]) -> dict[str, Any]:
+        """The invoke_tool activity's input: the function and its tool as the run's catalog has them."""
+        return {
+            "run_id": self.state.run_id,
+            "call_id": call_id,
+            "function": self.function_json[function.name],
+            "tool": self.tool_json[function.tool],
+            "arguments": arguments,
+        }
 
     def _record(
         self, task: Task, call_id: str, name: str, arguments: str, ok: bool, status: int | None, summary: str
@@ -587,6 +590,8 @@ class AgentRun:
         arguments: dict[str, Any],
         outcome: dict[str, Any],
     ) -> Steps:
+        if outcome.get("input_required"):
+            outcome = yield from self._answer_input(task, call_id, function, arguments, outcome)
         args_text = json.dumps(arguments, ensure_ascii=False)
         body = str(outcome.get("body") or "")
         if not outcome.get("ok"):
@@ -634,38 +639,91 @@ class AgentRun:
         self._record(task, call_id, function.name, args_text, True, outcome.get("status"), reply)
         return reply
 
-    def _ask_approval(self, task: Task, call_id: str, function: ToolFunction, arguments: dict[str, Any]) -> Steps:
-        """Pause for a person's decision; None when approved, else the reason for the model."""
+    def _wait_for_person(self, task: Task, entry: dict[str, Any]) -> Steps:
+        """Show ``entry`` among the calls waiting for a person and wait for the decision on it.
+
+        Returns (decision, unanswered): the event's payload as a dict, and why the wait ended
+        without an answer (None when one came).
+        """
         seconds = self.request.options.approval_timeout_seconds
         entry = {
+            **entry,
+            "asked_at": self._now_iso(),
+            "expires_at": (self.context.current_utc_datetime + timedelta(seconds=seconds)).isoformat(),
+        }
+        self.approvals.append(entry)
+        self._status("waiting", task)
+        decision, unanswered = yield from self._wait_for_event(approval_event(entry["call_id"]), seconds)
+        self.approvals.remove(entry)
+        decision = decision if isinstance(decision, dict) else {}
+        approved = unanswered is None and decision.get("approve") is True
+        verdict = unanswered if unanswered is not None else "approved" if approved else "denied"
+        self._time_wait(
+            "approval", entry["function"], entry["asked_at"], task=task, call_id=entry["call_id"], ok=approved,
+            detail=verdict,
+        )  # fmt: skip
+        self._status("executing", task)
+        return decision, unanswered
+
+    def _approval_entry(self, call_id: str, function: ToolFunction, arguments: dict[str, Any]) -> dict[str, Any]:
+        return {
             "call_id": call_id,
             "tool": function.tool,
             "function": function.name,
             "method": function.method,
             "path": function.path,
             "arguments": arguments,
-            "asked_at": self._now_iso(),
-            "expires_at": (self.context.current_utc_datetime + timedelta(seconds=seconds)).isoformat(),
         }
-        self.approvals.append(entry)
-        self._status("waiting", task)
-        decision, unanswered = yield from self._wait_for_event(approval_event(call_id), seconds)
-        self.approvals.remove(entry)
-        approved = unanswered is None and isinstance(decision, dict) and decision.get("approve") is True
-        verdict = unanswered if unanswered is not None else "approved" if approved else "denied"
-        self._time_wait(
-            "approval", function.name, entry["asked_at"], task=task, call_id=call_id, ok=approved, detail=verdict
-        )
-        self._status("executing", task)
+
+    def _ask_approval(self, task: Task, call_id: str, function: ToolFunction, arguments: dict[str, Any]) -> Steps:
+        """Pause for a person's decision; None when approved, else the reason for the model."""
+        entry = self._approval_entry(call_id, function, arguments)
+        decision, unanswered = yield from self._wait_for_person(task, entry)
         if unanswered is not None:
             return f"error: no one approved the call to {function.name} ({unanswered}); it was not made"
-        decision = decision if isinstance(decision, dict) else {}
         comment = str(decision.get("comment") or "").strip()
         if decision.get("approve") is True:
             self.state.events.append(f"call {call_id} to {function.name} approved")
             return None
         self.state.events.append(f"call {call_id} to {function.name} denied")
         return f"error: a person denied the call to {function.name}" + (f": {comment}" if comment else "")
+
+    def _answer_input(
+        self, task: Task, call_id: str, function: ToolFunction, arguments: dict[str, Any], outcome: dict[str, Any]
+    ) -> Steps:
+        """A tool asked for input during its call (MCP elicitation): ask the run's people, send their answers.
+
+        Each round is shown like an approval (kind ``input``, with the questions); approving answers
+        them with the decision's ``input``, denying declines them. Returns the call's final outcome.
+        """
+        for round_number in range(1, MAX_INPUT_ROUNDS + 1):
+            needed = outcome.get("input_required")
+            if not isinstance(needed, dict):
+                return outcome
+            entry = self._approval_entry(f"{call_id}-input{round_number}", function, arguments)
+            entry.update(kind="input", questions=needed.get("questions") or {})
+            decision, unanswered = yield from self._wait_for_person(task, entry)
+            if unanswered is not None:
+                error = f"no one answered {function.name}'s questions ({unanswered}); the call ended"
+                return {"ok": False, "error": error}
+            answers = decision.get("input") if isinstance(decision.get("input"), dict) else {}
+            responses = {
+                key: {"action": "accept", "content": answers.get(key) or {}}
+                if decision.get("approve") is True
+                else {"action": "decline"}
+                for key in entry["questions"]
+            }
+            self.state.events.append(f"call {call_id} to {function.name}: input round {round_number} answered")
+            payload = self._tool_call(call_id, function, arguments)
+            payload.update(input_responses=responses, request_state=needed.get("state"))
+            outcome = yield from self._activity(activities.invoke_tool, payload)
+            self._time_activity(
+                "tool", function.name, outcome, ok=bool(outcome.get("ok")), task_id=task.id, call_id=call_id,
+                attempts=int(outcome.get("attempts") or 1), detail=f"after input round {round_number}",
+            )  # fmt: skip
+        if outcome.get("input_required"):
+            return {"ok": False, "error": f"{function.name} kept asking for input; the call ended"}
+        return outcome
 
 
 @bp.orchestration_trigger(context_name="context")

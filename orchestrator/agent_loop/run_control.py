@@ -33,6 +33,7 @@ __all__ = [
 
 FINISHED = {"Completed", "Failed", "Terminated", "Canceled"}
 MAX_COMMENT_CHARS = 2000
+MAX_ANSWER_CHARS = 20_000
 
 
 class RunControlError(Exception):
@@ -174,19 +175,38 @@ async def run_timeline(client: df.DurableOrchestrationClient, run_id: str) -> di
 
 
 async def decide_approval(
-    client: df.DurableOrchestrationClient, run_id: str, call_id: str, approve: Any, comment: Any = ""
+    client: df.DurableOrchestrationClient,
+    run_id: str,
+    call_id: str,
+    approve: Any,
+    comment: Any = "",
+    answers: Any = None,
 ) -> None:
-    """Approve or deny a call the run is waiting on."""
+    """Approve or deny a call the run is waiting on.
+
+    ``answers`` answers the questions of a call that asked for input (an entry of kind ``input``):
+    by question key, an object with the fields its schema asks for.
+    """
     if not isinstance(approve, bool):
         raise RunControlError(400, "approve: a boolean is required", "approve")
     if not isinstance(comment, str) or len(comment) > MAX_COMMENT_CHARS:
         raise RunControlError(400, f"comment: a string of at most {MAX_COMMENT_CHARS} characters", "comment")
+    if answers is not None and not (
+        isinstance(answers, dict)
+        and all(isinstance(v, dict) for v in answers.values())
+        and len(json.dumps(answers)) <= MAX_ANSWER_CHARS
+    ):
+        message = f"input: an object of answers by question key (each an object), at most {MAX_ANSWER_CHARS} characters"
+        raise RunControlError(400, message, "input")
     status = await _existing(client, run_id)
     if status.runtime_status and status.runtime_status.value in FINISHED:
         raise RunControlError(409, f"run {run_id} has already finished")
     if pending_entry(status, "approvals", call_id) is None:
         raise RunControlError(404, f"run {run_id} is not waiting for approval of call {call_id!r}")
-    await client.raise_event(run_id, approval_event(call_id), {"approve": approve, "comment": comment})
+    decision: dict[str, Any] = {"approve": approve, "comment": comment}
+    if answers is not None:
+        decision["input"] = answers
+    await client.raise_event(run_id, approval_event(call_id), decision)
 
 
 async def cancel_run(client: df.DurableOrchestrationClient, run_id: str) -> None:

@@ -7,7 +7,7 @@ same as for OpenAPI operations.
 """
 
 from .conversion import MCP_METHOD, convert_tools, is_mcp
-from .invoke import invoke_mcp, tool_result
+from .invoke import McpAnswers, invoke_mcp, tool_result
 from .loader import load_mcp_entry
 
-__all__ = ["MCP_METHOD", "convert_tools", "invoke_mcp", "is_mcp", "load_mcp_entry", "tool_result"]
+__all__ = ["MCP_METHOD", "McpAnswers", "convert_tools", "invoke_mcp", "is_mcp", "load_mcp_entry", "tool_result"]

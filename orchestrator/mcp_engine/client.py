@@ -15,9 +15,9 @@ from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import httpx2
-from mcp import Client
+from mcp import Client, MCPError
 from mcp.client.streamable_http import streamable_http_client
-from mcp.types import CallToolResult, RequestParamsMeta, Tool
+from mcp.types import HEADER_MISMATCH, CallToolResult, InputRequiredResult, InputResponses, RequestParamsMeta, Tool
 
 from openapi_engine import SecurityBinding
 
@@ -99,9 +99,33 @@ async def call_server_tool(
     name: str,
     arguments: dict[str, Any],
     meta: RequestParamsMeta | None = None,
-) -> CallToolResult:
+    *,
+    input_responses: InputResponses | None = None,
+    request_state: str | None = None,
+) -> CallToolResult | InputRequiredResult:
+    """One `tools/call`. A server that needs input first answers with an InputRequiredResult,
+    which is returned as it is: the caller asks people and calls again with their answers."""
     async with connect(url, headers, timeout_seconds) as client:
-        return await client.call_tool(name, arguments, meta=meta)
+
+        async def call() -> CallToolResult | InputRequiredResult:
+            return await client.session.call_tool(
+                name,
+                arguments,
+                meta=meta,
+                input_responses=input_responses,
+                request_state=request_state,
+                allow_input_required=True,
+            )
+
+        try:
+            return await call()
+        except MCPError as exc:
+            # The protocol's recovery when the server expects headers from the tool's listing:
+            # list the tools, then send the call once more (as the SDK's own Client does).
+            if exc.code != HEADER_MISMATCH:
+                raise
+            await client.list_tools()
+            return await call()
 
 
 def run_blocking(factory: Callable[[], Awaitable[T]]) -> T:

@@ -9,6 +9,7 @@ result the model can read, marked retryable when trying again may help.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from typing import Any, cast
@@ -18,8 +19,13 @@ from mcp import MCPError
 from mcp.types import (
     AudioContent,
     CallToolResult,
+    ElicitRequest,
+    ElicitRequestFormParams,
+    ElicitResult,
     EmbeddedResource,
     ImageContent,
+    InputRequiredResult,
+    InputResponses,
     RequestParamsMeta,
     ResourceLink,
     TextContent,
@@ -29,10 +35,49 @@ from pydantic import ValidationError
 
 from openapi_engine import DEFAULT_MAX_BODY_CHARS, DEFAULT_TOOL_TIMEOUT, RUN_ID_HEADER, ToolFunction, ToolResult
 from openapi_engine.arguments import drop_omitted_nulls, invalid_arguments_result
+from openapi_engine.text import clean_text
 
 from .client import ServerHttpError, call_server_tool, credential_headers
 
-__all__ = ["IDEMPOTENCY_META_KEY", "failure_result", "invoke_mcp", "tool_result"]
+__all__ = ["IDEMPOTENCY_META_KEY", "McpAnswers", "failure_result", "invoke_mcp", "questions_result", "tool_result"]
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class McpAnswers:
+    """People's answers to the questions a tool asked, and the server's state to send back with them."""
+
+    responses: dict[str, dict[str, Any]]
+    """By question key: ``{"action": "accept", "content": {...}}`` or ``{"action": "decline"}``."""
+    state: str | None = None
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> McpAnswers | None:
+        responses = payload.get("input_responses")
+        if not isinstance(responses, dict):
+            return None
+        state = payload.get("request_state")
+        return cls(responses=responses, state=state if isinstance(state, str) else None)
+
+    def sdk_responses(self) -> InputResponses:
+        return {key: ElicitResult.model_validate(value) for key, value in self.responses.items()}
+
+
+def questions_result(result: InputRequiredResult) -> ToolResult:
+    """A server's request for input as a result the run shows its people; only forms can be asked."""
+    questions: dict[str, dict[str, Any]] = {}
+    for key, request in (result.input_requests or {}).items():
+        params = request.params if isinstance(request, ElicitRequest) else None
+        if not isinstance(params, ElicitRequestFormParams):
+            kind = type(params or request).__name__
+            return ToolResult(ok=False, error=f"the MCP server asked for input this app cannot give ({kind})")
+        questions[key] = {"message": clean_text(params.message, 2000), "schema": params.requested_schema}
+    if not questions:
+        return ToolResult(ok=False, error="the MCP server asked to be called again without saying for what")
+    return ToolResult(
+        ok=False,
+        error="the MCP tool needs answers from a person",
+        input_required={"questions": questions, "state": result.request_state},
+    )
 
 IDEMPOTENCY_META_KEY = "io.toolmesh/idempotency-key"
 """Where a call's idempotency key travels (in `_meta`): the same run and call give the same key."""
@@ -116,10 +161,13 @@ async def invoke_mcp(
     idempotency_key: str | None = None,
     max_body_chars: int = DEFAULT_MAX_BODY_CHARS,
     run_id: str | None = None,
+    answers: McpAnswers | None = None,
 ) -> ToolResult:
     """Validate, call the tool on the server at `url`, and report the outcome.
 
-    ``run_id`` goes out as the `RUN_ID_HEADER` header, as on the OpenAPI path.
+    ``run_id`` goes out as the `RUN_ID_HEADER` header, as on the OpenAPI path. When the server
+    needs a person's input first, the result carries its questions (`input_required`); the call
+    is made again with `answers`.
     """
     invalid = invalid_arguments_result(function, arguments)
     if invalid is not None:
@@ -134,11 +182,20 @@ async def invoke_mcp(
     meta = cast(RequestParamsMeta, {IDEMPOTENCY_META_KEY: idempotency_key}) if idempotency_key else None
     try:
         result = await call_server_tool(
-            url, headers, timeout_seconds, function.path, drop_omitted_nulls(function, arguments), meta
+            url,
+            headers,
+            timeout_seconds,
+            function.path,
+            drop_omitted_nulls(function, arguments),
+            meta,
+            input_responses=answers.sdk_responses() if answers else None,
+            request_state=answers.state if answers else None,
         )
     except Exception as exc:  # the SDK wraps failures in task groups; sort them out below
         found = failure_result(exc)
         if found is None:
             return ToolResult(ok=False, error=f"the MCP call failed: {type(exc).__name__}")
         return found
+    if isinstance(result, InputRequiredResult):
+        return questions_result(result)
     return tool_result(result, max_body_chars)

@@ -210,6 +210,9 @@ class ToolResult:
     retryable: bool = False
     attempts: int = 1
     """Requests made for this call, retries included."""
+    input_required: dict[str, Any] | None = None
+    """A tool that needs a person's input before it can finish (MCP elicitation): ``questions``
+    (by key: ``message`` and the JSON ``schema`` of the answer) and the server's opaque ``state``."""
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -63,6 +63,7 @@ class FakeRun:
     approvals: list[dict[str, Any]] = field(default_factory=list)
     waiting: list[dict[str, Any]] = field(default_factory=list)
     decisions: dict[str, bool] = field(default_factory=dict)
+    answers: dict[str, Any] = field(default_factory=dict)
     replies: dict[str, str] = field(default_factory=dict)
     cancelled: bool = False
     output: dict[str, Any] | None = None
@@ -138,6 +139,30 @@ class FakeRun:
                         "tool": "notes",
                         "function": "notes_deleteNote",
                         "arguments": '{"id": 1}',
+                        "asked_at": _now(),
+                        "expires_at": None,
+                    }
+                )
+            return
+        if "archive" in task.lower():
+            if call_id in self.decisions:
+                self.approvals.clear()
+                reason = ((self.answers.get(call_id) or {}).get("why") or {}).get("reason")
+                summary = f"archived: {reason}" if self.decisions[call_id] else "not archived"
+                self._complete(task, call_id, "projects_archive", self.decisions[call_id], summary)
+            elif not self.approvals:
+                question = {
+                    "message": "Why should it be archived?",
+                    "schema": {"type": "object", "properties": {"reason": {"type": "string", "title": "Reason"}}},
+                }
+                self.approvals.append(
+                    {
+                        "call_id": call_id,
+                        "tool": "projects",
+                        "function": "projects_archive",
+                        "arguments": '{"name": "old"}',
+                        "kind": "input",
+                        "questions": {"why": question},
                         "asked_at": _now(),
                         "expires_at": None,
                     }
@@ -302,6 +327,7 @@ async def approve(run_id: str, call_id: str, request: Request) -> Response:
     if not any(a["call_id"] == call_id for a in run.approvals):
         return _error(404, f"run {run_id} is not waiting for approval of call {call_id!r}")
     run.decisions[call_id] = body["approve"]
+    run.answers[call_id] = body.get("input")
     return JSONResponse({"id": run_id, "call_id": call_id, "approve": body["approve"]}, status_code=202)
 
 

@@ -120,6 +120,18 @@ def test_approval_in_one_page_disappears_from_the_other(
         second.close()
 
 
+def test_a_tools_question_is_answered_in_the_page(page: Page, fake_api: RunningServer, artifacts: Path) -> None:
+    run_id = _start(fake_api, "archive the old project")
+    _open(page, fake_api, f"/runs/{run_id}")
+    page.wait_for_selector(".approval .question", timeout=WAIT_MS)
+    assert "Why should it be archived?" in page.inner_text(".approval .question")
+    page.fill(".approval input[aria-label='Reason']", "finished last year")
+    page.screenshot(path=str(artifacts / "fake-question-asked.png"), full_page=True)
+    page.click(".approval button.approve")
+    page.wait_for_selector("#report:not([hidden])", timeout=WAIT_MS)
+    assert "archived: finished last year" in page.inner_text("#calls-table")
+
+
 def test_deny_button_fails_the_call(page: Page, fake_api: RunningServer) -> None:
     run_id = _start(fake_api, "delete the old note")
     _open(page, fake_api, f"/runs/{run_id}")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import yaml
@@ -42,6 +43,16 @@ SCRIPT = [
 ]
 
 
+# A tool that asks the run's people a question during its call, then finishes with the answer.
+INPUT_SCRIPT = [
+    {
+        "match": {"step": "execute_task", "tool_messages": 0},
+        "respond": {"tool_calls": [{"name": "archive_project", "arguments": {"name": "apollo"}}]},
+    },
+    {"match": {"step": "execute_task", "tool_messages": 1}, "respond": {"content": "apollo is archived"}},
+]
+
+
 @pytest.fixture(scope="module")
 def mcp_mesh(tmp_path_factory: pytest.TempPathFactory, projects_server: RunningServer) -> Iterator[Mesh]:
     root = tmp_path_factory.mktemp("mcp-mesh")
@@ -52,23 +63,18 @@ def mcp_mesh(tmp_path_factory: pytest.TempPathFactory, projects_server: RunningS
         "auth": {"bearer": "PROJECTS_MCP_TOKEN"},
         "tags": ["work"],
         "timeout_seconds": 10,
+        "approval_overrides": {"archive_project": "never"},
     }
     registry["tools"]["offline"] = {"kind": "mcp", "url": f"http://127.0.0.1:{free_port()}/mcp"}
     registry_path = root / "registry.yaml"
     registry_path.write_text(yaml.safe_dump(registry))
-    script = root / "mcp.yaml"
-    script.write_text(yaml.safe_dump({"model": "scripted-mcp", "on_no_match": "offline", "entries": SCRIPT}))
+    models: dict[str, Any] = {"default": {"deployments": [{"provider": "offline"}]}}
+    for alias, entries in (("mcp", SCRIPT), ("mcp-input", INPUT_SCRIPT)):
+        script = root / f"{alias}.yaml"
+        script.write_text(yaml.safe_dump({"model": f"scripted-{alias}", "on_no_match": "offline", "entries": entries}))
+        models[alias] = {"deployments": [{"provider": "scripted", "script": script.name}]}
     config = root / "gateway.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "models": {
-                    "default": {"deployments": [{"provider": "offline"}]},
-                    "mcp": {"deployments": [{"provider": "scripted", "script": script.name}]},
-                }
-            }
-        )
-    )
+    config.write_text(yaml.safe_dump({"models": models}))
     running = start_mesh(
         root,
         gateway_env={"TOOLMESH_GATEWAY_CONFIG": str(config)},

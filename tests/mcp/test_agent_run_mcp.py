@@ -68,3 +68,41 @@ def _assert_secret_absent(database: Path) -> None:
         for table in [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]:
             for row in db.execute(f"SELECT * FROM {table}"):  # noqa: S608 - table names come from the database
                 assert TOKEN not in repr(row), table
+
+
+def _waiting_for_input(view: dict[str, Any]) -> bool:
+    return any(entry.get("kind") == "input" for entry in (view.get("progress") or {}).get("approvals") or [])
+
+
+def test_a_tool_asking_for_input_waits_for_the_runs_people_and_gets_their_answer(
+    mcp_mesh: Mesh, projects_server: RunningServer
+) -> None:
+    run_id = mcp_mesh.start_run({"objective": "Archive", "initial_tasks": ["Archive apollo"], "model": "mcp-input"})
+    view = mcp_mesh.wait(run_id, until=_waiting_for_input, timeout=90)
+    entry = view["progress"]["approvals"][0]
+    assert entry["function"] == "archive_project" and entry["arguments"] == {"name": "apollo"}
+    assert entry["questions"]["reason"]["message"] == "Why should apollo be archived?"
+    assert entry["questions"]["reason"]["schema"]["required"] == ["reason"]
+    with mcp_mesh.api() as api:
+        bad = api.post(f"/api/runs/{run_id}/approvals/{entry['call_id']}", json={"approve": True, "input": [1]})
+        assert bad.status_code == 400 and bad.json()["error"]["field"] == "input"
+        answer = {"approve": True, "input": {"reason": {"reason": "the mission is over"}}}
+        response = api.post(f"/api/runs/{run_id}/approvals/{entry['call_id']}", json=answer)
+        assert response.status_code == 202, response.text
+    report = mcp_mesh.wait(run_id)["output"]
+    assert [(c["function"], c["ok"]) for c in _calls(report)] == [("archive_project", True)]
+    with mcp_mesh.api() as api:
+        progress = api.get(f"/api/runs/{run_id}").json()["progress"]
+    assert "apollo archived: the mission is over" in progress["tool_calls"][0]["summary"]
+    assert httpx.get(f"{projects_server.url}/state").json()["projects"]["apollo"] == "archived"
+
+
+def test_a_denied_question_is_declined_and_the_tool_says_what_it_did(mcp_mesh: Mesh) -> None:
+    run_id = mcp_mesh.start_run({"objective": "Archive", "initial_tasks": ["Archive gemini"], "model": "mcp-input"})
+    entry = mcp_mesh.wait(run_id, until=_waiting_for_input, timeout=90)["progress"]["approvals"][0]
+    with mcp_mesh.api() as api:
+        api.post(f"/api/runs/{run_id}/approvals/{entry['call_id']}", json={"approve": False})
+    mcp_mesh.wait(run_id)
+    with mcp_mesh.api() as api:
+        progress = api.get(f"/api/runs/{run_id}").json()["progress"]
+    assert "was not archived" in progress["tool_calls"][0]["summary"]

@@ -156,3 +156,23 @@ async def test_toolmesh_mcp_prints_a_configuration_a_client_can_use(mcp_mesh: Me
     async with _client(mcp_mesh, entry["headers"]) as client:  # the snippet, used as a client would
         assert "start_run" in {tool.name for tool in (await client.list_tools()).tools}
     assert entry["url"] == f"{mcp_mesh.url}/api/mcp"
+
+
+async def test_a_tools_question_reaches_the_mcp_clients_user_and_the_answer_goes_back(mcp_mesh: Mesh) -> None:
+    asked: list[str] = []
+
+    async def answer(_: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
+        assert isinstance(params, ElicitRequestFormParams)
+        asked.append(params.message)
+        assert params.requested_schema["required"] == ["reason"]
+        return ElicitResult(action="accept", content={"reason": "asked over MCP"})
+
+    async with _client(mcp_mesh, _key(mcp_mesh), elicitation_callback=answer) as client:
+        started = _structured(
+            await client.call_tool(
+                "start_run", {"objective": "Archive", "initial_tasks": ["Archive apollo"], "model": "mcp-input"}
+            )
+        )
+        final = await _poll(client, started["id"], lambda v: v.get("status") in FINISHED)
+    assert asked == ["archive_project asks: Why should apollo be archived?"]
+    assert "archived: asked over MCP" in final["progress"]["tool_calls"][0]["summary"]

@@ -14,8 +14,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
 from mcp.server.transport_security import TransportSecuritySettings
-from mcp.types import ToolAnnotations
+from mcp.types import ElicitRequest, ElicitRequestFormParams, ElicitResult, InputRequiredResult, ToolAnnotations
 from pydantic import BaseModel, Field
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -65,6 +66,26 @@ def delete_project(name: str) -> str:
 def project_report(name: str) -> str:
     """A long plain-text report on one project."""
     return f"Report for {name}. " + "All quiet. " * 2000
+
+
+@server.tool(annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False), structured_output=False)
+async def archive_project(name: str, ctx: Context) -> Any:
+    """Archive a project; asks the caller's person why first (an input-required round)."""
+    answer = (ctx.input_responses or {}).get("reason")
+    if answer is None:
+        question = ElicitRequestFormParams(
+            message=f"Why should {name} be archived?",
+            requested_schema={
+                "type": "object",
+                "properties": {"reason": {"type": "string", "description": "Why"}},
+                "required": ["reason"],
+            },
+        )
+        return InputRequiredResult(input_requests={"reason": ElicitRequest(params=question)}, request_state=name)
+    if not isinstance(answer, ElicitResult) or answer.action != "accept" or not answer.content:
+        return f"{name} was not archived"
+    projects[name] = "archived"
+    return f"{name} archived: {answer.content.get('reason')}"
 
 
 @server.tool(annotations=ToolAnnotations(read_only_hint=True))

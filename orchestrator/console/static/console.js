@@ -227,16 +227,49 @@ function viewRuns(root, token) {
 
 // ---------------------------------------------------------------- one run, live
 
+// A tool's questions (an MCP server asking for input during a call): one field per property of
+// each question's schema; the answers go with the approval as {question: {field: value}}.
+function questionFields(approval) {
+  const fields = [];
+  const rows = Object.entries(approval.questions || {}).map(([key, question]) => {
+    const properties = (question.schema && question.schema.properties) || {};
+    const inputs = Object.entries(properties).map(([name, schema]) => {
+      const kind = schema && schema.type;
+      const input = h("input", {
+        type: kind === "boolean" ? "checkbox" : kind === "number" || kind === "integer" ? "number" : "text",
+        "aria-label": (schema && (schema.title || schema.description)) || name,
+        dataset: { question: key, field: name, kind: kind || "string" },
+        class: kind === "boolean" ? "" : "grow",
+      });
+      fields.push(input);
+      return h("label", { class: "row" }, h("span", { class: "muted" }, (schema && schema.title) || name), input);
+    });
+    return h("div", { class: "question" }, h("div", {}, question.message || key), ...inputs);
+  });
+  const answers = () => {
+    const out = {};
+    for (const input of fields) {
+      const { question, field, kind } = input.dataset;
+      const value = kind === "boolean" ? input.checked : kind === "number" || kind === "integer" ? Number(input.value) : input.value;
+      (out[question] = out[question] || {})[field] = value;
+    }
+    return out;
+  };
+  return { rows, answers };
+}
+
 function approvalItem(runId, approval) {
   const comment = h("input", { type: "text", placeholder: "Comment (optional)", "aria-label": "Comment", class: "grow" });
   const note = h("span", { class: "muted", role: "status" });
   const buttons = [];
+  const asking = approval.kind === "input" ? questionFields(approval) : null;
   const decide = async (approve) => {
     buttons.forEach((b) => (b.disabled = true));
     note.className = "muted";
     note.textContent = "Sending…";
     try {
       const body = { approve };
+      if (asking && approve) body.input = asking.answers();
       if (comment.value.trim()) body.comment = comment.value.trim();
       await api("POST", "/api/runs/" + seg(runId) + "/approvals/" + seg(approval.call_id), body);
       note.className = "notice";
@@ -247,13 +280,14 @@ function approvalItem(runId, approval) {
       note.textContent = err.message;
     }
   };
-  buttons.push(h("button", { type: "button", class: "approve", onclick: () => decide(true) }, "Approve"));
-  buttons.push(h("button", { type: "button", class: "deny danger", onclick: () => decide(false) }, "Deny"));
+  buttons.push(h("button", { type: "button", class: "approve", onclick: () => decide(true) }, asking ? "Answer" : "Approve"));
+  buttons.push(h("button", { type: "button", class: "deny danger", onclick: () => decide(false) }, asking ? "Decline" : "Deny"));
   return h(
     "div",
     { class: "item approval", dataset: { call: approval.call_id } },
-    h("div", {}, badge("approval needed", "waiting"), " ", h("strong", {}, approval.function), approval.tool ? h("span", { class: "muted" }, " (" + approval.tool + ")") : null),
+    h("div", {}, badge(asking ? "question" : "approval needed", "waiting"), " ", h("strong", {}, approval.function), approval.tool ? h("span", { class: "muted" }, " (" + approval.tool + ")") : null),
     h("code", {}, oneLine(approval.arguments, 2000)),
+    ...(asking ? asking.rows : []),
     h("div", { class: "muted" }, "call " + approval.call_id + (approval.expires_at ? " · expires " + when(approval.expires_at) : "")),
     h("div", { class: "row" }, comment, ...buttons),
     note,
