@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from toolmesh_cli.config import ApiTarget
 from toolmesh_cli.errors import ApiConnectionError, ApiError, RunNotFoundError
-from toolmesh_cli.schemas import CatalogTool, RunCreated, RunStatus, RunSummary, ToolCatalog
+from toolmesh_cli.schemas import CatalogTool, RunCreated, RunStatus, RunSummary, Timeline, ToolCatalog
 
 __all__ = ["DEFAULT_TIMEOUT", "ApiClient", "start_body"]
 
@@ -122,6 +122,12 @@ class ApiClient:
     def get_run_raw(self, run_id: str) -> Any:
         return self._request("GET", f"/api/runs/{_seg(run_id)}")
 
+    def get_timeline_raw(self, run_id: str) -> Any:
+        return self._request("GET", f"/api/runs/{_seg(run_id)}/timeline")
+
+    def get_timeline(self, run_id: str) -> Timeline:
+        return self._parse(Timeline, self.get_timeline_raw(run_id))
+
     def approve(self, run_id: str, call_id: str, *, approve: bool, comment: str | None = None) -> Any:
         body: dict[str, Any] = {"approve": approve}
         if comment:
@@ -151,7 +157,7 @@ def _seg(value: str) -> str:
     return quote(value, safe="")
 
 
-def _budgets_body(values: Mapping[str, int | None]) -> dict[str, int]:
+def _budgets_body(values: Mapping[str, float | None]) -> dict[str, float]:
     """Only the budgets the user set: the server's defaults apply to the rest."""
     return {name: value for name, value in values.items() if value is not None}
 
@@ -160,7 +166,7 @@ def start_body(
     objective: str,
     *,
     initial_tasks: Sequence[str],
-    budgets: Mapping[str, int | None],
+    budgets: Mapping[str, float | None],
     tools: Sequence[str],
     model: str | None,
     approval: Mapping[str, str],

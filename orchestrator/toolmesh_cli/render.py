@@ -98,8 +98,16 @@ def render_runs(runs: list[RunSummary]) -> RenderableType:
     table.add_column("status", no_wrap=True)
     table.add_column("objective", overflow="ellipsis", ratio=1)
     table.add_column("updated", no_wrap=True)
+    table.add_column("cost", no_wrap=True, justify="right")
     for run in runs:
-        _row(table, run.id, _status_text(run.status), one_line(run.objective, 60), _short_time(run.updated))
+        _row(
+            table,
+            run.id,
+            _status_text(run.status),
+            one_line(run.objective, 60),
+            _short_time(run.updated),
+            f"${run.cost_usd:.4f}",
+        )
     return table
 
 
@@ -160,7 +168,7 @@ def _usage_line(usage: Usage) -> Text:
     return Text(
         f"usage: {usage.llm_calls} LLM calls, {usage.total_tokens} tokens "
         f"({usage.prompt_tokens} prompt + {usage.completion_tokens} completion), "
-        f"{usage.tool_calls} tool calls",
+        f"{usage.tool_calls} tool calls, cost ${usage.cost_usd:.4f}",
         style="dim",
     )
 

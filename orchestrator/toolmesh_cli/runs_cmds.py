@@ -12,6 +12,7 @@ from toolmesh_cli.context import CliContext, cli_context, print_json, reporting_
 from toolmesh_cli.errors import ConfigError
 from toolmesh_cli.follow import DEFAULT_POLL_INTERVAL, follow_run
 from toolmesh_cli.render import EXIT_DETACHED, exit_code_for, render_run, render_runs
+from toolmesh_cli.timeline_view import render_timeline
 
 __all__ = ["register"]
 
@@ -62,6 +63,7 @@ def run(
     max_tool_calls_per_task: Annotated[int | None, typer.Option(help="Budget: tool calls per task.")] = None,
     max_tokens: Annotated[int | None, typer.Option(help="Budget: LLM tokens.")] = None,
     deadline_seconds: Annotated[int | None, typer.Option(help="Budget: wall-clock seconds.")] = None,
+    max_cost: Annotated[float | None, typer.Option(help="Budget: USD at the gateway's prices.")] = None,
     model: Annotated[str | None, typer.Option(help="Gateway model alias (default: the server's).")] = None,
     approval: Annotated[
         list[str], typer.Option(help="NAME=always|never|default: approval policy for a tool or function.")
@@ -84,6 +86,7 @@ def run(
                 "max_tool_calls": max_tool_calls,
                 "max_tokens": max_tokens,
                 "deadline_seconds": deadline_seconds,
+                "max_cost": max_cost,
             },
             tools=tool,
             model=model,
@@ -125,10 +128,19 @@ def show(
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep watching until it ends.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
     interval: Annotated[float, typer.Option(help="Seconds between polls.", min=0.1)] = DEFAULT_POLL_INTERVAL,
+    timeline: Annotated[
+        bool, typer.Option("--timeline", help="Show the run's model steps, tool calls and waits on one time axis.")
+    ] = False,
 ) -> None:
-    """Show a run: tasks, results, tool calls, pending approvals, usage, report."""
+    """Show a run: tasks, results, tool calls, pending approvals, usage, cost, report (or its timeline)."""
     state = cli_context(ctx)
     with reporting_errors(state.err), state.client() as client:
+        if timeline:
+            if as_json:
+                print_json(client.get_timeline_raw(run_id))
+            else:
+                state.out.print(render_timeline(client.get_timeline(run_id)))
+            return
         if follow:
             _follow_and_exit(state, client, run_id, as_json=as_json, interval=interval)
         if as_json:

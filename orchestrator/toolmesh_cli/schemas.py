@@ -22,6 +22,8 @@ __all__ = [
     "RunStatus",
     "RunSummary",
     "TaskItem",
+    "Timeline",
+    "TimelineEntry",
     "ToolCallItem",
     "ToolCatalog",
     "Usage",
@@ -56,6 +58,7 @@ class RunSummary(_Wire):
     objective: str = ""
     created: str | None = None
     updated: str | None = None
+    cost_usd: float = 0.0
 
 
 class TaskItem(_Wire):
@@ -98,6 +101,7 @@ class Usage(_Wire):
     completion_tokens: int = 0
     total_tokens: int = 0
     tool_calls: int = 0
+    cost_usd: float = 0.0
 
 
 class Progress(_Wire):
@@ -135,6 +139,7 @@ class Report(_Wire):
     usage: Usage = Field(default_factory=Usage)
     summary: str = ""
     model: str | None = None
+    trace_id: str | None = None
 
 
 class RunStatus(_Wire):
@@ -145,6 +150,7 @@ class RunStatus(_Wire):
     updated: str | None = None
     progress: Progress | None = None
     output: Report | None = None
+    trace_id: str | None = None
     failure: str | None = None
     """Why the run failed, when the host reports a failed orchestration's error as its output."""
 
@@ -179,3 +185,30 @@ class CatalogTool(_Wire):
 class ToolCatalog(_Wire):
     tools: list[CatalogTool] = Field(default_factory=list)
     problems: list[dict[str, Any] | str] = Field(default_factory=list)
+
+
+class TimelineEntry(_Wire):
+    kind: str
+    name: str = ""
+    task_id: int | None = None
+    call_id: str | None = None
+    start: str
+    end: str
+    ok: bool = True
+    attempts: int = 1
+    tokens: int = 0
+    cost_usd: float = 0.0
+    detail: str = ""
+
+
+class Timeline(_Wire):
+    """``GET /api/runs/{id}/timeline``."""
+
+    id: str
+    status: str | None = None
+    trace_id: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    complete: bool = False
+    entries: list[TimelineEntry] = Field(default_factory=list)
+    metrics: dict[str, Any] | None = None

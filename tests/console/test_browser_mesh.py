@@ -6,6 +6,7 @@ page sees the approval go away on its own next poll. Screenshots go to test-arti
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -137,5 +138,39 @@ def test_reply_box_answers_a_message_the_run_waits_on(browser: Browser, mesh: Me
             f"{mesh.url}/api/runs/{started.json()['id']}", headers={"x-functions-key": mesh.functions_key}
         ).json()
         assert "Friday at 10 works for me" in str(final["output"]["tasks"][0]["result"])
+    finally:
+        page.context.close()
+
+
+def test_a_finished_runs_timeline_shows_every_model_step_and_tool_call(
+    browser: Browser, mesh: Mesh, artifacts: Path
+) -> None:
+    headers = {"x-functions-key": mesh.functions_key}
+    started = httpx.post(
+        mesh.url + "/api/runs",
+        json={
+            "objective": "Calculate 12 * 49.90 for the licence budget. Write a note with the licence budget "
+            "result. File an issue to order the 12 licences.",
+        },
+        headers=headers,
+        timeout=30,
+    )
+    assert started.status_code == 202, started.text
+    run_id = started.json()["id"]
+    page = _open(browser, mesh, f"/runs/{run_id}")
+    try:
+        page.wait_for_selector("#waterfall .wf-row", timeout=RUN_WAIT_MS)
+        report = httpx.get(f"{mesh.url}/api/runs/{run_id}", headers=headers, timeout=30).json()["output"]
+        rows = page.eval_on_selector_all(
+            "#waterfall .wf-row",
+            "rows => rows.map(r => ({kind: r.dataset.kind, name: r.dataset.name, task: r.dataset.task}))",
+        )
+        assert sum(r["kind"] == "model" for r in rows) == report["usage"]["llm_calls"], rows
+        on_page = Counter((r["name"], r["task"]) for r in rows if r["kind"] == "tool")
+        in_report = Counter((c["function"], str(t["id"])) for t in report["tasks"] for c in t["tool_calls"])
+        assert in_report and on_page == in_report, (on_page, in_report)
+        assert "model steps" in page.inner_text("#timeline-metrics")
+        assert page.inner_text("#trace-id") == report["trace_id"]
+        page.screenshot(path=str(artifacts / "mesh-run-timeline.png"), full_page=True)
     finally:
         page.context.close()

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
 from tests.support.local_mesh import Mesh, start_mesh
+from toolmesh_cli.main import app
 
 OBJECTIVE = (
     "Calculate 12 * 49.90 for the licence budget. "
@@ -89,3 +93,22 @@ def test_a_bad_max_cost_is_a_400_naming_it(priced_mesh: Mesh) -> None:
         response = api.post("/api/runs", json={"objective": "x", "budgets": {"max_cost": -1}})
     assert response.status_code == 400
     assert response.json()["error"]["field"] == "budgets.max_cost"
+
+
+def test_the_cli_shows_cost_and_the_timeline(priced_mesh: Mesh, tmp_path: Path) -> None:
+    run_id = priced_mesh.start_run({"objective": OBJECTIVE})
+    report = priced_mesh.wait(run_id)["output"]
+    base = ["--url", priced_mesh.url, "--key", priced_mesh.keys["functions"], "--state-dir", str(tmp_path)]
+    runner = CliRunner()
+    listed = runner.invoke(app, [*base, "runs", "--json"], catch_exceptions=False)
+    assert listed.exit_code == 0, listed.output
+    costs = {r["id"]: r["cost_usd"] for r in json.loads(listed.output)}
+    assert costs[run_id] == pytest.approx(report["usage"]["cost_usd"], abs=1e-6)
+    shown = runner.invoke(app, [*base, "show", run_id, "--timeline"], catch_exceptions=False, env={"COLUMNS": "220"})
+    assert shown.exit_code == 0, shown.output
+    rows = [line for line in shown.output.splitlines() if line.startswith("│ +")]
+    assert sum(" model " in row for row in rows) == report["usage"]["llm_calls"]
+    for call in (c for t in report["tasks"] for c in t["tool_calls"]):
+        assert any(f" {call['function']} " in row for row in rows), (call, shown.output)
+    assert f"cost ${report['usage']['cost_usd']:.4f}" in shown.output
+    assert report["trace_id"] in shown.output

@@ -196,7 +196,7 @@ function viewRuns(root, token) {
     h(
       "div",
       { class: "card" },
-      h("table", { id: "runs-table" }, h("thead", {}, h("tr", {}, ["Run", "Status", "Objective", "Created", "Updated"].map((c) => h("th", {}, c)))), body),
+      h("table", { id: "runs-table" }, h("thead", {}, h("tr", {}, ["Run", "Status", "Objective", "Created", "Updated", "Cost"].map((c) => h("th", {}, c)))), body),
     ),
   );
   filter.addEventListener("change", () => {
@@ -208,7 +208,7 @@ function viewRuns(root, token) {
     (runs) =>
       patch(body, runs, (list) =>
         list.length === 0
-          ? h("tr", {}, h("td", { colspan: 5, class: "muted" }, "No runs yet."))
+          ? h("tr", {}, h("td", { colspan: 6, class: "muted" }, "No runs yet."))
           : list.map((run) =>
               h(
                 "tr",
@@ -218,6 +218,7 @@ function viewRuns(root, token) {
                 h("td", {}, oneLine(run.objective, 120)),
                 h("td", { class: "muted" }, when(run.created)),
                 h("td", { class: "muted" }, when(run.updated)),
+                h("td", { class: "muted cost" }, "$" + (run.cost_usd ?? 0).toFixed(4)),
               ),
             ),
       ),
@@ -388,7 +389,7 @@ function usageLine(usage) {
   return h(
     "p",
     { class: "muted", id: "usage" },
-    `${usage.llm_calls ?? 0} LLM calls · ${usage.total_tokens ?? 0} tokens (${usage.prompt_tokens ?? 0} prompt + ${usage.completion_tokens ?? 0} completion) · ${usage.tool_calls ?? 0} tool calls`,
+    `${usage.llm_calls ?? 0} LLM calls · ${usage.total_tokens ?? 0} tokens (${usage.prompt_tokens ?? 0} prompt + ${usage.completion_tokens ?? 0} completion) · ${usage.tool_calls ?? 0} tool calls · cost $${(usage.cost_usd ?? 0).toFixed(4)}`,
   );
 }
 
@@ -407,6 +408,66 @@ function reportCard(output) {
   ];
 }
 
+// A run's timeline as a waterfall: one row per model step, tool call and wait for a person, each bar
+// placed on the run's own time axis (start to finish), failures and retries marked.
+function seconds(iso) {
+  const t = Date.parse(iso);
+  return isNaN(t) ? null : t / 1000;
+}
+
+function timelineMetrics(metrics, cost) {
+  if (!metrics) return null;
+  const s = metrics.seconds || {};
+  const calls = Object.values(metrics.tool_calls || {}).reduce((n, c) => n + (c.ok || 0) + (c.failed || 0), 0);
+  const fmt = (v) => (v || 0).toFixed(2) + " s";
+  return h(
+    "p",
+    { class: "muted", id: "timeline-metrics" },
+    `${metrics.model_steps} model steps · ${calls} tool calls · ${metrics.retries} retries · model ${fmt(s.model)} · tools ${fmt(s.tools)} · people ${fmt(s.people)} · orchestration ${fmt(s.orchestration)} · total ${fmt(s.total)} · cost $${cost.toFixed(4)}`,
+  );
+}
+
+function timelineView(data) {
+  const entries = data.entries || [];
+  if (entries.length === 0) return [h("h2", {}, "Timeline"), h("p", { class: "muted" }, "Nothing on the timeline yet.")];
+  const starts = entries.map((e) => seconds(e.start)).filter((v) => v !== null);
+  const ends = entries.map((e) => seconds(e.end)).filter((v) => v !== null);
+  const origin = seconds(data.started_at) ?? Math.min(...starts);
+  const finish = seconds(data.finished_at) ?? Math.max(...ends);
+  const span = Math.max(finish - origin, 0.001);
+  const pct = (v) => Math.min(100, Math.max(0, ((v - origin) / span) * 100));
+  const rows = entries.map((e) => {
+    const start = seconds(e.start) ?? origin;
+    const end = seconds(e.end) ?? start;
+    const took = (end - start).toFixed(2) + " s";
+    const retries = (e.attempts || 1) > 1 ? h("span", { class: "retries", title: e.attempts + " attempts" }, "↻" + (e.attempts - 1)) : null;
+    // Set through the CSSOM: the page's content security policy refuses style attributes.
+    const bar = h("div", { class: "wf-bar" });
+    bar.style.left = pct(start) + "%";
+    bar.style.width = Math.max(pct(end) - pct(start), 0.4) + "%";
+    const tip = `${e.kind} ${e.name} · ${took}` + (e.tokens ? ` · ${e.tokens} tokens` : "") + (e.cost_usd ? ` · $${e.cost_usd.toFixed(4)}` : "") + (e.detail ? ` · ${e.detail}` : "");
+    return h(
+      "div",
+      {
+        class: "wf-row " + e.kind + (e.ok ? "" : " failed"),
+        dataset: { kind: e.kind, name: e.name, task: e.task_id ?? "", call: e.call_id ?? "" },
+        title: tip,
+      },
+      h("div", { class: "wf-label" }, badge(e.kind, e.ok ? e.kind : "error"), " ", h("span", { class: "wf-name" }, e.name), e.task_id ? h("span", { class: "muted" }, " #" + e.task_id) : null, " ", retries),
+      h("div", { class: "wf-track" }, bar),
+      h("div", { class: "wf-took muted" }, took),
+    );
+  });
+  const cost = entries.reduce((sum, e) => sum + (e.cost_usd || 0), 0);
+  return [
+    h("h2", {}, "Timeline"),
+    timelineMetrics(data.metrics, cost),
+    h("div", { class: "wf-axis muted" }, h("span", {}, "0 s"), h("span", {}, span.toFixed(2) + " s")),
+    h("div", { class: "waterfall", id: "waterfall" }, rows),
+    data.trace_id ? h("p", { class: "muted" }, "trace ", h("code", { id: "trace-id" }, data.trace_id)) : null,
+  ];
+}
+
 function viewRun(root, token, runId) {
   const header = h("div", { class: "row", id: "run-header" });
   const objective = h("p", { id: "objective" });
@@ -417,6 +478,8 @@ function viewRun(root, token, runId) {
   const tasks = h("section", { class: "card", id: "tasks" });
   const calls = h("section", { class: "card", id: "calls" });
   const report = h("section", { class: "card report", id: "report", hidden: true });
+  const timeline = h("section", { class: "card", id: "timeline", hidden: true });
+  let timelineShown = false;
   const message = h("div", { role: "alert" });
   const cancel = h("button", { type: "button", class: "danger", id: "cancel-run", hidden: true }, "Cancel run");
   let armed = false;
@@ -439,7 +502,7 @@ function viewRun(root, token, runId) {
       cancel.disabled = false;
     }
   });
-  root.append(h("div", { class: "row" }, h("h1", { class: "grow" }, "Run ", h("code", {}, runId)), cancel), header, objective, message, attention, tasks, calls, report);
+  root.append(h("div", { class: "row" }, h("h1", { class: "grow" }, "Run ", h("code", {}, runId)), cancel), header, objective, message, attention, tasks, calls, report, timeline);
 
   poller(
     token,
@@ -462,6 +525,19 @@ function viewRun(root, token, runId) {
       patch(calls, [progress && progress.tool_calls, progress && progress.usage], () => [h("h2", {}, "Tool calls"), callsTable(progress && progress.tool_calls), usageLine(progress && progress.usage)]);
       report.hidden = !run.output;
       patch(report, run.output, (output) => reportCard(output));
+      if (FINISHED.has(run.status) && !timelineShown) {
+        timelineShown = true;
+        api("GET", "/api/runs/" + seg(runId) + "/timeline").then(
+          (data) => {
+            timeline.hidden = false;
+            patch(timeline, data, timelineView);
+          },
+          (err) => {
+            timelineShown = false;
+            setBanner(err.message);
+          },
+        );
+      }
       return !FINISHED.has(run.status);
     },
     (err) => {
