@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     """Accept requests without a known key (as "anonymous"): only when asked for at start-up."""
     db: Path = DEFAULT_DB_PATH
     """SQLite file for the usage log and managed keys."""
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    """Largest request body taken (413 past it). Larger than a tool's 256 KB: a model step carries
+    the whole conversation and the schemas of the functions it offers."""
     log_prompts: bool = False
     """Log prompt and answer contents (off: logs carry sizes and counts only)."""
     log_level: str = "INFO"

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Annotated, Any
 
+import orjson
 from fastapi import Depends, Request
 from pydantic import BaseModel, ValidationError
 
-from llm_gateway.errors import AuthenticationFailed, InvalidRequest
+from llm_gateway.config import get_settings
+from llm_gateway.errors import AuthenticationFailed, InvalidRequest, PayloadTooLarge
 from llm_gateway.keys import ANONYMOUS, ClientKey
 from llm_gateway.state import GatewayState
 
@@ -57,19 +58,56 @@ Client = Annotated[ClientKey, Depends(authenticate)]
 """A route parameter of this type requires a valid key (or the gateway running open)."""
 
 
+MAX_JSON_DEPTH = 100
+"""Deepest nesting of a request body: far beyond any real conversation or tool schema, and far
+below where Python's own recursion limit breaks serialising the body for the upstream (a 500)."""
+
+
 async def read_json_object(request: Request) -> dict[str, Any]:
-    raw = await request.body()
+    """The request's JSON object, read up to the body limit; 413 past it, 400 when it is not strict JSON.
+
+    Strict JSON (orjson): ``NaN``, ``Infinity`` and lone surrogates are refused here, where
+    Python's parser would accept them and the request would fail later with a 500; so is nesting
+    deeper than ``MAX_JSON_DEPTH``.
+    """
+    limit = get_settings().max_body_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(limit)
+        chunks.append(chunk)
     try:
-        body = json.loads(raw)
-    except ValueError:
+        body = orjson.loads(b"".join(chunks))
+    except orjson.JSONDecodeError as exc:
         raise InvalidRequest(
             "We could not parse the JSON body of your request. (HINT: This likely means you aren't using "
             "your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not "
-            "valid JSON.)"
+            f"valid JSON: {exc}.)"
         ) from None
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.")
+    if _deeper_than(body, MAX_JSON_DEPTH):
+        raise InvalidRequest(f"The request body is nested more than {MAX_JSON_DEPTH} levels deep.")
     return body
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether objects and arrays nest past ``limit`` levels (walked without recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth >= limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
 
 
 _UNION_TAG = re.compile(r"^(str|int|float|bool|none|.*\[.*\])$")

@@ -7,6 +7,7 @@ which lets the SDK raise its usual exception classes::
     GatewayError                      500 server_error
     ├── ConfigError                   500 (operator mistake in the config file or environment)
     ├── InvalidRequest                400 invalid_request_error (malformed JSON, bad field)
+    ├── PayloadTooLarge               413 invalid_request_error / request_too_large
     ├── AuthenticationFailed          401 invalid_request_error / invalid_api_key
     ├── ModelNotFound                 404 invalid_request_error / model_not_found
     ├── RateLimited                   429 requests|tokens / rate_limit_exceeded (+ Retry-After)
@@ -25,6 +26,7 @@ __all__ = [
     "GatewayError",
     "InvalidRequest",
     "ModelNotFound",
+    "PayloadTooLarge",
     "RateLimited",
     "UpstreamError",
     "UpstreamTimeout",
@@ -66,6 +68,14 @@ class ConfigError(GatewayError):
 class InvalidRequest(GatewayError):
     status_code = 400
     error_type = "invalid_request_error"
+
+
+class PayloadTooLarge(GatewayError):
+    status_code = 413
+    error_type = "invalid_request_error"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"The request body is larger than the limit of {limit} bytes.", code="request_too_large")
 
 
 class AuthenticationFailed(GatewayError):

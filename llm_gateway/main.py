@@ -82,8 +82,9 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 404:
         return _error(404, f"Invalid URL ({request.method} {request.url.path})")
-    if exc.status_code == 405:
-        return _error(405, f"Method {request.method} is not allowed for {request.url.path}")
+    if exc.status_code == 405:  # Starlette names the allowed methods in the Allow header
+        message = f"Method {request.method} is not allowed for {request.url.path}"
+        return _error(405, message, headers=dict(exc.headers or {}))
     return _error(exc.status_code, str(exc.detail))
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
+import orjson
 
 from . import run_control
 from .activities import idempotency_key, invoke_with_retries
@@ -54,8 +55,9 @@ def _body(req: func.HttpRequest) -> Any:
     if not raw.strip():
         raise RunRequestError("the request body is empty; send a JSON object", None)
     try:
-        return json.loads(raw)
-    except ValueError as exc:
+        # Strict JSON: no NaN or Infinity, no lone surrogates, nesting within orjson's limit.
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
         raise RunRequestError(f"the request body is not valid JSON: {exc}", None) from None
 
 

@@ -88,8 +88,9 @@ def status_view(status: df.models.DurableOrchestrationStatus) -> dict[str, Any]:
 
 def _possible_id(run_id: str) -> bool:
     """Whether ``run_id`` can name an instance at all: Durable ids hold no ``/ \\ # ?`` and no control
-    characters, and the client puts the id into a URL as it is (a ``#`` there would ask for the list)."""
-    return bool(run_id) and not any(c in "/\\#?" or not c.isprintable() for c in run_id)
+    characters, and the client puts the id into a URL as it is (a ``#`` there would ask for the list,
+    and the host would decode a ``%`` once more: ``%41`` would name instance ``A``)."""
+    return bool(run_id) and not any(c in "/\\#?%" or not c.isprintable() for c in run_id)
 
 
 async def find_run(

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
+import orjson
 from starlette.responses import JSONResponse, Response
 
 from durable_host.binding import BindingContext, check_status_payload
@@ -210,8 +211,8 @@ def _parse_json(body: bytes) -> str:
     """The body as JSON text; ``InvalidJsonError`` when it is not JSON (an empty body included)."""
     try:
         text = body.decode("utf-8")
-        json.loads(text)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        orjson.loads(body)  # strict: NaN, lone surrogates and nesting past its limit are not JSON
+    except (UnicodeDecodeError, orjson.JSONDecodeError) as exc:
         raise InvalidJsonError(f"The request body is not valid JSON: {exc}") from exc
     return text
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -63,7 +64,51 @@ def test_unknown_model_is_404_model_not_found(gateway: RunningServer) -> None:
 def test_unknown_route_and_method_use_error_body(gateway: RunningServer) -> None:
     missing = httpx.post(f"{gateway.url}/v1/nothing", json={})
     assert missing.status_code == 404 and "Invalid URL" in missing.json()["error"]["message"]
-    assert httpx.get(f"{gateway.url}/v1/chat/completions").status_code == 405
+    wrong = httpx.get(f"{gateway.url}/v1/chat/completions")
+    assert wrong.status_code == 405 and wrong.headers["allow"] == "POST"
+    assert set(wrong.json()["error"]) == {"message", "type", "param", "code"}
+
+
+HELLO_PREFIX = '{"model": "offline", "messages": [{"role": "user", "content": "x"}], '
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        (HELLO_PREFIX + '"temperature": NaN}', "not valid JSON"),
+        (HELLO_PREFIX + '"top_p": Infinity}', "not valid JSON"),
+        ('{"model": "offline", "messages": [{"role": "user", "content": "\\ud800"}]}', "not valid JSON"),
+        (HELLO_PREFIX + '"metadata": ' + "[" * 5000 + "]" * 5000 + "}", "not valid JSON"),
+        # Within the parser's depth limit, and still far too deep to pass on upstream.
+        (HELLO_PREFIX + '"metadata": ' + '{"a":' * 990 + "1" + "}" * 990 + "}", "nested more than"),
+        (
+            HELLO_PREFIX + '"tools": [{"type": "function", "function": {"name": "f", "parameters": '
+            + '{"a":' * 500 + "1" + "}" * 500 + "}}]}",
+            "nested more than",
+        ),
+    ],
+)
+def test_json_a_lenient_parser_would_take_is_400(gateway: RunningServer, body: str, fragment: str) -> None:
+    response = post(gateway, body)
+    assert response.status_code == 400, response.text
+    assert fragment in response.json()["error"]["message"]
+
+
+def test_a_body_over_the_limit_is_413(start_gateway: GatewayFactory) -> None:
+    server = start_gateway(env={"TOOLMESH_GATEWAY_MAX_BODY_BYTES": "4096"})
+    content = HELLO_PREFIX + '"user": "' + "x" * 5000 + '"}'
+    declared = post(server, content)
+    assert declared.status_code == 413 and "4096 bytes" in declared.json()["error"]["message"]
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the limit counts what arrives
+        yield content.encode()
+
+    streamed = httpx.post(
+        f"{server.url}/v1/chat/completions", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    assert streamed.status_code == 413
+    small = post(server, '{"model": "default", "messages": [{"role": "user", "content": "x"}]}')
+    assert small.status_code == 200, small.text
 
 
 def test_bad_timeout_header_is_400(gateway: RunningServer) -> None:

@@ -83,6 +83,7 @@ _DISTRIBUTIONS = {
     "pint": "pint",
     "uvicorn": "uvicorn",
     "mcp": "mcp",
+    "orjson": "orjson",
 }
 # Namespace packages: the longest matching module prefix names the distribution.
 _NAMESPACED = {

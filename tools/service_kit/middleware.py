@@ -1,9 +1,15 @@
-"""ASGI middleware that guards every request: a body size limit and an access log.
+"""ASGI middleware that guards every request: a body size limit, strict JSON, and an access log.
 
 The size limit runs before any parsing, on the declared ``Content-Length`` and on the
 bytes actually received (a chunked upload cannot sneak past it), and answers 413 with
 a JSON ``detail`` like every other error of the service. Bodies are small by design,
 so the limit buffers the body and hands it to the app in one piece.
+
+A JSON body must then be strict JSON (RFC 8259): Python's parser also takes ``NaN`` and
+``Infinity``, lone UTF-16 surrogates and nesting deeper than its own recursion limit, and each
+of those failed later (storing, validating, or rendering the validation error) as a 500.
+orjson refuses all of them while parsing, so such a body gets the 422 FastAPI gives any
+malformed JSON before the app sees it.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import json
 import logging
 import time
 
+import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["AccessLogMiddleware", "BodySizeLimitMiddleware", "send_json"]
@@ -49,10 +56,30 @@ class BodySizeLimitMiddleware:
             chunks.append(message.get("body", b""))
             if not message.get("more_body", False):
                 break
-        await self.app(scope, _replay(b"".join(chunks), receive), send)
+        body = b"".join(chunks)
+        problem = _json_problem(scope, body)
+        if problem is not None:
+            await send_json(send, 422, {"detail": [problem]})
+            return
+        await self.app(scope, _replay(body, receive), send)
 
     async def _refuse(self, send: Send) -> None:
         await send_json(send, 413, {"detail": f"request body is larger than the limit of {self.max_bytes} bytes"})
+
+
+def _json_problem(scope: Scope, body: bytes) -> dict[str, object] | None:
+    """Why a JSON request's body is not strict JSON, as FastAPI words a JSON decode error; None when it is."""
+    if not body.strip():
+        return None
+    for name, value in scope.get("headers", []):
+        if name == b"content-type" and b"json" in value.lower():
+            try:
+                orjson.loads(body)
+            except orjson.JSONDecodeError as exc:
+                error = {"error": exc.msg}
+                return {"type": "json_invalid", "loc": ["body", exc.pos], "msg": "JSON decode error", "ctx": error}
+            return None
+    return None
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
