@@ -18,6 +18,7 @@ import pytest
 
 from agent_loop import run_api_spec
 from tests.support.local_mesh import Mesh, start_mesh
+from tests.support.schemathesis_run import run_schemathesis
 from tests.support.servers import REPO_ROOT
 
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
@@ -86,6 +87,19 @@ def test_the_run_api_conforms_to_its_spec(mesh: Mesh, tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         timeout=280,
+    )
+    log = mesh.host.log()[-3000:] if mesh.host else ""
+    assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-2000:] + "\nhost log:\n" + log
+
+
+def test_the_run_api_gives_no_5xx_to_hostile_json(mesh: Mesh, tmp_path: Path) -> None:
+    """Every generated body rewritten with NaN or Infinity, a lone surrogate, or deep nesting."""
+    result = run_schemathesis(
+        f"{mesh.url}/api",
+        "tests.support.schemathesis_hostile",
+        ["--checks", "not_a_server_error"],
+        tmp_path,
+        header=f"x-functions-key: {mesh.keys['functions']}",
     )
     log = mesh.host.log()[-3000:] if mesh.host else ""
     assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-2000:] + "\nhost log:\n" + log
