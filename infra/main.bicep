@@ -315,6 +315,7 @@ module gatewayApp 'modules/container-app.bicep' = {
         secretName: 'openai-api-key'
       }
     ])
+    appInsightsName: monitoring.outputs.appInsightsName
     minReplicas: serviceScale['llm-gateway'].minReplicas
     maxReplicas: serviceScale['llm-gateway'].maxReplicas
     concurrentRequests: serviceScale['llm-gateway'].concurrentRequests
@@ -346,6 +347,7 @@ module toolApps 'modules/container-app.bicep' = [for tool in tools: {
         secretName: '${tool.name}-api-key'
       }
     ]
+    appInsightsName: monitoring.outputs.appInsightsName
     minReplicas: serviceScale[tool.name].minReplicas
     maxReplicas: serviceScale[tool.name].maxReplicas
     concurrentRequests: serviceScale[tool.name].concurrentRequests

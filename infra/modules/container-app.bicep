@@ -57,8 +57,23 @@ param memory string = '1Gi'
 @description('Environment storage (Azure Files) mounted at /data; empty: an ephemeral per-replica volume.')
 param dataStorageName string = ''
 
+@description('Application Insights component the service sends its traces to (Entra ID auth); empty: none.')
+param appInsightsName string = ''
+
 var acrPullRoleId = '7f951dda-4ed3-4680-a7ca-43fe172d538d'
 var secretsUserRoleId = '4633458b-17de-408a-b874-0445c86b69e6'
+var metricsPublisherRoleId = '3913510d-42f4-4e42-8a64-420c390055eb'
+// The service's tracing (tools/service_kit/telemetry.py) exports to Azure Monitor when these are set.
+var telemetryEnv = empty(appInsightsName) ? [] : [
+  {
+    name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
+    value: appInsights.properties.ConnectionString
+  }
+  {
+    name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'
+    value: 'ClientId=${identity.properties.clientId};Authorization=AAD'
+  }
+]
 var placeholderImage = 'mcr.microsoft.com/azuredocs/containerapps-helloworld:latest'
 var secretRefs = [for s in secrets: {
   name: toLower(replace(s.secretName, '_', '-'))
@@ -127,6 +142,20 @@ resource read 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (s, i)
   }
 }]
 
+resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = if (!empty(appInsightsName)) {
+  name: appInsightsName
+}
+
+resource publish 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(appInsightsName)) {
+  name: guid(appInsights.id, identity.id, metricsPublisherRoleId)
+  scope: appInsights
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', metricsPublisherRoleId)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
 resource existingApp 'Microsoft.App/containerApps@2026-07-01' existing = if (exists) {
   name: name
 }
@@ -167,7 +196,7 @@ resource app 'Microsoft.App/containerApps@2026-07-01' = {
         {
           name: 'main'
           image: exists ? existingApp.properties.template.containers[0].image : placeholderImage
-          env: concat(env, secretEnv)
+          env: concat(env, secretEnv, telemetryEnv)
           resources: {
             cpu: json(cpu)
             memory: memory

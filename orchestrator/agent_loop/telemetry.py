@@ -8,12 +8,16 @@ trace and span ids. ``OTEL_SDK_DISABLED=true`` turns tracing off altogether.
 
 Span ids of the run's own spans are derived from the run (see ``run_trace``): an activity that
 runs again after a crash reports the same span again, never a second one.
+
+The app deploys on its own (``orchestrator/`` is the app root), so the exporter choice here
+mirrors ``tools/service_kit/telemetry.py`` (the gateway's and the tools') instead of importing it.
 """
 
 from __future__ import annotations
 
 import os
 from contextvars import ContextVar
+from typing import Any
 
 import aiohttp
 from opentelemetry import trace
@@ -49,6 +53,18 @@ def tracing_enabled() -> bool:
     return os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() != "true"
 
 
+def _entra_credential() -> Any:
+    """The managed identity ``APPLICATIONINSIGHTS_AUTHENTICATION_STRING`` names (``ClientId=...;Authorization=AAD``),
+    for an Application Insights that takes Entra ID-authenticated ingestion only; None without it."""
+    setting = os.environ.get("APPLICATIONINSIGHTS_AUTHENTICATION_STRING", "")
+    parts = dict(part.split("=", 1) for part in setting.split(";") if "=" in part)
+    if parts.get("Authorization", "").upper() != "AAD":
+        return None
+    from azure.identity import ManagedIdentityCredential
+
+    return ManagedIdentityCredential(client_id=parts.get("ClientId") or None)
+
+
 def span_exporters() -> list[SpanExporter]:
     """The exporters the environment asks for (none by default)."""
     exporters: list[SpanExporter] = []
@@ -60,7 +76,7 @@ def span_exporters() -> list[SpanExporter]:
     if connection:
         from azure.monitor.opentelemetry.exporter import AzureMonitorTraceExporter
 
-        exporters.append(AzureMonitorTraceExporter(connection_string=connection))
+        exporters.append(AzureMonitorTraceExporter(connection_string=connection, credential=_entra_credential()))
     return exporters
 
 

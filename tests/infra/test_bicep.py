@@ -389,3 +389,16 @@ def test_stateful_tools_keep_their_database_on_the_mounted_share() -> None:
         for name, value in databases.items():
             assert value.startswith("/data/"), f"{tool['name']}: {name}={value} is off the /data share"
             assert compose_environment(tool["name"]).get(name) == value, f"{name} differs from compose"
+
+
+def test_every_service_sends_its_traces_to_application_insights_with_entra_auth() -> None:
+    for call in (main_call("gatewayApp"), module_params(main()["modules"]["toolApps"])):
+        assert "monitoring" in references(call["appInsightsName"]), "the app is not given Application Insights"
+    module = parse(INFRA / "modules" / "container-app.bicep")
+    telemetry = json.dumps(module["variables"]["telemetryEnv"])
+    assert "APPLICATIONINSIGHTS_CONNECTION_STRING" in telemetry
+    assert "APPLICATIONINSIGHTS_AUTHENTICATION_STRING" in telemetry and "Authorization=AAD" in telemetry
+    env = json.dumps(module["resources"]["app"]["config"]["properties"]["template"]["containers"])
+    assert "telemetryEnv" in env, "the container never gets the telemetry settings"
+    publish = module["resources"]["publish"]
+    assert "metricsPublisherRoleId" in json.dumps(publish) and "identity" in references(publish)

@@ -94,6 +94,7 @@ _NAMESPACED = {
     "opentelemetry.instrumentation.fastapi": "opentelemetry-instrumentation-fastapi",
     "opentelemetry.instrumentation.logging": "opentelemetry-instrumentation-logging",
     "azure.monitor.opentelemetry.exporter": "azure-monitor-opentelemetry-exporter",
+    "azure.identity": "azure-identity",
 }
 
 

@@ -28,6 +28,18 @@ def _enabled() -> bool:
     return os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() != "true"
 
 
+def _entra_credential() -> Any:
+    """The managed identity ``APPLICATIONINSIGHTS_AUTHENTICATION_STRING`` names (``ClientId=...;Authorization=AAD``),
+    for an Application Insights that takes Entra ID-authenticated ingestion only; None without it."""
+    setting = os.environ.get("APPLICATIONINSIGHTS_AUTHENTICATION_STRING", "")
+    parts = dict(part.split("=", 1) for part in setting.split(";") if "=" in part)
+    if parts.get("Authorization", "").upper() != "AAD":
+        return None
+    from azure.identity import ManagedIdentityCredential
+
+    return ManagedIdentityCredential(client_id=parts.get("ClientId") or None)
+
+
 def _exporters() -> list[SpanExporter]:
     exporters: list[SpanExporter] = []
     if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
@@ -38,7 +50,7 @@ def _exporters() -> list[SpanExporter]:
     if connection:
         from azure.monitor.opentelemetry.exporter import AzureMonitorTraceExporter
 
-        exporters.append(AzureMonitorTraceExporter(connection_string=connection))
+        exporters.append(AzureMonitorTraceExporter(connection_string=connection, credential=_entra_credential()))
     return exporters
 
 

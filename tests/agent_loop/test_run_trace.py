@@ -1,0 +1,79 @@
+"""The run's trace identity, the exporters the settings choose, and the timeline's metrics."""
+
+from __future__ import annotations
+
+import pytest
+from azure.identity import ManagedIdentityCredential
+from azure.monitor.opentelemetry.exporter import AzureMonitorTraceExporter
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+from agent_loop import run_trace, telemetry
+from agent_loop.timeline import entry, run_metrics
+
+CONNECTION = "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://127.0.0.1/"
+
+
+def test_a_runs_trace_id_is_its_own_and_the_same_every_time() -> None:
+    one, other = run_trace.trace_id_hex("run-1"), run_trace.trace_id_hex("run-2")
+    assert one == run_trace.trace_id_hex("run-1") and one != other
+    assert len(one) == 32 and int(one, 16) != 0
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in (
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "APPLICATIONINSIGHTS_CONNECTION_STRING",
+        "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
+        "OTEL_SDK_DISABLED",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def test_no_exporter_by_default(clean_env: pytest.MonkeyPatch) -> None:
+    assert telemetry.span_exporters() == []
+    assert telemetry.tracing_enabled()
+    clean_env.setenv("OTEL_SDK_DISABLED", "true")
+    assert not telemetry.tracing_enabled()
+    assert telemetry.http_trace_configs() == []
+
+
+def test_the_standard_variables_choose_otlp_and_azure_monitor(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318")
+    clean_env.setenv("APPLICATIONINSIGHTS_CONNECTION_STRING", CONNECTION)
+    clean_env.setenv("APPLICATIONINSIGHTS_AUTHENTICATION_STRING", "ClientId=1234;Authorization=AAD")
+    exporters = telemetry.span_exporters()
+    assert [type(e) for e in exporters] == [OTLPSpanExporter, AzureMonitorTraceExporter]
+    assert isinstance(telemetry._entra_credential(), ManagedIdentityCredential)
+    for exporter in exporters:
+        exporter.shutdown()
+
+
+def test_metrics_split_the_run_without_counting_overlaps_twice() -> None:
+    at = "2026-01-01T00:00:{:02d}+00:00".format
+    timeline = [
+        entry("model", "create_tasks", start=at(1), end=at(3)),
+        entry("tool", "evaluateExpression", start=at(3), end=at(4), task_id=1, call_id="c1-0-0", attempts=3),
+        entry("memory", "createNote", start=at(4), end=at(6), task_id=1, ok=False),
+        entry("model", "create_tasks", start=at(5), end=at(7), task_id=1),
+        entry("approval", "deleteNote", start=at(8), end=at(10), task_id=2, call_id="c2-0-0"),
+    ]
+    metrics = run_metrics(
+        timeline,
+        [("evaluateExpression", True), ("deleteNote", False), ("evaluateExpression", True)],
+        started_at=at(0),
+        finished_at=at(11),
+    )
+    assert metrics["model_steps"] == 2
+    assert metrics["tool_calls"] == {"deleteNote": {"ok": 0, "failed": 1}, "evaluateExpression": {"ok": 2, "failed": 0}}
+    assert metrics["retries"] == 2
+    # model 1-3 and 5-7 (the memory write's 5-6 under it counts as model), tools 3-5, people 8-10.
+    assert metrics["seconds"] == {
+        "total": 11.0,
+        "people": 2.0,
+        "model": 4.0,
+        "tools": 2.0,
+        "orchestration": 3.0,
+    }
