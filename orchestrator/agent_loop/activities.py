@@ -22,17 +22,18 @@ import azure.durable_functions as df
 from opentelemetry.trace import SpanKind
 
 from mcp_engine import McpAnswers, invoke_mcp, is_mcp
-from openapi_engine import ToolFunction, ToolInfo, ToolResult, invoke
+from openapi_engine import Catalog, ToolFunction, ToolInfo, ToolResult, invoke
 
 from . import run_trace
 from .callbacks import callback_url, withhold_signatures
-from .catalog_source import catalog_function, current_catalog_async
+from .catalog_source import catalog_function, current_catalog, current_catalog_async
+from .catalog_store import catalog_store
 from .clients import gateway_session, tool_client
 from .errors import ModelStepError
 from .model_client import chat_completion
 from .settings import get_settings
 from .timeline import activity_timing
-from .tooling import catalog_for_run
+from .tooling import FunctionIndex, catalog_for_run
 
 __all__ = [
     "bp",
@@ -76,12 +77,57 @@ def idempotency_key(run_id: str, call_id: str) -> str:
 
 @bp.activity_trigger(input_name="payload")
 async def load_catalog(payload: dict[str, Any]) -> dict[str, Any]:
-    """Snapshot the run's part of the tool catalog; it lives in history from then on."""
+    """Snapshot the run's part of the tool catalog; it lives in history from then on.
+
+    When it has more functions than a task is offered (``offer_limit``), only its tools and a
+    reference to the snapshot, stored once by content hash, go into history; ``select_tools``
+    then picks each task's functions from it. Building and serialising a large catalog runs on
+    a thread, so the host's event loop keeps answering meanwhile.
+    """
     payload = require_input(payload)
-    catalog = catalog_for_run(await current_catalog_async(), payload.get("tools"))
+    full = await current_catalog_async()
+    return await asyncio.to_thread(_run_catalog, full, payload.get("tools"), payload.get("offer_limit"))
+
+
+def _run_catalog(full: Catalog, tools: list[str] | None, offer_limit: int | None) -> dict[str, Any]:
+    catalog = catalog_for_run(full, tools)
     for problem in catalog.problems:
         log.warning("tool catalog problem: %s", problem)
-    return catalog.to_dict()
+    if offer_limit is None or len(catalog.functions) <= offer_limit:
+        return catalog.to_dict()  # every function is offered to every task anyway
+    return {
+        "tools": {name: dataclasses.asdict(info) for name, info in catalog.tools.items()},
+        "functions": [],
+        "problems": [dataclasses.asdict(problem) for problem in catalog.problems],
+        "ref": catalog_store().put(catalog),
+        "function_count": len(catalog.functions),
+    }
+
+
+_indexes: dict[str, FunctionIndex] = {}
+
+
+@bp.activity_trigger(input_name="payload")
+async def select_tools(payload: dict[str, Any]) -> dict[str, Any]:
+    """The functions to offer for one task, picked from a catalog snapshot kept outside history."""
+    payload = require_input(payload)
+    ref, tools, task, limit = payload["ref"], payload.get("tools"), payload["task"], payload["limit"]
+    return await asyncio.to_thread(_select_tools, ref, tools, task, limit)
+
+
+def _select_tools(ref: str, tools: list[str] | None, task: str, limit: int) -> dict[str, Any]:
+    index = _indexes.get(ref)
+    if index is None:
+        catalog = catalog_store().get(ref)
+        if catalog is None:
+            # Not in this store (another machine, or cleaned up): the current catalog serves.
+            log.warning("catalog snapshot %s is not in %s; using the current catalog", ref, get_settings().catalog_dir)
+            catalog = catalog_for_run(current_catalog(), tools)
+        index = FunctionIndex(catalog.functions)
+        _indexes.clear()  # one index at a time: a catalog this large is one per registry state
+        _indexes[ref] = index
+    offered, selected = index.select(task, limit)
+    return {"functions": [f.to_dict() for f in offered], "selected": selected}
 
 
 @bp.activity_trigger(input_name="payload")

@@ -96,6 +96,9 @@ class AgentRun:
         self.function_json: dict[str, dict[str, Any]] = {}
         self.tool_json: dict[str, dict[str, Any]] = {}
         self.functions: list[ToolFunction] = []
+        # Set when the catalog is too large to offer whole: it stays outside history, and each
+        # task's functions come from the select_tools activity.
+        self.catalog_ref: str | None = None
         self.approvals: list[dict[str, Any]] = []
         self.waiting: list[dict[str, Any]] = []
         self._shown: tuple[str, Task | None] = ("planning", None)
@@ -273,8 +276,12 @@ class AgentRun:
         self._status("planning")
         outcome, stop_reason = "completed", ""
         try:
-            catalog = yield from self._activity(activities.load_catalog, {"tools": self.request.tools})
+            catalog = yield from self._activity(
+                activities.load_catalog,
+                {"tools": self.request.tools, "offer_limit": self.request.options.max_tools_per_step},
+            )
             self.catalog = Catalog.from_dict(catalog)
+            self.catalog_ref = catalog.get("ref")
             self.function_json = {f["name"]: f for f in catalog["functions"]}
             self.tool_json = catalog["tools"]
             self.functions = functions_for_run(self.catalog, self.request.tools)
@@ -440,6 +447,18 @@ class AgentRun:
 
     # -- one task ------------------------------------------------------------------------------
 
+    def _offer(self, task: Task) -> Steps:
+        """The functions offered for ``task``, and their names when a selection was made."""
+        limit = self.request.options.max_tools_per_step
+        if self.catalog_ref is None:
+            return select_for_task(self.functions, task.task, limit)
+        choice = yield from self._activity(
+            activities.select_tools,
+            {"ref": self.catalog_ref, "tools": self.request.tools, "task": task.task, "limit": limit},
+        )
+        self.function_json.update({f["name"]: f for f in choice["functions"]})
+        return [ToolFunction.from_dict(f) for f in choice["functions"]], choice["selected"]
+
     def _execute(self, task: Task) -> Steps:
         """The tool-calling sub-loop for one task."""
         budgets = self.request.budgets
@@ -449,7 +468,7 @@ class AgentRun:
         context = [f"{t.task}: {one_line(t.result, 400)}" for t in self.state.done[-5:]]
         context += [r for r in recalled if r not in context][:5]
         messages = execute_task_messages(self.state, task, context)
-        offered, selected = select_for_task(self.functions, task.task, self.request.options.max_tools_per_step)
+        offered, selected = yield from self._offer(task)
         task.selected_tools = selected
         tools = [f.openai_tool() for f in offered]
         by_name = {f.name: f for f in offered}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -30,6 +31,9 @@ class Settings(BaseSettings):
 
     catalog_ttl_seconds: float = Field(default=5.0, ge=0, alias="TOOLMESH_CATALOG_TTL")
     """How long runs reuse the catalog read from the tools' specs (see agent_loop.catalog_source)."""
+
+    catalog_dir: Path = Field(default=Path(tempfile.gettempdir()) / "toolmesh-catalogs", alias="TOOLMESH_CATALOG_DIR")
+    """Where catalog snapshots too large to offer whole are kept, by content hash, outside run history."""
 
     public_url: str = Field(default="", alias="TOOLMESH_PUBLIC_URL")
     """This app's public origin, used to build callback URLs for tools; empty: taken from the request."""

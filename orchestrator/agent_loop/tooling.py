@@ -12,7 +12,7 @@ from rank_bm25 import BM25Okapi
 
 from openapi_engine import Catalog, ToolFunction
 
-__all__ = ["catalog_for_run", "functions_for_run", "needs_approval", "select_for_task"]
+__all__ = ["FunctionIndex", "catalog_for_run", "functions_for_run", "needs_approval", "select_for_task"]
 
 _WORD = re.compile(r"[a-z0-9]+")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
@@ -50,13 +50,27 @@ def select_for_task(
 
     Returns the functions and, when a selection was made, their names for the record.
     """
-    if len(functions) <= limit:
-        return list(functions), None
-    corpus = [_words(f"{f.name} {f.tool} {f.operation_id} {f.description}") for f in functions]
-    scores = BM25Okapi(corpus).get_scores(_words(task))
-    ranked = sorted(range(len(functions)), key=lambda i: (-scores[i], i))[:limit]
-    chosen = [functions[i] for i in sorted(ranked)]
-    return chosen, [f.name for f in chosen]
+    return FunctionIndex(functions).select(task, limit)
+
+
+class FunctionIndex:
+    """The functions of a catalog and their BM25 index, built on first use and kept for later tasks."""
+
+    def __init__(self, functions: Sequence[ToolFunction]) -> None:
+        self.functions = list(functions)
+        self._bm25: BM25Okapi | None = None
+
+    def select(self, task: str, limit: int) -> tuple[list[ToolFunction], list[str] | None]:
+        """As :func:`select_for_task`."""
+        functions = self.functions
+        if len(functions) <= limit:
+            return list(functions), None
+        if self._bm25 is None:
+            self._bm25 = BM25Okapi([_words(f"{f.name} {f.tool} {f.operation_id} {f.description}") for f in functions])
+        scores = self._bm25.get_scores(_words(task))
+        ranked = sorted(range(len(functions)), key=lambda i: (-scores[i], i))[:limit]
+        chosen = [functions[i] for i in sorted(ranked)]
+        return chosen, [f.name for f in chosen]
 
 
 def needs_approval(function: ToolFunction, overrides: Mapping[str, str]) -> bool:
