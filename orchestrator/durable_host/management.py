@@ -207,14 +207,34 @@ def _filter(query: Mapping[str, str]) -> InstanceFilter:
     )
 
 
+MAX_JSON_DEPTH = 64
+"""The default MaxDepth of Json.NET, the host's JSON reader. Deeper input would also break Python's
+own parser where the SDK reads it back, since its recursion limit is near 1,000."""
+
+
 def _parse_json(body: bytes) -> str:
     """The body as JSON text; ``InvalidJsonError`` when it is not JSON (an empty body included)."""
     try:
         text = body.decode("utf-8")
-        orjson.loads(body)  # strict: NaN, lone surrogates and nesting past its limit are not JSON
+        value = orjson.loads(body)  # strict: NaN and lone surrogates are not JSON
     except (UnicodeDecodeError, orjson.JSONDecodeError) as exc:
         raise InvalidJsonError(f"The request body is not valid JSON: {exc}") from exc
+    if _nesting(value) > MAX_JSON_DEPTH:
+        depth = f"the reader's MaxDepth of {MAX_JSON_DEPTH} has been exceeded"
+        raise InvalidJsonError(f"The request body is not valid JSON: {depth}")
     return text
+
+
+def _nesting(value: Any) -> int:
+    """How deeply objects and arrays nest in ``value`` (an iterative walk: no recursion limit applies)."""
+    deepest = 0
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        node, level = pending.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, level)
+            pending.extend((child, level + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return deepest
 
 
 def _accepted(ctx: BindingContext, instance_id: str) -> Response:

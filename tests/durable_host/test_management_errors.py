@@ -198,7 +198,18 @@ def test_raise_event_that_is_not_application_json_gets_400(host: Host, content_t
         client.post(f"{MGMT}/instances/{instance_id}/terminate")
 
 
-@pytest.mark.parametrize("body", [b"{not json", b"", b"[1,"])
+STRICTLY_NOT_JSON = [b'{"a": NaN}', b'["\\ud800"]', b"[" * 65 + b"]" * 65, b'{"a":' * 990 + b"1" + b"}" * 990]
+
+
+@pytest.mark.parametrize("body", STRICTLY_NOT_JSON)
+def test_start_with_json_a_lenient_parser_takes_gets_400_invalid_json(host: Host, body: bytes) -> None:
+    with host.client() as client:
+        response = client.post(f"{MGMT}/orchestrators/echo_input", content=body)
+    assert response.status_code == 400, response.text
+    assert response.json()["Message"] == "Invalid JSON content"
+
+
+@pytest.mark.parametrize("body", [b"{not json", b"", b"[1,", *STRICTLY_NOT_JSON])
 def test_raise_event_with_body_that_is_not_json_gets_400_invalid_json(host: Host, body: bytes) -> None:
     instance_id = host.start("wait_event")
     with host.client() as client:
