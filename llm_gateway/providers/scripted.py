@@ -13,10 +13,12 @@ is re-read when it changes::
           objective_contains: "Rome"  # ... of its "objective"
           message_contains: "hello"   # ... of the last user message
           tool_messages: 0            # tool messages after the last user message (0 = no results yet)
+          tool_contains: "no answer"  # substring (case-insensitive) of the last tool message
           done_tasks: 1               # len(done_tasks) in a create_tasks input
           pending_tasks: 0            # len(pending_tasks) in a create_tasks input
           has_tools: true             # whether the request offers tools
           model: demo                 # the alias the client asked for
+          agent: technical            # the agent of a network executing the task (its step input's "agent")
         respond:
           content: "Plain text"       # or json: {tasks: [...], objective_met: false} (serialised for you)
           tool_calls:                 # parallel calls allowed; names and arguments are sent as given,
@@ -28,6 +30,10 @@ is re-read when it changes::
           status: 429                 # optional HTTP error instead of an answer
           error: {message: "slow down", type: rate_limit_exceeded, code: null}
           retry_after: 1              # optional Retry-After (seconds) with status
+
+A network's routing step is ``step: route`` (its input has "task" and "agents"); answer it with
+``json: {agent: technical, reason: "..."}``. A handoff is a tool call of ``handoff_to_agent``
+with ``{agent, reason, note}``, matched per agent with ``agent:``.
 """
 
 from __future__ import annotations
@@ -60,10 +66,12 @@ class Match(_Strict):
     objective_contains: str | None = None
     message_contains: str | None = None
     tool_messages: int | None = Field(default=None, ge=0)
+    tool_contains: str | None = None
     done_tasks: int | None = Field(default=None, ge=0)
     pending_tasks: int | None = Field(default=None, ge=0)
     has_tools: bool | None = None
     model: str | None = None
+    agent: str | None = None
 
 
 class ScriptedCall(_Strict):
@@ -119,6 +127,7 @@ class _Facts:
     data: dict[str, Any]
     last_user: str
     tool_messages: int
+    last_tool: str
     has_tools: bool
 
 
@@ -127,12 +136,14 @@ def _facts(body: dict[str, Any], alias: str) -> _Facts:
     last_user_index = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
     last_user = message_text(messages[last_user_index].get("content")) if last_user_index >= 0 else ""
     tools_after = sum(1 for m in messages[last_user_index + 1 :] if m.get("role") == "tool")
+    last_tool = next((message_text(m.get("content")) for m in reversed(messages) if m.get("role") == "tool"), "")
     return _Facts(
         model=alias,
         step=step_marker(messages),
         data=step_input(messages),
         last_user=last_user,
         tool_messages=tools_after,
+        last_tool=last_tool,
         has_tools=bool(body.get("tools")),
     )
 
@@ -152,10 +163,12 @@ def matches(match: Match, facts: _Facts) -> bool:
         and _contains(facts.data.get("objective"), match.objective_contains)
         and _contains(facts.last_user, match.message_contains)
         and (match.tool_messages is None or match.tool_messages == facts.tool_messages)
+        and _contains(facts.last_tool, match.tool_contains)
         and (match.done_tasks is None or match.done_tasks == _count(facts.data.get("done_tasks")))
         and (match.pending_tasks is None or match.pending_tasks == _count(facts.data.get("pending_tasks")))
         and (match.has_tools is None or match.has_tools == facts.has_tools)
         and (match.model is None or match.model == facts.model)
+        and (match.agent is None or match.agent == facts.data.get("agent"))
     )
 
 

@@ -8,20 +8,22 @@ which field is wrong.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import OrderedDict
 from dataclasses import asdict
 from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
-import orjson
 
 from . import run_control
 from .activities import idempotency_key, invoke_with_retries
 from .callbacks import verify_callback
 from .catalog_source import catalog_function, load_catalog_now
-from .orchestration import callback_event
+from .http_responses import error_response as _error
+from .http_responses import json_response as _json
+from .http_responses import read_json_body as _body
+from .network import AGENT_TASK_ORCHESTRATOR
+from .orchestration import ORCHESTRATOR_NAME, callback_event
 from .run_api_spec import run_api_spec
 from .run_control import FINISHED, RunControlError, find_run, pending_entry
 from .run_request import RunRequestError
@@ -31,34 +33,8 @@ __all__ = ["bp"]
 
 bp = df.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
 
-MAX_BODY_BYTES = 256 * 1024
-
-
-def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> func.HttpResponse:
-    return func.HttpResponse(
-        json.dumps(body, ensure_ascii=False), status_code=status, mimetype="application/json", headers=headers
-    )
-
-
-def _error(status: int, message: str, field: str | None = None) -> func.HttpResponse:
-    return _json({"error": {"message": message, "field": field}}, status)
-
-
 def _control_error(exc: RunControlError) -> func.HttpResponse:
     return _error(exc.status, exc.message, exc.field)
-
-
-def _body(req: func.HttpRequest) -> Any:
-    raw = req.get_body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise RunRequestError(f"the request body is larger than {MAX_BODY_BYTES} bytes", None)
-    if not raw.strip():
-        raise RunRequestError("the request body is empty; send a JSON object", None)
-    try:
-        # Strict JSON: no NaN or Infinity, no lone surrogates, nesting within orjson's limit.
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise RunRequestError(f"the request body is not valid JSON: {exc}", None) from None
 
 
 def _base(req: func.HttpRequest) -> str:
@@ -204,7 +180,8 @@ async def tool_callback(req: func.HttpRequest, client: df.DurableOrchestrationCl
     except RunRequestError as exc:
         return _error(400, exc.message, exc.field)
     async with _callbacks.lock:
-        status = await find_run(client, run_id)
+        # A network's agent calls the tool from its sub-run, which is where the callback goes.
+        status = await find_run(client, run_id, (ORCHESTRATOR_NAME, AGENT_TASK_ORCHESTRATOR))
         if status is None:
             return _error(404, f"no run with id {run_id!r}")
         if status.runtime_status and status.runtime_status.value in FINISHED:

@@ -20,7 +20,8 @@ from azure.durable_functions.models.Task import TaskBase, TaskState
 
 from openapi_engine import Catalog, ToolFunction, validate_arguments
 
-from . import activities, timeline
+from . import activities, agent_setup, event_waiting, timeline
+from .agents import AgentConfig, AgentSpec
 from .errors import failure_message
 from .planning import add_new_tasks, apply_priority, budget_stop, one_line, over_cost, parse_json_object
 from .progress import build_progress, build_report
@@ -42,6 +43,8 @@ log = logging.getLogger("toolmesh.orchestration")
 
 Steps = Generator[TaskBase, Any, Any]
 Payload = dict[str, Any] | Callable[[], dict[str, Any]]
+Builtin = Callable[["AgentRun", Task, str, dict[str, Any]], Generator[Any, Any, tuple[str, bool]]]
+"""A function the run itself answers (waiting for an event, handing off): (reply, ok)."""
 
 
 def approval_event(call_id: str) -> str:
@@ -58,6 +61,10 @@ class RunCancelled(Exception):
 
 class ModelStepFailed(Exception):
     """A model step failed after retries; the run ends as failed, keeping what was done."""
+
+
+class RunSetupFailed(Exception):
+    """The run names an agent or network that cannot be used (gone or invalid since it started)."""
 
 
 def _event_payload(value: Any) -> Any:
@@ -101,6 +108,14 @@ class AgentRun:
         self.catalog_ref: str | None = None
         self.approvals: list[dict[str, Any]] = []
         self.waiting: list[dict[str, Any]] = []
+        self.agents: AgentConfig | None = None
+        self.agent: AgentSpec | None = None
+        """The named agent running the tasks (None: the built-in default, today's single agent)."""
+        self.builtins: dict[str, tuple[ToolFunction, Builtin]] = {}
+        self.sub_runs: list[dict[str, Any]] = []
+        """Sub-orchestrations in flight (an agent of the network on a task), for status, cancel and approvals."""
+        self.task_ended: str | None = None
+        """Set by a built-in that ends the task at once (a handoff), with the task's result."""
         self._shown: tuple[str, Task | None] = ("planning", None)
         self._executing: Task | None = None
         self._status_stale = False
@@ -128,9 +143,12 @@ class AgentRun:
 
     def _show(self) -> None:
         phase, current = self._shown
-        self.context.set_custom_status(
-            build_progress(self.state, phase, current=current, approvals=self.approvals, waiting=self.waiting)
-        )
+        view = build_progress(self.state, phase, current=current, approvals=self.approvals, waiting=self.waiting)
+        if self.sub_runs:
+            view["sub_runs"] = self.sub_runs
+        if self.agent is not None:
+            view["agent"] = self.agent.name
+        self.context.set_custom_status(view)
         self._status_stale = False
 
     def _show_if_stale(self) -> None:
@@ -175,7 +193,11 @@ class AgentRun:
         return (yield from self._guarded(self._call(function, payload)))
 
     def _model_call(
-        self, step: str, messages: Callable[[], list[dict[str, Any]]], tools: list[dict[str, Any]] | None = None
+        self,
+        step: str,
+        messages: Callable[[], list[dict[str, Any]]],
+        tools: list[dict[str, Any]] | None = None,
+        model: str | None = None,
     ) -> TaskBase:
         """Schedule a model step; ``messages`` builds the prompt, which replay never needs."""
 
@@ -183,12 +205,12 @@ class AgentRun:
             built: dict[str, Any] = {
                 "run_id": self.state.run_id,
                 "step": step,
-                "model": self.request.model,
+                "model": model or self.request.model,
                 "messages": messages(),
             }
             if tools:
                 built["tools"] = tools
-            if step in ("create_tasks", "prioritize"):
+            if step in ("create_tasks", "prioritize", "route"):
                 built["response_format"] = {"type": "json_object"}
             return built
 
@@ -200,9 +222,10 @@ class AgentRun:
         messages: Callable[[], list[dict[str, Any]]],
         tools: list[dict[str, Any]] | None = None,
         task: Task | None = None,
+        model: str | None = None,
     ) -> Steps:
         try:
-            answer: dict[str, Any] = yield from self._guarded(self._model_call(step, messages, tools))
+            answer: dict[str, Any] = yield from self._guarded(self._model_call(step, messages, tools, model))
         except RunCancelled:
             raise
         except Exception as exc:  # the activity failed after its own retries
@@ -276,15 +299,11 @@ class AgentRun:
         self._status("planning")
         outcome, stop_reason = "completed", ""
         try:
-            catalog = yield from self._activity(
-                activities.load_catalog,
-                {"tools": self.request.tools, "offer_limit": self.request.options.max_tools_per_step},
-            )
-            self.catalog = Catalog.from_dict(catalog)
-            self.catalog_ref = catalog.get("ref")
-            self.function_json = {f["name"]: f for f in catalog["functions"]}
-            self.tool_json = catalog["tools"]
-            self.functions = functions_for_run(self.catalog, self.request.tools)
+            if self.request.agent or self.request.network:
+                problem = yield from agent_setup.load_agents(self)
+                if problem:
+                    raise RunSetupFailed(problem)
+            yield from self._load_catalog()
             if self.state.execution == 0:
                 yield from self._first_tasks()
             iterations_here = 0
@@ -308,6 +327,8 @@ class AgentRun:
             outcome, stop_reason = "cancelled", "cancelled"
         except ModelStepFailed as exc:
             outcome, stop_reason = "failed", f"model step failed: {exc}"
+        except RunSetupFailed as exc:
+            outcome, stop_reason = "failed", str(exc)
         except Exception as exc:
             # An activity failure that escaped the steps above, or a defect: the run still ends
             # with its report (the host's log has the traceback), never as a bare failure.
@@ -350,6 +371,17 @@ class AgentRun:
             yield from self._activity(activities.record_run, payload)
         except Exception:  # noqa: BLE001 - a second cancel, or the record failed: the report matters more
             return
+
+    def _load_catalog(self) -> Steps:
+        catalog = yield from self._activity(
+            activities.load_catalog,
+            {"tools": self.request.tools, "offer_limit": self.request.options.max_tools_per_step},
+        )
+        self.catalog = Catalog.from_dict(catalog)
+        self.catalog_ref = catalog.get("ref")
+        self.function_json = {f["name"]: f for f in catalog["functions"]}
+        self.tool_json = catalog["tools"]
+        self.functions = functions_for_run(self.catalog, self.request.tools)
 
     def _first_tasks(self) -> Steps:
         if self.request.initial_tasks:
@@ -460,16 +492,33 @@ class AgentRun:
         return [ToolFunction.from_dict(f) for f in choice["functions"]], choice["selected"]
 
     def _execute(self, task: Task) -> Steps:
-        """The tool-calling sub-loop for one task."""
-        budgets = self.request.budgets
+        """One task: by this run's own agent, or by the agent its network's router picks."""
+        context = yield from self._task_context(task)
+        if self.request.network is not None:
+            from .network import execute_routed  # network builds on this module
+
+            yield from execute_routed(self, task, context)
+        else:
+            yield from self._run_task(task, context)
+
+    def _task_context(self, task: Task) -> Steps:
+        """What the task's prompt recalls: the last results and the notes memory finds for it."""
         recalled: list[str] = yield from self._activity(
             activities.recall_memory, {"run_id": self.state.run_id, "query": task.task}
         )
         context = [f"{t.task}: {one_line(t.result, 400)}" for t in self.state.done[-5:]]
-        context += [r for r in recalled if r not in context][:5]
-        messages = execute_task_messages(self.state, task, context)
+        return context + [r for r in recalled if r not in context][:5]
+
+    def _run_task(self, task: Task, context: list[str]) -> Steps:
+        """The tool-calling sub-loop for one task."""
+        budgets = self.request.budgets
+        agent = self.agent
+        messages = execute_task_messages(
+            self.state, task, context, agent.name if agent else None, agent.instructions if agent else ""
+        )
         offered, selected = yield from self._offer(task)
         task.selected_tools = selected
+        offered += [function for function, _ in self.builtins.values()]
         tools = [f.openai_tool() for f in offered]
         by_name = {f.name: f for f in offered}
         calls_here = 0
@@ -508,6 +557,9 @@ class AgentRun:
             )
             replies = yield from self._run_calls(task, turn, calls, by_name)
             calls_here += len(calls)
+            if self.task_ended is not None:
+                task.result = self.task_ended
+                return
             messages.extend(
                 {"role": "tool", "tool_call_id": c["id"], "content": reply}
                 for c, reply in zip(calls, replies, strict=True)
@@ -534,6 +586,11 @@ class AgentRun:
                 if errors:
                     problem = "error: invalid arguments: " + "; ".join(errors)
             if problem is None and function is not None and arguments is not None:
+                if function.name in self.builtins:
+                    reply, ok = yield from self.builtins[function.name][1](self, task, call_id, arguments)
+                    replies[index] = reply
+                    self._record(task, call_id, call["name"], call.get("arguments") or "", ok, None, reply)
+                    continue
                 if needs_approval(function, self.request.approval):
                     problem = yield from self._ask_approval(task, call_id, function, arguments)
             if problem is not None:
@@ -616,6 +673,10 @@ class AgentRun:
         if not outcome.get("ok"):
             reply = f"error: {outcome.get('error') or 'the call failed'}" + (f"\n{body}" if body else "")
             self._record(task, call_id, function.name, args_text, False, outcome.get("status"), reply)
+            return reply
+        if function.wait is not None:
+            reply, ok = yield from event_waiting.wait_after_call(self, task, call_id, function, arguments, outcome)
+            self._record(task, call_id, function.name, args_text, ok, outcome.get("status"), reply)
             return reply
         if function.callback is None:
             self._record(task, call_id, function.name, args_text, True, outcome.get("status"), body)

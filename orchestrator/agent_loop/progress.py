@@ -48,11 +48,16 @@ def build_progress(
             "phase": phase,
             "iteration": state.iteration,
             "execution": state.execution,
-            "current_task": {"id": current.id, "task": current.task} if current else None,
+            "current_task": {"id": current.id, "task": current.task, **network_fields(current)} if current else None,
             "pending": [{"id": t.id, "task": one_line(t.task, text_chars)} for t in state.pending[:shown]],
             "pending_count": len(state.pending),
             "done": [
-                {"id": t.id, "task": one_line(t.task, text_chars), "result": one_line(t.result, result_chars)}
+                {
+                    "id": t.id,
+                    "task": one_line(t.task, text_chars),
+                    "result": one_line(t.result, result_chars),
+                    **network_fields(t),
+                }
                 for t in state.done[-shown * 2 :]
             ],
             "done_count": len(state.done),
@@ -65,6 +70,13 @@ def build_progress(
             return view
         # Too big: keep the newest entries and shorten texts, then measure again.
         result_chars, text_chars, shown = max(20, result_chars // 2), max(40, text_chars // 2), shown // 2
+
+
+def network_fields(task: Task) -> dict[str, Any]:
+    """A network task's agent, route and handoffs; nothing for a single-agent run's task."""
+    if task.agent is None:
+        return {}
+    return {"agent": task.agent, "route": task.route, "handoffs": task.handoffs}
 
 
 def build_report(
@@ -82,6 +94,7 @@ def build_report(
                 "result": t.result,
                 "tool_calls": [{"function": c.function, "ok": c.ok, "status": c.status} for c in t.tool_calls],
                 **({"selected_tools": t.selected_tools} if t.selected_tools else {}),
+                **network_fields(t),
             }
             for t in state.done
         ],

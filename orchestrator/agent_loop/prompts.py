@@ -64,17 +64,22 @@ def prioritize_messages(state: RunState) -> list[Message]:
     ]
 
 
-def execute_task_messages(state: RunState, task: Task, context: list[str]) -> list[Message]:
-    return [
-        _system(
-            "execute_task",
-            "You are an agent completing one task toward an objective. Use the tools when they help; "
-            "call several at once when they are independent. Tool results come back as tool messages; "
-            "an error result tells you what to correct. When the task is done, answer with a short "
-            "plain-text result that later tasks can build on.",
-        ),
-        _user({"objective": state.request["objective"], "task": task.task, "context": context}),
-    ]
+def execute_task_messages(
+    state: RunState, task: Task, context: list[str], agent: str | None = None, instructions: str = ""
+) -> list[Message]:
+    """The task prompt; a named agent's instructions follow the general ones."""
+    text = (
+        "You are an agent completing one task toward an objective. Use the tools when they help; "
+        "call several at once when they are independent. Tool results come back as tool messages; "
+        "an error result tells you what to correct. When the task is done, answer with a short "
+        "plain-text result that later tasks can build on."
+    )
+    payload: dict[str, Any] = {"objective": state.request["objective"], "task": task.task, "context": context}
+    if agent is not None:
+        payload["agent"] = agent
+        if state.request.get("inputs"):
+            payload["inputs"] = state.request["inputs"]
+    return [_system("execute_task", f"{text}\n\n{instructions}" if instructions else text), _user(payload)]
 
 
 def summarize_messages(state: RunState, stop_reason: str) -> list[Message]:

@@ -12,10 +12,12 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from .agents_api import agent_problem
 from .errors import failure_message
 from .orchestration import CANCEL_EVENT, ORCHESTRATOR_NAME, approval_event
 from .run_request import RunRequestError, parse_run_request
 from .run_trace import trace_id_hex
+from .sub_runs import raise_if_running, sub_run_ids, sub_run_waiting_for, with_sub_run_progress
 
 __all__ = [
     "FINISHED",
@@ -94,13 +96,13 @@ def _possible_id(run_id: str) -> bool:
 
 
 async def find_run(
-    client: df.DurableOrchestrationClient, run_id: str
+    client: df.DurableOrchestrationClient, run_id: str, names: tuple[str, ...] = (ORCHESTRATOR_NAME,)
 ) -> df.models.DurableOrchestrationStatus | None:
-    """The run's status, or None when there is no agent run with that id."""
+    """The run's status, or None when there is no agent run (of one of ``names``) with that id."""
     if not _possible_id(run_id):
         return None
     status = await client.get_status(run_id, show_input=True)
-    if not status or not status.instance_id or status.name != ORCHESTRATOR_NAME:
+    if not status or not status.instance_id or status.name not in names:
         return None
     return status
 
@@ -127,12 +129,17 @@ async def start_run(client: df.DurableOrchestrationClient, body: Any) -> str:
         request = parse_run_request(body)
     except RunRequestError as exc:
         raise RunControlError(400, exc.message, exc.field) from None
+    problem = agent_problem(request)
+    if problem is not None:
+        raise RunControlError(400, problem[1], problem[0])
     run_id: str = await client.start_new(ORCHESTRATOR_NAME, None, request.model_dump(mode="json"))
     return run_id
 
 
 async def run_view(client: df.DurableOrchestrationClient, run_id: str) -> dict[str, Any]:
-    return status_view(await _existing(client, run_id))
+    view = status_view(await _existing(client, run_id))
+    await with_sub_run_progress(client, view["progress"])
+    return view
 
 
 async def list_runs(client: df.DurableOrchestrationClient, wanted: set[str], limit: int) -> list[dict[str, Any]]:
@@ -202,12 +209,15 @@ async def decide_approval(
     status = await _existing(client, run_id)
     if status.runtime_status and status.runtime_status.value in FINISHED:
         raise RunControlError(409, f"run {run_id} has already finished")
-    if pending_entry(status, "approvals", call_id) is None:
+    target = run_id if pending_entry(status, "approvals", call_id) is not None else None
+    if target is None:  # a network's agent asks from its sub-run
+        target = await sub_run_waiting_for(client, status.custom_status, "approvals", call_id)
+    if target is None:
         raise RunControlError(404, f"run {run_id} is not waiting for approval of call {call_id!r}")
     decision: dict[str, Any] = {"approve": approve, "comment": comment}
     if answers is not None:
         decision["input"] = answers
-    await client.raise_event(run_id, approval_event(call_id), decision)
+    await client.raise_event(target, approval_event(call_id), decision)
 
 
 async def cancel_run(client: df.DurableOrchestrationClient, run_id: str) -> None:
@@ -216,3 +226,5 @@ async def cancel_run(client: df.DurableOrchestrationClient, run_id: str) -> None
     if status.runtime_status and status.runtime_status.value in FINISHED:
         raise RunControlError(409, f"run {run_id} has already finished ({status.runtime_status.value})")
     await client.raise_event(run_id, CANCEL_EVENT, {"reason": "cancelled by request"})
+    for sub_id in sub_run_ids(status.custom_status):
+        await raise_if_running(client, sub_id, CANCEL_EVENT, {"reason": "the run was cancelled"})

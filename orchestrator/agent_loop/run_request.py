@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 
 __all__ = ["Budgets", "RunOptions", "RunRequest", "RunRequestError", "parse_run_request"]
 
 TaskText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+ConfigName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")]
+InputValue = Annotated[str, StringConstraints(max_length=2000)] | int | float | bool
 
 
 class _Strict(BaseModel):
@@ -54,6 +56,26 @@ class RunRequest(_Strict):
     approval: dict[str, Literal["always", "never", "default"]] = Field(default_factory=dict)
     """Per-run approval overrides, keyed by tool name or function name."""
     options: RunOptions = Field(default_factory=RunOptions)
+    agent: ConfigName | None = None
+    """An agent of specs/agents.yaml to run every task; None: the built-in default agent."""
+    network: ConfigName | None = None
+    """A network of specs/agents.yaml: its router picks an agent per task."""
+    inputs: dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")], InputValue] = Field(
+        default_factory=dict
+    )
+    """Named values of the run (for example a ticketId), which event waits match against."""
+    tags: list[Annotated[str, StringConstraints(min_length=1, max_length=100)]] = Field(
+        default_factory=list, max_length=20
+    )
+    """Labels of the run; a network's routing rules may match them."""
+
+    @model_validator(mode="after")
+    def _one_of_agent_or_network(self) -> RunRequest:
+        if self.agent is not None and self.network is not None:
+            raise ValueError("name an agent or a network, not both")
+        if len(self.inputs) > 50:
+            raise ValueError("at most 50 inputs")
+        return self
 
     @field_validator("approval")
     @classmethod
@@ -71,6 +93,16 @@ class RunRequestError(ValueError):
         self.message = message
         self.field = field
 
+    @classmethod
+    def from_validation(cls, exc: ValidationError) -> RunRequestError:
+        """The first problem pydantic found, with its field, and how many more there were."""
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or None
+        message = f"{field}: {first['msg']}" if field else first["msg"]
+        if len(exc.errors()) > 1:
+            message += f" (and {len(exc.errors()) - 1} more problem(s))"
+        return cls(message, field)
+
 
 def parse_run_request(body: Any) -> RunRequest:
     """Validate a decoded JSON body, naming the first bad field in the error."""
@@ -80,9 +112,4 @@ def parse_run_request(body: Any) -> RunRequest:
         # strict: JSON's true is not the number 1, nor "5" the number 5
         return RunRequest.model_validate(body, strict=True)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or None
-        message = f"{field}: {first['msg']}" if field else first["msg"]
-        if len(exc.errors()) > 1:
-            message += f" (and {len(exc.errors()) - 1} more problem(s))"
-        raise RunRequestError(message, field) from None
+        raise RunRequestError.from_validation(exc) from None

@@ -13,6 +13,7 @@ __all__ = ["Settings", "get_settings"]
 
 APP_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_REGISTRY = APP_ROOT.parent / "specs" / "registry.yaml"
+DEFAULT_AGENTS = APP_ROOT.parent / "specs" / "agents.yaml"
 
 
 class Settings(BaseSettings):
@@ -28,6 +29,12 @@ class Settings(BaseSettings):
 
     registry_path: Path = Field(default=DEFAULT_REGISTRY, alias="TOOLMESH_REGISTRY")
     """The tool registry (specs/registry.yaml); a change to it is seen by the next run."""
+
+    agents_path: Path = Field(default=DEFAULT_AGENTS, alias="TOOLMESH_AGENTS")
+    """Agents and networks (specs/agents.yaml); read afresh at every run start, like the registry."""
+
+    event_keep_seconds: int = Field(default=3600, ge=0, le=7 * 86_400, alias="TOOLMESH_EVENT_KEEP_SECONDS")
+    """How long a posted outside event is kept for runs that start waiting for it later."""
 
     catalog_ttl_seconds: float = Field(default=5.0, ge=0, alias="TOOLMESH_CATALOG_TTL")
     """How long runs reuse the catalog read from the tools' specs (see agent_loop.catalog_source)."""

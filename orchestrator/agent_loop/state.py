@@ -33,6 +33,12 @@ class Task:
     tool_calls: list[CallRecord] = field(default_factory=list)
     selected_tools: list[str] | None = None
     """The functions offered for this task when the catalog was too large to offer all."""
+    agent: str | None = None
+    """In a network: the agent that finished the task (after any handoffs)."""
+    route: dict[str, str] | None = None
+    """In a network: the first agent chosen, why, and by what ("rule", "model" or "fallback")."""
+    handoffs: list[dict[str, str]] = field(default_factory=list)
+    """In a network: each handoff of the task (from, to, reason), and any refused past the bound."""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Task:
@@ -43,6 +49,9 @@ class Task:
             result=data.get("result"),
             tool_calls=calls,
             selected_tools=data.get("selected_tools"),
+            agent=data.get("agent"),
+            route=data.get("route"),
+            handoffs=list(data.get("handoffs", [])),
         )
 
 
@@ -82,6 +91,8 @@ class RunState:
     """Notable decisions (a prioritizer answer rejected, a budget reached), for the report."""
     timeline: list[dict[str, Any]] = field(default_factory=list)
     """Model steps, tool calls and waits with their times (see agent_loop.timeline)."""
+    seen_events: list[str] = field(default_factory=list)
+    """Ids of outside events already taken by a wait, so one event never answers two waits of the run."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -100,6 +111,7 @@ class RunState:
             usage=Usage(**data.get("usage", {})),
             events=list(data.get("events", [])),
             timeline=list(data.get("timeline", [])),
+            seen_events=list(data.get("seen_events", [])),
         )
 
     def add_task(self, text: str) -> Task:

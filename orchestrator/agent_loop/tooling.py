@@ -23,17 +23,19 @@ def _words(text: str) -> list[str]:
 
 
 def catalog_for_run(catalog: Catalog, wanted: Sequence[str] | None) -> Catalog:
-    """The part of the catalog a run may use: tools by name or tag; all when None.
+    """The part of the catalog a run may use: whole tools by name or tag, single functions by name; all when None.
 
     The load_catalog activity keeps only this part in the run's history, so a run that asks for
     one tool does not replay the schemas of every other tool at every step.
     """
     if wanted is None:
         return catalog
-    chosen = {name for name, info in catalog.tools.items() if name in wanted or set(info.tags) & set(wanted)}
+    whole = {name for name, info in catalog.tools.items() if name in wanted or set(info.tags) & set(wanted)}
+    functions = [f for f in catalog.functions if f.tool in whole or f.name in wanted]
+    chosen = {f.tool for f in functions} | whole
     return Catalog(
         tools={name: info for name, info in catalog.tools.items() if name in chosen},
-        functions=[f for f in catalog.functions if f.tool in chosen],
+        functions=functions,
         problems=[p for p in catalog.problems if p.tool is None or p.tool in chosen],
     )
 

@@ -42,6 +42,8 @@ class ActivityFunction:
     name: str
     fn: Callable[..., Any]
     param: str
+    client_param: str | None = None
+    """The parameter that takes the durable client binding, as an HTTP function's does."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -181,7 +183,9 @@ def _build_index(functions: list[FunctionSpec], *, route_prefix: str, hub_name: 
             orchestrators[str(trigger.get("orchestration") or function.name)] = function.fn
         elif kind == "activityTrigger":
             activity_name = str(trigger.get("activity") or function.name)
-            activities[activity_name] = ActivityFunction(name=activity_name, fn=function.fn, param=trigger["name"])
+            activities[activity_name] = ActivityFunction(
+                name=activity_name, fn=function.fn, param=trigger["name"], client_param=function.client_param()
+            )
         elif kind == "entityTrigger":
             raise UnsupportedFeatureError(
                 f"function '{function.name}' ({function.origin}) is a durable entity; the local durable host "

@@ -128,10 +128,12 @@ class Engine:
         session_cache: SessionCache | None = None,
         workers: WorkerPool | None = None,
         episode_attempts: int = DEFAULT_EPISODE_ATTEMPTS,
+        client_binding: str | None = None,
     ) -> None:
         self.store = store
         self._episode_attempts = episode_attempts
         self._episode_failures: dict[str, int] = {}
+        self._client_binding = client_binding
         self.functions = functions
         self._concurrency = activity_concurrency
         self._wake = asyncio.Event()
@@ -403,7 +405,7 @@ class Engine:
         delivered = False
         try:
             if self._workers is not None:
-                event = await self._workers.run(row.name, row.input, row.task_id)
+                event = await self._workers.run(row.name, row.input, row.task_id, self._client_binding)
             else:
                 event = await run_activity(
                     self.functions.activities,
@@ -412,6 +414,7 @@ class Engine:
                     row.task_id,
                     self._activity_threads,
                     self._http,
+                    self._client_binding,
                 )
             message = NewMessage(
                 instance_id=row.instance_id,

@@ -128,6 +128,15 @@ def build_app(config: HostConfig) -> Starlette:
             session_cache=sessions,
             workers=workers,
             episode_attempts=config.episode_attempts,
+            # Activities with a durable client binding reach the API the same way HTTP functions do.
+            client_binding=client_binding_json(
+                BindingContext(
+                    origin=f"http://127.0.0.1:{config.port}",
+                    functions_key=config.functions_key,
+                    rpc_base_url=f"http://127.0.0.1:{config.port}{RPC_PREFIX}/{config.rpc_token}/",
+                    hub_name=config.functions.hub_name,
+                )
+            ),
         )
         state["engine"] = engine
         engine.start()

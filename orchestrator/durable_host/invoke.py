@@ -74,8 +74,12 @@ async def run_activity(
     task_id: int,
     executor: Executor,
     http_client: httpx.AsyncClient,
+    client_binding: str | None = None,
 ) -> Event:
-    """Run an activity and return its TaskCompleted or TaskFailed event."""
+    """Run an activity and return its TaskCompleted or TaskFailed event.
+
+    ``client_binding`` is the durable client binding JSON, given to an activity that declares one.
+    """
     if name == HTTP_ACTIVITY:
         return await _run_http_activity(input_text, task_id, http_client)
     activity = activities.get(name)
@@ -89,6 +93,8 @@ async def run_activity(
     try:
         value = ActivityTriggerConverter.decode(Datum(input_text, "json"), trigger_metadata=None)
         kwargs = {activity.param: value}
+        if activity.client_param:
+            kwargs[activity.client_param] = client_binding
         if inspect.iscoroutinefunction(activity.fn):
             result = await activity.fn(**kwargs)
         else:

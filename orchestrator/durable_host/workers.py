@@ -103,7 +103,7 @@ class WorkerPool:
         for _ in range(self._count):
             await self._start_one(delay=0.0)
 
-    async def run(self, name: str, input_text: str | None, task_id: int) -> Event:
+    async def run(self, name: str, input_text: str | None, task_id: int, client_binding: str | None = None) -> Event:
         """Run an activity on a worker and return its TaskCompleted or TaskFailed event."""
         worker = await self._least_busy()
         if worker is None:
@@ -114,7 +114,8 @@ class WorkerPool:
         answer: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
         worker.waiting[call_id] = (task_id, answer)
         try:
-            worker.writer.write(_frame({"id": call_id, "name": name, "input": input_text, "task_id": task_id}))
+            frame = {"id": call_id, "name": name, "input": input_text, "task_id": task_id, "client": client_binding}
+            worker.writer.write(_frame(frame))
             with contextlib.suppress(ConnectionError):
                 await worker.writer.drain()  # a worker that just died: its listener fails this call
             return await answer
@@ -224,7 +225,13 @@ async def _serve(app_dir: Path, fd: int, concurrency: int) -> None:
 
     async def answer(message: dict[str, Any], http: httpx.AsyncClient) -> None:
         event = await run_activity(
-            functions.activities, message["name"], message["input"], message["task_id"], threads, http
+            functions.activities,
+            message["name"],
+            message["input"],
+            message["task_id"],
+            threads,
+            http,
+            message.get("client"),
         )
         writer.write(_frame({"id": message["id"], "event": event}))
         await writer.drain()

@@ -23,6 +23,7 @@ from .models import (
     ToolFunction,
     ToolInfo,
     ToolResult,
+    WaitSpec,
 )
 from .openai_rules import LEGACY_STRICT_LIMITS, StrictLimits, check_strict_schema, check_tools
 from .registry import Registry, ToolEntry, ToolFilter, load_registry
@@ -53,6 +54,7 @@ __all__ = [
     "ToolFunction",
     "ToolInfo",
     "ToolResult",
+    "WaitSpec",
     "build_catalog",
     "check_strict_schema",
     "check_tools",

@@ -41,6 +41,7 @@ def options_for(entry: ToolEntry) -> ConversionOptions:
         exclude_methods=entry.exclude.methods,
         approval=entry.approval,
         approval_overrides=entry.approval_overrides,
+        waits=entry.waits,
         allowed_hosts=entry.allowed_ref_hosts,
     )
 

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from .documents import parse_document, read_source
 from .errors import OperationError, RefError, SpecLoadError
-from .models import Problem, ToolFunction
+from .models import Problem, ToolFunction, WaitSpec
 from .naming import base_name, dedupe
 from .operations import OperationDraft, draft_operation
 from .refs import Resolver, escape_pointer
@@ -51,6 +51,8 @@ class ConversionOptions:
     exclude_methods: Sequence[str] = ()
     approval: str = "safe-methods"
     approval_overrides: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    waits: Mapping[str, WaitSpec] = dataclasses.field(default_factory=dict)
+    """The registry's waits by operationId; they win over a spec's x-toolmesh-wait."""
     allowed_hosts: Sequence[str] = ()
     include_deprecated: bool = False
 
@@ -268,6 +270,7 @@ def _function(
         needs_approval=needs_approval,
         approval_required=approval_required,
         callback=draft.callback,
+        wait=options.waits.get(draft.operation_id, draft.wait),
         params=draft.params,
         body=draft.body,
         security=draft.security,

@@ -86,6 +86,16 @@ class CallbackSpec:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class WaitSpec:
+    """After a successful call, wait for an outside event whose data matches the run (see waits.py)."""
+
+    event: str
+    match: dict[str, str]
+    """Event data field (dotted) -> input.<name> | arguments.<name> | response.<path>."""
+    timeout_seconds: float | None = None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class ToolFunction:
     """One operation as a function the model can call, with what `invoke` needs to call it."""
 
@@ -102,6 +112,7 @@ class ToolFunction:
     approval_required: bool = False
     """The approval is demanded by the spec or the registry's ``always``: a run may not waive it."""
     callback: CallbackSpec | None = None
+    wait: WaitSpec | None = None
     size_chars: int = 0
     approx_tokens: int = 0
     params: list[ParamBinding] = dataclasses.field(default_factory=list)
@@ -137,6 +148,8 @@ class ToolFunction:
         values["body"] = BodyBinding(**body) if body else None
         callback = values.get("callback")
         values["callback"] = CallbackSpec(**callback) if callback else None
+        wait = values.get("wait")
+        values["wait"] = WaitSpec(**wait) if wait else None
         values["security"] = [[SecurityBinding(**s) for s in alt] for alt in values.get("security") or []]
         return cls(**values)
 

@@ -16,11 +16,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from .errors import OperationError
-from .models import RUN_ID_HEADER, BodyBinding, CallbackSpec, ParamBinding, SecurityBinding
+from .models import RUN_ID_HEADER, BodyBinding, CallbackSpec, ParamBinding, SecurityBinding, WaitSpec
 from .refs import Resolver
 from .request_parts import callback_of, relative_server_path, security_of
 from .schemas import SCHEMA_DESCRIPTION_CHARS, SchemaCompiler
 from .text import clean_text, short_text
+from .waits import parse_wait
 
 __all__ = ["OperationDraft", "draft_operation", "pick_media_type"]
 
@@ -54,6 +55,7 @@ class OperationDraft:
     body: BodyBinding | None
     security: list[list[SecurityBinding]]
     callback: CallbackSpec | None
+    wait: WaitSpec | None
     approval: str | None
     """`required` or `never` from x-toolmesh-approval, else None."""
     tags: list[str]
@@ -210,6 +212,10 @@ def draft_operation(
     requirements = op["security"] if "security" in op else root_security
     security, hidden = security_of(requirements, schemes, auth, resolver, doc)
     callback = callback_of(op)
+    try:
+        wait = parse_wait(op["x-toolmesh-wait"]) if "x-toolmesh-wait" in op else None
+    except ValueError as exc:
+        raise OperationError(pointer, str(exc)) from None
     params = _parameters(resolver, doc, pointer, path, op, shared_params, hidden, any(security), callback)
     body = _request_body(resolver, compiler, doc, op, callback)
 
@@ -267,6 +273,7 @@ def draft_operation(
         body=body_binding,
         security=security,
         callback=callback,
+        wait=wait,
         approval=approval if approval in ("required", "never") else None,
         tags=[str(t) for t in op.get("tags") or []],
         server_path=relative_server_path(op.get("servers") or servers),

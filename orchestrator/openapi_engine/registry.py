@@ -20,6 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .documents import is_url
 from .errors import RegistryError
+from .models import WaitSpec
+from .waits import parse_wait
 
 __all__ = ["Registry", "ToolEntry", "ToolFilter", "load_registry", "parse_registry"]
 
@@ -62,6 +64,8 @@ class _Entry(BaseModel):
     )
     timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
     tags: list[str] = Field(default_factory=list)
+    waits: dict[str, Any] = Field(default_factory=dict)
+    """operationId -> a wait for an outside event after the call (the form of x-toolmesh-wait)."""
     enabled: bool = True
     allowed_ref_hosts: list[str] = Field(default_factory=list)
 
@@ -85,6 +89,16 @@ class _Entry(BaseModel):
         elif self.spec is None or self.base_url is None or self.url is not None:
             raise ValueError("an openapi entry needs spec and base_url (url is for kind: mcp)")
         return self
+
+    @field_validator("waits")
+    @classmethod
+    def _waits(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for operation, raw in value.items():
+            try:
+                parse_wait(raw)
+            except ValueError as exc:
+                raise ValueError(f"{operation}: {exc}") from None
+        return value
 
     @field_validator("auth")
     @classmethod
@@ -123,6 +137,7 @@ class ToolEntry:
     allowed_ref_hosts: list[str]
     kind: str = "openapi"
     """openapi: `spec` and `base_url` describe the tool; mcp: both are the MCP endpoint."""
+    waits: dict[str, WaitSpec] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -222,6 +237,7 @@ def parse_registry(
             tags=list(entry.tags),
             enabled=entry.enabled,
             allowed_ref_hosts=list(entry.allowed_ref_hosts),
+            waits={operation: parse_wait(raw) for operation, raw in entry.waits.items()},
         )
     if problems:
         raise RegistryError(source, problems)

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from durable_host.history import EventType
-from tests.support.local_mesh import Mesh, start_mesh
+from tests.support.local_mesh import Mesh, scripted_gateway_config, start_mesh
 from tests.support.servers import RunningServer, start_uvicorn
 
 SCRIPTS: dict[str, list[dict[str, Any]]] = {
@@ -81,17 +81,6 @@ SCRIPTS: dict[str, list[dict[str, Any]]] = {
 }
 
 
-def _write_config(root: Path) -> Path:
-    models: dict[str, Any] = {"default": {"deployments": [{"provider": "offline"}]}}
-    for alias, entries in SCRIPTS.items():
-        script = root / f"{alias}.yaml"
-        script.write_text(yaml.safe_dump({"model": f"scripted-{alias}", "on_no_match": "offline", "entries": entries}))
-        models[alias] = {"deployments": [{"provider": "scripted", "script": script.name}]}
-    config = root / "gateway.yaml"
-    config.write_text(yaml.safe_dump({"models": models}))
-    return config
-
-
 @pytest.fixture(scope="module")
 def flaky(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     root = tmp_path_factory.mktemp("flaky")
@@ -119,7 +108,7 @@ def mesh(tmp_path_factory: pytest.TempPathFactory, flaky: RunningServer) -> Iter
     registry_path.write_text(yaml.safe_dump(registry))
     running = start_mesh(
         root,
-        gateway_env={"TOOLMESH_GATEWAY_CONFIG": str(_write_config(root))},
+        gateway_env={"TOOLMESH_GATEWAY_CONFIG": str(scripted_gateway_config(root, SCRIPTS))},
         registry=registry_path,
         host_env={"FLAKY_API_KEY": "flaky-key"},
     )

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 
 from tests.support.servers import REPO_ROOT, RunningServer, free_port, start_server, start_uvicorn
 
@@ -36,14 +37,10 @@ class Mesh:
         return f"http://127.0.0.1:{self.host_port}"
 
     def api(self, timeout: float = 30.0) -> httpx.Client:
-        return httpx.Client(
-            base_url=self.url, headers={"x-functions-key": self.keys["functions"]}, timeout=timeout
-        )
+        return httpx.Client(base_url=self.url, headers={"x-functions-key": self.keys["functions"]}, timeout=timeout)
 
     def tool(self, name: str) -> httpx.Client:
-        return httpx.Client(
-            base_url=self.services[name].url, headers={"X-API-Key": self.keys[name]}, timeout=10.0
-        )
+        return httpx.Client(base_url=self.services[name].url, headers={"X-API-Key": self.keys[name]}, timeout=10.0)
 
     def start_host(self) -> RunningServer:
         self.host = start_server(
@@ -154,3 +151,15 @@ def start_mesh(
         mesh.stop()
         raise
     return mesh
+
+
+def scripted_gateway_config(root: Path, scripts: Mapping[str, list[dict[str, Any]]]) -> Path:
+    """A gateway config with one scripted model alias per script (unmatched requests answered offline)."""
+    models: dict[str, Any] = {"default": {"deployments": [{"provider": "offline"}]}}
+    for alias, entries in scripts.items():
+        script = root / f"{alias}.yaml"
+        script.write_text(yaml.safe_dump({"model": f"scripted-{alias}", "on_no_match": "offline", "entries": entries}))
+        models[alias] = {"deployments": [{"provider": "scripted", "script": script.name}]}
+    config = root / "gateway.yaml"
+    config.write_text(yaml.safe_dump({"models": models}))
+    return config

@@ -168,6 +168,22 @@ def _summarize(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _route(data: dict[str, Any]) -> dict[str, str]:
+    """The agent whose name and description share the most words with the task (the first on a tie)."""
+    words = set(re.findall(r"[a-z0-9]+", str(data.get("task") or "").lower()))
+    agents = [a for a in data.get("agents") or [] if isinstance(a, dict) and a.get("name")]
+    if not agents:
+        return {"agent": "", "reason": "no agents were offered"}
+
+    def overlap(agent: dict[str, Any]) -> int:
+        text = f"{agent['name']} {agent.get('description') or ''}".replace("_", " ").lower()
+        return len(words & set(re.findall(r"[a-z0-9]+", text)))
+
+    best = max(agents, key=overlap)  # max keeps the first of equals
+    reason = f"{OFFLINE_PREFIX}{overlap(best)} word(s) of the task match its description"
+    return {"agent": str(best["name"]), "reason": reason}
+
+
 def _fallback(request: dict[str, Any], messages: list[dict[str, Any]]) -> str:
     last = next((message_text(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), "")
     text = (
@@ -194,6 +210,8 @@ def answer(request: dict[str, Any]) -> LocalAnswer:
         content, calls = _execute(request, messages)
     elif step == "summarize":
         content = _summarize(step_input(messages))
+    elif step == "route":
+        content = json.dumps(_route(step_input(messages)))
     else:
         content = _fallback(request, messages)
     prompt = estimate_tokens(messages) + (estimate_tokens(request["tools"]) if request.get("tools") else 0)

@@ -1,0 +1,125 @@
+"""Outside events: ``POST /api/events`` delivers one to every run waiting for it; early ones are kept.
+
+Delivery uses only the durable client, so it works the same on Azure and on the local host: the
+running instances are listed, each one's progress names the waits it has open (event name and
+the values its data must hold), and the event is raised on each instance whose wait matches,
+under that wait's own event name. Every posted event is also kept for a while as a tiny
+orchestration (``held_event``) whose input is the event; a run that starts waiting later asks
+for kept events (the ``find_held_event`` activity) before it waits. A run remembers the ids of
+the events it took, so the same event never answers two of its waits.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import azure.durable_functions as df
+import azure.functions as func
+from pydantic import ValidationError
+
+from .activities import require_input
+from .http_responses import error_response, json_response, read_json_body
+from .outside_events import (
+    HELD_EVENT_ORCHESTRATOR,
+    OutsideEvent,
+    event_matches,
+    held_event_prefix,
+    wait_event_name,
+)
+from .run_request import RunRequestError
+from .settings import get_settings
+
+__all__ = ["bp", "deliver_event"]
+
+bp = df.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
+
+ACTIVE = [df.OrchestrationRuntimeStatus.Running, df.OrchestrationRuntimeStatus.Pending]
+
+
+def _open_waits(status: df.models.DurableOrchestrationStatus) -> list[dict[str, Any]]:
+    progress = status.custom_status if isinstance(status.custom_status, dict) else {}
+    return [w for w in progress.get("waiting") or [] if isinstance(w, dict) and w.get("kind") == "event"]
+
+
+async def deliver_event(client: df.DurableOrchestrationClient, event: dict[str, Any]) -> list[dict[str, str]]:
+    """Raise ``event`` on every open wait it matches; returns the (instance, wait) pairs it reached."""
+    reached: list[dict[str, str]] = []
+    for status in await client.get_status_by(runtime_status=ACTIVE):
+        if not status.instance_id:
+            continue
+        for wait in _open_waits(status):
+            if wait.get("event") == event["name"] and event_matches(wait.get("match") or {}, event["data"]):
+                await client.raise_event(status.instance_id, wait_event_name(str(wait["wait_id"])), event)
+                reached.append({"run_id": status.instance_id, "wait_id": str(wait["wait_id"])})
+    return reached
+
+
+@bp.route(route="api/events", methods=["POST"])
+@bp.durable_client_input(client_name="client")
+async def post_event(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """Deliver an outside event to the runs waiting for it, and keep it for runs that wait later."""
+    try:
+        body = OutsideEvent.model_validate(read_json_body(req))
+    except RunRequestError as exc:
+        return error_response(400, exc.message, exc.field)
+    except ValidationError as exc:
+        problem = RunRequestError.from_validation(exc)
+        return error_response(400, problem.message, problem.field)
+    received = datetime.now(UTC)
+    keep = body.keep_seconds if body.keep_seconds is not None else get_settings().event_keep_seconds
+    event: dict[str, Any] = {
+        "event_id": uuid.uuid4().hex,
+        "name": body.name,
+        "data": body.data,
+        "received_at": received.isoformat(),
+        "keep_until": (received + timedelta(seconds=keep)).isoformat(),
+    }
+    if len(json.dumps(event)) > 64 * 1024:
+        return error_response(400, "data: an event is at most 64 KB of JSON", "data")
+    if keep > 0:
+        # Kept first, then delivered: a run that starts waiting in between finds it either way.
+        await client.start_new(HELD_EVENT_ORCHESTRATOR, held_event_prefix(body.name) + event["event_id"], event)
+    reached = await deliver_event(client, event)
+    return json_response(
+        {"event_id": event["event_id"], "delivered_to": reached, "kept_until": event["keep_until"] if keep else None},
+        202,
+    )
+
+
+@bp.orchestration_trigger(context_name="context")
+def held_event(context: df.DurableOrchestrationContext) -> Any:
+    """An event kept for waits that start later: it lives until its keep time, then ends."""
+    event = context.get_input() or {}
+    until = datetime.fromisoformat(str(event.get("keep_until")))
+    if until > context.current_utc_datetime:
+        yield context.create_timer(until)
+    return {"event_id": event.get("event_id"), "expired": True}
+
+
+@bp.activity_trigger(input_name="payload")
+@bp.durable_client_input(client_name="client")
+async def find_held_event(payload: dict[str, Any], client: df.DurableOrchestrationClient) -> dict[str, Any] | None:
+    """The oldest kept event with this name that matches and the run has not taken yet, or None."""
+    payload = require_input(payload)
+    seen = set(payload.get("seen") or [])
+    now = datetime.now(UTC)
+    prefix = held_event_prefix(payload["name"])
+    candidates = await client.get_status_by(runtime_status=ACTIVE, instance_id_prefix=prefix)
+    candidates.sort(key=lambda s: s.created_time or now)
+    for candidate in candidates:
+        if not candidate.instance_id or candidate.instance_id.rsplit("-", 1)[-1] in seen:
+            continue
+        status = await client.get_status(candidate.instance_id, show_input=True)
+        event = status.input_
+        if isinstance(event, str):
+            event = json.loads(event)
+        if not isinstance(event, dict) or event.get("name") != payload["name"]:
+            continue
+        if datetime.fromisoformat(str(event.get("keep_until"))) <= now:
+            continue
+        if event_matches(payload.get("match") or {}, event.get("data")):
+            return event
+    return None

@@ -1,0 +1,251 @@
+"""Schedules: runs started on a cron schedule by an eternal orchestration, not an in-process timer.
+
+One orchestration per schedule (``schedule-<id>``) sleeps on a durable timer until the next tick,
+starts that tick's run and continues as new; it survives restarts and runs the same on Azure.
+The run of a tick has a deterministic id (``schedule-<id>-<tick as YYYYMMDDTHHMMSSZ>``) and the
+starting activity does nothing when that run exists, so a crash between starting a run and
+recording it never starts a second one.
+
+Missed ticks: when the host was down across several ticks, the timer fires once when it is back;
+that one (the earliest missed tick) starts its run late and the others are skipped and counted
+(``missed``). Pause and resume are events on the schedule; a paused schedule waits for resume
+and starts nothing. Cron expressions have five fields, or six with seconds last (croniter).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Generator
+from datetime import datetime
+from typing import Annotated, Any
+
+import azure.durable_functions as df
+import azure.functions as func
+from croniter import croniter
+from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError, field_validator
+
+from .activities import require_input
+from .agents_api import agent_problem
+from .http_responses import error_response, json_response, read_json_body
+from .orchestration import ORCHESTRATOR_NAME
+from .run_request import RunRequestError, parse_run_request
+
+__all__ = ["SCHEDULE_ORCHESTRATOR", "bp", "schedule_instance_id", "tick_run_id"]
+
+SCHEDULE_ORCHESTRATOR = "schedule"
+CONTROL_EVENT = "schedule-control"
+PREFIX = "schedule-"
+MAX_COUNTED_MISSES = 1000
+SHOWN = ("cron", "paused", "next_tick", "last_tick", "last_run_id", "runs_started", "missed")
+
+bp = df.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
+
+
+def schedule_instance_id(schedule_id: str) -> str:
+    return f"{PREFIX}{schedule_id}"
+
+
+def tick_run_id(schedule_id: str, tick: datetime) -> str:
+    return f"{PREFIX}{schedule_id}-{tick.strftime('%Y%m%dT%H%M%SZ')}"
+
+
+class ScheduleRequest(BaseModel):
+    """The body of ``POST /api/schedules``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_]{0,47}$")] | None = None
+    """A name for the schedule (lower case, digits, underscores); generated when absent."""
+    cron: Annotated[str, StringConstraints(strip_whitespace=True, min_length=9, max_length=200)]
+    run: dict[str, Any]
+    """The body of a POST /api/runs, validated the same way."""
+    paused: bool = False
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        if len(value.split()) not in (5, 6) or not croniter.is_valid(value):
+            raise ValueError("not a cron expression of five fields (or six, seconds last)")
+        return value
+
+
+# -- the eternal orchestration ------------------------------------------------------------
+
+
+def _next_tick(cron: str, after: datetime) -> datetime:
+    tick: datetime = croniter(cron, after).get_next(datetime)
+    return tick
+
+
+def _apply(state: dict[str, Any], command: Any) -> None:
+    if isinstance(command, str):
+        command = json.loads(command)
+    action = command.get("action") if isinstance(command, dict) else None
+    if action in ("pause", "resume"):
+        state["paused"] = action == "pause"
+
+
+def _show(context: df.DurableOrchestrationContext, state: dict[str, Any], tick: datetime | None) -> None:
+    shown = {k: v for k, v in state.items() if k != "run"}
+    context.set_custom_status({**shown, "next_tick": tick.isoformat() if tick else None})
+
+
+@bp.orchestration_trigger(context_name="context")
+def schedule(context: df.DurableOrchestrationContext) -> Generator[Any, Any, None]:
+    """One schedule: wait for the next tick (or a pause/resume), start its run, continue as new."""
+    state: dict[str, Any] = dict(context.get_input() or {})
+    control = context.wait_for_external_event(CONTROL_EVENT)
+    if state.get("paused"):
+        _show(context, state, None)
+        command = yield control
+        _apply(state, command)
+        context.continue_as_new(state)
+        return None
+    now = context.current_utc_datetime
+    last = datetime.fromisoformat(state["last_tick"]) if state.get("last_tick") else None
+    tick = _next_tick(state["cron"], max(now, last) if last else now)
+    _show(context, state, tick)
+    timer = context.create_timer(tick)
+    winner = yield context.task_any([timer, control])
+    if winner is control:
+        timer.cancel()
+        _apply(state, control.result)
+        context.continue_as_new(state)
+        return None
+    run_id = tick_run_id(state["id"], tick)
+    yield context.call_activity(start_scheduled_run, {"run_id": run_id, "run": state["run"]})
+    state.update(last_tick=tick.isoformat(), last_run_id=run_id, runs_started=int(state.get("runs_started", 0)) + 1)
+    following, skipped = _next_tick(state["cron"], tick), 0
+    while following <= context.current_utc_datetime and skipped < MAX_COUNTED_MISSES:
+        skipped += 1
+        following = _next_tick(state["cron"], following)
+    state["missed"] = int(state.get("missed", 0)) + skipped
+    if control.is_completed:  # a pause that came while the run was being started
+        _apply(state, control.result)
+    context.continue_as_new(state)
+    return None
+
+
+@bp.activity_trigger(input_name="payload")
+@bp.durable_client_input(client_name="client")
+async def start_scheduled_run(payload: dict[str, Any], client: df.DurableOrchestrationClient) -> dict[str, Any]:
+    """Start a tick's run under its own id, unless an earlier attempt already did."""
+    payload = require_input(payload)
+    run_id = str(payload["run_id"])
+    existing = await client.get_status(run_id)
+    if existing is not None and existing.instance_id:
+        return {"run_id": run_id, "already_started": True}
+    await client.start_new(ORCHESTRATOR_NAME, run_id, payload["run"])
+    return {"run_id": run_id, "already_started": False}
+
+
+# -- the API ----------------------------------------------------------------------------
+
+
+def _view(status: df.models.DurableOrchestrationStatus) -> dict[str, Any]:
+    shown = status.custom_status if isinstance(status.custom_status, dict) else {}
+    schedule_id = (status.instance_id or "")[len(PREFIX) :]
+    return {
+        "id": schedule_id,
+        "status": status.runtime_status.value if status.runtime_status else None,
+        "created": status.created_time.isoformat() if status.created_time else None,
+        **{k: shown.get(k) for k in SHOWN},
+        "objective": shown.get("objective"),
+    }
+
+
+async def _find(
+    client: df.DurableOrchestrationClient, schedule_id: str
+) -> df.models.DurableOrchestrationStatus | None:
+    status = await client.get_status(schedule_instance_id(schedule_id))
+    if not status or not status.instance_id or status.name != SCHEDULE_ORCHESTRATOR:
+        return None
+    if not status.runtime_status or status.runtime_status.value not in ("Running", "Pending"):
+        return None
+    return status
+
+
+@bp.route(route="api/schedules", methods=["POST"])
+@bp.durable_client_input(client_name="client")
+async def create_schedule(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """Create a schedule: 201 with its id; a bad cron or run body → 400 naming the field."""
+    try:
+        body = ScheduleRequest.model_validate(read_json_body(req))
+        run = parse_run_request(body.run)
+    except RunRequestError as exc:
+        field = f"run.{exc.field}" if exc.field and not exc.message.startswith("the request body") else exc.field
+        return error_response(400, exc.message, field)
+    except ValidationError as exc:
+        invalid = RunRequestError.from_validation(exc)
+        return error_response(400, invalid.message, invalid.field)
+    problem = agent_problem(run)
+    if problem is not None:
+        return error_response(400, problem[1], f"run.{problem[0]}")
+    schedule_id = body.id or uuid.uuid4().hex[:12]
+    if await _find(client, schedule_id) is not None:
+        return error_response(409, f"a schedule with id {schedule_id!r} exists; delete it first")
+    state = {
+        "id": schedule_id,
+        "cron": body.cron,
+        "run": run.model_dump(mode="json"),
+        "objective": run.objective[:200],
+        "paused": body.paused,
+        "last_tick": None,
+        "last_run_id": None,
+        "runs_started": 0,
+        "missed": 0,
+    }
+    await client.start_new(SCHEDULE_ORCHESTRATOR, schedule_instance_id(schedule_id), state)
+    return json_response({"id": schedule_id, "cron": body.cron, "paused": body.paused}, 201)
+
+
+@bp.route(route="api/schedules", methods=["GET"])
+@bp.durable_client_input(client_name="client")
+async def list_schedules(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    statuses = await client.get_status_by(
+        runtime_status=[df.OrchestrationRuntimeStatus.Running, df.OrchestrationRuntimeStatus.Pending],
+        instance_id_prefix=PREFIX,
+    )
+    return json_response([_view(s) for s in statuses if s.name == SCHEDULE_ORCHESTRATOR])
+
+
+@bp.route(route="api/schedules/{schedule_id}", methods=["GET"])
+@bp.durable_client_input(client_name="client")
+async def get_schedule(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    schedule_id = req.route_params["schedule_id"]
+    status = await _find(client, schedule_id)
+    if status is None:
+        return error_response(404, f"no schedule with id {schedule_id!r}")
+    return json_response(_view(status))
+
+
+async def _control(client: df.DurableOrchestrationClient, schedule_id: str, action: str) -> func.HttpResponse:
+    if await _find(client, schedule_id) is None:
+        return error_response(404, f"no schedule with id {schedule_id!r}")
+    await client.raise_event(schedule_instance_id(schedule_id), CONTROL_EVENT, {"action": action})
+    return json_response({"id": schedule_id, "action": action}, 202)
+
+
+@bp.route(route="api/schedules/{schedule_id}/pause", methods=["POST"])
+@bp.durable_client_input(client_name="client")
+async def pause_schedule(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """Pause a schedule: no run starts until it is resumed."""
+    return await _control(client, req.route_params["schedule_id"], "pause")
+
+
+@bp.route(route="api/schedules/{schedule_id}/resume", methods=["POST"])
+@bp.durable_client_input(client_name="client")
+async def resume_schedule(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    return await _control(client, req.route_params["schedule_id"], "resume")
+
+
+@bp.route(route="api/schedules/{schedule_id}", methods=["DELETE"])
+@bp.durable_client_input(client_name="client")
+async def delete_schedule(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """Stop a schedule (202: it is gone once the termination is processed); runs it started go on."""
+    schedule_id = req.route_params["schedule_id"]
+    if await _find(client, schedule_id) is None:
+        return error_response(404, f"no schedule with id {schedule_id!r}")
+    await client.terminate(schedule_instance_id(schedule_id), "schedule deleted")
+    return json_response({"id": schedule_id, "status": "deleting"}, 202)
