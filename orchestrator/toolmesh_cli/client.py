@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from toolmesh_cli.config import ApiTarget
 from toolmesh_cli.errors import ApiConnectionError, ApiError, RunNotFoundError
-from toolmesh_cli.schemas import CatalogTool, RunCreated, RunStatus, RunSummary, Timeline, ToolCatalog
+from toolmesh_cli.schemas import CatalogTool, RunCreated, RunStatus, RunSummary, Schedule, Timeline, ToolCatalog
 
 __all__ = ["DEFAULT_TIMEOUT", "ApiClient", "start_body"]
 
@@ -150,6 +150,36 @@ class ApiClient:
 
     def reload_tools(self) -> ToolCatalog:
         return self._parse(ToolCatalog, self._request("POST", "/api/tools/reload"))
+
+    def agents(self) -> dict[str, Any]:
+        data = self._request("GET", "/api/agents")
+        if not isinstance(data, dict):
+            raise ApiConnectionError("GET /api/agents did not answer an object")
+        return data
+
+    def post_event(self, name: str, data: Mapping[str, Any], keep_seconds: int | None = None) -> Any:
+        body: dict[str, Any] = {"name": name, "data": dict(data)}
+        if keep_seconds is not None:
+            body["keep_seconds"] = keep_seconds
+        return self._request("POST", "/api/events", json=body)
+
+    def schedules(self) -> list[Schedule]:
+        data = self._request("GET", "/api/schedules")
+        if not isinstance(data, list):
+            raise ApiConnectionError("GET /api/schedules did not answer a list")
+        return [self._parse(Schedule, item) for item in data]
+
+    def schedule(self, schedule_id: str) -> Schedule:
+        return self._parse(Schedule, self._request("GET", f"/api/schedules/{_seg(schedule_id)}"))
+
+    def create_schedule(self, body: Mapping[str, Any]) -> Any:
+        return self._request("POST", "/api/schedules", json=dict(body))
+
+    def control_schedule(self, schedule_id: str, action: str) -> Any:
+        """pause, resume or delete."""
+        if action == "delete":
+            return self._request("DELETE", f"/api/schedules/{_seg(schedule_id)}")
+        return self._request("POST", f"/api/schedules/{_seg(schedule_id)}/{_seg(action)}")
 
 
 def _seg(value: str) -> str:

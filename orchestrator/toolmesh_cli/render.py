@@ -13,6 +13,7 @@ from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
+from rich.tree import Tree
 
 from toolmesh_cli.schemas import (
     CatalogTool,
@@ -20,9 +21,12 @@ from toolmesh_cli.schemas import (
     Report,
     RunStatus,
     RunSummary,
+    Schedule,
+    SubRun,
     TaskItem,
     ToolCatalog,
     Usage,
+    Waiting,
 )
 
 __all__ = [
@@ -32,9 +36,11 @@ __all__ = [
     "EXIT_OK",
     "EXIT_USAGE",
     "exit_code_for",
+    "render_agents",
     "render_catalog",
     "render_run",
     "render_runs",
+    "render_schedules",
     "render_tool",
 ]
 
@@ -111,18 +117,88 @@ def render_runs(runs: list[RunSummary]) -> RenderableType:
     return table
 
 
+def _agent_cell(task: TaskItem) -> str:
+    """The agent that has the task, after the chain of handoffs that led to it."""
+    if task.agent is None:
+        return ""
+    chain = [h.from_ for h in task.handoffs] + [task.agent]
+    return " → ".join(chain)
+
+
 def _tasks_table(progress: Progress) -> Table:
     table = Table(title="Tasks", expand=True, show_lines=False)
+    networked = any(t.agent for t in [*progress.done, *([progress.current_task] if progress.current_task else [])])
     table.add_column("#", width=4)
     table.add_column("task", ratio=2)
+    if networked:
+        table.add_column("agent", ratio=1)
     table.add_column("result", ratio=3)
+
+    def row(task: TaskItem, result: Text) -> None:
+        _row(table, str(task.id), task.task, *([_agent_cell(task)] if networked else []), result)
+
     for task in progress.done:
-        _row(table, str(task.id), task.task, Text(one_line(task.result, 160), style="green"))
+        row(task, Text(one_line(task.result, 160), style="green"))
     if progress.current_task is not None:
-        _row(table, str(progress.current_task.id), progress.current_task.task, Text("running…", style="cyan"))
+        row(progress.current_task, Text("running…", style="cyan"))
     for task in progress.pending:
-        _row(table, str(task.id), task.task, Text("pending", style="dim"))
+        row(task, Text("pending", style="dim"))
     return table
+
+
+def _routing(progress: Progress) -> list[RenderableType]:
+    """Why each task went to its agent, and every handoff."""
+    lines: list[RenderableType] = []
+    tasks = [*progress.done, *([progress.current_task] if progress.current_task else [])]
+    for task in tasks:
+        if task.route is not None:
+            lines.append(
+                Text.assemble(
+                    ("routed ", "bold"), f"task {task.id} → {task.route.agent} ({task.route.by}): {task.route.reason}"
+                )
+            )
+        for handoff in task.handoffs:
+            lines.append(
+                Text.assemble(("handoff ", "bold"), f"task {task.id}: {handoff.from_} → {handoff.to}: {handoff.reason}")
+            )
+    return lines
+
+
+def _waiting_line(waiting: Waiting) -> Text:
+    if waiting.kind == "event":
+        return Text.assemble(
+            ("waiting for event ", "bold yellow"),
+            f"{waiting.event} where {one_line(waiting.match, 80)} (call {waiting.call_id})",
+            f" until {waiting.expires_at}" if waiting.expires_at else "",
+            ("\n  toolmesh event ", "dim"),
+            (f"{waiting.event} '{one_line(waiting.match, 80)}'", "dim"),
+        )
+    return Text.assemble(
+        ("waiting for a reply ", "bold yellow"),
+        f"{waiting.function} call {waiting.call_id} since {waiting.since or '?'}",
+        f": {one_line(waiting.message, 80)}" if waiting.message else "",
+    )
+
+
+def _sub_runs_tree(run_id: str, sub_runs: list[SubRun]) -> Tree:
+    """The sub-orchestrations in flight under the run, each with what it waits for."""
+    tree = Tree(Text(f"run {run_id}", style="bold"))
+    for sub in sub_runs:
+        phase = sub.progress.phase if sub.progress else ""
+        node = tree.add(
+            Text(f"task {sub.task_id} · {sub.agent} · {sub.status or '?'} {phase}".rstrip() + f"  ({sub.id})")
+        )
+        for waiting in sub.progress.waiting if sub.progress else []:
+            node.add(_waiting_line(waiting))
+        for approval in sub.progress.approvals if sub.progress else []:
+            node.add(
+                Text.assemble(
+                    ("approval needed ", "bold yellow"),
+                    f"{approval.function}({one_line(approval.arguments, 60)}) ",
+                    (f"toolmesh approve {run_id} {approval.call_id}", "dim"),
+                )
+            )
+    return tree
 
 
 def _calls_table(progress: Progress) -> Table:
@@ -135,9 +211,7 @@ def _calls_table(progress: Progress) -> Table:
         else:
             label = f"{'ok' if call.ok else 'error'} {call.status or ''} {one_line(call.summary, 60)}"
             outcome = Text(label.strip(), style="green" if call.ok else "red")
-        _row(
-            table, call.call_id, str(call.task_id or ""), call.function, one_line(call.arguments, 60), outcome
-        )
+        _row(table, call.call_id, str(call.task_id or ""), call.function, one_line(call.arguments, 60), outcome)
     return table
 
 
@@ -153,13 +227,11 @@ def _attention(run_id: str, progress: Progress) -> list[RenderableType]:
         )
         parts.append(text)
     for waiting in progress.waiting:
-        text = Text.assemble(
-            ("waiting for a reply ", "bold yellow"),
-            f"{waiting.function} call {waiting.call_id} since {waiting.since or '?'}",
-            f": {one_line(waiting.message, 80)}" if waiting.message else "",
-            ("\n  toolmesh reply ", "dim"),
-            (f'{run_id} {waiting.call_id} "text"', "dim"),
-        )
+        text = _waiting_line(waiting)
+        if waiting.kind != "event":
+            text.append_text(
+                Text.assemble(("\n  toolmesh reply ", "dim"), (f'{run_id} {waiting.call_id} "text"', "dim"))
+            )
         parts.append(text)
     return parts
 
@@ -200,11 +272,17 @@ def render_run(run: RunStatus) -> RenderableType:
     if progress is None and run.output is not None:
         progress = Progress(
             phase="done",
-            done=[TaskItem(id=t.id, task=t.task, result=t.result) for t in run.output.tasks],
+            done=[
+                TaskItem(id=t.id, task=t.task, result=t.result, agent=t.agent, route=t.route, handoffs=t.handoffs)
+                for t in run.output.tasks
+            ],
             usage=run.output.usage,
         )
     if progress is not None:
         parts.append(_tasks_table(progress))
+        parts.extend(_routing(progress))
+        if progress.sub_runs:
+            parts.append(_sub_runs_tree(run.id, progress.sub_runs))
         if progress.tool_calls:
             parts.append(_calls_table(progress))
         parts.extend(_attention(run.id, progress))
@@ -246,4 +324,55 @@ def render_tool(tool: CatalogTool) -> RenderableType:
         title = f"{function.name}{'  (asks for approval)' if function.needs_approval else ''}"
         schema = json.dumps(function.parameters or {}, indent=2)
         parts.append(Panel(Group(Text(function.description), Text(schema, style="cyan")), title=Text(title)))
+    return Group(*parts)
+
+
+def render_schedules(schedules: list[Schedule]) -> RenderableType:
+    if not schedules:
+        return Text('No schedules. Add one with: toolmesh schedules add "CRON" "objective"')
+    table = Table(title="Schedules")
+    for column in ("id", "cron", "state", "next tick", "runs", "missed", "last run", "objective"):
+        table.add_column(column, overflow="ellipsis")
+    for item in schedules:
+        state = Text("paused", style="yellow") if item.paused else Text("active", style="green")
+        _row(
+            table,
+            item.id,
+            item.cron,
+            state,
+            _short_time(item.next_tick),
+            str(item.runs_started),
+            str(item.missed),
+            item.last_run_id or "",
+            one_line(item.objective, 40),
+        )
+    return table
+
+
+def render_agents(config: dict[str, Any]) -> RenderableType:
+    """The agents and networks of specs/agents.yaml, and every entry that failed."""
+    agents = Table(title="Agents")
+    for column in ("agent", "model", "tools", "events", "description"):
+        agents.add_column(column, overflow="ellipsis")
+    for name, agent in sorted((config.get("agents") or {}).items()):
+        tools = agent.get("tools")
+        _row(
+            agents,
+            name,
+            agent.get("model") or "(run's)",
+            "all" if tools is None else ", ".join(tools),
+            ", ".join(agent.get("events") or []),
+            one_line(agent.get("description"), 60),
+        )
+    networks = Table(title="Networks")
+    for column in ("network", "agents", "rules", "max handoffs"):
+        networks.add_column(column, overflow="ellipsis")
+    for name, network in sorted((config.get("networks") or {}).items()):
+        rules = network.get("router", {}).get("rules") or []
+        shown = "; ".join(f"{', '.join(r.get('keywords', []) + r.get('tags', []))} → {r['agent']}" for r in rules)
+        _row(networks, name, ", ".join(network.get("agents") or []), shown, str(network.get("max_handoffs")))
+    parts: list[RenderableType] = [agents, networks]
+    for problem in config.get("problems") or []:
+        label = f"{problem.get('kind')} {problem.get('name') or ''}".strip()
+        parts.append(Text(f"problem: {label}: {one_line(problem.get('message'), 200)}", style="red"))
     return Group(*parts)

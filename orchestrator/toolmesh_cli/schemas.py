@@ -13,6 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "Approval",
+    "Handoff",
+    "Route",
+    "Schedule",
+    "SubRun",
     "CatalogFunction",
     "CatalogTool",
     "Progress",
@@ -61,10 +65,26 @@ class RunSummary(_Wire):
     cost_usd: float = 0.0
 
 
+class Route(_Wire):
+    agent: str = ""
+    reason: str = ""
+    by: str = ""
+    """rule, model or fallback."""
+
+
+class Handoff(_Wire):
+    from_: str = Field(default="", alias="from")
+    to: str = ""
+    reason: str = ""
+
+
 class TaskItem(_Wire):
     id: int | str
     task: str
     result: str | None = None
+    agent: str | None = None
+    route: Route | None = None
+    handoffs: list[Handoff] = Field(default_factory=list)
 
 
 class ToolCallItem(_Wire):
@@ -93,6 +113,9 @@ class Waiting(_Wire):
     since: str | None = None
     expires_at: str | None = None
     message: str | None = None
+    event: str | None = None
+    """For kind "event": the outside event waited for, and the data values it must hold."""
+    match: dict[str, Any] | None = None
 
 
 class Usage(_Wire):
@@ -102,6 +125,25 @@ class Usage(_Wire):
     total_tokens: int = 0
     tool_calls: int = 0
     cost_usd: float = 0.0
+
+
+class SubRunProgress(_Wire):
+    phase: str = ""
+    approvals: list[Approval] = Field(default_factory=list)
+    waiting: list[Waiting] = Field(default_factory=list)
+    tool_calls: list[ToolCallItem] = Field(default_factory=list)
+    usage: Usage = Field(default_factory=Usage)
+
+
+class SubRun(_Wire):
+    """An agent of a network working on one task in its own sub-orchestration."""
+
+    id: str
+    agent: str = ""
+    task_id: int | str | None = None
+    hop: int = 0
+    status: str | None = None
+    progress: SubRunProgress | None = None
 
 
 class Progress(_Wire):
@@ -115,6 +157,7 @@ class Progress(_Wire):
     waiting: list[Waiting] = Field(default_factory=list)
     usage: Usage = Field(default_factory=Usage)
     execution: int = 0
+    sub_runs: list[SubRun] = Field(default_factory=list)
 
 
 class ReportToolCall(_Wire):
@@ -128,6 +171,22 @@ class ReportTask(_Wire):
     task: str
     result: str | None = None
     tool_calls: list[ReportToolCall] = Field(default_factory=list)
+    agent: str | None = None
+    route: Route | None = None
+    handoffs: list[Handoff] = Field(default_factory=list)
+
+
+class Schedule(_Wire):
+    id: str
+    status: str | None = None
+    cron: str = ""
+    paused: bool = False
+    next_tick: str | None = None
+    last_tick: str | None = None
+    last_run_id: str | None = None
+    runs_started: int = 0
+    missed: int = 0
+    objective: str | None = None
 
 
 class Report(_Wire):

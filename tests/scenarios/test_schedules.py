@@ -5,11 +5,14 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from tests.support.local_mesh import Mesh, start_mesh
+from toolmesh_cli.main import app
 
 PERIOD = 5
 RUN = {"objective": "Calculate 1 + 1", "initial_tasks": ["Calculate 1 + 1"], "budgets": {"max_iterations": 1}}
@@ -107,3 +110,25 @@ def test_a_schedule_starts_one_run_per_tick_across_a_host_crash_and_none_while_p
             assert time.monotonic() < deadline, "the deleted schedule is still there"
             time.sleep(0.2)
         assert api.get("/api/schedules").json() == []
+
+
+def test_the_cli_adds_lists_pauses_and_deletes_a_schedule(mesh: Mesh, tmp_path: Path) -> None:
+    def toolmesh(*args: str) -> str:
+        result = CliRunner().invoke(
+            app,
+            ["--url", mesh.url, "--key", mesh.keys["functions"], "--state-dir", str(tmp_path), *args],
+            catch_exceptions=False,
+            env={"COLUMNS": "200"},
+        )
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    added = toolmesh(
+        "schedules", "add", "0 0 1 1 *", "New year's report", "--id", "newyear", "--run", '{"model": "default"}'
+    )
+    assert "schedule newyear created" in added
+    assert "newyear" in toolmesh("schedules")
+    toolmesh("schedules", "pause", "newyear")
+    _until(mesh, "newyear", lambda v: v["paused"] is True)
+    assert "paused" in toolmesh("schedules", "show", "newyear")
+    toolmesh("schedules", "delete", "newyear")

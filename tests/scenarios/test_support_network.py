@@ -1,8 +1,5 @@
-"""A support desk as a network of agents, through the real mesh on the local host (scripted model).
-
-Tickets are runs of the ``support`` network of specs/agents.yaml: the router sends each task to
-customer_support or technical_support; the technical agent files an issue, and the registry
-declares that createIssue waits for ``developer.response`` matched on the run's ticketId.
+"""The support network through the real mesh on the local host (scripted model): routing, handoffs,
+waits for the developer's answer matched on the ticket, a host crash, timeouts, cancel and budgets.
 """
 
 from __future__ import annotations
@@ -13,136 +10,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+from typer.testing import CliRunner
 
-from tests.support.local_mesh import FINISHED, Mesh, scripted_gateway_config, start_mesh
-
-REPO = Path(__file__).parents[2]
-WAIT_SECONDS = 45
-USAGE = {"prompt_tokens": 10, "completion_tokens": 5}
-
-
-def _entry(match: dict[str, Any], **respond: Any) -> dict[str, Any]:
-    return {"match": match, "respond": {"usage": USAGE, **respond}}
-
-
-SUPPORT = [
-    _entry({"step": "create_tasks"}, json={"tasks": [], "objective_met": True}),
-    _entry(
-        {"step": "route", "task_contains": "log in"},
-        json={"agent": "customer_support", "reason": "an account question"},
-    ),
-    # The routing model would send everything to customer support; the network's rule wins for crashes.
-    _entry({"step": "route"}, json={"agent": "customer_support", "reason": "the model's choice"}),
-    _entry(
-        {"step": "execute_task", "agent": "customer_support", "task_contains": "log in", "tool_messages": 0},
-        tool_calls=[
-            {
-                "name": "handoff_to_agent",
-                "arguments": {"agent": "technical_support", "reason": "login fails with an error", "note": "since 2.2"},
-            }
-        ],
-    ),
-    _entry({"step": "execute_task", "agent": "customer_support"}, content="Answered the customer"),
-    _entry(
-        {"step": "execute_task", "agent": "technical_support", "tool_messages": 0},
-        tool_calls=[{"name": "createIssue", "arguments": {"title": "Customer problem", "labels": ["bug"]}}],
-    ),
-    _entry(
-        {"step": "execute_task", "agent": "technical_support", "tool_contains": "no answer"},
-        content="No answer from the developers yet; told the customer we are on it",
-    ),
-    _entry(
-        {"step": "execute_task", "agent": "technical_support", "tool_contains": "fixed in 2.3"},
-        content="The developers say it is fixed in 2.3; told the customer",
-    ),
-    _entry({"step": "execute_task", "agent": "technical_support", "tool_messages": 1}, content="Got an answer"),
-]
-
-PINGPONG = [
-    _entry({"step": "create_tasks"}, json={"tasks": [], "objective_met": True}),
-    _entry({"step": "execute_task", "tool_contains": "no handoff is left"}, content="Finished it myself"),
-    _entry(
-        {"step": "execute_task", "agent": "ping", "tool_messages": 0},
-        tool_calls=[{"name": "handoff_to_agent", "arguments": {"agent": "pong", "reason": "yours"}}],
-    ),
-    _entry(
-        {"step": "execute_task", "agent": "pong", "tool_messages": 0},
-        tool_calls=[{"name": "handoff_to_agent", "arguments": {"agent": "ping", "reason": "no, yours"}}],
-    ),
-]
-
-ADD = [
-    _entry({"step": "create_tasks"}, json={"tasks": [], "objective_met": True}),
-    _entry({"step": "route"}, json={"agent": "adder", "reason": "it adds"}),
-    _entry(
-        {"step": "execute_task", "tool_messages": 0},
-        tool_calls=[{"name": "evaluateExpression", "arguments": {"expression": "1 + 1"}}],
-    ),
-    _entry({"step": "execute_task", "tool_messages": 1}, content="2"),
-    _entry({"step": "summarize"}, content="Added."),
-]
-
-
-SCRIPTS = {"support": SUPPORT, "pingpong": PINGPONG, "adder": ADD}
-
-
-def _agents_file(root: Path) -> Path:
-    agents = yaml.safe_load((REPO / "specs" / "agents.yaml").read_text())
-    agents["agents"]["ping"] = {"description": "Ping.", "tools": ["calc"]}
-    agents["agents"]["pong"] = {"description": "Pong.", "tools": ["calc"]}
-    agents["agents"]["adder"] = {"description": "Adds numbers.", "tools": ["evaluateExpression"]}
-    agents["agents"]["broken"] = {"description": "", "tools": "calc", "colour": "red"}
-    agents["networks"]["pingpong"] = {"agents": ["ping", "pong"], "max_handoffs": 2}
-    agents["networks"]["adders"] = {"agents": ["adder"]}
-    agents["networks"]["needs_broken"] = {"agents": ["adder", "broken"]}
-    path = root / "agents.yaml"
-    path.write_text(yaml.safe_dump(agents))
-    return path
+from tests.support.local_mesh import FINISHED, Mesh
+from tests.support.support_network import WAIT_SECONDS, event_wait, start_support_mesh, ticket
+from toolmesh_cli.main import app
 
 
 @pytest.fixture(scope="module")
 def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
-    root = tmp_path_factory.mktemp("support")
-    registry = yaml.safe_load((REPO / "specs" / "registry.yaml").read_text())
-    registry["tools"]["issues"]["waits"] = {
-        "createIssue": {
-            "event": "developer.response",
-            "match": {"ticketId": "input.ticketId"},
-            "timeout_seconds": WAIT_SECONDS,
-        }
-    }
-    registry_path = root / "registry.yaml"
-    registry_path.write_text(yaml.safe_dump(registry))
-    running = start_mesh(
-        root,
-        gateway_env={"TOOLMESH_GATEWAY_CONFIG": str(scripted_gateway_config(root, SCRIPTS))},
-        registry=registry_path,
-        host_env={"TOOLMESH_AGENTS": str(_agents_file(root))},
-    )
+    running = start_support_mesh(tmp_path_factory.mktemp("support"))
     try:
         yield running
     finally:
         running.stop()
-
-
-def _ticket(ticket: str, task: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "objective": f"Resolve support ticket {ticket}",
-        "initial_tasks": [task],
-        "network": "support",
-        "model": "support",
-        "inputs": {"ticketId": ticket},
-        **extra,
-    }
-
-
-def _event_wait(view: dict[str, Any]) -> dict[str, Any] | None:
-    for sub in (view.get("progress") or {}).get("sub_runs") or []:
-        for wait in (sub.get("progress") or {}).get("waiting") or []:
-            if wait.get("kind") == "event":
-                return {**wait, "sub_run": sub["id"], "agent": sub["agent"]}
-    return None
 
 
 def _post_event(mesh: Mesh, name: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -153,10 +34,10 @@ def _post_event(mesh: Mesh, name: str, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_the_support_network_routes_waits_for_the_developer_and_survives_a_host_crash(mesh: Mesh) -> None:
-    first = mesh.start_run(_ticket("T-1", "Help the customer who cannot log in"))
-    second = mesh.start_run(_ticket("T-2", "Diagnose the crash on the settings page"))
-    waits = {run: mesh.wait(run, until=lambda v: _event_wait(v) is not None, timeout=60) for run in (first, second)}
-    wait = _event_wait(waits[first])
+    first = mesh.start_run(ticket("T-1", "Help the customer who cannot log in"))
+    second = mesh.start_run(ticket("T-2", "Diagnose the crash on the settings page"))
+    waits = {run: mesh.wait(run, until=lambda v: event_wait(v) is not None, timeout=60) for run in (first, second)}
+    wait = event_wait(waits[first])
     assert wait is not None and wait["agent"] == "technical_support"
     assert wait["event"] == "developer.response" and wait["match"] == {"ticketId": "T-1"}
 
@@ -194,7 +75,7 @@ def test_the_support_network_routes_waits_for_the_developer_and_survives_a_host_
 def test_an_event_posted_before_the_wait_starts_is_kept_and_delivered(mesh: Mesh) -> None:
     early = _post_event(mesh, "developer.response", {"ticketId": "T-7", "answer": "fixed in 2.3 already"})
     assert early["delivered_to"] == [] and early["kept_until"]
-    run_id = mesh.start_run(_ticket("T-7", "Diagnose the crash when saving"))
+    run_id = mesh.start_run(ticket("T-7", "Diagnose the crash when saving"))
     report = mesh.wait(run_id, timeout=60)["output"]
     task = report["tasks"][0]
     assert task["result"] == "The developers say it is fixed in 2.3; told the customer", report
@@ -202,9 +83,9 @@ def test_an_event_posted_before_the_wait_starts_is_kept_and_delivered(mesh: Mesh
 
 
 def test_a_rule_overrides_the_routing_model(mesh: Mesh) -> None:
-    run_id = mesh.start_run(_ticket("T-8", "Explain the error on the invoice page"))
-    view = mesh.wait(run_id, until=lambda v: _event_wait(v) is not None, timeout=60)
-    assert _event_wait(view)["agent"] == "technical_support"  # type: ignore[index]
+    run_id = mesh.start_run(ticket("T-8", "Explain the error on the invoice page"))
+    view = mesh.wait(run_id, until=lambda v: event_wait(v) is not None, timeout=60)
+    assert event_wait(view)["agent"] == "technical_support"  # type: ignore[index]
     with mesh.api() as api:
         api.post(f"/api/runs/{run_id}/cancel")
     report = mesh.wait(run_id, timeout=60)["output"]
@@ -213,8 +94,8 @@ def test_a_rule_overrides_the_routing_model(mesh: Mesh) -> None:
 
 
 def test_cancel_reaches_a_sub_orchestration_in_flight(mesh: Mesh) -> None:
-    run_id = mesh.start_run(_ticket("T-9", "Diagnose the crash at startup"))
-    wait = _event_wait(mesh.wait(run_id, until=lambda v: _event_wait(v) is not None, timeout=60))
+    run_id = mesh.start_run(ticket("T-9", "Diagnose the crash at startup"))
+    wait = event_wait(mesh.wait(run_id, until=lambda v: event_wait(v) is not None, timeout=60))
     assert wait is not None
     with mesh.api() as api:
         assert api.post(f"/api/runs/{run_id}/cancel").status_code == 202
@@ -279,3 +160,29 @@ def test_an_invalid_agents_entry_fails_alone_with_a_clear_message(mesh: Mesh) ->
     )
     report = mesh.wait(run_id, timeout=60)["output"]
     assert report["outcome"] == "completed" and report["tasks"][0]["result"] == "2", report
+
+
+def _toolmesh(mesh: Mesh, tmp_path: Path, *args: str) -> str:
+    result = CliRunner().invoke(
+        app,
+        ["--url", mesh.url, "--key", mesh.keys["functions"], "--state-dir", str(tmp_path), *args],
+        catch_exceptions=False,
+        env={"COLUMNS": "200"},
+    )
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_the_cli_shows_agents_routing_and_waits_and_posts_the_event(mesh: Mesh, tmp_path: Path) -> None:
+    assert "technical_support" in _toolmesh(mesh, tmp_path, "agents")
+    run_id = mesh.start_run(ticket("T-C1", "Help the customer who cannot log in"))
+    mesh.wait(run_id, until=lambda v: event_wait(v) is not None, timeout=60)
+    shown = _toolmesh(mesh, tmp_path, "show", run_id)
+    assert "routed task 1 → customer_support (model): an account question" in shown
+    assert 'waiting for event developer.response where {"ticketId":"T-C1"}' in shown
+    posted = _toolmesh(mesh, tmp_path, "event", "developer.response", '{"ticketId": "T-C1", "answer": "fixed in 2.3"}')
+    assert "delivered to 1 wait(s)" in posted
+    mesh.wait(run_id, timeout=60)
+    done = _toolmesh(mesh, tmp_path, "show", run_id)
+    assert "handoff task 1: customer_support → technical_support" in done
+    assert "customer_support → technical_support" in done

@@ -1,4 +1,4 @@
-// toolmesh web console: runs list, live run view, approvals, replies, new runs, tool catalog.
+// toolmesh web console: runs list, live run view, approvals, replies, outside events, new runs, schedules, tool catalog.
 // It uses only the public HTTP API (the same contract as the CLI), and polls it about once a
 // second: polling works the same on Azure and on the local host, and every open page sees a
 // change (an approval made elsewhere, a finished task) on its next poll.
@@ -310,7 +310,47 @@ function messageView(waiting) {
   return waiting.message ? h("code", {}, oneLine(waiting.message, 2000)) : null;
 }
 
+function eventWaitItem(waiting) {
+  // A wait for an outside event: what it waits for, and a form that posts one (the data prefilled with the match).
+  const data = h("textarea", { "aria-label": "Event data (JSON)", class: "event-data" });
+  data.value = JSON.stringify(waiting.match || {}, null, 2);
+  const note = h("span", { class: "muted", role: "status" });
+  const send = h("button", { type: "button", class: "send-event" }, "Post event");
+  send.addEventListener("click", async () => {
+    let parsed;
+    try {
+      parsed = JSON.parse(data.value);
+    } catch (err) {
+      note.className = "error";
+      note.textContent = "The data is not valid JSON: " + err.message;
+      return;
+    }
+    send.disabled = true;
+    try {
+      const answer = await api("POST", "/api/events", { name: waiting.event, data: parsed });
+      note.className = "notice";
+      note.textContent = "Event posted; delivered to " + (answer.delivered_to || []).length + " wait(s).";
+    } catch (err) {
+      note.className = "error";
+      note.textContent = err.message;
+    } finally {
+      send.disabled = false;
+    }
+  });
+  return h(
+    "div",
+    { class: "item waiting event-wait", dataset: { call: waiting.call_id } },
+    h("div", {}, badge("waiting for an event", "waiting"), " ", h("strong", {}, waiting.event), " after ", h("code", {}, waiting.function)),
+    h("div", {}, "where ", h("code", { class: "match" }, JSON.stringify(waiting.match || {}))),
+    h("div", { class: "muted" }, "call " + waiting.call_id + (waiting.since ? " · since " + when(waiting.since) : "") + (waiting.expires_at ? " · no answer after " + when(waiting.expires_at) : "")),
+    data,
+    h("div", { class: "row" }, send),
+    note,
+  );
+}
+
 function waitingItem(runId, waiting) {
+  if (waiting.kind === "event") return eventWaitItem(waiting);
   const text = h("textarea", { placeholder: "Your reply", "aria-label": "Reply" });
   const sender = h("input", { type: "text", value: "console", "aria-label": "From" });
   const note = h("span", { class: "muted", role: "status" });
@@ -346,18 +386,65 @@ function waitingItem(runId, waiting) {
   );
 }
 
+function agentCell(task) {
+  // The agent of a network task: the chain of handoffs, then why the router chose the first one.
+  if (!task.agent) return null;
+  const chain = (task.handoffs || []).map((x) => x.from).concat([task.agent]).join(" → ");
+  return h(
+    "td",
+    { class: "agent" },
+    h("strong", {}, chain),
+    task.route ? h("div", { class: "muted route" }, "routed by " + task.route.by + ": " + task.route.reason) : null,
+    (task.handoffs || []).map((x) => h("div", { class: "muted handoff" }, "handoff " + x.from + " → " + x.to + ": " + x.reason)),
+  );
+}
+
 function tasksTable(progress, output) {
   const rows = [];
-  const done = progress ? progress.done : output ? output.tasks : [];
-  for (const task of done || []) rows.push(h("tr", { class: "task done" }, h("td", {}, task.id), h("td", {}, task.task), h("td", { class: "result" }, task.result || "")));
-  if (progress && progress.current_task) {
-    const t = progress.current_task;
-    rows.push(h("tr", { class: "task current" }, h("td", {}, t.id), h("td", {}, t.task), h("td", {}, badge("running", "Running"))));
-  }
+  const done = (progress ? progress.done : output ? output.tasks : []) || [];
+  const current = progress && progress.current_task;
+  const networked = done.concat(current ? [current] : []).some((t) => t.agent);
+  const agent = (task) => (networked ? agentCell(task) || h("td", {}) : null);
+  for (const task of done) rows.push(h("tr", { class: "task done" }, h("td", {}, task.id), h("td", {}, task.task), agent(task), h("td", { class: "result" }, task.result || "")));
+  if (current) rows.push(h("tr", { class: "task current" }, h("td", {}, current.id), h("td", {}, current.task), agent(current), h("td", {}, badge("running", "Running"))));
   const pending = progress ? progress.pending : output ? output.pending : [];
-  for (const task of pending || []) rows.push(h("tr", { class: "task pending" }, h("td", {}, task.id), h("td", {}, task.task), h("td", { class: "muted" }, "pending")));
+  for (const task of pending || []) rows.push(h("tr", { class: "task pending" }, h("td", {}, task.id), h("td", {}, task.task), networked ? h("td", {}) : null, h("td", { class: "muted" }, "pending")));
   if (rows.length === 0) return h("p", { class: "muted" }, "No tasks yet: the run is planning.");
-  return h("table", { id: "tasks-table" }, h("thead", {}, h("tr", {}, h("th", {}, "#"), h("th", {}, "Task"), h("th", {}, "Result"))), h("tbody", {}, rows));
+  const heads = ["#", "Task"].concat(networked ? ["Agent"] : [], ["Result"]);
+  return h("table", { id: "tasks-table" }, h("thead", {}, h("tr", {}, heads.map((c) => h("th", {}, c)))), h("tbody", {}, rows));
+}
+
+function subRunsTree(runId, subRuns) {
+  // The sub-orchestrations in flight: one agent on one task each, with what it waits for.
+  return h(
+    "ul",
+    { class: "tree", id: "sub-runs-tree" },
+    h(
+      "li",
+      {},
+      h("code", {}, runId),
+      h(
+        "ul",
+        {},
+        subRuns.map((sub) => {
+          const p = sub.progress || {};
+          const waits = (p.waiting || []).map((w) => h("li", { class: "muted" }, w.kind === "event" ? "waits for " + w.event + " where " + JSON.stringify(w.match || {}) : "waits for a reply to " + w.function));
+          const asks = (p.approvals || []).map((a) => h("li", { class: "muted" }, "asks approval for " + a.function));
+          return h(
+            "li",
+            { class: "sub-run", dataset: { subRun: sub.id } },
+            "task " + sub.task_id + " · ",
+            h("strong", {}, sub.agent),
+            " ",
+            badge(sub.status || "Pending"),
+            p.phase ? " " + p.phase : "",
+            h("span", { class: "muted" }, "  " + sub.id),
+            waits.length + asks.length ? h("ul", {}, waits, asks) : null,
+          );
+        }),
+      ),
+    ),
+  );
 }
 
 function callsTable(calls) {
@@ -476,6 +563,7 @@ function viewRun(root, token, runId) {
   const waiting = h("div", { id: "waiting" });
   attention.append(h("h2", {}, "Needs a person"), approvals, waiting);
   const tasks = h("section", { class: "card", id: "tasks" });
+  const subRuns = h("section", { class: "card", id: "sub-runs", hidden: true });
   const calls = h("section", { class: "card", id: "calls" });
   const report = h("section", { class: "card report", id: "report", hidden: true });
   const timeline = h("section", { class: "card", id: "timeline", hidden: true });
@@ -502,7 +590,7 @@ function viewRun(root, token, runId) {
       cancel.disabled = false;
     }
   });
-  root.append(h("div", { class: "row" }, h("h1", { class: "grow" }, "Run ", h("code", {}, runId)), cancel), header, objective, message, attention, tasks, calls, report, timeline);
+  root.append(h("div", { class: "row" }, h("h1", { class: "grow" }, "Run ", h("code", {}, runId)), cancel), header, objective, message, attention, tasks, subRuns, calls, report, timeline);
 
   poller(
     token,
@@ -516,8 +604,12 @@ function viewRun(root, token, runId) {
       ]);
       objective.textContent = run.objective || "";
       cancel.hidden = FINISHED.has(run.status);
-      const asked = (progress && progress.approvals) || [];
-      const waits = (progress && progress.waiting) || [];
+      const subs = (progress && progress.sub_runs) || [];
+      // What a sub-run waits for needs a person just the same; approvals are answered on the run.
+      const asked = ((progress && progress.approvals) || []).concat(...subs.map((x) => (x.progress && x.progress.approvals) || []));
+      const waits = ((progress && progress.waiting) || []).concat(...subs.map((x) => (x.progress && x.progress.waiting) || []));
+      subRuns.hidden = subs.length === 0;
+      patch(subRuns, subs, () => [h("h2", {}, "Agents at work"), subRunsTree(runId, subs)]);
       syncKeyed(approvals, asked, (a) => a.call_id, (a) => approvalItem(runId, a));
       syncKeyed(waiting, waits, (w) => w.call_id, (w) => waitingItem(runId, w));
       attention.hidden = asked.length + waits.length === 0;
@@ -688,6 +780,79 @@ function viewTool(root, token, name) {
     .catch((err) => body.replaceChildren(h("p", { class: "error" }, err.message)));
 }
 
+// ---------------------------------------------------------------- schedules
+
+function viewSchedules(root, token) {
+  const list = h("section", { class: "card", id: "schedules" });
+  const cron = h("input", { type: "text", id: "schedule-cron", placeholder: "0 9 * * 1-5", "aria-label": "Cron" });
+  const objective = h("input", { type: "text", id: "schedule-objective", placeholder: "Objective of each run", "aria-label": "Objective" });
+  const note = h("span", { role: "status" });
+  const add = h("button", { type: "submit" }, "Add schedule");
+  const form = h("form", { class: "card", id: "schedule-form" }, h("h2", {}, "New schedule"), h("label", {}, "Cron ", cron), h("label", {}, "Objective ", objective), add, note);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      const made = await api("POST", "/api/schedules", { cron: cron.value, run: { objective: objective.value } });
+      note.className = "notice";
+      note.textContent = "Schedule " + made.id + " added.";
+    } catch (err) {
+      note.className = "error";
+      note.textContent = err.message;
+    }
+  });
+  root.append(h("h1", {}, "Schedules"), list, form);
+  const control = (id, action) => async () => {
+    try {
+      await api(action === "delete" ? "DELETE" : "POST", "/api/schedules/" + seg(id) + (action === "delete" ? "" : "/" + action));
+      note.className = "notice";
+      note.textContent = "Schedule " + id + ": " + action + " requested.";
+    } catch (err) {
+      note.className = "error";
+      note.textContent = err.message;
+    }
+  };
+  poller(
+    token,
+    () => api("GET", "/api/schedules"),
+    (schedules) => {
+      patch(list, schedules, () => {
+        if (schedules.length === 0) return [h("p", { class: "muted" }, "No schedules yet.")];
+        const heads = ["Id", "Cron", "State", "Next tick", "Runs", "Missed", "Last run", "Objective", ""];
+        return h(
+          "table",
+          { id: "schedules-table" },
+          h("thead", {}, h("tr", {}, heads.map((c) => h("th", {}, c)))),
+          h(
+            "tbody",
+            {},
+            schedules.map((s) => {
+              const toggle = h("button", { type: "button", class: "secondary" }, s.paused ? "Resume" : "Pause");
+              toggle.addEventListener("click", control(s.id, s.paused ? "resume" : "pause"));
+              const remove = h("button", { type: "button", class: "danger" }, "Delete");
+              remove.addEventListener("click", control(s.id, "delete"));
+              return h(
+                "tr",
+                { class: "schedule", dataset: { schedule: s.id } },
+                h("td", {}, s.id),
+                h("td", {}, h("code", {}, s.cron)),
+                h("td", {}, s.paused ? badge("paused", "waiting") : badge("active", "ok")),
+                h("td", {}, s.next_tick ? when(s.next_tick) : ""),
+                h("td", {}, s.runs_started ?? 0),
+                h("td", {}, s.missed ?? 0),
+                h("td", {}, s.last_run_id ? h("a", { href: "#/runs/" + encodeURIComponent(s.last_run_id) }, s.last_run_id) : ""),
+                h("td", {}, oneLine(s.objective, 80)),
+                h("td", {}, toggle, " ", remove),
+              );
+            }),
+          ),
+        );
+      });
+      return true;
+    },
+    pollError,
+  );
+}
+
 // ---------------------------------------------------------------- routing
 
 function route() {
@@ -697,11 +862,12 @@ function route() {
   const root = document.getElementById("view");
   root.replaceChildren();
   const parts = (location.hash.replace(/^#\/?/, "") || "runs").split("/").map(decodeURIComponent);
-  document.querySelectorAll("[data-nav]").forEach((a) => a.classList.toggle("active", a.dataset.nav === (parts[0] === "tools" ? "tools" : parts[0] === "new" ? "new" : "runs")));
+  document.querySelectorAll("[data-nav]").forEach((a) => a.classList.toggle("active", a.dataset.nav === (["tools", "new", "schedules"].includes(parts[0]) ? parts[0] : "runs")));
   if (parts[0] === "runs" && parts[1]) viewRun(root, token, parts[1]);
   else if (parts[0] === "new") viewNew(root, token);
   else if (parts[0] === "tools" && parts[1]) viewTool(root, token, parts[1]);
   else if (parts[0] === "tools") viewTools(root, token);
+  else if (parts[0] === "schedules") viewSchedules(root, token);
   else viewRuns(root, token);
 }
 
