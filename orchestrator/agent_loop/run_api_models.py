@@ -24,6 +24,7 @@ __all__ = [
     "CatalogView",
     "ErrorBody",
     "ErrorDetail",
+    "HandoffView",
     "ProgressView",
     "Reply",
     "ReplyAccepted",
@@ -31,9 +32,12 @@ __all__ = [
     "ReportTask",
     "ReportToolCall",
     "RunLinks",
+    "RouteView",
     "RunStatusView",
     "RunMetrics",
     "RunSummary",
+    "SubRunProgressView",
+    "SubRunView",
     "TaskView",
     "TimeSplit",
     "TimelineEntry",
@@ -87,10 +91,28 @@ class RunSummary(_Response):
     """What the run's model steps have cost so far, at the gateway's prices."""
 
 
+class RouteView(_Response):
+    """Which agent of a network the router chose for a task, why, and by what."""
+
+    agent: str
+    reason: str
+    by: Literal["rule", "model", "fallback"]
+
+
+class HandoffView(_Response):
+    from_: str = Field(alias="from")
+    to: str
+    reason: str
+
+
 class TaskView(_Response):
     id: int
     task: str
     result: str | None = None
+    agent: str | None = None
+    """In a network run: the agent that has (or finished) the task, after any handoffs."""
+    route: RouteView | None = None
+    handoffs: list[HandoffView] | None = None
 
 
 class ToolCallView(_Response):
@@ -126,6 +148,10 @@ class WaitingView(_Response):
     expires_at: str
     message: str
     response: Any = None
+    wait_id: str | None = None
+    """For kind "event": the wait's id, the outside event it waits for and the data values it must hold."""
+    event: str | None = None
+    match: dict[str, Any] | None = None
 
 
 class UsageView(_Response):
@@ -153,6 +179,30 @@ class ProgressView(_Response):
     approvals: list[ApprovalView]
     waiting: list[WaitingView]
     usage: UsageView
+    agent: str | None = None
+    """The agent a run named, when it named one."""
+    sub_runs: list[SubRunView] | None = None
+    """In a network run: the sub-orchestrations in flight, each one agent on one task."""
+
+
+class SubRunProgressView(_Response):
+    phase: str | None = None
+    agent: str | None = None
+    current_task: TaskView | None = None
+    approvals: list[ApprovalView] | None = None
+    waiting: list[WaitingView] | None = None
+    tool_calls: list[ToolCallView] | None = None
+    usage: UsageView | None = None
+
+
+class SubRunView(_Response):
+    id: str
+    agent: str
+    task_id: int
+    hop: int
+    """How many handoffs led to this agent on this task."""
+    status: RunStatusName | None = None
+    progress: SubRunProgressView | None = None
 
 
 class TimelineEntry(_Response):
@@ -207,6 +257,9 @@ class ReportTask(_Response):
     result: str | None
     tool_calls: list[ReportToolCall]
     selected_tools: list[str] | None = None
+    agent: str | None = None
+    route: RouteView | None = None
+    handoffs: list[HandoffView] | None = None
 
 
 class Report(_Response):

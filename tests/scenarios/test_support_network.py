@@ -186,3 +186,24 @@ def test_the_cli_shows_agents_routing_and_waits_and_posts_the_event(mesh: Mesh, 
     done = _toolmesh(mesh, tmp_path, "show", run_id)
     assert "handoff task 1: customer_support → technical_support" in done
     assert "customer_support → technical_support" in done
+
+
+def test_an_approval_asked_in_a_sub_run_is_answered_on_the_run(mesh: Mesh) -> None:
+    run_id = mesh.start_run(
+        {"objective": "Add", "initial_tasks": ["Add one and one"], "network": "careful", "model": "adder"}
+    )
+
+    def asking(view: dict[str, Any]) -> bool:
+        subs = (view.get("progress") or {}).get("sub_runs") or []
+        return any((s.get("progress") or {}).get("approvals") for s in subs)
+
+    view = mesh.wait(run_id, until=asking, timeout=60)
+    approval = view["progress"]["sub_runs"][0]["progress"]["approvals"][0]
+    assert approval["function"] == "evaluateExpression"
+    with mesh.api() as api:
+        assert api.post(f"/api/runs/{run_id}/approvals/nope", json={"approve": True}).status_code == 404
+        decided = api.post(f"/api/runs/{run_id}/approvals/{approval['call_id']}", json={"approve": True})
+        assert decided.status_code == 202, decided.text
+    report = mesh.wait(run_id, timeout=60)["output"]
+    assert report["tasks"][0]["agent"] == "careful_adder" and report["tasks"][0]["result"] == "2", report
+    assert report["tasks"][0]["tool_calls"] == [{"function": "evaluateExpression", "ok": True, "status": 200}]

@@ -93,7 +93,16 @@ def _agents_file(root: Path) -> Path:
     agents["agents"]["adder"] = {"description": "Adds numbers.", "tools": ["evaluateExpression"]}
     agents["agents"]["broken"] = {"description": "", "tools": "calc", "colour": "red"}
     agents["networks"]["pingpong"] = {"agents": ["ping", "pong"], "max_handoffs": 2}
+    agents["agents"]["careful_adder"] = {
+        "description": "Adds numbers, with a person's approval.",
+        "tools": ["evaluateExpression"],
+        "approval": {"evaluateExpression": "always"},
+    }
     agents["networks"]["adders"] = {"agents": ["adder"]}
+    agents["networks"]["careful"] = {
+        "agents": ["careful_adder"],
+        "router": {"rules": [{"agent": "careful_adder", "keywords": ["add"]}]},
+    }
     agents["networks"]["needs_broken"] = {"agents": ["adder", "broken"]}
     path = root / "agents.yaml"
     path.write_text(yaml.safe_dump(agents))
