@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from .activities import require_input
 from .http_responses import error_response, json_response, read_json_body
+from .instance_pages import all_instances
 from .outside_events import (
     HELD_EVENT_ORCHESTRATOR,
     OutsideEvent,
@@ -36,24 +37,31 @@ __all__ = ["bp", "deliver_event"]
 
 bp = df.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
 
-ACTIVE = [df.OrchestrationRuntimeStatus.Running, df.OrchestrationRuntimeStatus.Pending]
+ACTIVE = ["Running", "Pending"]
 
 
-def _open_waits(status: df.models.DurableOrchestrationStatus) -> list[dict[str, Any]]:
-    progress = status.custom_status if isinstance(status.custom_status, dict) else {}
-    return [w for w in progress.get("waiting") or [] if isinstance(w, dict) and w.get("kind") == "event"]
+def _open_waits(instance: dict[str, Any]) -> list[dict[str, Any]]:
+    progress = instance.get("customStatus")
+    if isinstance(progress, str):  # some backends hand custom status back as its JSON text
+        try:
+            progress = json.loads(progress)
+        except ValueError:
+            progress = None
+    waiting = progress.get("waiting") if isinstance(progress, dict) else None
+    return [w for w in waiting or [] if isinstance(w, dict) and w.get("kind") == "event"]
 
 
 async def deliver_event(client: df.DurableOrchestrationClient, event: dict[str, Any]) -> list[dict[str, str]]:
     """Raise ``event`` on every open wait it matches; returns the (instance, wait) pairs it reached."""
     reached: list[dict[str, str]] = []
-    for status in await client.get_status_by(runtime_status=ACTIVE):
-        if not status.instance_id:
+    for instance in await all_instances(client, runtime_status=ACTIVE):
+        instance_id = instance.get("instanceId")
+        if not instance_id:
             continue
-        for wait in _open_waits(status):
+        for wait in _open_waits(instance):
             if wait.get("event") == event["name"] and event_matches(wait.get("match") or {}, event["data"]):
-                await client.raise_event(status.instance_id, wait_event_name(str(wait["wait_id"])), event)
-                reached.append({"run_id": status.instance_id, "wait_id": str(wait["wait_id"])})
+                await client.raise_event(instance_id, wait_event_name(str(wait["wait_id"])), event)
+                reached.append({"run_id": instance_id, "wait_id": str(wait["wait_id"])})
     return reached
 
 
@@ -106,13 +114,13 @@ async def find_held_event(payload: dict[str, Any], client: df.DurableOrchestrati
     payload = require_input(payload)
     seen = set(payload.get("seen") or [])
     now = datetime.now(UTC)
-    prefix = held_event_prefix(payload["name"])
-    candidates = await client.get_status_by(runtime_status=ACTIVE, instance_id_prefix=prefix)
-    candidates.sort(key=lambda s: s.created_time or now)
+    candidates = await all_instances(client, runtime_status=ACTIVE, prefix=held_event_prefix(payload["name"]))
+    candidates.sort(key=lambda c: str(c.get("createdTime") or ""))
     for candidate in candidates:
-        if not candidate.instance_id or candidate.instance_id.rsplit("-", 1)[-1] in seen:
+        instance_id = str(candidate.get("instanceId") or "")
+        if not instance_id or instance_id.rsplit("-", 1)[-1] in seen:
             continue
-        status = await client.get_status(candidate.instance_id, show_input=True)
+        status = await client.get_status(instance_id, show_input=True)
         event = status.input_
         if isinstance(event, str):
             event = json.loads(event)

@@ -30,7 +30,7 @@ MISSING = object()
 class OutsideEvent(BaseModel):
     """The body of ``POST /api/events``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")]
     data: dict[str, Any] = Field(default_factory=dict)

@@ -12,6 +12,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "ScheduleDeleting",
+    "ScheduleView",
+    "ScheduleCreated",
+    "ScheduleControlAccepted",
+    "EventDelivery",
+    "EventAccepted",
+    "ConfigProblemView",
+    "AgentsView",
     "ApprovalAccepted",
     "ApprovalDecision",
     "ApprovalView",
@@ -370,3 +378,61 @@ class CatalogProblem(_Response):
 class CatalogView(_Response):
     tools: list[CatalogToolView]
     problems: list[CatalogProblem]
+
+
+class ConfigProblemView(_Response):
+    kind: Literal["agent", "network", "file"]
+    name: str | None
+    message: str
+
+
+class AgentsView(_Response):
+    """specs/agents.yaml as the next run reads it: valid agents and networks, and each bad entry's problem."""
+
+    agents: dict[str, dict[str, Any]]
+    networks: dict[str, dict[str, Any]]
+    problems: list[ConfigProblemView]
+
+
+class EventDelivery(_Response):
+    run_id: str
+    """The instance whose wait the event answered (a run, or a network run's sub-run)."""
+    wait_id: str
+
+
+class EventAccepted(_Response):
+    event_id: str
+    delivered_to: list[EventDelivery]
+    kept_until: str | None
+    """Until when the event waits for runs that start waiting later (null: not kept)."""
+
+
+class ScheduleView(_Response):
+    id: str
+    status: RunStatusName | None
+    created: str | None
+    cron: str | None
+    paused: bool | None
+    next_tick: str | None
+    last_tick: str | None
+    last_run_id: str | None
+    runs_started: int | None
+    missed: int | None
+    """Ticks skipped because the host was down (the earliest missed tick still starts its run)."""
+    objective: str | None
+
+
+class ScheduleCreated(_Response):
+    id: str
+    cron: str
+    paused: bool
+
+
+class ScheduleControlAccepted(_Response):
+    id: str
+    action: Literal["pause", "resume"]
+
+
+class ScheduleDeleting(_Response):
+    id: str
+    status: Literal["deleting"]

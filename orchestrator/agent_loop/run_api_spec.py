@@ -19,7 +19,9 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from . import run_api_models as m
+from .outside_events import OutsideEvent
 from .run_request import RunRequest
+from .schedules import ScheduleRequest
 
 __all__ = ["SPEC_PATH", "main", "render_spec", "run_api_spec"]
 
@@ -27,6 +29,14 @@ SPEC_PATH = Path(__file__).resolve().parents[2] / "specs" / "run_api.openapi.jso
 _REF = "#/components/schemas/{model}"
 _MODELS: tuple[type[BaseModel], ...] = (
     RunRequest,
+    OutsideEvent,
+    ScheduleRequest,
+    m.AgentsView,
+    m.EventAccepted,
+    m.ScheduleView,
+    m.ScheduleCreated,
+    m.ScheduleControlAccepted,
+    m.ScheduleDeleting,
     m.RunLinks,
     m.RunSummary,
     m.RunStatusView,
@@ -82,6 +92,7 @@ def _path_param(name: str, description: str) -> dict[str, Any]:
 
 
 _RUN_ID = _path_param("run_id", "The run's id (its orchestration instance id).")
+_SCHEDULE_ID = _path_param("schedule_id", "The schedule's id.")
 _CALL_ID = _path_param("call_id", "The id of the tool call the run waits on.")
 
 
@@ -193,6 +204,67 @@ def _paths() -> dict[str, Any]:
                 "responses": _responses(200, m.CatalogToolView, "The tool."),
             }
         },
+        "/api/agents": {
+            "get": {
+                "operationId": "listAgents",
+                "summary": "The agents and networks runs may name, and each invalid entry",
+                "responses": _responses(200, m.AgentsView, "The agents file as the next run reads it."),
+            }
+        },
+        "/api/events": {
+            "post": {
+                "operationId": "postEvent",
+                "summary": "Deliver an outside event to every run waiting for it whose match holds",
+                "requestBody": {"required": True, **_json_body(_ref(OutsideEvent))},
+                "responses": _responses(202, m.EventAccepted, "Delivered, and kept for later waits.", 400),
+            }
+        },
+        "/api/schedules": {
+            "post": {
+                "operationId": "createSchedule",
+                "summary": "Start runs on a cron schedule",
+                "requestBody": {"required": True, **_json_body(_ref(ScheduleRequest))},
+                "responses": _responses(201, m.ScheduleCreated, "The schedule runs.", 400, 409),
+            },
+            "get": {
+                "operationId": "listSchedules",
+                "summary": "The schedules",
+                "responses": _responses(200, {"type": "array", "items": _ref(m.ScheduleView)}, "The schedules."),
+            },
+        },
+        "/api/schedules/{schedule_id}": {
+            "get": {
+                "operationId": "getSchedule",
+                "summary": "One schedule: its next tick and the runs it started",
+                "parameters": [_SCHEDULE_ID],
+                "responses": _responses(200, m.ScheduleView, "The schedule."),
+            },
+            "delete": {
+                "operationId": "deleteSchedule",
+                "summary": "Stop and forget a schedule; runs it started go on",
+                "parameters": [_SCHEDULE_ID],
+                "responses": {
+                    **_responses(202, m.ScheduleDeleting, "Still stopping; gone in a moment."),
+                    "204": {"description": "The schedule is gone."},
+                },
+            },
+        },
+        "/api/schedules/{schedule_id}/pause": {
+            "post": {
+                "operationId": "pauseSchedule",
+                "summary": "Start no runs until resumed",
+                "parameters": [_SCHEDULE_ID],
+                "responses": _responses(202, m.ScheduleControlAccepted, "The schedule is pausing."),
+            }
+        },
+        "/api/schedules/{schedule_id}/resume": {
+            "post": {
+                "operationId": "resumeSchedule",
+                "summary": "Start runs on schedule again",
+                "parameters": [_SCHEDULE_ID],
+                "responses": _responses(202, m.ScheduleControlAccepted, "The schedule is resuming."),
+            }
+        },
         "/api/openapi.json": {
             "get": {
                 "operationId": "getRunApiSpec",
@@ -205,7 +277,7 @@ def _paths() -> dict[str, Any]:
 
 def run_api_spec() -> dict[str, Any]:
     """The OpenAPI 3.1 document of the run API."""
-    requests = (RunRequest, m.ApprovalDecision, m.Reply)
+    requests = (RunRequest, m.ApprovalDecision, m.Reply, OutsideEvent, ScheduleRequest)
     _, definitions = models_json_schema(
         [(model, "validation" if model in requests else "serialization") for model in _MODELS], ref_template=_REF
     )

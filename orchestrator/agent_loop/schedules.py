@@ -14,6 +14,7 @@ and starts nothing. Cron expressions have five fields, or six with seconds last 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Generator
@@ -37,6 +38,10 @@ SCHEDULE_ORCHESTRATOR = "schedule"
 CONTROL_EVENT = "schedule-control"
 PREFIX = "schedule-"
 MAX_COUNTED_MISSES = 1000
+LIVE = ("Running", "Pending", "ContinuedAsNew")
+"""A schedule between two executions (continued as new, the next not started yet) is still live."""
+DELETE_WAIT_POLLS = 100
+DELETE_WAIT_POLL_SECONDS = 0.1
 SHOWN = ("cron", "paused", "next_tick", "last_tick", "last_run_id", "runs_started", "missed")
 
 bp = df.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
@@ -53,7 +58,7 @@ def tick_run_id(schedule_id: str, tick: datetime) -> str:
 class ScheduleRequest(BaseModel):
     """The body of ``POST /api/schedules``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     id: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_]{0,47}$")] | None = None
     """A name for the schedule (lower case, digits, underscores); generated when absent."""
@@ -155,13 +160,11 @@ def _view(status: df.models.DurableOrchestrationStatus) -> dict[str, Any]:
     }
 
 
-async def _find(
-    client: df.DurableOrchestrationClient, schedule_id: str
-) -> df.models.DurableOrchestrationStatus | None:
+async def _find(client: df.DurableOrchestrationClient, schedule_id: str) -> df.models.DurableOrchestrationStatus | None:
     status = await client.get_status(schedule_instance_id(schedule_id))
     if not status or not status.instance_id or status.name != SCHEDULE_ORCHESTRATOR:
         return None
-    if not status.runtime_status or status.runtime_status.value not in ("Running", "Pending"):
+    if not status.runtime_status or status.runtime_status.value not in LIVE:
         return None
     return status
 
@@ -204,7 +207,7 @@ async def create_schedule(req: func.HttpRequest, client: df.DurableOrchestration
 @bp.durable_client_input(client_name="client")
 async def list_schedules(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     statuses = await client.get_status_by(
-        runtime_status=[df.OrchestrationRuntimeStatus.Running, df.OrchestrationRuntimeStatus.Pending],
+        runtime_status=[df.OrchestrationRuntimeStatus(value) for value in LIVE],
         instance_id_prefix=PREFIX,
     )
     return json_response([_view(s) for s in statuses if s.name == SCHEDULE_ORCHESTRATOR])
@@ -243,9 +246,15 @@ async def resume_schedule(req: func.HttpRequest, client: df.DurableOrchestration
 @bp.route(route="api/schedules/{schedule_id}", methods=["DELETE"])
 @bp.durable_client_input(client_name="client")
 async def delete_schedule(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    """Stop a schedule (202: it is gone once the termination is processed); runs it started go on."""
+    """Stop and forget a schedule (204), or 202 while its termination is still queued; runs it started go on."""
     schedule_id = req.route_params["schedule_id"]
     if await _find(client, schedule_id) is None:
         return error_response(404, f"no schedule with id {schedule_id!r}")
-    await client.terminate(schedule_instance_id(schedule_id), "schedule deleted")
+    instance_id = schedule_instance_id(schedule_id)
+    await client.terminate(instance_id, "schedule deleted")
+    for _ in range(DELETE_WAIT_POLLS):  # termination is queued: wait briefly so the answer can say "gone"
+        if await _find(client, schedule_id) is None:
+            await client.purge_instance_history(instance_id)
+            return func.HttpResponse(status_code=204)
+        await asyncio.sleep(DELETE_WAIT_POLL_SECONDS)
     return json_response({"id": schedule_id, "status": "deleting"}, 202)

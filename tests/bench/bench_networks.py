@@ -197,7 +197,9 @@ def _waiting_ids(mesh: Mesh, count: int, prefix: str) -> dict[str, str]:
     wanted = set(ids)
     with mesh.api(timeout=300) as api:
         while True:
-            listed = api.get(f"{MGMT}/instances", params={"runtimeStatus": "Running", "showInput": "false"}).json()
+            listed = api.get(
+                f"{MGMT}/instances", params={"runtimeStatus": "Running", "showInput": "false", "top": "100000"}
+            ).json()
             waiting = {
                 i["instanceId"]
                 for i in listed

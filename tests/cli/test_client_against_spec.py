@@ -80,6 +80,7 @@ def test_every_client_call_is_an_operation_of_the_spec() -> None:
         (schemas.ToolCatalog, "CatalogView"),
         (schemas.CatalogTool, "CatalogToolView"),
         (schemas.CatalogFunction, "CatalogFunctionView"),
+        (schemas.Schedule, "ScheduleView"),
     ],
 )
 def test_the_cli_reads_only_fields_the_spec_describes(model: type[BaseModel], schema: str) -> None:

@@ -1,0 +1,60 @@
+"""Every instance a status query matches, page after page.
+
+The durable client's ``get_status_by`` reads the first page of the Durable HTTP API's instance
+query only (100 instances on Azure and on the local host) and never sends the continuation
+token back. Delivering an outside event must see every waiting run, so this reads the same API
+the client speaks (the binding's ``rpcBaseUrl``) and follows ``x-ms-continuation-token`` until
+the last page, with inputs left out and large pages.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import azure.durable_functions as df
+import httpx
+
+__all__ = ["PAGE_SIZE", "all_instances"]
+
+PAGE_SIZE = 1000
+CONTINUATION = "x-ms-continuation-token"
+MAX_PAGES = 1000
+
+
+def _rpc_base_url(client: df.DurableOrchestrationClient) -> str:
+    # The binding the host gave this function: the same base URL every client call goes to.
+    bindings = getattr(client, "_orchestration_bindings", None)
+    base = getattr(bindings, "rpc_base_url", None)
+    if not base:
+        raise RuntimeError("the durable client binding has no rpcBaseUrl; instance queries need it")
+    return str(base)
+
+
+async def all_instances(
+    client: df.DurableOrchestrationClient, *, runtime_status: list[str], prefix: str | None = None
+) -> list[dict[str, Any]]:
+    """The matching instances as the HTTP API shows them (instanceId, name, runtimeStatus, customStatus...)."""
+    bindings = getattr(client, "_orchestration_bindings", None)
+    params = {
+        "runtimeStatus": ",".join(runtime_status),
+        "showInput": "false",
+        "top": str(PAGE_SIZE),
+        "taskHub": str(getattr(bindings, "task_hub_name", "") or ""),
+        "connectionName": str(getattr(bindings, "connection_name", "") or "Storage"),
+    }
+    if prefix:
+        params["instanceIdPrefix"] = prefix
+    found: list[dict[str, Any]] = []
+    token = ""
+    async with httpx.AsyncClient(timeout=60) as http:
+        for _ in range(MAX_PAGES):
+            response = await http.get(
+                f"{_rpc_base_url(client)}instances/", params=params, headers={CONTINUATION: token} if token else None
+            )
+            response.raise_for_status()
+            page = response.json()
+            found.extend(item for item in page if isinstance(item, dict))
+            token = response.headers.get(CONTINUATION) or ""
+            if not token or not page:
+                break
+    return found
