@@ -12,6 +12,7 @@ the events it took, so the same event never answers two of its waits.
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -36,6 +37,7 @@ from .settings import get_settings
 __all__ = ["bp", "deliver_event"]
 
 bp = df.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
+log = logging.getLogger("toolmesh.events")
 
 ACTIVE = ["Running", "Pending"]
 
@@ -60,7 +62,11 @@ async def deliver_event(client: df.DurableOrchestrationClient, event: dict[str, 
             continue
         for wait in _open_waits(instance):
             if wait.get("event") == event["name"] and event_matches(wait.get("match") or {}, event["data"]):
-                await client.raise_event(instance_id, wait_event_name(str(wait["wait_id"])), event)
+                try:
+                    await client.raise_event(instance_id, wait_event_name(str(wait["wait_id"])), event)
+                except Exception:  # noqa: BLE001 - it finished since the listing (its wait timed out): not reached
+                    log.info("run %s ended before event %s reached it", instance_id, event["event_id"])
+                    continue
                 reached.append({"run_id": instance_id, "wait_id": str(wait["wait_id"])})
     return reached
 
