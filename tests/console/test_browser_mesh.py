@@ -99,11 +99,11 @@ def test_approval_in_one_page_disappears_from_the_other(
     try:
         for page in (page_a, page_b):
             page.wait_for_selector(".approval button.approve", timeout=RUN_WAIT_MS)
-        assert "deleteNote" in page_b.inner_text(".approval")
+        assert "deleteNote" in page_b.inner_text(".item.approval")
         page_b.screenshot(path=str(artifacts / "mesh-approval-asked.png"), full_page=True)
         page_a.click(".approval button.approve")
-        page_b.wait_for_selector(".approval", state="detached", timeout=5000)
-        page_a.wait_for_selector(".approval", state="detached", timeout=5000)
+        page_b.wait_for_selector(".item.approval", state="detached", timeout=5000)
+        page_a.wait_for_selector(".item.approval", state="detached", timeout=5000)
         page_b.wait_for_selector("#report:not([hidden])", timeout=RUN_WAIT_MS)
         assert "deleteNote" in page_b.inner_text("#calls-table")
         page_b.screenshot(path=str(artifacts / "mesh-approval-seen-elsewhere.png"), full_page=True)
