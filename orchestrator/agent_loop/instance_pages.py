@@ -2,9 +2,10 @@
 
 The durable client's ``get_status_by`` reads the first page of the Durable HTTP API's instance
 query only (100 instances on Azure and on the local host) and never sends the continuation
-token back. Delivering an outside event must see every waiting run, so this reads the same API
-the client speaks (the binding's ``rpcBaseUrl``) and follows ``x-ms-continuation-token`` until
-the last page, with inputs left out and large pages.
+token back; ``get_status_all`` is the same query unfiltered. Delivering an outside event must
+see every waiting run, and the run list every run, so this reads the same API the client speaks
+(the binding's ``rpcBaseUrl``) and follows ``x-ms-continuation-token`` until the last page, with
+large pages and inputs left out unless asked for.
 """
 
 from __future__ import annotations
@@ -31,17 +32,25 @@ def _rpc_base_url(client: df.DurableOrchestrationClient) -> str:
 
 
 async def all_instances(
-    client: df.DurableOrchestrationClient, *, runtime_status: list[str], prefix: str | None = None
+    client: df.DurableOrchestrationClient,
+    *,
+    runtime_status: list[str] | None = None,
+    prefix: str | None = None,
+    show_input: bool = False,
 ) -> list[dict[str, Any]]:
-    """The matching instances as the HTTP API shows them (instanceId, name, runtimeStatus, customStatus...)."""
+    """The matching instances as the HTTP API shows them (instanceId, name, runtimeStatus, customStatus...).
+
+    No ``runtime_status`` (or an empty one) matches every status.
+    """
     bindings = getattr(client, "_orchestration_bindings", None)
     params = {
-        "runtimeStatus": ",".join(runtime_status),
-        "showInput": "false",
+        "showInput": "true" if show_input else "false",
         "top": str(PAGE_SIZE),
         "taskHub": str(getattr(bindings, "task_hub_name", "") or ""),
         "connectionName": str(getattr(bindings, "connection_name", "") or "Storage"),
     }
+    if runtime_status:
+        params["runtimeStatus"] = ",".join(runtime_status)
     if prefix:
         params["instanceIdPrefix"] = prefix
     found: list[dict[str, Any]] = []

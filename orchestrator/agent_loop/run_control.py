@@ -11,9 +11,11 @@ import json
 from typing import Any
 
 import azure.durable_functions as df
+from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrchestrationStatus
 
 from .agents_api import agent_problem
 from .errors import failure_message
+from .instance_pages import all_instances
 from .orchestration import CANCEL_EVENT, ORCHESTRATOR_NAME, approval_event
 from .run_request import RunRequestError, parse_run_request
 from .run_trace import trace_id_hex
@@ -34,6 +36,7 @@ __all__ = [
 ]
 
 FINISHED = {"Completed", "Failed", "Terminated", "Canceled"}
+KNOWN_STATUSES = frozenset(s.value for s in df.OrchestrationRuntimeStatus)
 MAX_COMMENT_CHARS = 2000
 MAX_ANSWER_CHARS = 20_000
 
@@ -146,9 +149,15 @@ async def list_runs(client: df.DurableOrchestrationClient, wanted: set[str], lim
     """Runs, newest first, with the given runtime statuses (all when empty), at most ``limit``."""
     if not 1 <= limit <= 1000:
         raise RunControlError(400, "limit must be between 1 and 1000", "limit")
+    # Every page: the client's get_status_all reads the first one only. Instances come in no
+    # particular order on Azure Storage, so the newest are known only once all are read.
+    known = sorted(wanted & KNOWN_STATUSES)
+    if wanted and not known:
+        return []  # no instance has a status the host does not know
+    found = await all_instances(client, runtime_status=known, show_input=True)
     runs = [
         status_view(s)
-        for s in await client.get_status_all()
+        for s in map(DurableOrchestrationStatus.from_json, found)
         if s.name == ORCHESTRATOR_NAME and (not wanted or (s.runtime_status and s.runtime_status.value in wanted))
     ]
     runs.sort(key=lambda r: r["created"] or "", reverse=True)
