@@ -55,6 +55,8 @@ class HttpFunction:
     auth_level: str
     request_param: str
     client_param: str | None
+    response_param: str | None = None
+    """The parameter whose ``Out`` carries the response, when it is not the return value."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -202,6 +204,7 @@ def _build_index(functions: list[FunctionSpec], *, route_prefix: str, hub_name: 
                     auth_level=str(trigger.get("authLevel") or "function").lower(),
                     request_param=trigger["name"],
                     client_param=function.client_param(),
+                    response_param=function.response_param(),
                 )
             )
         else:

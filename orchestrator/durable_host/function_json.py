@@ -53,21 +53,40 @@ class FunctionSpec:
     def client_param(self) -> str | None:
         return next((str(b["name"]) for b in self.bindings if str(b.get("type", "")).lower() in CLIENT_BINDINGS), None)
 
+    def response_param(self) -> str | None:
+        """The parameter an HTTP function sets its response on, when it is not the return value.
+
+        A ``function.json`` may name the ``http`` out binding (``"name": "message"``); the worker
+        then passes an ``Out`` the function calls ``set`` on, and the Functions host answers with
+        its value (worker: ``bindings/out.py`` and ``dispatcher.py``).
+        """
+        return next((str(b["name"]) for b in self.bindings if _is_http_output(b) and b.get("name") != "$return"), None)
+
     def check_bindings(self) -> None:
         """Refuse a binding the host cannot provide rather than call the function without it."""
+        http_outputs = [b for b in self.bindings if _is_http_output(b)]
+        if len(http_outputs) > 1:
+            names = ", ".join(repr(b.get("name")) for b in http_outputs)
+            raise ConfigError(
+                f"function '{self.name}' ({self.origin}) has {len(http_outputs)} http out bindings "
+                f"({names}); an HTTP function answers with one: keep one of them"
+            )
         for binding in self.bindings:
             kind = str(binding.get("type", ""))
             direction = str(binding.get("direction", "in")).lower()
-            if kind.endswith("Trigger") or kind.lower() in CLIENT_BINDINGS:
-                continue
-            if kind.lower() == "http" and direction == "out" and binding.get("name") == "$return":
+            if kind.endswith("Trigger") or kind.lower() in CLIENT_BINDINGS or _is_http_output(binding):
                 continue
             raise UnsupportedFeatureError(
                 f"function '{self.name}' ({self.origin}) has a '{kind}' {direction} binding "
                 f"('{binding.get('name')}'), which the local durable host does not provide: it provides "
-                "the HTTP, orchestration, activity and durable client bindings and an HTTP response as "
-                "the return value. Remove the binding or run the app with Azure Functions Core Tools (func start)"
+                "the HTTP, orchestration, activity and durable client bindings and an HTTP response (returned "
+                "or set on an http out binding). Remove the binding or run the app with Azure Functions Core "
+                "Tools (func start)"
             )
+
+
+def _is_http_output(binding: dict[str, Any]) -> bool:
+    return str(binding.get("type", "")).lower() == "http" and str(binding.get("direction", "in")).lower() == "out"
 
 
 def function_json_folders(app_dir: Path) -> list[Path]:

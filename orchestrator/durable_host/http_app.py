@@ -74,6 +74,19 @@ class _InvocationContext:
     retry_context: Any = None
 
 
+class _Out(func.Out[Any]):
+    """An output binding's value, as the worker's ``bindings.out.Out`` holds it."""
+
+    def __init__(self) -> None:
+        self._value: Any = None
+
+    def set(self, val: Any) -> None:
+        self._value = val
+
+    def get(self) -> Any:
+        return self._value
+
+
 def _key_ok(request: Request, key: str) -> bool:
     given = request.headers.get("x-functions-key") or request.query_params.get("code") or ""
     return hmac.compare_digest(given.encode(), key.encode())
@@ -212,6 +225,9 @@ def build_app(config: HostConfig) -> Starlette:
         kwargs: dict[str, Any] = {function.request_param: http_request}
         if function.client_param:
             kwargs[function.client_param] = client_binding_json(binding(request))
+        response_out = _Out() if function.response_param else None
+        if function.response_param:
+            kwargs[function.response_param] = response_out
         signature = inspect.signature(function.fn)
         if "context" in signature.parameters:
             kwargs["context"] = _InvocationContext(
@@ -227,6 +243,8 @@ def build_app(config: HostConfig) -> Starlette:
         except Exception:
             log.exception("HTTP function %s failed", function.name)
             return PlainTextResponse("Internal Server Error", status_code=500)
+        if response_out is not None:
+            result = response_out.get()
         status, headers, body = http_response_parts(result)
         return Response(content=body, status_code=status, headers=headers)
 

@@ -79,6 +79,21 @@ def test_a_binding_the_host_does_not_provide_is_named(tmp_path: Path) -> None:
         load_app(app_dir)
 
 
+def test_an_http_function_answers_through_one_http_out_binding(tmp_path: Path) -> None:
+    app_dir = tmp_path / "v1"
+    folder = app_dir / "hello"
+    folder.mkdir(parents=True)
+    (folder / "__init__.py").write_text("def main(req, message, copy) -> None:\n    message.set('hi')\n")
+    bindings = [
+        {"name": "req", "type": "httpTrigger", "direction": "in"},
+        {"name": "message", "type": "http", "direction": "out"},
+        {"name": "copy", "type": "http", "direction": "out"},
+    ]
+    (folder / "function.json").write_text(json.dumps({"bindings": bindings}))
+    with pytest.raises(ConfigError, match=r"'hello' .* has 2 http out bindings \('message', 'copy'\)"):
+        load_app(app_dir)
+
+
 def test_a_v1_entry_point_that_does_not_exist_is_named(tmp_path: Path) -> None:
     folder = tmp_path / "v1" / "hello"
     folder.mkdir(parents=True)
