@@ -2,13 +2,12 @@
 
 The exported file is what the tool registry points agents at, so they can call the model
 as a tool; a test fails when it drifts from the app. Regenerate with
-``python -m llm_gateway.spec``.
+``python -m tests.support.generated_files llm_gateway``.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +22,3 @@ def render_spec() -> str:
     document: dict[str, Any] = app.openapi()
     return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
-
-def main(argv: list[str]) -> int:
-    target = Path(argv[0]) if argv else SPEC_PATH
-    target.write_text(render_spec())
-    print(f"wrote {target}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))

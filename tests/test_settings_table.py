@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from tests.support import settings_table
-from tests.support.settings_table import deployables, render, settings_of
+from tests.support.settings_table import deployables, settings_of
 
 PREFIXES = {
     "orchestrator app": "TOOLMESH_",
@@ -17,20 +15,6 @@ PREFIXES = {
 }
 # Names other software defines: a service's address as the registry reads it, the OpenAI SDK's.
 FOREIGN = {"LLM_GATEWAY_URL", "OPENAI_BASE_URL", "OPENAI_API_KEY", "OPENAI_MODEL"}
-
-
-def test_the_settings_page_matches_the_settings_classes() -> None:
-    assert settings_table.DOC_PATH.read_text(encoding="utf-8") == render(), (
-        "docs/settings.md differs from the settings classes; run python -m tests.support.settings_table"
-    )
-
-
-def test_check_reports_drift(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(settings_table, "DOC_PATH", tmp_path / "settings.md")
-    monkeypatch.setattr(settings_table, "REPO_ROOT", tmp_path)
-    assert settings_table.main(["--check"]) == 1
-    assert settings_table.main([]) == 0
-    assert settings_table.main(["--check"]) == 0
 
 
 @pytest.mark.parametrize("deployable", deployables(), ids=lambda d: d.name)

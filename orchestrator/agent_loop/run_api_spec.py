@@ -1,17 +1,15 @@
 """The run API's OpenAPI document, built from the models the API reads and writes.
 
-The app serves it at ``GET /api/openapi.json``; ``python -m agent_loop.run_api_spec`` writes it
-to ``specs/run_api.openapi.json`` (``--check`` reports drift instead, exit status 1), and a test
-fails when the export and this module disagree. Every status a route can answer is listed,
+The app serves it at ``GET /api/openapi.json``; it is exported to ``specs/run_api.openapi.json``
+with the repository's other generated files (``python -m tests.support.generated_files run_api``),
+and a test fails when the export and this module disagree. Every status a route can answer is listed,
 including the Functions host's own: 401 without the key, and a bare 404 for a path or method
 no route takes.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +21,7 @@ from .outside_events import OutsideEvent
 from .run_request import RunRequest
 from .schedules import ScheduleRequest
 
-__all__ = ["SPEC_PATH", "main", "render_spec", "run_api_spec"]
+__all__ = ["SPEC_PATH", "render_spec", "run_api_spec"]
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "specs" / "run_api.openapi.json"
 _REF = "#/components/schemas/{model}"
@@ -304,21 +302,3 @@ def render_spec() -> str:
     """The document exactly as it is exported (stable key order, final newline)."""
     return json.dumps(run_api_spec(), indent=2, ensure_ascii=False) + "\n"
 
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Write the run API's OpenAPI spec to specs/.")
-    parser.add_argument("--check", action="store_true", help="report drift instead of writing")
-    args = parser.parse_args(argv)
-    text = render_spec()
-    if args.check:
-        if not SPEC_PATH.exists() or SPEC_PATH.read_text(encoding="utf-8") != text:
-            print(f"{SPEC_PATH.name} differs from the run API; run python -m agent_loop.run_api_spec")
-            return 1
-        return 0
-    SPEC_PATH.write_text(text, encoding="utf-8")
-    print(f"wrote {SPEC_PATH}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

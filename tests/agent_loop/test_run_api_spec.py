@@ -24,21 +24,6 @@ from tests.support.servers import REPO_ROOT
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 
 
-def test_exported_spec_matches_the_run_api() -> None:
-    path = run_api_spec.SPEC_PATH
-    assert path.exists(), f"{path} is missing; run python -m agent_loop.run_api_spec"
-    assert json.loads(path.read_text(encoding="utf-8")) == run_api_spec.run_api_spec(), (
-        f"{path.name} drifted from the run API; run python -m agent_loop.run_api_spec"
-    )
-
-
-def test_export_check_reports_drift(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(run_api_spec, "SPEC_PATH", tmp_path / "run_api.openapi.json")
-    assert run_api_spec.main(["--check"]) == 1
-    assert run_api_spec.main([]) == 0
-    assert run_api_spec.main(["--check"]) == 0
-
-
 @pytest.fixture(scope="module")
 def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
     running = start_mesh(tmp_path_factory.mktemp("run-api-spec"))

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.servers import REPO_ROOT
-from tools.export_specs import SERVICES
+from tools.service_specs import SERVICES
 
 KIT = REPO_ROOT / "tools" / "service_kit"
 REQUIRED_FILES = (
@@ -24,7 +24,7 @@ REQUIRED_FILES = (
     "Dockerfile",
     "routers/__init__.py",
 )
-_ORCHESTRATOR_PACKAGES = ("openapi_engine", "agent_loop", "durable_host", "llm_gateway", "tools.export_specs")
+_ORCHESTRATOR_PACKAGES = ("openapi_engine", "agent_loop", "durable_host", "llm_gateway", "tools.service_specs")
 
 
 def test_all_four_services_exist() -> None:

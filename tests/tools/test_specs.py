@@ -1,4 +1,4 @@
-"""Each tool's exported spec matches the service, and the service honours its spec.
+"""Each tool service honours its spec (tests/test_generated_files.py checks the export).
 
 The conformance run starts the service as a real process and runs schemathesis
 against its own /openapi.json: any 5xx, or any response not described by the spec,
@@ -7,14 +7,13 @@ fails the test with schemathesis' report.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from tests.support.schemathesis_run import run_schemathesis
 from tests.tools.conftest import API_KEY, StartService
-from tools.export_specs import SERVICES, render_spec, spec_path
+from tools.service_specs import SERVICES
 
 # positive_data_acceptance assumes every schema-valid request succeeds. For calc and
 # mailbox the schema cannot say which strings are valid expressions, units or allowed
@@ -22,25 +21,6 @@ from tools.export_specs import SERVICES, render_spec, spec_path
 # for them alone, while every check that looks for 5xx or spec violations stays on.
 KEY_HEADER = f"X-API-Key: {API_KEY}"
 EXCLUDED_CHECKS = {"calc": "positive_data_acceptance", "mailbox": "positive_data_acceptance"}
-
-
-@pytest.mark.parametrize("name", SERVICES)
-def test_exported_spec_matches_the_service(name: str) -> None:
-    path = spec_path(name)
-    assert path.exists(), f"{path} is missing; run python tools/export_specs.py"
-    assert json.loads(path.read_text(encoding="utf-8")) == json.loads(render_spec(name)), (
-        f"{path.name} drifted from tools.{name}; run python tools/export_specs.py"
-    )
-
-
-def test_export_check_reports_drift(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tools import export_specs
-
-    monkeypatch.setattr(export_specs, "SPECS_DIR", tmp_path)
-    monkeypatch.setattr(export_specs, "REPO_ROOT", tmp_path)
-    assert export_specs.main(["notes", "--check"]) == 1
-    assert export_specs.main(["notes"]) == 0
-    assert export_specs.main(["notes", "--check"]) == 0
 
 
 @pytest.mark.parametrize("name", SERVICES)
