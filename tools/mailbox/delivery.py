@@ -22,7 +22,7 @@ import httpx
 
 from .callbacks import AllowedOrigin, check_callback_url
 from .errors import CallbackNotAllowed
-from .store import DeliveryRecord, MessageStore
+from .store import Clock, DeliveryRecord, MessageStore
 
 __all__ = ["Deliverer", "backoff_delay"]
 
@@ -52,8 +52,10 @@ class Deliverer:
         allowed: tuple[AllowedOrigin, ...],
         initial_backoff: float,
         max_backoff: float,
+        clock: Clock = time.time,
     ) -> None:
         self._store = store
+        self._clock = clock
         self._client = client
         self._allowed = allowed
         self._initial = initial_backoff
@@ -77,13 +79,13 @@ class Deliverer:
             except Exception:  # the worker must outlive any single bad delivery
                 logger.exception("delivery pass failed")
             next_at = self._store.next_attempt_at()
-            wait = IDLE_WAIT if next_at is None else min(max(next_at - time.time(), 0.0), IDLE_WAIT)
+            wait = IDLE_WAIT if next_at is None else min(max(next_at - self._clock(), 0.0), IDLE_WAIT)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._event.wait(), timeout=wait)
 
     async def deliver_due(self) -> int:
         """Attempt every delivery that is due; return how many were attempted."""
-        due = self._store.due_deliveries(now=time.time())
+        due = self._store.due_deliveries(now=self._clock())
         for delivery in due:
             await self._attempt(delivery)
         return len(due)
@@ -117,7 +119,7 @@ class Deliverer:
             logger.info("reply delivered", extra=context)
             return
         delay = backoff_delay(delivery.attempts + 1, initial=self._initial, ceiling=self._ceiling)
-        self._store.mark_retry(delivery.message_seq, error=error, next_attempt_at=time.time() + delay)
+        self._store.mark_retry(delivery.message_seq, error=error, next_attempt_at=self._clock() + delay)
         logger.warning(
             "reply delivery failed; will retry",
             extra={**context, "error": error, "retry_in_s": round(delay, 2)},

@@ -12,6 +12,7 @@ import json
 import sqlite3
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
@@ -81,8 +82,8 @@ class MessageRecord:
     delivery: DeliveryRecord | None
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
+Clock = Callable[[], float]
+"""Wall time in seconds, as ``time.time`` gives it (queued deliveries outlive the process)."""
 
 
 def _time(value: str | None) -> datetime | None:
@@ -121,13 +122,17 @@ _DELIVERY_COLUMNS = "d.*, m.id AS message_id"
 class MessageStore:
     """Messages to people, their replies, and the queue of reply deliveries."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, clock: Clock = time.time) -> None:
         self._db = db
+        self._clock = clock
         with db.transaction() as conn:
             columns = {row[1] for row in conn.execute("PRAGMA table_info(messages)").fetchall()}
             if columns and "run_id" not in columns:  # a database from before messages had runs
                 conn.execute("ALTER TABLE messages ADD COLUMN run_id TEXT")
         db.executescript(_SCHEMA)
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock(), UTC)
 
     def send(
         self, *, to: str, subject: str, body: str, callback_url: str | None, run_id: str | None = None
@@ -137,7 +142,7 @@ class MessageStore:
             conn.execute(
                 "INSERT INTO messages (id, recipient, subject, body, callback_url, run_id, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (message_id, to, subject, body, callback_url, run_id, _now().isoformat()),
+                (message_id, to, subject, body, callback_url, run_id, self._now().isoformat()),
             )
         return self.get(message_id)
 
@@ -171,7 +176,7 @@ class MessageStore:
         self, message_id: str, *, reply: str, reply_from: str | None, scope: str | None = None
     ) -> MessageRecord:
         """Store the reply and, when the message has a callback, queue its delivery."""
-        now = _now()
+        now = self._now()
         with self._db.transaction() as conn:
             row = _find(conn, message_id, scope)
             if row["reply"] is not None:
@@ -191,7 +196,7 @@ class MessageStore:
                 conn.execute(
                     "INSERT INTO deliveries (message_seq, url, payload, state, next_attempt_at)"
                     " VALUES (?, ?, ?, 'pending', ?)",
-                    (row["seq"], row["callback_url"], json.dumps(payload), time.time()),
+                    (row["seq"], row["callback_url"], json.dumps(payload), now.timestamp()),
                 )
         return self.get(message_id)
 
@@ -218,7 +223,7 @@ class MessageStore:
             conn.execute(
                 "UPDATE deliveries SET state = 'delivered', attempts = attempts + 1, last_error = NULL,"
                 " delivered_at = ? WHERE message_seq = ?",
-                (_now().isoformat(), message_seq),
+                (self._now().isoformat(), message_seq),
             )
 
     def mark_retry(self, message_seq: int, *, error: str, next_attempt_at: float) -> None:
