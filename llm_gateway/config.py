@@ -46,7 +46,7 @@ __all__ = [
     "load_config",
 ]
 
-DEFAULT_DB_PATH = Path(".toolmesh") / "llm_gateway.sqlite3"
+DEFAULT_DB_PATH = Path(".toolmesh") / "data" / "gateway" / "gateway.sqlite3"
 DEFAULT_TIMEOUT = 60.0
 
 

@@ -40,6 +40,10 @@ KEY_FILE = "functions.key"
 DB_FILE = "durable.sqlite3"
 
 
+KEEP_ALIVE_SECONDS = 75
+"""Seconds the server keeps an idle connection open (uvicorn's default, 5 s, is below every client's pool)."""
+
+
 def resolve_functions_key(given: str | None, data_dir: Path) -> str:
     """The configured key, or the one stored in the data dir, or a new one written there (0600)."""
     if given:
@@ -139,5 +143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         log_config=None,  # uvicorn's records go to the root handlers, which redact secrets
         lifespan="on",
         timeout_graceful_shutdown=5,
+        # Longer than any client keeps an idle pooled connection (the durable client's aiohttp
+        # pool: 15 s), so a request on such a connection never meets the server closing it.
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
     return 0

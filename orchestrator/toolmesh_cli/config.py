@@ -83,12 +83,12 @@ def _key_from_state(state_dir: Path) -> str | None:
             raise ConfigError(f"cannot read {secrets_file}: {exc}") from exc
         if isinstance(value, str) and value:
             return value
-    host_key = state_dir / "host" / "functions.key"
-    if host_key.is_file():
-        try:
-            return host_key.read_text().strip() or None
-        except OSError as exc:
-            raise ConfigError(f"cannot read {host_key}: {exc}") from exc
+    for host_key in (state_dir / "data" / "host" / "functions.key", state_dir / "host" / "functions.key"):
+        if host_key.is_file():
+            try:
+                return host_key.read_text().strip() or None
+            except OSError as exc:
+                raise ConfigError(f"cannot read {host_key}: {exc}") from exc
     return None
 
 

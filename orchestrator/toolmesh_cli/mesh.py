@@ -1,14 +1,21 @@
-"""Start, inspect and stop the local mesh: the tool services, the LLM gateway and the durable host.
+"""Start, inspect, restart and stop the local mesh: the tool services, the LLM gateway and the durable host.
 
 Each service is an ordinary child process on its own loopback port, started in its own
 session so it outlives ``toolmesh up``. The state directory (``./.toolmesh`` by default) holds
-what a later ``toolmesh status`` or ``down`` needs: ``mesh.json`` (pids, ports, logs; no
-secrets), ``secrets.json`` (mode 0600: the generated keys, reused across restarts so stored
-runs and clients keep working), ``logs/`` and ``data/`` (the services' SQLite files) and
-``host/`` (the durable host's store). Keys go to the services through their environment,
-never on a command line (visible to every local user) and never to the terminal. Everything
-under the state directory is for its owner only: the directories are 0700, and the log files
-and whatever the services write (they run with umask 077) are 0600.
+what a later ``toolmesh up``, ``restart``, ``status`` or ``down`` needs: ``mesh.json`` (pids,
+ports, logs; no secrets), ``secrets.json`` (mode 0600: the generated keys, reused across restarts
+so stored runs and clients keep working), ``logs/<service>.log`` and ``data/<service>/`` (each
+service's data: the tools' and the gateway's SQLite files, the durable host's store). Keys go to
+the services through their environment, never on a command line (visible to every local user)
+and never to the terminal; each service receives only its own settings and keys
+(``toolmesh_cli.mesh_env``). Everything under the state directory is for its owner only: the
+directories are 0700, and the log files and whatever the services write (they run with umask
+077) are 0600.
+
+``start_mesh`` is idempotent: services of the recorded mesh that still run and answer their
+health check are adopted as they are; the others are started again on their recorded ports,
+with the same keys and data. ``restart_services`` stops some services and brings them back the
+same way.
 
 Library use (tests, demos)::
 
@@ -37,25 +44,37 @@ from typing import Any
 import httpx
 
 from toolmesh_cli.errors import MeshError, ServiceStartError
+from toolmesh_cli.mesh_env import TOOL_SERVICES, service_environment
 
 __all__ = [
     "DEFAULT_PORTS",
+    "KEEP_ALIVE_SECONDS",
     "TOOL_SERVICES",
     "Mesh",
     "MeshPorts",
     "ServiceRecord",
     "ServiceState",
+    "data_dir",
     "load_mesh",
     "project_root",
+    "restart_services",
     "service_states",
     "start_mesh",
 ]
 
-TOOL_SERVICES = ("notes", "issues", "calc", "mailbox")
-"""The tool services of the mesh, each ``tools.<name>.main:app`` with ``<NAME>_*`` settings."""
-
 DEFAULT_START_TIMEOUT = 90.0
 """Seconds a service may take to answer /healthz (the host imports the whole function app)."""
+
+KEEP_ALIVE_SECONDS = 75
+"""How long every server of the mesh keeps an idle connection open.
+
+Clients pool connections and reuse one that has been idle for up to their own limit (aiohttp's
+is 15 s; Azure's front ends use 60 s or more). A server that closes sooner (uvicorn's default is
+5 s) races a request sent on that connection at the moment it closes, and the request fails
+without ever reaching the app. So the server always waits longer than any client keeps one."""
+
+ADOPT_WAIT_SECONDS = 5.0
+"""How long a recorded service that runs but does not answer may take before it is restarted."""
 
 _SECRET_NAMES = (
     "TOOLMESH_FUNCTIONS_KEY",
@@ -127,6 +146,10 @@ class Mesh:
     state_dir: Path
     services: tuple[ServiceRecord, ...]
     started_at: float
+    ports: MeshPorts = DEFAULT_PORTS
+    """Every service's port, also of tools not started, since the host's registry names them all."""
+    adopted: tuple[str, ...] = ()
+    """Services that were running already when this mesh was brought up, and were kept."""
     _processes: Mapping[str, subprocess.Popen[bytes]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -146,11 +169,7 @@ class Mesh:
 
     def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM every service (host first, so no new calls start), then SIGKILL stragglers."""
-        for record in reversed(self.services):
-            _terminate(record, self._processes.get(record.name))
-        deadline = time.monotonic() + timeout
-        for record in reversed(self.services):
-            _wait_gone(record, self._processes.get(record.name), deadline)
+        _stop(self.services, self._processes, timeout)
         state_file = self.state_dir / "mesh.json"
         if state_file.exists() and _read_state_pids(state_file) == {r.pid for r in self.services}:
             state_file.unlink()
@@ -158,6 +177,7 @@ class Mesh:
     def to_dict(self) -> dict[str, Any]:
         return {
             "started_at": self.started_at,
+            "ports": asdict(self.ports),
             "services": [asdict(record) for record in self.services],
         }
 
@@ -167,91 +187,122 @@ def project_root() -> Path:
     return Path(__file__).resolve().parents[2]
 
 
+def data_dir(state_dir: Path, service: str) -> Path:
+    """Where ``service`` keeps its data: ``<state dir>/data/<service>/``."""
+    return state_dir / "data" / service
+
+
+def database_path(state_dir: Path, service: str) -> Path:
+    """The SQLite file of a tool or the gateway (the services' own default, under ``state_dir``)."""
+    return data_dir(state_dir, service) / f"{service}.sqlite3"
+
+
 def start_mesh(
     state_dir: Path,
     *,
     ports: MeshPorts | None = None,
-    env_overrides: Mapping[str, str] | None = None,
+    service_env: Mapping[str, Mapping[str, str]] | None = None,
     root: Path | None = None,
-    tools: Sequence[str] = TOOL_SERVICES,
+    tools: Sequence[str] | None = None,
     timeout: float = DEFAULT_START_TIMEOUT,
 ) -> Mesh:
-    """Start tools and gateway, wait for their /healthz, then start the host and wait for it.
+    """Bring the mesh up: adopt the recorded services that run and answer, start the others.
 
-    ``env_overrides`` reach every service (e.g. ``OPENAI_BASE_URL`` for the gateway or a
-    ``TOOLMESH_GATEWAY_CONFIG`` with a scripted model). ``tools`` picks which tool services to
-    start (all by default; the registry reports any it names that are not running). On any
-    failure every service already started is stopped again and ``ServiceStartError`` names
-    the one that failed and its log.
+    Tools and gateway start first and must answer /healthz before the host starts. A mesh
+    recorded in ``state_dir`` keeps its ports (``ports`` is for a first start), its keys and its
+    data; a recorded service whose process is gone, or that does not answer, is started again.
+    ``service_env`` adds variables to one service's environment, by service name (e.g.
+    ``OPENAI_BASE_URL`` or ``TOOLMESH_GATEWAY_CONFIG`` for the gateway). ``tools`` picks which tool
+    services to start on top of those already recorded (by default: all for a new mesh, the
+    recorded ones for a recorded mesh; the registry reports any it names that are not running).
+    On any failure every service started by this call is stopped again and ``ServiceStartError``
+    names the one that failed and its log.
     """
     root = (root or project_root()).resolve()
     state_dir = state_dir.resolve()
-    ports = ports or DEFAULT_PORTS
-    if (existing := load_mesh(state_dir)) is not None and any(
-        s.alive for s in service_states(existing, check_health=False)
-    ):
-        raise MeshError(f"a mesh is already running from {state_dir} (`toolmesh down` stops it)")
-    unknown = sorted(set(tools) - set(TOOL_SERVICES))
+    unknown = sorted(set(tools or ()) - set(TOOL_SERVICES))
     if unknown:
         raise MeshError(f"unknown tool service(s): {', '.join(unknown)}; known: {', '.join(TOOL_SERVICES)}")
-    _check_layout(root, tools)
-    for name in ("host", "gateway", *tools):
+    existing = load_mesh(state_dir)
+    recorded = {record.name: record for record in existing.services} if existing else {}
+    if tools is None:
+        tools = () if existing else TOOL_SERVICES
+    ports = existing.ports if existing else (ports or DEFAULT_PORTS)
+    wanted = [name for name in TOOL_SERVICES if name in tools or name in recorded]
+    _check_layout(root, wanted)
+    _prepare_state_dir(state_dir, migrate=not any(_is_ours(r) for r in recorded.values()))
+    adopted: list[ServiceRecord] = []
+    to_start: list[str] = []
+    for name in (*wanted, "gateway", "host"):
+        record = recorded.get(name)
+        if record is not None and _is_ours(record) and _answers(record.url, ADOPT_WAIT_SECONDS):
+            adopted.append(record)
+            continue
+        if record is not None and _is_ours(record):
+            _stop([record], {}, 10.0)  # alive but not answering: hung, so it starts afresh
+        to_start.append(name)
+    for name in to_start:
         _check_port_free(name, ports.of(name))
-    for folder in (state_dir, *(state_dir / sub for sub in ("logs", "data", "host"))):
-        folder.mkdir(parents=True, exist_ok=True)
-        folder.chmod(0o700)
-    for path in state_dir.rglob("*"):
-        if path.is_file():
-            path.chmod(0o600)  # files an older version left readable
     keys = _load_or_create_secrets(state_dir)
-    urls = {name: f"http://127.0.0.1:{ports.of(name)}" for name in ("host", "gateway", *TOOL_SERVICES)}
-    base_env = _base_env(root)
-    overrides = dict(env_overrides or {})
+    urls = {name: _url(ports.of(name)) for name in ("host", "gateway", *TOOL_SERVICES)}
+    extra = service_env or {}
 
     started: list[tuple[ServiceRecord, subprocess.Popen[bytes]]] = []
     try:
-        backends = [
-            *((name, f"tools.{name}.main:app", _tool_env(name, state_dir, keys)) for name in tools),
-            ("gateway", "llm_gateway.main:app", _gateway_env(state_dir, keys)),
-        ]
-        for name, module, env in backends:
-            argv = ["-m", "uvicorn", module, "--host", "127.0.0.1", "--port", str(ports.of(name))]
-            service_env = {**base_env, **env, **overrides}
-            started.append(_launch(name, argv, module, urls[name], state_dir, root, service_env))
+        backends = [name for name in to_start if name != "host"]
+        for name in backends:
+            own = {**_own_env(name, state_dir, keys, urls, root), **extra.get(name, {})}
+            argv, marker = _command(name, ports.of(name), state_dir, root)
+            env = service_environment(name, os.environ, root, own)
+            started.append(_launch(name, argv, marker, urls[name], state_dir, root, env))
         for record, process in started:
             _wait_healthy(record, process, timeout)
-        host_argv = [
-            "-m",
-            "durable_host",
-            "--app-dir",
-            str(root / "orchestrator"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(ports.host),
-            "--data-dir",
-            str(state_dir / "host"),
-        ]
-        host_env = {**base_env, **_host_env(urls, root, keys), **overrides}
-        host = _launch("host", host_argv, "durable_host", urls["host"], state_dir, root, host_env)
-        started.append(host)
-        _wait_healthy(*host, timeout)
+        if "host" in to_start:
+            own = {**_own_env("host", state_dir, keys, urls, root), **extra.get("host", {})}
+            argv, marker = _command("host", ports.host, state_dir, root)
+            env = service_environment("host", os.environ, root, own)
+            host = _launch("host", argv, marker, urls["host"], state_dir, root, env)
+            started.append(host)
+            _wait_healthy(*host, timeout)
     except BaseException:
-        Mesh(
-            state_dir=state_dir,
-            services=tuple(r for r, _ in started),
-            started_at=time.time(),
-            _processes={r.name: p for r, p in started},
-        ).stop()
+        _stop(tuple(r for r, _ in started), {r.name: p for r, p in started}, 15.0)
         raise
+    by_name = {record.name: record for record in [*adopted, *(r for r, _ in started)]}
     mesh = Mesh(
         state_dir=state_dir,
-        services=tuple(r for r, _ in started),
-        started_at=time.time(),
+        services=tuple(by_name[name] for name in (*wanted, "gateway", "host")),
+        started_at=existing.started_at if existing and adopted else time.time(),
+        ports=ports,
+        adopted=tuple(record.name for record in adopted),
         _processes={r.name: p for r, p in started},
     )
     _write_private(state_dir / "mesh.json", json.dumps(mesh.to_dict(), indent=2))
     return mesh
+
+
+def restart_services(
+    state_dir: Path,
+    names: Sequence[str] = (),
+    *,
+    service_env: Mapping[str, Mapping[str, str]] | None = None,
+    root: Path | None = None,
+    timeout: float = DEFAULT_START_TIMEOUT,
+    stop_timeout: float = 15.0,
+) -> Mesh:
+    """Stop ``names`` (every service when empty) and bring them back on their ports, with their data.
+
+    The other services are adopted as they run; a host restarted here finds its runs in its store.
+    """
+    mesh = load_mesh(state_dir)
+    if mesh is None:
+        raise MeshError(f"no mesh recorded in {state_dir.resolve()} (`toolmesh up` starts one)")
+    recorded = [record.name for record in mesh.services]
+    unknown = sorted(set(names) - set(recorded))
+    if unknown:
+        raise MeshError(f"the mesh has no service named {', '.join(unknown)}; it has {', '.join(recorded)}")
+    chosen = set(names or recorded)
+    _stop(tuple(r for r in mesh.services if r.name in chosen), {}, stop_timeout)
+    return start_mesh(state_dir, service_env=service_env, root=root, timeout=timeout)
 
 
 def load_mesh(state_dir: Path) -> Mesh | None:
@@ -262,7 +313,13 @@ def load_mesh(state_dir: Path) -> Mesh | None:
     try:
         data = json.loads(state_file.read_text())
         services = tuple(ServiceRecord(**item) for item in data["services"])
-        return Mesh(state_dir=state_dir.resolve(), services=services, started_at=float(data["started_at"]))
+        ports = data.get("ports") or {**asdict(DEFAULT_PORTS), **{s.name: s.port for s in services}}
+        return Mesh(
+            state_dir=state_dir.resolve(),
+            services=services,
+            started_at=float(data["started_at"]),
+            ports=MeshPorts(**ports),
+        )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise MeshError(f"{state_file} is unreadable ({exc}); remove it if no mesh is running") from exc
 
@@ -272,19 +329,13 @@ def service_states(mesh: Mesh, *, check_health: bool = True) -> list[ServiceStat
     states = []
     for record in mesh.services:
         alive = _is_ours(record)
-        healthy = False
-        if alive and check_health:
-            try:
-                healthy = httpx.get(record.url + "/healthz", timeout=2.0).status_code == 200
-            except httpx.HTTPError:
-                healthy = False
         states.append(
             ServiceState(
                 name=record.name,
                 pid=record.pid,
                 url=record.url,
                 alive=alive,
-                healthy=healthy,
+                healthy=alive and check_health and _answers(record.url, 0.0),
                 log_path=record.log_path,
             )
         )
@@ -300,41 +351,71 @@ def log_tail(path: str | Path, lines: int = 20) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-# -- environment -------------------------------------------------------------------------------
+# -- commands and environment -------------------------------------------------------------------
 
 
-def _base_env(root: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    paths = [str(root), str(root / "orchestrator")]
-    if env.get("PYTHONPATH"):
-        paths.append(env["PYTHONPATH"])
-    env["PYTHONPATH"] = os.pathsep.join(paths)
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
+def _url(port: int) -> str:
+    return f"http://127.0.0.1:{port}"
 
 
-def _tool_env(name: str, state_dir: Path, keys: Mapping[str, str]) -> dict[str, str]:
+def _command(name: str, port: int, state_dir: Path, root: Path) -> tuple[list[str], str]:
+    """The ``python`` arguments that run ``name`` on ``port``, and the marker of its command line."""
+    if name == "host":
+        argv = ["-m", "durable_host", "--app-dir", str(root / "orchestrator"), "--host", "127.0.0.1"]
+        return [*argv, "--port", str(port), "--data-dir", str(data_dir(state_dir, "host"))], "durable_host"
+    module = "llm_gateway.main:app" if name == "gateway" else f"tools.{name}.main:app"
+    argv = ["-m", "uvicorn", module, "--host", "127.0.0.1", "--port", str(port)]
+    return [*argv, "--timeout-keep-alive", str(KEEP_ALIVE_SECONDS)], module
+
+
+def _own_env(
+    name: str, state_dir: Path, keys: Mapping[str, str], urls: Mapping[str, str], root: Path
+) -> dict[str, str]:
+    """The settings and keys the mesh gives ``name`` itself."""
+    if name == "gateway":
+        return {
+            "TOOLMESH_GATEWAY_API_KEYS": keys["TOOLMESH_GATEWAY_KEY"],
+            "TOOLMESH_GATEWAY_DB": str(database_path(state_dir, "gateway")),
+        }
+    if name == "host":
+        env = {f"{tool.upper()}_URL": urls[tool] for tool in TOOL_SERVICES}
+        env["LLM_GATEWAY_URL"] = urls["gateway"]
+        env["TOOLMESH_PUBLIC_URL"] = urls["host"]
+        env["TOOLMESH_REGISTRY"] = str(root / "specs" / "registry.yaml")
+        env.update(keys)
+        return env
     prefix = name.upper()
-    return {
-        f"{prefix}_API_KEY": keys[f"{prefix}_API_KEY"],
-        f"{prefix}_DB": str(state_dir / "data" / f"{name}.sqlite3"),
-    }
+    return {f"{prefix}_API_KEY": keys[f"{prefix}_API_KEY"], f"{prefix}_DB": str(database_path(state_dir, name))}
 
 
-def _gateway_env(state_dir: Path, keys: Mapping[str, str]) -> dict[str, str]:
-    return {
-        "TOOLMESH_GATEWAY_API_KEYS": keys["TOOLMESH_GATEWAY_KEY"],
-        "TOOLMESH_GATEWAY_DB": str(state_dir / "data" / "gateway.sqlite3"),
-    }
+def _prepare_state_dir(state_dir: Path, *, migrate: bool) -> None:
+    """Create the folders (owner only), tighten older files, and move data from the older layout."""
+    services = ("host", "gateway", *TOOL_SERVICES)
+    folders = [state_dir, state_dir / "logs", state_dir / "data", *(data_dir(state_dir, s) for s in services)]
+    if migrate:
+        _move_old_data(state_dir)
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
+        folder.chmod(0o700)
+    for path in state_dir.rglob("*"):
+        if path.is_file():
+            path.chmod(0o600)  # files an older version left readable
 
 
-def _host_env(urls: Mapping[str, str], root: Path, keys: Mapping[str, str]) -> dict[str, str]:
-    env = {f"{name.upper()}_URL": urls[name] for name in TOOL_SERVICES}
-    env["LLM_GATEWAY_URL"] = urls["gateway"]
-    env["TOOLMESH_PUBLIC_URL"] = urls["host"]
-    env["TOOLMESH_REGISTRY"] = str(root / "specs" / "registry.yaml")
-    env.update(keys)
-    return env
+def _move_old_data(state_dir: Path) -> None:
+    """Data an older version kept at ``data/<service>.sqlite3`` and ``host/`` moves to ``data/<service>/``."""
+    old_host, new_host = state_dir / "host", data_dir(state_dir, "host")
+    if old_host.is_dir() and not new_host.exists():
+        new_host.parent.mkdir(parents=True, exist_ok=True)
+        old_host.rename(new_host)
+    for service in ("gateway", *TOOL_SERVICES):
+        old = state_dir / "data" / f"{service}.sqlite3"
+        if old.is_file() and not database_path(state_dir, service).exists():
+            data_dir(state_dir, service).mkdir(parents=True, exist_ok=True)
+            for suffix in ("", "-wal", "-shm"):
+                part = old.with_name(old.name + suffix)
+                if part.exists():
+                    part.rename(database_path(state_dir, service).with_name(part.name))
 
 
 def _load_or_create_secrets(state_dir: Path) -> dict[str, str]:
@@ -385,14 +466,36 @@ def _free_port() -> int:
 
 
 def _check_port_free(name: str, port: int) -> None:
+    """Fail when something listens on ``port``; a port left in TIME-WAIT by a stopped server is free.
+
+    The servers set SO_REUSEADDR (uvicorn does), so they can bind a port whose last connections
+    are still in TIME-WAIT after a stop or a crash; the check binds the same way, or it would
+    refuse such a port for a minute that the server itself could take at once.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError as exc:
             raise MeshError(
-                f"port {port} for {name} is in use ({exc.strerror}); "
+                f"port {port} for {name} is in use ({exc.strerror}) by a process this mesh did not start; "
                 "stop what uses it or start with other ports (`toolmesh up --auto-ports`)"
             ) from exc
+
+
+def _answers(url: str, wait: float) -> bool:
+    """Whether ``url`` answers /healthz with 200, trying for up to ``wait`` seconds."""
+    deadline = time.monotonic() + wait
+    with httpx.Client(timeout=2.0) as client:
+        while True:
+            try:
+                if client.get(url + "/healthz").status_code == 200:
+                    return True
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.2)
 
 
 def _launch(
@@ -461,6 +564,18 @@ def _is_ours(record: ServiceRecord) -> bool:
         except OSError:
             return False
     return True
+
+
+def _stop(
+    records: Sequence[ServiceRecord], processes: Mapping[str, subprocess.Popen[bytes]], timeout: float
+) -> None:
+    """SIGTERM ``records`` (the host first, so no new calls start), then SIGKILL those still there."""
+    ordered = sorted(records, key=lambda r: r.name != "host")
+    for record in ordered:
+        _terminate(record, processes.get(record.name))
+    deadline = time.monotonic() + timeout
+    for record in ordered:
+        _wait_gone(record, processes.get(record.name), deadline)
 
 
 def _terminate(record: ServiceRecord, process: subprocess.Popen[bytes] | None) -> None:

@@ -23,7 +23,7 @@ class Settings(ServiceSettings):
 
     model_config = SettingsConfigDict(env_prefix="CALC_")
 
-    db: Path = Path(".toolmesh/calc.sqlite3")
+    db: Path = Path(".toolmesh/data/calc/calc.sqlite3")
     """SQLite file holding the idempotency records; its folder is created."""
 
     max_body_bytes: int = Field(default=16 * 1024, ge=1024)

@@ -23,7 +23,7 @@ class Settings(ServiceSettings):
 
     model_config = SettingsConfigDict(env_prefix="ISSUES_")
 
-    db: Path = Path(".toolmesh/issues.sqlite3")
+    db: Path = Path(".toolmesh/data/issues/issues.sqlite3")
     """SQLite file holding projects, issues, comments and the idempotency records; its folder is created."""
 
     default_project: str = Field(default="MAIN", pattern=r"^[A-Z][A-Z0-9]{1,9}$")

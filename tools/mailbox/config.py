@@ -23,7 +23,7 @@ class Settings(ServiceSettings):
 
     model_config = SettingsConfigDict(env_prefix="MAILBOX_")
 
-    db: Path = Path(".toolmesh/mailbox.sqlite3")
+    db: Path = Path(".toolmesh/data/mailbox/mailbox.sqlite3")
     """SQLite file holding messages, pending reply deliveries and idempotency records."""
 
     callback_allowed_origins: str = "http://127.0.0.1,http://localhost"

@@ -22,7 +22,7 @@ class Settings(ServiceSettings):
 
     model_config = SettingsConfigDict(env_prefix="NOTES_")
 
-    db: Path = Path(".toolmesh/notes.sqlite3")
+    db: Path = Path(".toolmesh/data/notes/notes.sqlite3")
     """SQLite file holding the notes and the idempotency records; its folder is created."""
 
 

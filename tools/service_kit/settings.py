@@ -4,7 +4,7 @@ A subclass sets its environment prefix, which also names the service, and its da
 
     class Settings(ServiceSettings):
         model_config = SettingsConfigDict(env_prefix="NOTES_")
-        db: Path = Path(".toolmesh/notes.sqlite3")
+        db: Path = Path(".toolmesh/data/notes/notes.sqlite3")
 """
 
 from __future__ import annotations
