@@ -23,12 +23,18 @@ from .state import Task
 if TYPE_CHECKING:
     from .orchestration import AgentRun
 
-__all__ = ["WAIT_FUNCTION", "wait_after_call", "wait_for_event_function", "wait_requested"]
+__all__ = ["WAIT_FUNCTION", "remember_events", "wait_after_call", "wait_for_event_function", "wait_requested"]
 
 Steps = Generator[Any, Any, Any]
 WAIT_FUNCTION = "wait_for_event"
 SEEN_KEPT = 200
 MAX_WAIT_SECONDS = 30 * 86_400
+
+
+def remember_events(seen: list[str], taken: list[str]) -> None:
+    """Add the ids of events taken (here or by a sub-run) to ``seen``, keeping the newest."""
+    seen.extend(event_id for event_id in taken if event_id not in seen)
+    del seen[:-SEEN_KEPT]
 
 
 def wait_for_outside_event(
@@ -71,8 +77,7 @@ def wait_for_outside_event(
     run.waiting.remove(entry)
     run._status("executing", task)
     if event is not None:
-        seen.append(str(event.get("event_id")))
-        del seen[:-SEEN_KEPT]
+        remember_events(seen, [str(event.get("event_id"))])
         run.state.events.append(f"call {call_id}: {name} event {event.get('event_id')} arrived")
     else:
         run.state.events.append(f"call {call_id}: no {name} event within {seconds} seconds")

@@ -9,7 +9,9 @@ task to another agent of the network (the built-in ``handoff_to_agent`` function
 starts that agent next, up to the network's ``max_handoffs`` per task, after which the function
 answers the model that no handoff is left. Sub-run ids are deterministic (run, task, hop), so a
 replay or a crash never starts one twice; cancel and approvals reach them through the run API,
-which finds them in the run's progress (``sub_runs``).
+which finds them in the run's progress (``sub_runs``). The ids of the outside events the run took
+go to each sub-run and come back with what it took, so a kept event answers one wait of the run,
+not one per agent or task.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from openapi_engine import ToolFunction
 
 from . import agent_setup
 from .agents import AgentConfig, AgentSpec, NetworkSpec
+from .event_waiting import SEEN_KEPT, remember_events
 from .orchestration import AgentRun, ModelStepFailed, RunCancelled
 from .planning import one_line
 from .routing import parse_route, route_by_rules, routing_messages
@@ -103,6 +106,8 @@ def _run_agent(
         ],
         "handoffs_left": network.max_handoffs - hop,
         "max_handoffs": network.max_handoffs,
+        # The events the run took already: a kept event answers one wait of the run, not one per sub-run.
+        "seen_events": run.state.seen_events[-SEEN_KEPT:],
     }
     child_id = sub_run_id(run.state.run_id, task.id, hop)
     entry = {"id": child_id, "agent": agent.name, "task_id": task.id, "hop": hop}
@@ -123,6 +128,7 @@ def _run_agent(
         mine = getattr(usage, counter.name)
         setattr(usage, counter.name, mine + type(mine)(child_usage.get(counter.name) or 0))
     task.tool_calls.extend(CallRecord(**call) for call in outcome.get("tool_calls") or [])
+    remember_events(run.state.seen_events, [str(e) for e in outcome.get("seen_events") or []])
     run.state.events.extend(f"{agent.name}: {event}" for event in outcome.get("events") or [])
     return outcome
 
@@ -179,6 +185,7 @@ class AgentTaskRun(AgentRun):
         self.handoffs_left = int(payload["handoffs_left"])
         self.max_handoffs = int(payload["max_handoffs"])
         self.handoff: dict[str, str] | None = None
+        self.state.seen_events = [str(e) for e in payload.get("seen_events") or []]
 
     def run(self) -> Steps:
         payload = self.payload
@@ -207,6 +214,7 @@ class AgentTaskRun(AgentRun):
             "tool_calls": [asdict(call) for call in task.tool_calls],
             "usage": asdict(self.state.usage),
             "events": self.state.events,
+            "seen_events": self.state.seen_events,
         }
 
 

@@ -82,6 +82,28 @@ def test_an_event_posted_before_the_wait_starts_is_kept_and_delivered(mesh: Mesh
     assert task["tool_calls"] == [{"function": "createIssue", "ok": True, "status": 201}]
 
 
+def test_an_event_one_sub_run_took_does_not_answer_the_next_task_of_the_run(mesh: Mesh) -> None:
+    # Both tasks go to technical_support (rule) as separate sub-runs, each waiting on the same ticket.
+    body = ticket("T-4", "", initial_tasks=["Diagnose the crash when saving", "Diagnose the error when loading"])
+    run_id = mesh.start_run(body)
+    first = event_wait(mesh.wait(run_id, until=lambda v: event_wait(v) is not None, timeout=60))
+    assert first is not None and "-task1-" in first["sub_run"]
+    _post_event(mesh, "developer.response", {"ticketId": "T-4", "answer": "fixed in 2.3"})
+
+    # The first answer is still kept for later waits, but this run took it: task 2 waits for its own.
+    def second_waits(view: dict[str, Any]) -> bool:
+        wait = event_wait(view)
+        return view["status"] in FINISHED or (wait is not None and "-task2-" in wait["sub_run"])
+
+    view = mesh.wait(run_id, until=second_waits, timeout=60)
+    assert view["status"] not in FINISHED, view.get("output")
+    answer = _post_event(mesh, "developer.response", {"ticketId": "T-4", "answer": "a second answer"})
+    assert len(answer["delivered_to"]) == 1 and "-task2-" in answer["delivered_to"][0]["run_id"]
+    report = mesh.wait(run_id, timeout=60)["output"]
+    results = [t["result"] for t in report["tasks"]]
+    assert results == ["The developers say it is fixed in 2.3; told the customer", "Got an answer"], report
+
+
 def test_a_rule_overrides_the_routing_model(mesh: Mesh) -> None:
     run_id = mesh.start_run(ticket("T-8", "Explain the error on the invoice page"))
     view = mesh.wait(run_id, until=lambda v: event_wait(v) is not None, timeout=60)
