@@ -57,9 +57,15 @@ def wait_for_outside_event(
     run.waiting.append(entry)
     run._status("waiting", task)
     seen = run.state.seen_events
-    event: dict[str, Any] | None = yield from run._activity(
-        find_held_event, {"name": name, "match": expected, "seen": seen[-SEEN_KEPT:]}
-    )
+    look = {
+        "name": name,
+        "match": expected,
+        "seen": seen[-SEEN_KEPT:],
+        # It looks only once this wait shows, so an event posted meanwhile is raised on it or kept for it.
+        "instance_id": run.context.instance_id,
+        "wait_id": call_id,
+    }
+    event: dict[str, Any] | None = yield from run._activity(find_held_event, look)
     while event is None:
         left = int((until - run.context.current_utc_datetime).total_seconds())
         if left <= 0:

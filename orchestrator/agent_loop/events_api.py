@@ -7,12 +7,21 @@ under that wait's own event name. Every posted event is also kept for a while as
 orchestration (``held_event``) whose input is the event; a run that starts waiting later asks
 for kept events (the ``find_held_event`` activity) before it waits. A run remembers the ids of
 the events it took, so the same event never answers two of its waits.
+
+No event falls between the two paths: a POST keeps its event before it lists the waits, and
+``find_held_event`` lists kept events only once the run's wait shows in its status. Either the
+listing sees the wait (and raises the event on it) or the wait's look at kept events comes after
+the event was kept. The second half needs the look to wait: on Azure Storage the activity's
+message is sent before the run's status is written, so it can run while the wait is not yet
+visible.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -40,6 +49,10 @@ bp = df.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
 log = logging.getLogger("toolmesh.events")
 
 ACTIVE = ["Running", "Pending"]
+RAISE_ATTEMPTS = 3
+RAISE_PAUSE_SECONDS = 0.2
+VISIBLE_WAIT_SECONDS = 30.0
+"""How long ``find_held_event`` waits for the run's wait to show before it looks anyway."""
 
 
 def _open_waits(instance: dict[str, Any]) -> list[dict[str, Any]]:
@@ -62,13 +75,31 @@ async def deliver_event(client: df.DurableOrchestrationClient, event: dict[str, 
             continue
         for wait in _open_waits(instance):
             if wait.get("event") == event["name"] and event_matches(wait.get("match") or {}, event["data"]):
-                try:
-                    await client.raise_event(instance_id, wait_event_name(str(wait["wait_id"])), event)
-                except Exception:  # noqa: BLE001 - it finished since the listing (its wait timed out): not reached
-                    log.info("run %s ended before event %s reached it", instance_id, event["event_id"])
-                    continue
-                reached.append({"run_id": instance_id, "wait_id": str(wait["wait_id"])})
+                if await _raise_on_wait(client, instance_id, str(wait["wait_id"]), event):
+                    reached.append({"run_id": instance_id, "wait_id": str(wait["wait_id"])})
     return reached
+
+
+async def _raise_on_wait(client: df.DurableOrchestrationClient, instance_id: str, wait_id: str, event: Any) -> bool:
+    """Raise the event on one listed wait; False when the run ended since the listing.
+
+    A run that ended (its wait timed out) is skipped. Any other failure is retried, and then
+    fails the POST: the sender must learn that a waiting run did not get its event.
+    """
+    for attempt in range(1, RAISE_ATTEMPTS + 1):
+        try:
+            await client.raise_event(instance_id, wait_event_name(wait_id), event)
+            return True
+        except Exception:
+            status = await client.get_status(instance_id)
+            if not status or not status.runtime_status or status.runtime_status.value not in ACTIVE:
+                log.info("run %s ended before event %s reached it", instance_id, event["event_id"])
+                return False
+            if attempt == RAISE_ATTEMPTS:
+                raise
+            log.warning("raising event %s on run %s failed; trying again", event["event_id"], instance_id)
+            await asyncio.sleep(RAISE_PAUSE_SECONDS * attempt)
+    return False
 
 
 @bp.route(route="api/events", methods=["POST"])
@@ -113,11 +144,29 @@ def held_event(context: df.DurableOrchestrationContext) -> Any:
     return {"event_id": event.get("event_id"), "expired": True}
 
 
+async def wait_shown(client: df.DurableOrchestrationClient, instance_id: str, wait_id: str) -> bool:
+    """Wait (bounded) until the instance's status lists the wait, as ``POST /api/events`` reads it."""
+    deadline = time.monotonic() + VISIBLE_WAIT_SECONDS
+    pause = 0.02
+    while True:
+        status = await client.get_status(instance_id)
+        waits = _open_waits({"customStatus": status.custom_status}) if status else []
+        if any(str(w.get("wait_id")) == wait_id for w in waits):
+            return True
+        if time.monotonic() >= deadline:
+            log.warning("wait %s of run %s never showed; looking for kept events anyway", wait_id, instance_id)
+            return False
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 0.5)
+
+
 @bp.activity_trigger(input_name="payload")
 @bp.durable_client_input(client_name="client")
 async def find_held_event(payload: dict[str, Any], client: df.DurableOrchestrationClient) -> dict[str, Any] | None:
     """The oldest kept event with this name that matches and the run has not taken yet, or None."""
     payload = require_input(payload)
+    if payload.get("instance_id") and payload.get("wait_id"):
+        await wait_shown(client, str(payload["instance_id"]), str(payload["wait_id"]))
     seen = set(payload.get("seen") or [])
     now = datetime.now(UTC)
     candidates = await all_instances(client, runtime_status=ACTIVE, prefix=held_event_prefix(payload["name"]))
