@@ -74,6 +74,9 @@ def test_a_schedule_starts_one_run_per_tick_across_a_host_crash_and_none_while_p
         created = api.post("/api/schedules", json={"id": "every5", "cron": f"* * * * * */{PERIOD}", "run": RUN})
         assert created.status_code == 201, created.text
         assert api.post("/api/schedules", json={"id": "every5", "cron": "* * * * *", "run": RUN}).status_code == 409
+        # Created paused, on the same cron: it must start nothing, before or after the crash.
+        held = {"id": "held", "cron": f"* * * * * */{PERIOD}", "run": RUN, "paused": True}
+        assert api.post("/api/schedules", json=held).status_code == 201
     _until(mesh, "every5", lambda v: v["runs_started"] >= 2)
 
     assert mesh.host is not None
@@ -100,10 +103,14 @@ def test_a_schedule_starts_one_run_per_tick_across_a_host_crash_and_none_while_p
     assert span == paused["runs_started"] + paused["missed"], (ticks, paused)
     assert paused["missed"] >= 1  # the crash lasted two periods
 
+    never = _schedule(mesh, "held")
+    assert never["paused"] is True and never["runs_started"] == 0 and _tick_runs(mesh, "held") == [], never
+
     with mesh.api() as api:
         assert api.post("/api/schedules/every5/resume").status_code == 202
         _until(mesh, "every5", lambda v: v["runs_started"] > paused["runs_started"])
-        assert [s["id"] for s in api.get("/api/schedules").json()] == ["every5"]
+        assert sorted(s["id"] for s in api.get("/api/schedules").json()) == ["every5", "held"]
+        assert api.delete("/api/schedules/held").status_code == 204
         assert api.delete("/api/schedules/every5").status_code == 204
         assert api.get("/api/schedules/every5").status_code == 404
         assert api.get("/api/schedules").json() == []
