@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -27,7 +28,7 @@ from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as ge
 from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 from opentelemetry.util.types import AttributeValue
 
-from .telemetry import forced_ids
+from .telemetry import export_now, forced_ids
 
 __all__ = [
     "AGENT_NAME",
@@ -45,6 +46,7 @@ PROVIDER_NAME = "toolmesh.llm_gateway"
 ROOT_KEY = "run"
 
 _tracer = trace.get_tracer("toolmesh.agent_loop")
+log = logging.getLogger("toolmesh.tracing")
 
 
 def _hash_id(text: str, size: int) -> int:
@@ -117,7 +119,13 @@ def span(
 def run_span(
     run_id: str, *, started_at: str, model: str, usage: Mapping[str, Any], outcome: str, stop_reason: str
 ) -> None:
-    """Report the run's root span (``invoke_agent``), from its start until now."""
+    """Report the run's root span (``invoke_agent``), from its start until now, and export it at once.
+
+    The root is the run's last span, reported by an activity whose result ends the run. Left in
+    the batch processor, it would be lost to a crash after that result is kept (the activity does
+    not run again); exported before the activity returns, a crash first means the activity runs
+    again and reports the same span.
+    """
     token = forced_ids.set((run_trace_id(run_id), _span_id(run_id, ROOT_KEY)))
     try:
         root = _tracer.start_span(
@@ -140,6 +148,8 @@ def run_span(
     finally:
         forced_ids.reset(token)
     root.end()
+    if not export_now():
+        log.warning("the root span of run %s could not be exported", run_id)
 
 
 def chat_attributes(run_id: str, step: str, model: str, messages: Any) -> dict[str, AttributeValue]:

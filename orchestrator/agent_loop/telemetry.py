@@ -27,7 +27,15 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from yarl import URL
 
-__all__ = ["SERVICE", "configure_telemetry", "forced_ids", "http_trace_configs", "span_exporters", "tracing_enabled"]
+__all__ = [
+    "SERVICE",
+    "configure_telemetry",
+    "export_now",
+    "forced_ids",
+    "http_trace_configs",
+    "span_exporters",
+    "tracing_enabled",
+]
 
 SERVICE = "toolmesh-orchestrator"
 
@@ -94,6 +102,19 @@ def configure_telemetry(service: str = SERVICE) -> None:
     from opentelemetry.instrumentation.logging import LoggingInstrumentor
 
     LoggingInstrumentor().instrument(set_logging_format=False)
+
+
+def export_now() -> bool:
+    """Export the spans waiting in the batch processors now; False when they did not finish in time.
+
+    Batching holds spans for a while before they leave the process; one still held when the
+    process dies is gone. A caller that records a fact durably right after a span (an activity
+    whose result history keeps) exports first, so a crash in between runs it again instead.
+    """
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        return True  # tracing is off: nothing is held
+    return provider.force_flush()
 
 
 def _without_query(url: URL) -> str:

@@ -5,7 +5,11 @@ from __future__ import annotations
 import pytest
 from azure.identity import ManagedIdentityCredential
 from azure.monitor.opentelemetry.exporter import AzureMonitorTraceExporter
+from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from agent_loop import run_trace, telemetry
 from agent_loop.timeline import entry, run_metrics
@@ -49,6 +53,33 @@ def test_the_standard_variables_choose_otlp_and_azure_monitor(clean_env: pytest.
     assert isinstance(telemetry._entra_credential(), ManagedIdentityCredential)
     for exporter in exporters:
         exporter.shutdown()
+
+
+def test_the_runs_root_span_leaves_the_process_before_its_activity_returns(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A batch delay far longer than the test: only the immediate export can deliver the root.
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(id_generator=telemetry._RunIds())
+    provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=600_000))
+    monkeypatch.setattr(run_trace, "_tracer", provider.get_tracer("test"))
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: provider)
+    try:
+        with run_trace.span("chat default", run_id="run-1", key="1.1"):
+            pass
+        assert exporter.get_finished_spans() == ()  # held by the batch processor
+        run_trace.run_span(
+            "run-1",
+            started_at="2026-01-01T00:00:00+00:00",
+            model="default",
+            usage={},
+            outcome="completed",
+            stop_reason="objective_met",
+        )
+        names = [s.name for s in exporter.get_finished_spans()]
+        assert names == ["chat default", "invoke_agent toolmesh"]
+        root = exporter.get_finished_spans()[1]
+        assert format(root.context.trace_id, "032x") == run_trace.trace_id_hex("run-1")
+    finally:
+        provider.shutdown()
 
 
 def test_metrics_split_the_run_without_counting_overlaps_twice() -> None:

@@ -44,9 +44,17 @@ def traced_mesh(tmp_path: Path, receiver: OtlpReceiver, monkeypatch: pytest.Monk
         running.stop()
 
 
-def _run_spans(receiver: OtlpReceiver, trace_id: str) -> list[ReceivedSpan]:
-    """The run's spans, once its root (reported last, when the run finishes) has arrived."""
-    receiver.wait_for(lambda spans: any(s.trace_id == trace_id and s.name.startswith("invoke_agent") for s in spans))
+def _run_spans(receiver: OtlpReceiver, trace_id: str, mesh: Mesh) -> list[ReceivedSpan]:
+    """The run's spans, once its root has arrived (the host exports it before the run can finish)."""
+    def has_root(spans: list[ReceivedSpan]) -> bool:
+        return any(s.trace_id == trace_id and s.name.startswith("invoke_agent") for s in spans)
+
+    try:
+        receiver.wait_for(has_root)
+    except AssertionError as exc:
+        by_service = Counter((s.service, s.name.split(" ")[0]) for s in receiver.snapshot() if s.trace_id == trace_id)
+        log = mesh.host.log()[-6000:] if mesh.host else ""
+        raise AssertionError(f"{exc}; the run's spans by service: {dict(by_service)}\nhost log:\n{log}") from None
     return [s for s in receiver.snapshot() if s.trace_id == trace_id]
 
 
@@ -65,7 +73,7 @@ def test_a_run_is_one_trace_through_host_gateway_and_tools(traced_mesh: Mesh, re
     trace_id = view["trace_id"]
     assert report["trace_id"] == trace_id and len(trace_id) == 32
 
-    spans = _run_spans(receiver, trace_id)
+    spans = _run_spans(receiver, trace_id, traced_mesh)
     by_id = {s.span_id: s for s in spans}
     services = {s.service for s in spans}
     assert HOST in services and "llm-gateway" in services, services
@@ -131,7 +139,7 @@ def test_a_killed_host_reports_each_span_once(traced_mesh: Mesh, receiver: OtlpR
     traced_mesh.start_host()
     view = traced_mesh.wait(run_id, timeout=120)
     assert view["status"] == "Completed", view
-    spans = _run_spans(receiver, view["trace_id"])
+    spans = _run_spans(receiver, view["trace_id"], traced_mesh)
     ids = Counter(s.span_id for s in spans)
     assert not [i for i, n in ids.items() if n > 1], "a span was reported twice"
     host = [s for s in spans if s.service == HOST]
