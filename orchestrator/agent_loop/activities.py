@@ -1,8 +1,9 @@
 """Activities: every side effect of a run (catalog loading, model steps, tool calls, memory).
 
 Each takes and returns plain JSON-ready dicts, because their inputs and results are stored in
-orchestration history. Tool calls retry transient failures here, with exponential backoff and
-jitter, so the orchestrator sees one result per call.
+orchestration history; ``activity_contracts`` has the model of each, validated on entry here.
+Tool calls retry transient failures here, with exponential backoff and jitter, so the
+orchestrator sees one result per call.
 """
 
 from __future__ import annotations
@@ -25,6 +26,22 @@ from mcp_engine import McpAnswers, invoke_mcp, is_mcp
 from openapi_engine import Catalog, ToolFunction, ToolInfo, ToolResult, invoke
 
 from . import run_trace
+from .activity_contracts import (
+    REPLAYED_INPUT,
+    LlmStepInput,
+    LoadCatalogInput,
+    MemoryStored,
+    ModelUsage,
+    RecallMemoryInput,
+    RecordRunInput,
+    RunRecorded,
+    SelectedTools,
+    SelectToolsInput,
+    StepAnswer,
+    StepToolCall,
+    StoreMemoryInput,
+    ToolCallInput,
+)
 from .callbacks import callback_url, withhold_signatures
 from .catalog_source import catalog_function, current_catalog, current_catalog_async
 from .catalog_store import catalog_store
@@ -36,6 +53,7 @@ from .timeline import activity_timing
 from .tooling import FunctionIndex, catalog_for_run
 
 __all__ = [
+    "REPLAYED_INPUT",
     "bp",
     "idempotency_key",
     "invoke_with_retries",
@@ -47,10 +65,6 @@ log = logging.getLogger("toolmesh.activities")
 
 bp = df.Blueprint()
 
-# What the orchestrator passes instead of an input when replay re-issues a call history already
-# holds (see AgentRun._call); no activity may ever run with it.
-REPLAYED_INPUT: dict[str, Any] = {"replayed_call": True}
-
 # Parts of a message's content that carry no text for the run (reasoning traces, images).
 _NON_TEXT_PARTS = frozenset({"reasoning", "thinking", "image_url", "refusal"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -59,7 +73,7 @@ RETRY_MAX_SECONDS = 4.0
 
 
 def require_input(payload: dict[str, Any]) -> dict[str, Any]:
-    """The activity's input; a replay stand-in here would mean a call was scheduled without its input."""
+    """The input of an activity without a model of its own; a replay stand-in here is a defect."""
     if payload.get("replayed_call") is True:
         raise RuntimeError("this activity was scheduled with a replay stand-in instead of its input")
     return payload
@@ -84,9 +98,9 @@ async def load_catalog(payload: dict[str, Any]) -> dict[str, Any]:
     then picks each task's functions from it. Building and serialising a large catalog runs on
     a thread, so the host's event loop keeps answering meanwhile.
     """
-    payload = require_input(payload)
+    request = LoadCatalogInput.parse(payload)
     full = await current_catalog_async()
-    return await asyncio.to_thread(_run_catalog, full, payload.get("tools"), payload.get("offer_limit"))
+    return await asyncio.to_thread(_run_catalog, full, request.tools, request.offer_limit)
 
 
 def _run_catalog(full: Catalog, tools: list[str] | None, offer_limit: int | None) -> dict[str, Any]:
@@ -110,9 +124,8 @@ _indexes: dict[str, FunctionIndex] = {}
 @bp.activity_trigger(input_name="payload")
 async def select_tools(payload: dict[str, Any]) -> dict[str, Any]:
     """The functions to offer for one task, picked from a catalog snapshot kept outside history."""
-    payload = require_input(payload)
-    ref, tools, task, limit = payload["ref"], payload.get("tools"), payload["task"], payload["limit"]
-    return await asyncio.to_thread(_select_tools, ref, tools, task, limit)
+    request = SelectToolsInput.parse(payload)
+    return await asyncio.to_thread(_select_tools, request.ref, request.tools, request.task, request.limit)
 
 
 def _select_tools(ref: str, tools: list[str] | None, task: str, limit: int) -> dict[str, Any]:
@@ -127,29 +140,30 @@ def _select_tools(ref: str, tools: list[str] | None, task: str, limit: int) -> d
         _indexes.clear()  # one index at a time: a catalog this large is one per registry state
         _indexes[ref] = index
     offered, selected = index.select(task, limit)
-    return {"functions": [f.to_dict() for f in offered], "selected": selected}
+    return SelectedTools(functions=[f.to_dict() for f in offered], selected=selected).model_dump(mode="json")
 
 
 @bp.activity_trigger(input_name="payload")
 async def llm_step(payload: dict[str, Any]) -> dict[str, Any]:
     """One chat completion through the gateway; the gateway holds every provider key."""
-    payload = require_input(payload)
+    request = LlmStepInput.parse(payload)
     settings = get_settings()
-    body: dict[str, Any] = {"model": payload["model"], "messages": payload["messages"]}
-    for optional in ("tools", "response_format"):
-        if payload.get(optional):
-            body[optional] = payload[optional]
-    headers = {"X-Toolmesh-Run-Id": payload["run_id"], "X-Toolmesh-Step": payload["step"]}
+    body: dict[str, Any] = {"model": request.model, "messages": request.messages}
+    if request.tools:
+        body["tools"] = request.tools
+    if request.response_format:
+        body["response_format"] = request.response_format
+    headers = {"X-Toolmesh-Run-Id": request.run_id, "X-Toolmesh-Step": request.step}
     started = datetime.now(UTC)
     with run_trace.span(
-        f"chat {payload['model']}",
-        run_id=payload["run_id"],
-        key=payload.get("span_key"),
+        f"chat {request.model}",
+        run_id=request.run_id,
+        key=request.span_key,
         kind=SpanKind.CLIENT,
-        attributes=run_trace.chat_attributes(payload["run_id"], payload["step"], payload["model"], body["messages"]),
+        attributes=run_trace.chat_attributes(request.run_id, request.step, request.model, request.messages),
     ) as span:
-        completion = await chat_completion(gateway_session(), settings, payload["step"], body, headers)
-        answer = step_answer(payload["step"], completion)
+        completion = await chat_completion(gateway_session(), settings, request.step, body, headers)
+        answer = step_answer(request.step, completion)
         run_trace.record_answer(span, answer)
     return {**answer, "timing": activity_timing(started)}
 
@@ -168,27 +182,28 @@ def step_answer(step: str, completion: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(calls, list):
             raise TypeError("tool_calls is not a list")
         tool_calls = [
-            {
-                "id": str(call.get("id") or f"call_{index}"),
-                "name": str(call["function"]["name"]),
-                "arguments": _arguments_text(call["function"].get("arguments")),
-            }
+            StepToolCall(
+                id=str(call.get("id") or f"call_{index}"),
+                name=str(call["function"]["name"]),
+                arguments=_arguments_text(call["function"].get("arguments")),
+            )
             for index, call in enumerate(calls)
             if isinstance(call, dict) and isinstance(call.get("function"), dict)
         ]
         usage = completion.get("usage") or {}
-        return {
-            "content": _content_text(message.get("content")),
-            "tool_calls": tool_calls,
-            "finish_reason": choice.get("finish_reason"),
-            "model": completion.get("model"),
-            "usage": {
-                "prompt_tokens": int(usage.get("prompt_tokens") or 0),
-                "completion_tokens": int(usage.get("completion_tokens") or 0),
-                "total_tokens": int(usage.get("total_tokens") or 0),
-                "cost_usd": float(completion.get("cost_usd") or 0.0),
-            },
-        }
+        answer = StepAnswer(
+            content=_content_text(message.get("content")),
+            tool_calls=tool_calls,
+            finish_reason=choice.get("finish_reason"),
+            model=completion.get("model"),
+            usage=ModelUsage(
+                prompt_tokens=int(usage.get("prompt_tokens") or 0),
+                completion_tokens=int(usage.get("completion_tokens") or 0),
+                total_tokens=int(usage.get("total_tokens") or 0),
+                cost_usd=float(completion.get("cost_usd") or 0.0),
+            ),
+        )
+        return answer.model_dump(mode="json", exclude={"timing"})
     except (KeyError, IndexError, TypeError, AttributeError, ValueError) as exc:
         raise ModelStepError(step, f"the gateway's answer is not a chat completion ({exc!r})") from None
 
@@ -325,19 +340,20 @@ def _json_body(result: ToolResult) -> Any:
 @bp.activity_trigger(input_name="payload")
 async def invoke_tool(payload: dict[str, Any]) -> dict[str, Any]:
     """One tool call: one HTTP request to the registry's server for that tool."""
-    payload = require_input(payload)
-    function = ToolFunction.from_dict(payload["function"])
-    tool = ToolInfo(**payload["tool"])
+    request = ToolCallInput.parse(payload)
+    function = ToolFunction.from_dict(request.function)
+    tool = ToolInfo(**request.tool)
     started = datetime.now(UTC)
+    answers = McpAnswers.from_payload(request.model_dump(include={"input_responses", "request_state"}))
     result = await traced_tool_call(
         function,
         tool,
-        payload["arguments"],
-        run_id=payload["run_id"],
-        call_id=payload["call_id"],
-        span_key=payload.get("span_key"),
+        request.arguments,
+        run_id=request.run_id,
+        call_id=request.call_id,
+        span_key=request.span_key,
         max_attempts=get_settings().tool_max_attempts,
-        answers=McpAnswers.from_payload(payload),
+        answers=answers,
     )
     return {**result.to_dict(), "json": _json_body(result), "timing": activity_timing(started)}
 
@@ -377,57 +393,61 @@ def _fit_arguments(function: ToolFunction, candidates: dict[str, Any]) -> dict[s
 @bp.activity_trigger(input_name="payload")
 async def store_memory(payload: dict[str, Any]) -> dict[str, Any]:
     """Write a finished task's result to the memory tool (a tool like any other)."""
-    payload = require_input(payload)
+    request = StoreMemoryInput.parse(payload)
     settings = get_settings()
     found = await catalog_function(settings.memory_tool, settings.memory_store_operation)
     if found is None:
-        return {"stored": False, "reason": f"no memory tool {settings.memory_tool!r} in the registry"}
+        missing = MemoryStored(stored=False, reason=f"no memory tool {settings.memory_tool!r} in the registry")
+        return missing.model_dump(mode="json", exclude_unset=True)
     function, tool = found
     started = datetime.now(UTC)
     arguments = _fit_arguments(
         function,
         {
-            "title": f"Task {payload['task_id']}: {payload['task']}"[:200],
-            "content": payload["result"] or "(no result)",
-            "body": payload["result"] or "(no result)",
+            "title": f"Task {request.task_id}: {request.task}"[:200],
+            "content": request.result or "(no result)",
+            "body": request.result or "(no result)",
             "tags": ["task-result"],
-            "run_id": payload["run_id"],
+            "run_id": request.run_id,
         },
     )
     result = await traced_tool_call(
         function,
         tool,
         arguments,
-        run_id=payload["run_id"],
-        call_id=f"memory-{payload['task_id']}",
-        span_key=payload.get("span_key"),
+        run_id=request.run_id,
+        call_id=f"memory-{request.task_id}",
+        span_key=request.span_key,
         max_attempts=settings.tool_max_attempts,
     )
     if not result.ok:
-        log.warning("memory store failed for run %s: %s", payload["run_id"], result.error)
-    return {
-        "stored": result.ok,
-        "status": result.status,
-        "error": result.error,
-        "function": function.name,
-        "attempts": result.attempts,
-        "timing": activity_timing(started),
-    }
+        log.warning("memory store failed for run %s: %s", request.run_id, result.error)
+    stored = MemoryStored.model_validate(
+        {
+            "stored": result.ok,
+            "status": result.status,
+            "error": result.error,
+            "function": function.name,
+            "attempts": result.attempts,
+            "timing": activity_timing(started),
+        }
+    )
+    return stored.model_dump(mode="json", exclude={"reason"})
 
 
 @bp.activity_trigger(input_name="payload")
 def record_run(payload: dict[str, Any]) -> dict[str, Any]:
     """Report the run's root span once it has finished; the orchestrator itself emits nothing."""
-    payload = require_input(payload)
+    request = RecordRunInput.parse(payload)
     run_trace.run_span(
-        payload["run_id"],
-        started_at=payload["started_at"],
-        model=str(payload.get("model") or ""),
-        usage=payload.get("usage") or {},
-        outcome=str(payload.get("outcome") or ""),
-        stop_reason=str(payload.get("stop_reason") or ""),
+        request.run_id,
+        started_at=request.started_at,
+        model=request.model or "",
+        usage=request.usage,
+        outcome=request.outcome,
+        stop_reason=request.stop_reason,
     )
-    return {"trace_id": run_trace.trace_id_hex(payload["run_id"])}
+    return RunRecorded(trace_id=run_trace.trace_id_hex(request.run_id)).model_dump(mode="json")
 
 
 def _note_texts(value: Any) -> list[str]:
@@ -445,7 +465,7 @@ def _note_texts(value: Any) -> list[str]:
 @bp.activity_trigger(input_name="payload")
 async def recall_memory(payload: dict[str, Any]) -> list[str]:
     """Notes relevant to a task, from this run's memory."""
-    payload = require_input(payload)
+    request = RecallMemoryInput.parse(payload)
     settings = get_settings()
     found = await catalog_function(settings.memory_tool, settings.memory_search_operation)
     if found is None:
@@ -454,9 +474,9 @@ async def recall_memory(payload: dict[str, Any]) -> list[str]:
     arguments = _fit_arguments(
         function,
         {
-            "query": payload["query"][:200],
-            "q": payload["query"][:200],
-            "run_id": payload["run_id"],
+            "query": request.query[:200],
+            "q": request.query[:200],
+            "run_id": request.run_id,
             "limit": 5,
         },
     )
@@ -465,9 +485,9 @@ async def recall_memory(payload: dict[str, Any]) -> list[str]:
         function,
         tool,
         arguments,
-        run_id=payload["run_id"],
+        run_id=request.run_id,
         call_id="recall",
-        span_key=payload.get("span_key"),
+        span_key=request.span_key,
         max_attempts=1,
     )
     if not result.ok:

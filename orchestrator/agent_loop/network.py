@@ -71,7 +71,7 @@ def execute_routed(run: AgentRun, task: Task, context: list[str]) -> Steps:
             task=task,
             model=network.router.model,
         )
-        route = parse_route(answer.get("content"), network)
+        route = parse_route(answer.content, network)
     task.route = {"agent": route.agent, "reason": route.reason, "by": route.by}
     run.state.events.append(f"task {task.id} routed to {route.agent} ({route.by}): {route.reason}")
     agent, hop, handed = route.agent, 0, ""

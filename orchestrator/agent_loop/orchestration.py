@@ -21,6 +21,20 @@ from azure.durable_functions.models.Task import TaskBase, TaskState
 from openapi_engine import Catalog, ToolFunction, validate_arguments
 
 from . import activities, agent_setup, event_waiting, timeline
+from .activity_contracts import (
+    LlmStepInput,
+    LoadCatalogInput,
+    MemoryStored,
+    RecallMemoryInput,
+    RecordRunInput,
+    SelectedTools,
+    SelectToolsInput,
+    StepAnswer,
+    StepToolCall,
+    StoreMemoryInput,
+    Timing,
+    ToolCallInput,
+)
 from .agents import AgentConfig, AgentSpec
 from .errors import failure_message
 from .planning import add_new_tasks, apply_priority, budget_stop, one_line, over_cost, parse_json_object
@@ -177,7 +191,7 @@ class AgentRun:
         TaskScheduled event by name and id and drops the new action. ``is_replaying`` is true
         exactly while the code runs on events an earlier episode already handled, and that
         episode scheduled the calls that follow them, so only those get the stand-in. An activity
-        that ever received one would fail loudly (``activities.require_input``). ``payload`` may
+        that ever received one would fail loudly (``ActivityInput.parse``). ``payload`` may
         be a function, so replay does not even build an input it would replace.
 
         Each call gets a ``span_key``: its place in the run (execution and call number), the
@@ -202,17 +216,13 @@ class AgentRun:
         """Schedule a model step; ``messages`` builds the prompt, which replay never needs."""
 
         def payload() -> dict[str, Any]:
-            built: dict[str, Any] = {
-                "run_id": self.state.run_id,
-                "step": step,
-                "model": model or self.request.model,
-                "messages": messages(),
-            }
-            if tools:
-                built["tools"] = tools
+            optional: dict[str, Any] = {"tools": tools} if tools else {}
             if step in ("create_tasks", "prioritize", "route"):
-                built["response_format"] = {"type": "json_object"}
-            return built
+                optional["response_format"] = {"type": "json_object"}
+            built = LlmStepInput(
+                run_id=self.state.run_id, step=step, model=model or self.request.model, messages=messages(), **optional
+            )
+            return built.payload()
 
         return self._call(activities.llm_step, payload)
 
@@ -225,36 +235,35 @@ class AgentRun:
         model: str | None = None,
     ) -> Steps:
         try:
-            answer: dict[str, Any] = yield from self._guarded(self._model_call(step, messages, tools, model))
+            raw = yield from self._guarded(self._model_call(step, messages, tools, model))
         except RunCancelled:
             raise
         except Exception as exc:  # the activity failed after its own retries
             raise ModelStepFailed(f"{step}: {failure_message(exc)}") from exc
+        answer = StepAnswer.model_validate(raw)
         self._count_model(step, answer, task)
         return answer
 
-    def _count_model(self, step: str, answer: dict[str, Any], task: Task | None = None) -> None:
+    def _count_model(self, step: str, answer: StepAnswer, task: Task | None = None) -> None:
         """Fold a model step's usage, cost and time into the state."""
-        usage = answer.get("usage") or {}
-        self.state.usage.add_llm(usage)
-        calls = len(answer.get("tool_calls") or [])
+        usage = answer.usage
+        self.state.usage.add_llm(usage.model_dump())
+        calls = len(answer.tool_calls)
         self._time_activity(
             "model",
             step,
-            answer,
+            answer.timing,
             task_id=task.id if task else None,
-            tokens=int(usage.get("total_tokens") or 0),
-            cost_usd=float(usage.get("cost_usd") or 0.0),
+            tokens=usage.total_tokens,
+            cost_usd=usage.cost_usd,
             detail=f"{calls} tool call(s)" if calls else "",
         )
 
-    def _time_activity(self, kind: str, name: str, result: dict[str, Any], **fields: Any) -> None:
+    def _time_activity(self, kind: str, name: str, timing: Timing | None, **fields: Any) -> None:
         """Put an activity's own timing (see timeline.activity_timing) on the timeline."""
-        timing = result.get("timing") or {}
         now = self._now_iso()
-        self.state.timeline.append(
-            timeline.entry(kind, name, start=timing.get("start", now), end=timing.get("end", now), **fields)
-        )
+        start, end = (timing.start, timing.end) if timing is not None else (now, now)
+        self.state.timeline.append(timeline.entry(kind, name, start=start, end=end, **fields))
 
     def _time_wait(self, kind: str, name: str, since: str, *, task: Task, call_id: str, ok: bool, detail: str) -> None:
         """A wait for a person (or a call not made), timed by the orchestration's clock."""
@@ -359,23 +368,23 @@ class AgentRun:
 
     def _record_run(self, outcome: str, stop_reason: str) -> Steps:
         """Have an activity report the run's root span; telemetry never fails or holds up the run."""
-        payload = {
-            "run_id": self.state.run_id,
-            "started_at": self.state.started_at,
-            "model": self.request.model,
-            "usage": asdict(self.state.usage),
-            "outcome": outcome,
-            "stop_reason": stop_reason,
-        }
+        payload = RecordRunInput(
+            run_id=self.state.run_id,
+            started_at=self.state.started_at,
+            model=self.request.model,
+            usage=asdict(self.state.usage),
+            outcome=outcome,
+            stop_reason=stop_reason,
+        )
         try:
-            yield from self._activity(activities.record_run, payload)
+            yield from self._activity(activities.record_run, payload.payload())
         except Exception:  # noqa: BLE001 - a second cancel, or the record failed: the report matters more
             return
 
     def _load_catalog(self) -> Steps:
         catalog = yield from self._activity(
             activities.load_catalog,
-            {"tools": self.request.tools, "offer_limit": self.request.options.max_tools_per_step},
+            LoadCatalogInput(tools=self.request.tools, offer_limit=self.request.options.max_tools_per_step).payload(),
         )
         self.catalog = Catalog.from_dict(catalog)
         self.catalog_ref = catalog.get("ref")
@@ -430,21 +439,22 @@ class AgentRun:
             if create.state is TaskState.FAILED:
                 raise ModelStepFailed(f"create_tasks: {failure_message(exc)}") from exc
             raise
+        answer = StepAnswer.model_validate(answer)
         self._count_model("create_tasks", answer, task)
-        stored = store.result if isinstance(store.result, dict) else {}
+        stored = MemoryStored.model_validate(store.result if isinstance(store.result, dict) else {})
         self._time_activity(
             "memory",
-            str(stored.get("function") or "store_memory"),
-            stored,
-            ok=bool(stored.get("stored")),
+            stored.function or "store_memory",
+            stored.timing,
+            ok=stored.stored,
             task_id=task.id,
-            attempts=int(stored.get("attempts") or 1),
+            attempts=stored.attempts,
         )
         return self._add_created(answer)
 
-    def _add_created(self, answer: dict[str, Any]) -> bool:
+    def _add_created(self, answer: StepAnswer) -> bool:
         max_new = self.request.options.max_new_tasks
-        parsed = parse_json_object(answer.get("content"))
+        parsed = parse_json_object(answer.content)
         if parsed is None:
             self.state.events.append("task creator answer was not a JSON object; no tasks added")
             return False
@@ -454,7 +464,7 @@ class AgentRun:
 
     def _prioritize(self) -> Steps:
         answer = yield from self._model("prioritize", lambda: prioritize_messages(self.state))
-        parsed = parse_json_object(answer.get("content")) or {}
+        parsed = parse_json_object(answer.content) or {}
         if not apply_priority(self.state, parsed.get("order")):
             self.state.events.append(
                 f"prioritizer answer {one_line(str(parsed.get('order')), 120)} was not a reordering "
@@ -462,7 +472,8 @@ class AgentRun:
             )
 
     def _memory_entry(self, task: Task) -> dict[str, Any]:
-        return {"run_id": self.state.run_id, "task_id": task.id, "task": task.task, "result": task.result or ""}
+        entry = StoreMemoryInput(run_id=self.state.run_id, task_id=task.id, task=task.task, result=task.result or "")
+        return entry.payload()
 
     def _summary(self, outcome: str, stop_reason: str) -> Steps:
         done = len(self.state.done)
@@ -475,7 +486,7 @@ class AgentRun:
             answer = yield from self._model("summarize", lambda: summarize_messages(self.state, stop_reason))
         except (RunCancelled, ModelStepFailed):
             return plain
-        return str(answer.get("content") or plain)
+        return answer.content or plain
 
     # -- one task ------------------------------------------------------------------------------
 
@@ -484,12 +495,10 @@ class AgentRun:
         limit = self.request.options.max_tools_per_step
         if self.catalog_ref is None:
             return select_for_task(self.functions, task.task, limit)
-        choice = yield from self._activity(
-            activities.select_tools,
-            {"ref": self.catalog_ref, "tools": self.request.tools, "task": task.task, "limit": limit},
-        )
-        self.function_json.update({f["name"]: f for f in choice["functions"]})
-        return [ToolFunction.from_dict(f) for f in choice["functions"]], choice["selected"]
+        wanted = SelectToolsInput(ref=self.catalog_ref, tools=self.request.tools, task=task.task, limit=limit)
+        choice = SelectedTools.model_validate((yield from self._activity(activities.select_tools, wanted.payload())))
+        self.function_json.update({f["name"]: f for f in choice.functions})
+        return [ToolFunction.from_dict(f) for f in choice.functions], choice.selected
 
     def _execute(self, task: Task) -> Steps:
         """One task: by this run's own agent, or by the agent its network's router picks."""
@@ -504,7 +513,7 @@ class AgentRun:
     def _task_context(self, task: Task) -> Steps:
         """What the task's prompt recalls: the last results and the notes memory finds for it."""
         recalled: list[str] = yield from self._activity(
-            activities.recall_memory, {"run_id": self.state.run_id, "query": task.task}
+            activities.recall_memory, RecallMemoryInput(run_id=self.state.run_id, query=task.task).payload()
         )
         context = [f"{t.task}: {one_line(t.result, 400)}" for t in self.state.done[-5:]]
         return context + [r for r in recalled if r not in context][:5]
@@ -524,9 +533,9 @@ class AgentRun:
         calls_here = 0
         for turn in range(budgets.max_tool_calls_per_task + 1):
             answer = yield from self._model("execute_task", lambda: messages, tools, task)
-            calls = answer.get("tool_calls") or []
+            calls = answer.tool_calls
             if not calls:
-                task.result = str(answer.get("content") or "")
+                task.result = answer.content or ""
                 return
             if self.state.usage.total_tokens >= budgets.max_tokens:
                 task.result = "stopped: the token budget is spent"
@@ -539,18 +548,14 @@ class AgentRun:
                 budgets.max_tool_calls - self.state.usage.tool_calls,
             )
             if room < len(calls):
-                task.result = (answer.get("content") or "") + " [stopped: the tool-call budget is spent]"
+                task.result = (answer.content or "") + " [stopped: the tool-call budget is spent]"
                 return
             messages.append(
                 {
                     "role": "assistant",
-                    "content": answer.get("content"),
+                    "content": answer.content,
                     "tool_calls": [
-                        {
-                            "id": c["id"],
-                            "type": "function",
-                            "function": {"name": c["name"], "arguments": c["arguments"]},
-                        }
+                        {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
                         for c in calls
                     ],
                 }
@@ -561,24 +566,24 @@ class AgentRun:
                 task.result = self.task_ended
                 return
             messages.extend(
-                {"role": "tool", "tool_call_id": c["id"], "content": reply}
+                {"role": "tool", "tool_call_id": c.id, "content": reply}
                 for c, reply in zip(calls, replies, strict=True)
             )
             self._status("executing", task)
         task.result = "stopped: the task used all its tool-call turns"
 
-    def _run_calls(self, task: Task, turn: int, calls: list[dict[str, Any]], by_name: dict[str, ToolFunction]) -> Steps:
+    def _run_calls(self, task: Task, turn: int, calls: list[StepToolCall], by_name: dict[str, ToolFunction]) -> Steps:
         """Check, approve and run one model turn's tool calls; returns one reply per call."""
         replies: list[str | None] = [None] * len(calls)
         runnable: list[tuple[int, str, ToolFunction, dict[str, Any]]] = []
         for index, call in enumerate(calls):
             call_id = f"c{task.id}-{turn}-{index}"
-            function = by_name.get(call["name"])
-            arguments = parse_json_object(call.get("arguments") or "{}")
+            function = by_name.get(call.name)
+            arguments = parse_json_object(call.arguments or "{}")
             problem = None
             if function is None:
                 names = ", ".join(sorted(by_name)) or "none"
-                problem = f"error: there is no function named {call['name']!r}; available functions: {names}"
+                problem = f"error: there is no function named {call.name!r}; available functions: {names}"
             elif arguments is None:
                 problem = "error: the arguments were not a JSON object; send the arguments as a JSON object"
             else:
@@ -589,16 +594,16 @@ class AgentRun:
                 if function.name in self.builtins:
                     reply, ok = yield from self.builtins[function.name][1](self, task, call_id, arguments)
                     replies[index] = reply
-                    self._record(task, call_id, call["name"], call.get("arguments") or "", ok, None, reply)
+                    self._record(task, call_id, call.name, call.arguments, ok, None, reply)
                     continue
                 if needs_approval(function, self.request.approval):
                     problem = yield from self._ask_approval(task, call_id, function, arguments)
             if problem is not None:
                 replies[index] = problem
-                self._record(task, call_id, call["name"], call.get("arguments") or "", False, None, problem)
+                self._record(task, call_id, call.name, call.arguments, False, None, problem)
                 self._time_wait(
                     "tool",
-                    call["name"],
+                    call.name,
                     self._now_iso(),
                     task=task,
                     call_id=call_id,
@@ -622,7 +627,7 @@ class AgentRun:
                 self._time_activity(
                     "tool",
                     function.name,
-                    outcome,
+                    Timing.of(outcome),
                     ok=bool(outcome.get("ok")),
                     task_id=task.id,
                     call_id=call_id,
@@ -633,15 +638,22 @@ class AgentRun:
                 replies[index] = reply
         return [r or "" for r in replies]
 
-    def _tool_call(self, call_id: str, function: ToolFunction, arguments: dict[str, Any]) -> dict[str, Any]:
-        """The invoke_tool activity's input: the function and its tool as the run's catalog has them."""
-        return {
-            "run_id": self.state.run_id,
-            "call_id": call_id,
-            "function": self.function_json[function.name],
-            "tool": self.tool_json[function.tool],
-            "arguments": arguments,
-        }
+    def _tool_call(
+        self, call_id: str, function: ToolFunction, arguments: dict[str, Any], **answers: Any
+    ) -> dict[str, Any]:
+        """The invoke_tool activity's input: the function and its tool as the run's catalog has them.
+
+        ``answers`` are the ``input_responses`` and ``request_state`` of a call that asked for input.
+        """
+        built = ToolCallInput(
+            run_id=self.state.run_id,
+            call_id=call_id,
+            function=self.function_json[function.name],
+            tool=self.tool_json[function.tool],
+            arguments=arguments,
+            **answers,
+        )
+        return built.payload()
 
     def _record(
         self, task: Task, call_id: str, name: str, arguments: str, ok: bool, status: int | None, summary: str
@@ -794,11 +806,12 @@ class AgentRun:
                 for key in entry["questions"]
             }
             self.state.events.append(f"call {call_id} to {function.name}: input round {round_number} answered")
-            payload = self._tool_call(call_id, function, arguments)
-            payload.update(input_responses=responses, request_state=needed.get("state"))
+            payload = self._tool_call(
+                call_id, function, arguments, input_responses=responses, request_state=needed.get("state")
+            )
             outcome = yield from self._activity(activities.invoke_tool, payload)
             self._time_activity(
-                "tool", function.name, outcome, ok=bool(outcome.get("ok")), task_id=task.id, call_id=call_id,
+                "tool", function.name, Timing.of(outcome), ok=bool(outcome.get("ok")), task_id=task.id, call_id=call_id,
                 attempts=int(outcome.get("attempts") or 1), detail=f"after input round {round_number}",
             )  # fmt: skip
         if outcome.get("input_required"):

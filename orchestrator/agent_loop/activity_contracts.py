@@ -1,0 +1,182 @@
+"""What the orchestrator sends each activity and what it gets back: one model per side of each call.
+
+Inputs and results are stored in orchestration history as JSON, so they cross the boundary as
+plain dicts: the orchestrator builds an input model and sends ``payload()``; the activity
+validates it on entry (``parse``) and answers with a result model's ``model_dump``; the
+orchestrator reads the result back through the same model. Inputs forbid unknown keys, so a
+caller and an activity that disagree fail loudly; results ignore them and give every field a
+default, so the histories of runs in flight (written by earlier versions) still read.
+
+``payload()`` leaves out the fields the caller did not set, so a call's input in history has
+exactly the keys the caller gave.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "REPLAYED_INPUT",
+    "ActivityInput",
+    "LlmStepInput",
+    "LoadCatalogInput",
+    "MemoryStored",
+    "ModelUsage",
+    "RecallMemoryInput",
+    "RecordRunInput",
+    "RunRecorded",
+    "SelectToolsInput",
+    "SelectedTools",
+    "StepAnswer",
+    "StepToolCall",
+    "StoreMemoryInput",
+    "Timing",
+    "ToolCallInput",
+]
+
+REPLAYED_INPUT: dict[str, Any] = {"replayed_call": True}
+"""What the orchestrator passes instead of an input when replay re-issues a call history already
+holds (see AgentRun._call); no activity may ever run with it."""
+
+
+class ActivityInput(BaseModel):
+    """An activity's input; ``span_key`` is the call's place in the run, from which its span id comes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    span_key: str | None = None
+
+    @classmethod
+    def parse(cls, payload: Any) -> Self:
+        """The input an activity was called with, validated; a replay stand-in here is a defect."""
+        if isinstance(payload, dict) and payload.get("replayed_call") is True:
+            raise RuntimeError("this activity was scheduled with a replay stand-in instead of its input")
+        return cls.model_validate(payload)
+
+    def payload(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_unset=True)
+
+
+class _Result(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Timing(_Result):
+    """When an activity's own work started and ended (UTC, ISO 8601); see timeline.activity_timing."""
+
+    start: str
+    end: str
+
+    @classmethod
+    def of(cls, result: Any) -> Timing | None:
+        """The timing an activity's result carries, if it is one that does."""
+        timing = result.get("timing") if isinstance(result, dict) else None
+        return cls.model_validate(timing) if isinstance(timing, dict) else None
+
+
+class LoadCatalogInput(ActivityInput):
+    tools: list[str] | None = None
+    """The registry's tools the run may use (None: all)."""
+    offer_limit: int | None = None
+    """Above this many functions the catalog stays outside history and each task's are selected."""
+
+
+class SelectToolsInput(ActivityInput):
+    ref: str
+    """The catalog snapshot's content hash."""
+    tools: list[str] | None = None
+    task: str
+    limit: int
+
+
+class SelectedTools(_Result):
+    functions: list[dict[str, Any]] = Field(default_factory=list)
+    """The offered functions, as the catalog's JSON has them."""
+    selected: list[str] | None = None
+
+
+class LlmStepInput(ActivityInput):
+    run_id: str
+    step: str
+    """The loop's step (create_tasks, prioritize, execute_task, summarize, route)."""
+    model: str
+    messages: list[dict[str, Any]]
+    tools: list[dict[str, Any]] | None = None
+    response_format: dict[str, Any] | None = None
+
+
+class ModelUsage(_Result):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cost_usd: float = 0.0
+
+
+class StepToolCall(_Result):
+    """A function call the model asked for; ``arguments`` is JSON text as the model wrote it."""
+
+    id: str
+    name: str
+    arguments: str = "{}"
+
+
+class StepAnswer(_Result):
+    """The few fields of a chat completion the run keeps."""
+
+    content: str | None = None
+    tool_calls: list[StepToolCall] = Field(default_factory=list)
+    finish_reason: str | None = None
+    model: str | None = None
+    usage: ModelUsage = Field(default_factory=ModelUsage)
+    timing: Timing | None = None
+
+
+class ToolCallInput(ActivityInput):
+    """One tool call (``invoke_tool``); the function and tool as the run's catalog has them."""
+
+    run_id: str
+    call_id: str
+    function: dict[str, Any]
+    tool: dict[str, Any]
+    arguments: dict[str, Any]
+    input_responses: dict[str, Any] | None = None
+    """People's answers to the questions an MCP tool asked during this call, by question key."""
+    request_state: str | None = None
+
+
+class StoreMemoryInput(ActivityInput):
+    run_id: str
+    task_id: int
+    task: str
+    result: str
+
+
+class MemoryStored(_Result):
+    stored: bool = False
+    reason: str | None = None
+    """Why nothing was stored when no memory tool is registered."""
+    status: int | None = None
+    error: str | None = None
+    function: str | None = None
+    attempts: int = 1
+    timing: Timing | None = None
+
+
+class RecallMemoryInput(ActivityInput):
+    run_id: str
+    query: str
+
+
+class RecordRunInput(ActivityInput):
+    run_id: str
+    started_at: str
+    model: str | None = None
+    usage: dict[str, Any] = Field(default_factory=dict)
+    outcome: str = ""
+    stop_reason: str = ""
+
+
+class RunRecorded(_Result):
+    trace_id: str
