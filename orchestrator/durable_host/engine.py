@@ -24,15 +24,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from durable_host import episode, sdk_speedups, sessions
 from durable_host import history as h
+from durable_host.clock import SYSTEM_CLOCK, HostClock
 from durable_host.discovery import FunctionIndex
 from durable_host.errors import BadRequestError, InstanceAlreadyExists, InstanceGone, InstanceNotFound
 from durable_host.invoke import http_activity_client, run_activity, run_orchestrator
@@ -129,8 +129,10 @@ class Engine:
         workers: WorkerPool | None = None,
         episode_attempts: int = DEFAULT_EPISODE_ATTEMPTS,
         client_binding: str | None = None,
+        clock: HostClock = SYSTEM_CLOCK,
     ) -> None:
         self.store = store
+        self._clock = clock
         self._episode_attempts = episode_attempts
         self._episode_failures: dict[str, int] = {}
         self._client_binding = client_binding
@@ -140,7 +142,7 @@ class Engine:
         self._stopping = False
         self._history: dict[str, list[str]] = {}
         self._rows: dict[str, InstanceRow] = {}
-        self._sessions = session_cache if session_cache is not None else SessionCache()
+        self._sessions = session_cache if session_cache is not None else SessionCache(clock=clock.monotonic)
         self._finish_waiters: dict[str, set[asyncio.Future[None]]] = {}
         self._episodes_running: set[str] = set()
         self._replays_in_thread = 0
@@ -194,7 +196,7 @@ class Engine:
     async def _run(self) -> None:
         while not self._stopping:
             self._wake.clear()
-            now = time.time()
+            now = self._clock.wall()
             try:
                 self._dispatch_episodes(now)
                 self._dispatch_activities()
@@ -202,11 +204,11 @@ class Engine:
             except Exception:
                 log.exception("scheduler pass failed")
                 due = now + 1.0
-            timeout = None if due is None else max(0.0, due - time.time())
-            self._sessions.evict(time.monotonic())
+            timeout = None if due is None else max(0.0, due - self._clock.wall())
+            self._sessions.evict(self._clock.monotonic())
             for release_at in (min(self._held_until.values(), default=None), self._sessions.next_expiry()):
                 if release_at is not None:
-                    release = max(0.0, release_at - time.monotonic())
+                    release = max(0.0, release_at - self._clock.monotonic())
                     timeout = release if timeout is None else min(timeout, release)
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout)
@@ -214,7 +216,7 @@ class Engine:
                 pass
 
     def _dispatch_episodes(self, now: float) -> None:
-        clock = time.monotonic()
+        clock = self._clock.monotonic()
         self._held_until.clear()
         for instance_id in self.store.ready_instances(now, READY_BATCH):
             if instance_id in self._episodes_running:
@@ -281,7 +283,7 @@ class Engine:
         if (
             row is None
             or row.status is RuntimeStatus.SUSPENDED
-            or self._fan_in_release(instance_id, time.monotonic()) is not None
+            or self._fan_in_release(instance_id, self._clock.monotonic()) is not None
         ):
             self._wake.set()
             return
@@ -297,12 +299,12 @@ class Engine:
         settled = False
         try:
             async with self._episode_slots:
-                began = time.monotonic()
+                began = self._clock.monotonic()
                 await self._run_episode(instance_id)
-                ended = time.monotonic()
+                ended = self._clock.monotonic()
                 self._last_episode[instance_id] = (ended, ended - began)
             self._episode_failures.pop(instance_id, None)
-            settled = not self.store.has_visible_messages(instance_id, time.time())
+            settled = not self.store.has_visible_messages(instance_id, self._clock.wall())
         except BaseException as exc:
             if isinstance(exc, _FATAL):
                 raise
@@ -350,7 +352,7 @@ class Engine:
             row = self.store.get_instance(instance_id)
             if row is None or row.status in TERMINAL_STATUSES:
                 return
-            now = datetime.now(UTC)
+            now = self._clock.now()
             consumed = [m.id for m in self.store.visible_messages(instance_id, now.timestamp())]
             self._commit(episode.give_up(row, consumed, now, reason))
             self._episode_failures.pop(instance_id, None)
@@ -363,7 +365,7 @@ class Engine:
         if instance is None:
             return
         self._rows[instance_id] = instance
-        now = datetime.now(UTC)
+        now = self._clock.now()
         messages = self.store.visible_messages(instance_id, now.timestamp())
         if not messages:
             return
@@ -502,7 +504,7 @@ class Engine:
         existing = self.store.get_instance(instance_id)
         if existing is not None and existing.status not in TERMINAL_STATUSES:
             raise InstanceAlreadyExists(f"An Orchestration instance with the status {existing.status} already exists.")
-        now = datetime.now(UTC)
+        now = self._clock.now()
         row = InstanceRow.new(instance_id=instance_id, name=name, input_json=input_json, created_time=h.dtfx_time(now))
         self.store.start_instance(row, episode.start_message(row, now), replace_existing=existing is not None)
         self._forget(instance_id)
@@ -543,7 +545,7 @@ class Engine:
         row = self.get(instance_id)
         if row.status in TERMINAL_STATUSES:
             raise InstanceGone(f"The instance '{instance_id}' is in the {row.status} state; it takes no events.")
-        event = h.event_raised(datetime.now(UTC), name, input_text)
+        event = h.event_raised(self._clock.now(), name, input_text)
         self.store.add_message(NewMessage(instance_id=instance_id, kind=MessageKind.EVENT, payload=event))
         self._wake.set()
 

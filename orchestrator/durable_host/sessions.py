@@ -145,9 +145,16 @@ def resumable() -> bool:
 class SessionCache:
     """Sessions by instance id, least recently used first; each is taken for an episode and put back."""
 
-    def __init__(self, *, max_sessions: int = DEFAULT_MAX_SESSIONS, idle_seconds: float = DEFAULT_IDLE_SECONDS) -> None:
+    def __init__(
+        self,
+        *,
+        max_sessions: int = DEFAULT_MAX_SESSIONS,
+        idle_seconds: float = DEFAULT_IDLE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.max_sessions = max_sessions
         self.idle_seconds = idle_seconds
+        self._clock = clock
         self._sessions: OrderedDict[str, Session] = OrderedDict()
 
     def __len__(self) -> int:
@@ -167,10 +174,10 @@ class SessionCache:
     def put(self, instance_id: str, session: Session) -> None:
         if not self.enabled:
             return
-        session.last_used = time.monotonic()
+        session.last_used = self._clock()
         self._sessions[instance_id] = session
         self._sessions.move_to_end(instance_id)
-        self.evict(time.monotonic())
+        self.evict(session.last_used)
 
     def drop(self, instance_id: str) -> None:
         self._sessions.pop(instance_id, None)
@@ -184,7 +191,7 @@ class SessionCache:
             self._sessions.popitem(last=False)
 
     def next_expiry(self) -> float | None:
-        """When (``time.monotonic()``) the least recently used session goes idle, if any is kept."""
+        """When (on the cache's monotonic clock) the least recently used session goes idle, if any is kept."""
         if not self._sessions:
             return None
         return next(iter(self._sessions.values())).last_used + self.idle_seconds

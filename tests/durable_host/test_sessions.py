@@ -12,7 +12,6 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import azure.durable_functions as df
@@ -27,6 +26,7 @@ from durable_host.sessions import Session, SessionCache
 from durable_host.store import ActivityRow, EpisodeCommit, RuntimeStatus, Store
 from tests.durable_host.conftest import MGMT, Host, launch_host
 from tests.durable_host.test_history_shapes import Sim
+from tests.support.clock import ManualClock
 
 
 def _session(execution_id: str = "e1", seen: int = 3) -> Session:
@@ -62,13 +62,12 @@ def test_the_least_recently_used_sessions_go_first_beyond_the_limit() -> None:
     assert cache.take("a", "e1", 3) is first and cache.take("c", "e1", 3) is third
 
 
-def test_idle_sessions_are_evicted_and_their_expiry_is_known(monkeypatch: pytest.MonkeyPatch) -> None:
-    clock = [100.0]
-    monkeypatch.setattr(sessions, "time", SimpleNamespace(monotonic=lambda: clock[0]))
-    cache = SessionCache(idle_seconds=30)
+def test_idle_sessions_are_evicted_and_their_expiry_is_known() -> None:
+    clock = ManualClock(100.0)
+    cache = SessionCache(idle_seconds=30, clock=clock)
     assert cache.next_expiry() is None
     cache.put("a", _session())
-    clock[0] = 110.0
+    clock.now = 110.0
     cache.put("b", _session())
     assert cache.next_expiry() == 130.0
     cache.evict(129.9)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
-__all__ = ["wait_until"]
+__all__ = ["wait_until", "wait_until_async"]
 
 T = TypeVar("T")
 
@@ -23,3 +24,17 @@ def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"not met within {timeout} s: {what or condition}")
         time.sleep(interval)
+
+
+async def wait_until_async(
+    condition: Callable[[], T | None], *, timeout: float = 15.0, interval: float = 0.01, what: str = ""
+) -> T:
+    """``wait_until`` inside an event loop: the loop keeps running between checks."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not met within {timeout} s: {what or condition}")
+        await asyncio.sleep(interval)
