@@ -23,12 +23,14 @@ from typing import Annotated, Any
 
 import azure.durable_functions as df
 import azure.functions as func
+from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrchestrationStatus
 from croniter import croniter
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError, field_validator
 
 from .activities import require_input
 from .agents_api import agent_problem
 from .http_responses import error_response, json_response, read_json_body
+from .instance_pages import all_instances
 from .orchestration import ORCHESTRATOR_NAME
 from .run_request import RunRequestError, parse_run_request
 
@@ -206,10 +208,9 @@ async def create_schedule(req: func.HttpRequest, client: df.DurableOrchestration
 @bp.route(route="api/schedules", methods=["GET"])
 @bp.durable_client_input(client_name="client")
 async def list_schedules(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    statuses = await client.get_status_by(
-        runtime_status=[df.OrchestrationRuntimeStatus(value) for value in LIVE],
-        instance_id_prefix=PREFIX,
-    )
+    # Every page: the client's get_status_by reads the first one only.
+    found = await all_instances(client, runtime_status=list(LIVE), prefix=PREFIX)
+    statuses = map(DurableOrchestrationStatus.from_json, found)
     return json_response([_view(s) for s in statuses if s.name == SCHEDULE_ORCHESTRATOR])
 
 

@@ -1,4 +1,5 @@
-"""GET /api/runs lists every run, past the first page of the durable instance query (100 instances)."""
+"""GET /api/runs and GET /api/schedules list every run and schedule, past the first page of the durable
+instance query (100 instances)."""
 
 from __future__ import annotations
 
@@ -40,3 +41,16 @@ def test_the_run_list_follows_the_continuation_token(mesh: Mesh) -> None:
     assert _listed(mesh, status="NoSuchStatus") == {}
     newest = _listed(mesh, limit=3)
     assert len(newest) == 3 and set(newest) <= set(ids)
+
+
+def test_the_schedule_list_follows_the_continuation_token(mesh: Mesh) -> None:
+    ids = [f"listed_{n:03d}" for n in range(RUNS)]
+    run = {"objective": "a scheduled run", "initial_tasks": ["Calculate 1 + 1"]}
+    with mesh.api() as api:
+        for schedule_id in ids:
+            body = {"id": schedule_id, "cron": "0 0 1 1 *", "run": run, "paused": True}
+            response = api.post("/api/schedules", json=body)
+            assert response.status_code == 201, response.text
+        listed = api.get("/api/schedules")
+    assert listed.status_code == 200, listed.text
+    assert set(ids) <= {schedule["id"] for schedule in listed.json()}
