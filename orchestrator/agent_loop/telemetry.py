@@ -1,31 +1,20 @@
-"""OpenTelemetry for the Functions app: one tracer provider, its exporters chosen by settings.
-
-The standard variables decide: OTLP over HTTP when ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or
-``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``) is set, Azure Monitor when
-``APPLICATIONINSIGHTS_CONNECTION_STRING`` is set, no exporter otherwise. Without an exporter
-spans are still made: their context travels to the gateway and the tools, and log records carry
-trace and span ids. ``OTEL_SDK_DISABLED=true`` turns tracing off altogether.
+"""OpenTelemetry for the Functions app: one tracer provider (see ``exporters``) and aiohttp client spans.
 
 Span ids of the run's own spans are derived from the run (see ``run_trace``): an activity that
 runs again after a crash reports the same span again, never a second one.
-
-The app deploys on its own (``orchestrator/`` is the app root), so the exporter choice here
-mirrors ``tools/service_kit/telemetry.py`` (the gateway's and the tools') instead of importing it.
 """
 
 from __future__ import annotations
 
-import os
 from contextvars import ContextVar
-from typing import Any
 
 import aiohttp
 from opentelemetry import trace
-from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from yarl import URL
+
+from .exporters import log_correlation, span_exporters, tracer_provider, tracing_enabled
 
 __all__ = [
     "SERVICE",
@@ -57,51 +46,14 @@ class _RunIds(RandomIdGenerator):
         return forced[0] if forced else super().generate_trace_id()
 
 
-def tracing_enabled() -> bool:
-    return os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() != "true"
-
-
-def _entra_credential() -> Any:
-    """The managed identity ``APPLICATIONINSIGHTS_AUTHENTICATION_STRING`` names (``ClientId=...;Authorization=AAD``),
-    for an Application Insights that takes Entra ID-authenticated ingestion only; None without it."""
-    setting = os.environ.get("APPLICATIONINSIGHTS_AUTHENTICATION_STRING", "")
-    parts = dict(part.split("=", 1) for part in setting.split(";") if "=" in part)
-    if parts.get("Authorization", "").upper() != "AAD":
-        return None
-    from azure.identity import ManagedIdentityCredential
-
-    return ManagedIdentityCredential(client_id=parts.get("ClientId") or None)
-
-
-def span_exporters() -> list[SpanExporter]:
-    """The exporters the environment asks for (none by default)."""
-    exporters: list[SpanExporter] = []
-    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-        exporters.append(OTLPSpanExporter())
-    connection = os.environ.get("APPLICATIONINSIGHTS_CONNECTION_STRING")
-    if connection:
-        from azure.monitor.opentelemetry.exporter import AzureMonitorTraceExporter
-
-        exporters.append(AzureMonitorTraceExporter(connection_string=connection, credential=_entra_credential()))
-    return exporters
-
-
 def configure_telemetry(service: str = SERVICE) -> None:
     """Install the tracer provider and the log correlation once per process (idempotent)."""
     global _configured
     if _configured or not tracing_enabled():
         return
     _configured = True
-    name = os.environ.get("OTEL_SERVICE_NAME") or service
-    provider = TracerProvider(resource=Resource.create({SERVICE_NAME: name}), id_generator=_RunIds())
-    for exporter in span_exporters():
-        provider.add_span_processor(BatchSpanProcessor(exporter))
-    trace.set_tracer_provider(provider)
-    from opentelemetry.instrumentation.logging import LoggingInstrumentor
-
-    LoggingInstrumentor().instrument(set_logging_format=False)
+    trace.set_tracer_provider(tracer_provider(service, id_generator=_RunIds()))
+    log_correlation()
 
 
 def export_now() -> bool:

@@ -11,7 +11,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from agent_loop import run_trace, telemetry
+from agent_loop import exporters, run_trace, telemetry
 from agent_loop.timeline import entry, run_metrics
 
 CONNECTION = "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://127.0.0.1/"
@@ -48,11 +48,33 @@ def test_the_standard_variables_choose_otlp_and_azure_monitor(clean_env: pytest.
     clean_env.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318")
     clean_env.setenv("APPLICATIONINSIGHTS_CONNECTION_STRING", CONNECTION)
     clean_env.setenv("APPLICATIONINSIGHTS_AUTHENTICATION_STRING", "ClientId=1234;Authorization=AAD")
-    exporters = telemetry.span_exporters()
-    assert [type(e) for e in exporters] == [OTLPSpanExporter, AzureMonitorTraceExporter]
-    assert isinstance(telemetry._entra_credential(), ManagedIdentityCredential)
-    for exporter in exporters:
+    chosen = telemetry.span_exporters()
+    assert [type(e) for e in chosen] == [OTLPSpanExporter, AzureMonitorTraceExporter]
+    assert isinstance(exporters._entra_credential(), ManagedIdentityCredential)
+    for exporter in chosen:
         exporter.shutdown()
+
+
+def test_with_no_exporter_spans_are_not_recorded_but_their_context_travels(clean_env: pytest.MonkeyPatch) -> None:
+    provider = exporters.tracer_provider("test", id_generator=telemetry._RunIds())
+    tracer = provider.get_tracer("test")
+    clean_env.setattr(run_trace, "_tracer", tracer)
+    with tracer.start_as_current_span("parent") as parent, tracer.start_as_current_span("child") as child:
+        assert not parent.is_recording() and not child.is_recording()
+        # Ids are still made: the next service continues the trace and log lines carry them.
+        assert child.get_span_context().is_valid
+        assert child.get_span_context().trace_id == parent.get_span_context().trace_id
+    # Even a caller that says "sampled" (the run's root) gets nothing recorded.
+    with run_trace.span("chat default", run_id="run-1", key="1.1") as step:
+        assert not step.is_recording()
+        assert format(step.get_span_context().trace_id, "032x") == run_trace.trace_id_hex("run-1")
+    provider.shutdown()
+
+    clean_env.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")
+    provider = exporters.tracer_provider("test")
+    span = provider.get_tracer("test").start_span("recorded")  # never ended: nothing to send at shutdown
+    assert span.is_recording()
+    provider.shutdown()
 
 
 def test_the_runs_root_span_leaves_the_process_before_its_activity_returns(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 from collections import Counter
 from pathlib import Path
@@ -58,6 +60,29 @@ def test_offline_run_uses_tools_and_the_notes_service_holds_its_results(mesh: Me
         filed = issues.get("/issues").json()
     filed = filed["items"] if isinstance(filed, dict) else filed
     assert any("licence" in issue["title"].lower() for issue in filed), filed
+
+
+def _json_lines(text: str) -> list[dict[str, Any]]:
+    lines = []
+    for line in text.splitlines():
+        with contextlib.suppress(ValueError):
+            record = json.loads(line)
+            if isinstance(record, dict):
+                lines.append(record)
+    return lines
+
+
+def test_the_log_lines_of_a_runs_requests_carry_its_trace_id(mesh: Mesh) -> None:
+    """Logs and traces meet on the trace id, exporter or not: the services' lines for the run's requests."""
+    run_id = mesh.start_run({"objective": "Calculate 6 * 7."})
+    view = mesh.wait(run_id)
+    assert view["status"] == "Completed", view
+    trace_id = view["trace_id"]
+    for service in ("calc", "gateway"):
+        lines = _json_lines(mesh.services[service].log())
+        of_run = [line for line in lines if line.get("otelTraceID") == trace_id]
+        assert of_run, f"no {service} log line carries the run's trace id {trace_id}: {lines[-3:]}"
+        assert all(len(str(line.get("otelSpanID"))) == 16 for line in of_run), of_run
 
 
 def test_a_malformed_run_request_gets_a_400_naming_the_field(mesh: Mesh) -> None:
