@@ -104,6 +104,23 @@ def test_an_event_one_sub_run_took_does_not_answer_the_next_task_of_the_run(mesh
     assert results == ["The developers say it is fixed in 2.3; told the customer", "Got an answer"], report
 
 
+def test_an_agent_waits_with_the_built_in_wait_for_event_and_is_told_when_none_came(mesh: Mesh) -> None:
+    answered = mesh.start_run(ticket("T-W1", "Wait for the developers on bug W1"))
+    quiet = mesh.start_run(ticket("T-W2", "Wait for the developers on bug W2"))
+    wait = event_wait(mesh.wait(answered, until=lambda v: event_wait(v) is not None, timeout=60))
+    assert wait is not None and wait["function"] == "wait_for_event", wait
+    assert wait["event"] == "developer.response" and wait["match"] == {"ticketId": "T-W1"}
+    answer = _post_event(mesh, "developer.response", {"ticketId": "T-W1", "answer": "fixed in 2.3"})
+    assert [d["run_id"] for d in answer["delivered_to"]] == [wait["sub_run"]]
+    task = mesh.wait(answered, timeout=60)["output"]["tasks"][0]
+    assert task["result"] == "The developers say it is fixed in 2.3; told the customer", task
+    assert [(c["function"], c["ok"]) for c in task["tool_calls"]] == [("wait_for_event", True)]
+
+    task = mesh.wait(quiet, timeout=60)["output"]["tasks"][0]
+    assert task["result"] == "No answer from the developers yet; told the customer we are on it", task
+    assert [(c["function"], c["ok"]) for c in task["tool_calls"]] == [("wait_for_event", False)]
+
+
 def test_a_rule_overrides_the_routing_model(mesh: Mesh) -> None:
     run_id = mesh.start_run(ticket("T-8", "Explain the error on the invoice page"))
     view = mesh.wait(run_id, until=lambda v: event_wait(v) is not None, timeout=60)

@@ -25,6 +25,10 @@ def _entry(match: dict[str, Any], **respond: Any) -> dict[str, Any]:
     return {"match": match, "respond": {"usage": USAGE, **respond}}
 
 
+def _wait_for(ticket_id: str, seconds: int) -> dict[str, Any]:
+    return {"event": "developer.response", "match": {"ticketId": ticket_id}, "timeout_seconds": seconds}
+
+
 SUPPORT = [
     _entry({"step": "create_tasks"}, json={"tasks": [], "objective_met": True}),
     _entry(
@@ -43,6 +47,15 @@ SUPPORT = [
         ],
     ),
     _entry({"step": "execute_task", "agent": "customer_support"}, content="Answered the customer"),
+    # Told to wait for the developers directly: the built-in wait_for_event instead of filing an issue.
+    _entry(
+        {"step": "execute_task", "agent": "technical_support", "task_contains": "bug W1", "tool_messages": 0},
+        tool_calls=[{"name": "wait_for_event", "arguments": _wait_for("T-W1", 60)}],
+    ),
+    _entry(
+        {"step": "execute_task", "agent": "technical_support", "task_contains": "bug W2", "tool_messages": 0},
+        tool_calls=[{"name": "wait_for_event", "arguments": _wait_for("T-W2", 2)}],
+    ),
     _entry(
         {"step": "execute_task", "agent": "technical_support", "tool_messages": 0},
         tool_calls=[{"name": "createIssue", "arguments": {"title": "Customer problem", "labels": ["bug"]}}],
