@@ -2,7 +2,10 @@
 
 Tickets are runs of the ``support`` network of specs/agents.yaml: the router sends each task to
 customer_support or technical_support; the technical agent files an issue, and the registry
-declares that createIssue waits for ``developer.response`` matched on the run's ticketId.
+declares that createIssue waits for ``developer.response`` matched on the run's ticketId. The
+registry gives that wait no timeout, so each ticket's run sets its own (``ticket(..., wait_seconds=)``;
+a week by default): a ticket meant to be answered never times out on a slow machine, and one meant
+to time out does so quickly.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from tests.support.local_mesh import Mesh, scripted_gateway_config, start_mesh
 __all__ = ["WAIT_SECONDS", "event_wait", "start_support_mesh", "ticket"]
 
 REPO = Path(__file__).parents[2]
-WAIT_SECONDS = 45
+WAIT_SECONDS = 30
+"""How long a ticket meant to time out waits for the developer's answer."""
 USAGE = {"prompt_tokens": 10, "completion_tokens": 5}
 
 
@@ -128,7 +132,6 @@ def start_support_mesh(root: Path) -> Mesh:
         "createIssue": {
             "event": "developer.response",
             "match": {"ticketId": "input.ticketId"},
-            "timeout_seconds": WAIT_SECONDS,
         }
     }
     registry_path = root / "registry.yaml"
@@ -141,14 +144,19 @@ def start_support_mesh(root: Path) -> Mesh:
     )
 
 
-def ticket(ticket_id: str, task: str, **extra: Any) -> dict[str, Any]:
-    """A ticket run of the support network, with the ticket id as the run's input."""
+def ticket(ticket_id: str, task: str, wait_seconds: int | None = None, **extra: Any) -> dict[str, Any]:
+    """A ticket run of the support network, with the ticket id as the run's input.
+
+    ``wait_seconds`` bounds its wait for the developer's answer (the run's callback timeout).
+    """
+    options = {"callback_timeout_seconds": wait_seconds} if wait_seconds is not None else {}
     return {
         "objective": f"Resolve support ticket {ticket_id}",
         "initial_tasks": [task],
         "network": "support",
         "model": "support",
         "inputs": {"ticketId": ticket_id},
+        "options": options,
         **extra,
     }
 
