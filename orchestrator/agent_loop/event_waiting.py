@@ -65,7 +65,15 @@ def wait_for_outside_event(
         "instance_id": run.context.instance_id,
         "wait_id": call_id,
     }
-    event: dict[str, Any] | None = yield from run._activity(find_held_event, look)
+    from .orchestration import RunCancelled  # here: the orchestration module imports this one
+
+    try:
+        event: dict[str, Any] | None = yield from run._activity(find_held_event, look)
+    except RunCancelled:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the wait shows, so events posted from now on still reach it
+        event = None
+        run.state.events.append(f"call {call_id}: could not look for kept {name} events ({one_line(str(exc), 120)})")
     while event is None:
         left = int((until - run.context.current_utc_datetime).total_seconds())
         if left <= 0:

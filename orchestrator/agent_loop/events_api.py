@@ -169,14 +169,15 @@ async def find_held_event(payload: dict[str, Any], client: df.DurableOrchestrati
         await wait_shown(client, str(payload["instance_id"]), str(payload["wait_id"]))
     seen = set(payload.get("seen") or [])
     now = datetime.now(UTC)
-    candidates = await all_instances(client, runtime_status=ACTIVE, prefix=held_event_prefix(payload["name"]))
+    candidates = await all_instances(
+        client, runtime_status=ACTIVE, prefix=held_event_prefix(payload["name"]), show_input=True
+    )
     candidates.sort(key=lambda c: str(c.get("createdTime") or ""))
     for candidate in candidates:
         instance_id = str(candidate.get("instanceId") or "")
         if not instance_id or instance_id.rsplit("-", 1)[-1] in seen:
             continue
-        status = await client.get_status(instance_id, show_input=True)
-        event = status.input_
+        event = candidate.get("input")
         if isinstance(event, str):
             event = json.loads(event)
         if not isinstance(event, dict) or event.get("name") != payload["name"]:

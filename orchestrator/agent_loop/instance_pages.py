@@ -10,6 +10,7 @@ large pages and inputs left out unless asked for.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import azure.durable_functions as df
@@ -20,6 +21,8 @@ __all__ = ["PAGE_SIZE", "all_instances"]
 PAGE_SIZE = 1000
 CONTINUATION = "x-ms-continuation-token"
 MAX_PAGES = 1000
+GET_ATTEMPTS = 3
+GET_PAUSE_SECONDS = 0.5
 
 
 def _rpc_base_url(client: df.DurableOrchestrationClient) -> str:
@@ -29,6 +32,18 @@ def _rpc_base_url(client: df.DurableOrchestrationClient) -> str:
     if not base:
         raise RuntimeError("the durable client binding has no rpcBaseUrl; instance queries need it")
     return str(base)
+
+
+async def _get(http: httpx.AsyncClient, url: str, params: dict[str, str], headers: dict[str, str]) -> httpx.Response:
+    # A busy host may drop a connection: a read is safe to send again, a few times.
+    for attempt in range(1, GET_ATTEMPTS + 1):
+        try:
+            return await http.get(url, params=params, headers=headers)
+        except (httpx.NetworkError, httpx.RemoteProtocolError):
+            if attempt == GET_ATTEMPTS:
+                raise
+            await asyncio.sleep(GET_PAUSE_SECONDS * attempt)
+    raise AssertionError("unreachable")
 
 
 async def all_instances(
@@ -57,8 +72,8 @@ async def all_instances(
     token = ""
     async with httpx.AsyncClient(timeout=60) as http:
         for _ in range(MAX_PAGES):
-            response = await http.get(
-                f"{_rpc_base_url(client)}instances/", params=params, headers={CONTINUATION: token} if token else None
+            response = await _get(
+                http, f"{_rpc_base_url(client)}instances/", params, {CONTINUATION: token} if token else {}
             )
             response.raise_for_status()
             page = response.json()

@@ -36,7 +36,6 @@ HELD_ID = held_event_prefix("developer.response") + "e1"
 class Status:
     instance_id: str
     custom_status: Any = None
-    input_: Any = None
 
 
 class Gap:
@@ -48,9 +47,8 @@ class Gap:
         self.kept = False
         self.order: list[str] = []
 
-    async def get_status(self, instance_id: str, show_input: bool = False) -> Status:
-        if instance_id == HELD_ID:
-            return Status(instance_id, input_=EVENT)
+    async def get_status(self, instance_id: str) -> Status:
+        assert instance_id == RUN
         self.looks += 1
         self.order.append("status")
         if self.looks >= 2:
@@ -59,9 +57,12 @@ class Gap:
         waits = [{"kind": "event", "wait_id": WAIT, "event": "developer.response"}] if shown else []
         return Status(instance_id, custom_status={"phase": "waiting", "waiting": waits})
 
-    async def all_instances(self, client: Any, *, runtime_status: list[str], prefix: str | None = None) -> list[Any]:
+    async def all_instances(
+        self, client: Any, *, runtime_status: list[str], prefix: str | None = None, show_input: bool = False
+    ) -> list[Any]:
         self.order.append("list")
-        return [{"instanceId": HELD_ID, "createdTime": NOW.isoformat()}] if self.kept else []
+        assert prefix == held_event_prefix("developer.response") and show_input
+        return [{"instanceId": HELD_ID, "createdTime": NOW.isoformat(), "input": EVENT}] if self.kept else []
 
 
 def _look(gap: Gap, **extra: Any) -> Any:

@@ -175,3 +175,32 @@ def test_model_mistakes_go_back_to_the_model_as_tool_results(call: Answer, reply
     assert report["tasks"][0]["tool_calls"][0]["ok"] is False
     assert _last_reply(context).startswith(reply)
     assert report["tasks"][0]["result"] == "fixed"
+
+
+def test_a_failed_look_for_kept_events_still_waits_for_the_event() -> None:
+    catalog = json.loads(json.dumps(CATALOG))
+    for function in catalog["functions"]:
+        if function["name"] == "createNote":
+            function["wait"] = {"event": "note.reviewed", "match": {"noteId": "response.id"}, "timeout_seconds": 60}
+    script = Script(
+        execute_task=[_call("createNote", json.dumps({"title": "t", "content": "b"})), _text("reviewed")],
+        create_tasks=[_tasks(met=True)],
+    )
+
+    def unreachable(_: dict[str, Any]) -> Any:
+        raise RuntimeError("the instance query timed out")
+
+    reviewed = {"event_id": "e1", "name": "note.reviewed", "data": {"noteId": 1}}
+    asked: list[str] = []
+
+    def events(name: str, ctx: FakeContext) -> Any:
+        asked.append(name)
+        return reviewed
+
+    activities = {**script.activities(), "load_catalog": lambda _: catalog, "find_held_event": unreachable}
+    context = FakeContext({"objective": "write a note", "initial_tasks": ["Write it"], "approval": {"notes": "never"}})
+    report = Driver(activities=activities, events=events).run(AgentRun(context, context.get_input()).run(), context)
+    assert asked == ["outside-c1-0-0"]  # the wait still happened, and the event answered it
+    task = report["tasks"][0]
+    assert task["result"] == "reviewed" and task["tool_calls"][0]["ok"] is True, report
+    assert any("could not look for kept note.reviewed events" in e for e in report["events"]), report["events"]
