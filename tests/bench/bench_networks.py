@@ -6,10 +6,11 @@ durable host). Every figure is compared with a baseline measured in the same pro
 1. Routing. ``--runs`` runs of ``--tasks`` tasks each (every task calls the calc tool), in three
    modes: a single named agent (the baseline), a network whose routing model step picks the agent
    (one extra model step per task, and a sub-orchestration), and a network whose keyword rule
-   picks it (no model step, still a sub-orchestration). The scripted model answers every step after
-   ``--latency-ms``. Per task: model steps, wall time (a run's started_at to finished_at over its
-   tasks) and the CPU seconds the host, the gateway and the tools used, each mode against the
-   baseline.
+   picks it (no model step, still a sub-orchestration). The modes take turns, one batch each,
+   for ``--rounds`` rounds, so warm-up and the machine's other load weigh on all three alike.
+   The scripted model answers every step after ``--latency-ms``. Per task: model steps, wall
+   time (a run's started_at to finished_at over its tasks) and the CPU seconds the host, the
+   gateway and the tools used, each mode against the baseline.
 2. Event matching. ``--waiting`` runs (default 1,000) each wait after a tool call (calc's
    convertUnits, declared to wait in the benchmark's registry) for
    ``bench.done`` matched on their own input ``key``; then ``--events`` events are posted one at a
@@ -20,7 +21,7 @@ durable host). Every figure is compared with a baseline measured in the same pro
 
 Nothing is asserted: figures are printed.
 
-Run: ``.venv/bin/python tests/bench/bench_networks.py [--runs 10] [--tasks 3] [--latency-ms 200]
+Run: ``.venv/bin/python tests/bench/bench_networks.py [--rounds 3] [--runs 10] [--tasks 3] [--latency-ms 200]
 [--waiting 1000] [--baseline-waiting 10] [--events 50]``
 """
 
@@ -132,11 +133,11 @@ def _wait_finished(mesh: Mesh, ids: list[str]) -> list[dict[str, Any]]:
     return views
 
 
-def _routing_mode(mesh: Mesh, pids: Mapping[str, int], mode: str, runs: int, tasks: int) -> dict[str, float]:
+def _routing_batch(mesh: Mesh, mode: str, runs: int, tasks: int) -> list[dict[str, Any]]:
+    """Run one batch of ``runs`` runs in ``mode`` to the end; their reports."""
     body_extra = (
         {"agent": "adder"} if mode == "single agent" else {"network": "by_model" if "model" in mode else "by_rule"}
     )
-    before = _cpu.snapshot(pids)
     with mesh.api(timeout=120) as api, ThreadPoolExecutor(max_workers=8) as pool:
         ids = list(
             pool.map(
@@ -153,24 +154,38 @@ def _routing_mode(mesh: Mesh, pids: Mapping[str, int], mode: str, runs: int, tas
                 range(runs),
             )
         )
-    views = _wait_finished(mesh, ids)
-    cpu = _cpu.used(before, _cpu.snapshot(pids))
-    reports = [v["output"] for v in views]
-    done = sum(len(r["tasks"]) for r in reports)
-    walls = [
-        (datetime.fromisoformat(r["finished_at"]) - datetime.fromisoformat(r["started_at"])).total_seconds()
-        / max(1, len(r["tasks"]))
-        for r in reports
-    ]
-    steps = sum(r["usage"]["llm_calls"] for r in reports)
-    service_cpu = sum(v for k, v in cpu.items() if k not in (_cpu.OWN, _cpu.MACHINE, _cpu.IOWAIT))
-    return {
-        "tasks": done,
-        "steps_per_task": steps / max(1, done),
-        "wall_per_task": statistics.median(walls),
-        "cpu_per_task": service_cpu / max(1, done),
-        "host_cpu_per_task": cpu["host"] / max(1, done),
-    }
+    return [v["output"] for v in _wait_finished(mesh, ids)]
+
+
+def _routing(
+    mesh: Mesh, pids: Mapping[str, int], modes: list[str], rounds: int, runs: int, tasks: int
+) -> dict[str, dict[str, float]]:
+    """Each mode's figures per task, the modes taking turns batch by batch so load drift hits all alike."""
+    reports: dict[str, list[dict[str, Any]]] = {mode: [] for mode in modes}
+    cpu: dict[str, dict[str, float]] = {mode: {} for mode in modes}
+    for _ in range(rounds):
+        for mode in modes:
+            before = _cpu.snapshot(pids)
+            reports[mode].extend(_routing_batch(mesh, mode, runs, tasks))
+            for name, seconds in _cpu.used(before, _cpu.snapshot(pids)).items():
+                cpu[mode][name] = cpu[mode].get(name, 0.0) + seconds
+    results = {}
+    for mode in modes:
+        done = sum(len(r["tasks"]) for r in reports[mode])
+        walls = [
+            (datetime.fromisoformat(r["finished_at"]) - datetime.fromisoformat(r["started_at"])).total_seconds()
+            / max(1, len(r["tasks"]))
+            for r in reports[mode]
+        ]
+        service_cpu = sum(v for k, v in cpu[mode].items() if k not in (_cpu.OWN, _cpu.MACHINE, _cpu.IOWAIT))
+        results[mode] = {
+            "tasks": done,
+            "steps_per_task": sum(r["usage"]["llm_calls"] for r in reports[mode]) / max(1, done),
+            "wall_per_task": statistics.median(walls),
+            "cpu_per_task": service_cpu / max(1, done),
+            "host_cpu_per_task": cpu[mode]["host"] / max(1, done),
+        }
+    return results
 
 
 def _waiting_ids(mesh: Mesh, count: int, prefix: str) -> dict[str, str]:
@@ -252,6 +267,7 @@ def _event_level(mesh: Mesh, pids: Mapping[str, int], count: int, events: int) -
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--tasks", type=int, default=3)
     parser.add_argument("--latency-ms", type=int, default=200)
     parser.add_argument("--waiting", type=int, default=1000)
@@ -271,9 +287,13 @@ def main() -> None:
     pids = {"host": mesh.host.process.pid, **{name: s.process.pid for name, s in mesh.services.items()}}
     try:
         if not args.skip_routing:
-            print(f"routing: {args.runs} runs x {args.tasks} tasks, model latency {args.latency_ms} ms", flush=True)
+            print(
+                f"routing: {args.rounds} rounds of {args.runs} runs x {args.tasks} tasks per mode, "
+                f"model latency {args.latency_ms} ms",
+                flush=True,
+            )
             modes = ["single agent", "network, routing model", "network, keyword rule"]
-            results = {mode: _routing_mode(mesh, pids, mode, args.runs, args.tasks) for mode in modes}
+            results = _routing(mesh, pids, modes, args.rounds, args.runs, args.tasks)
             base = results["single agent"]
             print(
                 f"  {'mode':<24} {'tasks':>5} {'steps/task':>10} {'wall/task s':>11} {'x base':>7} "
