@@ -27,7 +27,7 @@ from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrc
 from croniter import croniter
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError, field_validator
 
-from .activities import require_input
+from .activity_contracts import ActivityInput
 from .agents_api import agent_problem
 from .http_responses import error_response, json_response, read_json_body
 from .instance_pages import all_instances
@@ -80,57 +80,87 @@ class ScheduleRequest(BaseModel):
 # -- the eternal orchestration ------------------------------------------------------------
 
 
+class ScheduleState(BaseModel):
+    """What each execution of a schedule carries to the next (its input, in history)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    cron: str
+    run: dict[str, Any]
+    """The run request each tick starts, as validated when the schedule was created."""
+    objective: str
+    paused: bool = False
+    last_tick: str | None = None
+    last_run_id: str | None = None
+    runs_started: int = 0
+    missed: int = 0
+    """Ticks that passed while a run was being started or the host was down: they start no run."""
+
+
+class ScheduledRun(ActivityInput):
+    """The input of ``start_scheduled_run``: the tick's run id and its request."""
+
+    run_id: str
+    run: dict[str, Any]
+
+
+class ScheduledRunStarted(BaseModel):
+    run_id: str
+    already_started: bool
+
+
 def _next_tick(cron: str, after: datetime) -> datetime:
     tick: datetime = croniter(cron, after).get_next(datetime)
     return tick
 
 
-def _apply(state: dict[str, Any], command: Any) -> None:
+def _apply(state: ScheduleState, command: Any) -> None:
     if isinstance(command, str):
         command = json.loads(command)
     action = command.get("action") if isinstance(command, dict) else None
     if action in ("pause", "resume"):
-        state["paused"] = action == "pause"
+        state.paused = action == "pause"
 
 
-def _show(context: df.DurableOrchestrationContext, state: dict[str, Any], tick: datetime | None) -> None:
-    shown = {k: v for k, v in state.items() if k != "run"}
+def _show(context: df.DurableOrchestrationContext, state: ScheduleState, tick: datetime | None) -> None:
+    shown = state.model_dump(mode="json", exclude={"run"})
     context.set_custom_status({**shown, "next_tick": tick.isoformat() if tick else None})
 
 
 @bp.orchestration_trigger(context_name="context")
 def schedule(context: df.DurableOrchestrationContext) -> Generator[Any, Any, None]:
     """One schedule: wait for the next tick (or a pause/resume), start its run, continue as new."""
-    state: dict[str, Any] = dict(context.get_input() or {})
+    state = ScheduleState.model_validate(context.get_input() or {})
     control = context.wait_for_external_event(CONTROL_EVENT)
-    if state.get("paused"):
+    if state.paused:
         _show(context, state, None)
         command = yield control
         _apply(state, command)
-        context.continue_as_new(state)
+        context.continue_as_new(state.model_dump(mode="json"))
         return None
     now = context.current_utc_datetime
-    last = datetime.fromisoformat(state["last_tick"]) if state.get("last_tick") else None
-    tick = _next_tick(state["cron"], max(now, last) if last else now)
+    last = datetime.fromisoformat(state.last_tick) if state.last_tick else None
+    tick = _next_tick(state.cron, max(now, last) if last else now)
     _show(context, state, tick)
     timer = context.create_timer(tick)
     winner = yield context.task_any([timer, control])
     if winner is control:
         timer.cancel()
         _apply(state, control.result)
-        context.continue_as_new(state)
+        context.continue_as_new(state.model_dump(mode="json"))
         return None
-    run_id = tick_run_id(state["id"], tick)
-    yield context.call_activity(start_scheduled_run, {"run_id": run_id, "run": state["run"]})
-    state.update(last_tick=tick.isoformat(), last_run_id=run_id, runs_started=int(state.get("runs_started", 0)) + 1)
-    following, skipped = _next_tick(state["cron"], tick), 0
+    run_id = tick_run_id(state.id, tick)
+    yield context.call_activity(start_scheduled_run, ScheduledRun(run_id=run_id, run=state.run).payload())
+    state.last_tick, state.last_run_id, state.runs_started = tick.isoformat(), run_id, state.runs_started + 1
+    following, skipped = _next_tick(state.cron, tick), 0
     while following <= context.current_utc_datetime and skipped < MAX_COUNTED_MISSES:
         skipped += 1
-        following = _next_tick(state["cron"], following)
-    state["missed"] = int(state.get("missed", 0)) + skipped
+        following = _next_tick(state.cron, following)
+    state.missed += skipped
     if control.is_completed:  # a pause that came while the run was being started
         _apply(state, control.result)
-    context.continue_as_new(state)
+    context.continue_as_new(state.model_dump(mode="json"))
     return None
 
 
@@ -138,13 +168,12 @@ def schedule(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Non
 @bp.durable_client_input(client_name="client")
 async def start_scheduled_run(payload: dict[str, Any], client: df.DurableOrchestrationClient) -> dict[str, Any]:
     """Start a tick's run under its own id, unless an earlier attempt already did."""
-    payload = require_input(payload)
-    run_id = str(payload["run_id"])
-    existing = await client.get_status(run_id)
+    request = ScheduledRun.parse(payload)
+    existing = await client.get_status(request.run_id)
     if existing is not None and existing.instance_id:
-        return {"run_id": run_id, "already_started": True}
-    await client.start_new(ORCHESTRATOR_NAME, run_id, payload["run"])
-    return {"run_id": run_id, "already_started": False}
+        return ScheduledRunStarted(run_id=request.run_id, already_started=True).model_dump(mode="json")
+    await client.start_new(ORCHESTRATOR_NAME, request.run_id, request.run)
+    return ScheduledRunStarted(run_id=request.run_id, already_started=False).model_dump(mode="json")
 
 
 # -- the API ----------------------------------------------------------------------------
@@ -190,18 +219,14 @@ async def create_schedule(req: func.HttpRequest, client: df.DurableOrchestration
     schedule_id = body.id or uuid.uuid4().hex[:12]
     if await _find(client, schedule_id) is not None:
         return error_response(409, f"a schedule with id {schedule_id!r} exists; delete it first")
-    state = {
-        "id": schedule_id,
-        "cron": body.cron,
-        "run": run.model_dump(mode="json"),
-        "objective": run.objective[:200],
-        "paused": body.paused,
-        "last_tick": None,
-        "last_run_id": None,
-        "runs_started": 0,
-        "missed": 0,
-    }
-    await client.start_new(SCHEDULE_ORCHESTRATOR, schedule_instance_id(schedule_id), state)
+    state = ScheduleState(
+        id=schedule_id,
+        cron=body.cron,
+        run=run.model_dump(mode="json"),
+        objective=run.objective[:200],
+        paused=body.paused,
+    )
+    await client.start_new(SCHEDULE_ORCHESTRATOR, schedule_instance_id(schedule_id), state.model_dump(mode="json"))
     return json_response({"id": schedule_id, "cron": body.cron, "paused": body.paused}, 201)
 
 
