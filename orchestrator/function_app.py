@@ -14,6 +14,7 @@ from agent_loop.http_api import bp as http_api
 from agent_loop.mcp_api import bp as mcp_api
 from agent_loop.network import bp as network
 from agent_loop.orchestration import bp as orchestration
+from agent_loop.run_stream_api import bp as run_stream_api
 from agent_loop.schedules import bp as schedules
 from agent_loop.telemetry import configure_telemetry
 from console.http_route import console_bp
@@ -24,6 +25,7 @@ app.register_functions(orchestration)
 app.register_functions(network)
 app.register_functions(activities)
 app.register_functions(http_api)
+app.register_functions(run_stream_api)
 app.register_functions(mcp_api)
 app.register_functions(agent_setup)
 app.register_functions(agents_api)

@@ -28,6 +28,7 @@ __all__ = [
     "iter_events",
     "split_events",
     "with_keepalive",
+    "with_usage_cost",
 ]
 
 DONE = b"data: [DONE]\n\n"
@@ -72,6 +73,18 @@ def event_usage(event: bytes) -> Usage | None:
 def is_usage_only(event: bytes) -> bool:
     """The extra chunk sent for ``stream_options.include_usage``: usage and no choices."""
     return (b'"choices":[]' in event or b'"choices": []' in event) and event_usage(event) is not None
+
+
+def with_usage_cost(event: bytes, cost_usd: float) -> bytes:
+    """A usage chunk with ``cost_usd`` added to its usage object (the chunk unchanged if it is not JSON)."""
+    try:
+        payload = json.loads(_data(event))
+    except ValueError:
+        return event
+    if not isinstance(payload, dict) or not isinstance(payload.get("usage"), dict):
+        return event
+    payload["usage"]["cost_usd"] = cost_usd
+    return encode_event(payload)
 
 
 def _check_error(event: bytes) -> None:

@@ -25,6 +25,7 @@ from llm_gateway.adapters.sse import (
     is_usage_only,
     split_events,
     with_keepalive,
+    with_usage_cost,
 )
 from llm_gateway.adapters.sse_response import SSEResponse
 from llm_gateway.dependencies import Client, gateway_state, read_json_object, validate_body
@@ -60,16 +61,22 @@ def prompt_estimate(body: dict[str, Any]) -> int:
     return max(1, size // 4)
 
 
-def _take_usage(blob: bytes, include_usage: bool) -> tuple[bytes, Usage | None]:
-    """The usage in a blob of events, and the blob without the usage-only chunk unless it was asked for."""
+def _take_usage(blob: bytes, include_usage: bool, provider: Provider) -> tuple[bytes, Usage | None]:
+    """The usage in a blob of events, and the blob without the usage-only chunk unless it was asked for.
+
+    A usage chunk that is passed on gets the request's cost in its usage (``cost_usd``), which a
+    plain answer carries in the ``x-toolmesh-cost-usd`` header, sent before a stream's end is known.
+    """
     usage: Usage | None = None
     kept: list[bytes] = []
     for event in split_events(blob):
         found = event_usage(event)
         if found is not None:
             usage = found
-            if not include_usage and is_usage_only(event):
-                continue
+            if is_usage_only(event):
+                if not include_usage:
+                    continue
+                event = with_usage_cost(event, provider.price.cost(found) if provider.price else 0.0)
         kept.append(event)
     return b"".join(kept), usage
 
@@ -91,7 +98,7 @@ async def _relay(
         blob = opened.first
         while True:
             if b'"usage"' in blob:
-                blob, found = _take_usage(blob, include_usage)
+                blob, found = _take_usage(blob, include_usage, provider)
                 if found is not None:
                     usage = replace(found, estimated=True) if provider.offline else found
             if blob:

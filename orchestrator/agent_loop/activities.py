@@ -15,23 +15,28 @@ import json
 import logging
 import os
 import random
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 import azure.durable_functions as df
 from opentelemetry.trace import SpanKind
 
 from mcp_engine import McpAnswers, invoke_mcp, is_mcp
 from openapi_engine import Catalog, ToolFunction, ToolInfo, ToolResult, invoke
+from run_events import custom, tool_call_result
 
 from . import run_trace
 from .activity_contracts import (
     REPLAYED_INPUT,
+    ActivityInput,
     LlmStepInput,
     LoadCatalogInput,
     MemoryStored,
     ModelUsage,
+    PublishEventsInput,
     RecallMemoryInput,
     RecordRunInput,
     RunRecorded,
@@ -47,12 +52,15 @@ from .catalog_source import catalog_function, current_catalog, current_catalog_a
 from .catalog_store import catalog_store
 from .clients import gateway_session, tool_client
 from .errors import ModelStepError
+from .live_events import agui_call_id, event_channel, now_ms, publish
 from .model_client import chat_completion
+from .model_stream import StepEvents
 from .settings import get_settings
 from .timeline import activity_timing
 from .tooling import FunctionIndex, catalog_for_run
 
 __all__ = [
+    "PUBLISHING",
     "REPLAYED_INPUT",
     "bp",
     "idempotency_key",
@@ -79,6 +87,21 @@ def require_input(payload: dict[str, Any]) -> dict[str, Any]:
     return payload
 
 
+Input = TypeVar("Input", bound=ActivityInput)
+
+
+async def take_input(model: type[Input], payload: Any) -> Input:
+    """The validated input, after publishing the run's events the orchestrator handed over (AgentRun._call).
+
+    They are published before the activity's own work, so the stream keeps the run's order; their
+    keys make a retried activity publish nothing twice.
+    """
+    request = model.parse(payload)
+    if request.events and request.stream:
+        await publish(request.stream, list(request.events))
+    return request
+
+
 def tool_settings(tool: ToolInfo) -> dict[str, str]:
     """The secrets a tool's registry entry names, read from the app's settings at call time."""
     return {name: os.environ.get(name, "") for name in tool.auth.values()}
@@ -98,7 +121,7 @@ async def load_catalog(payload: dict[str, Any]) -> dict[str, Any]:
     then picks each task's functions from it. Building and serialising a large catalog runs on
     a thread, so the host's event loop keeps answering meanwhile.
     """
-    request = LoadCatalogInput.parse(payload)
+    request = await take_input(LoadCatalogInput, payload)
     full = await current_catalog_async()
     return await asyncio.to_thread(_run_catalog, full, request.tools, request.offer_limit)
 
@@ -124,7 +147,7 @@ _indexes: dict[str, FunctionIndex] = {}
 @bp.activity_trigger(input_name="payload")
 async def select_tools(payload: dict[str, Any]) -> dict[str, Any]:
     """The functions to offer for one task, picked from a catalog snapshot kept outside history."""
-    request = SelectToolsInput.parse(payload)
+    request = await take_input(SelectToolsInput, payload)
     return await asyncio.to_thread(_select_tools, request.ref, request.tools, request.task, request.limit)
 
 
@@ -146,7 +169,7 @@ def _select_tools(ref: str, tools: list[str] | None, task: str, limit: int) -> d
 @bp.activity_trigger(input_name="payload")
 async def llm_step(payload: dict[str, Any]) -> dict[str, Any]:
     """One chat completion through the gateway; the gateway holds every provider key."""
-    request = LlmStepInput.parse(payload)
+    request = await take_input(LlmStepInput, payload)
     settings = get_settings()
     body: dict[str, Any] = {"model": request.model, "messages": request.messages}
     if request.tools:
@@ -162,10 +185,42 @@ async def llm_step(payload: dict[str, Any]) -> dict[str, Any]:
         kind=SpanKind.CLIENT,
         attributes=run_trace.chat_attributes(request.run_id, request.step, request.model, request.messages),
     ) as span:
-        completion = await chat_completion(gateway_session(), settings, request.step, body, headers)
+        events = _step_events(request)
+        streamed = events if events is not None and settings.stream_model_steps else None
+        completion = await chat_completion(gateway_session(), settings, request.step, body, headers, streamed)
         answer = step_answer(request.step, completion)
         run_trace.record_answer(span, answer)
+    if events is not None:
+        if streamed is None:  # the whole answer at once, as a stream would have told it
+            _tell_answer(events, answer)
+            await events.close()
+        usage = {**answer["usage"], "step": request.step}
+        await publish(request.stream or request.run_id, [(None, custom("toolmesh.usage", usage, now_ms()))])
     return {**answer, "timing": activity_timing(started)}
+
+
+def _step_events(request: LlmStepInput) -> StepEvents | None:
+    """The model step's live events (None when events are off).
+
+    The message id is new for every execution of the activity, so a step retried after a crash
+    streams as a new message rather than continuing one the watchers saw cut off.
+    """
+    if event_channel() is None:
+        return None
+    run_id, prefix = request.run_id, request.call_prefix
+    message_id = f"{run_id}/{request.span_key or request.step}/{uuid.uuid4().hex[:8]}"
+
+    def call_id(index: int) -> str:
+        return agui_call_id(run_id, f"{prefix}{index}") if prefix else f"{message_id}/call{index}"
+
+    return StepEvents(partial(publish, request.stream or run_id), message_id, call_id, request.step)
+
+
+def _tell_answer(events: StepEvents, answer: dict[str, Any]) -> None:
+    if answer.get("content"):
+        events.text(str(answer["content"]))
+    for index, call in enumerate(answer.get("tool_calls") or []):
+        events.tool(index, call["name"], call["arguments"])
 
 
 def step_answer(step: str, completion: dict[str, Any]) -> dict[str, Any]:
@@ -340,11 +395,14 @@ def _json_body(result: ToolResult) -> Any:
 @bp.activity_trigger(input_name="payload")
 async def invoke_tool(payload: dict[str, Any]) -> dict[str, Any]:
     """One tool call: one HTTP request to the registry's server for that tool."""
-    request = ToolCallInput.parse(payload)
+    request = await take_input(ToolCallInput, payload)
     function = ToolFunction.from_dict(request.function)
     tool = ToolInfo(**request.tool)
     started = datetime.now(UTC)
     answers = McpAnswers.from_payload(request.model_dump(include={"input_responses", "request_state"}))
+    stream, call = request.stream or request.run_id, {"call_id": request.call_id, "function": function.name}
+    key = f"{request.run_id}:{request.span_key}:tool"
+    await publish(stream, [(f"{key}-started", custom("toolmesh.tool_call", {**call, "status": "started"}, now_ms()))])
     result = await traced_tool_call(
         function,
         tool,
@@ -355,7 +413,25 @@ async def invoke_tool(payload: dict[str, Any]) -> dict[str, Any]:
         max_attempts=get_settings().tool_max_attempts,
         answers=answers,
     )
+    await publish(stream, _tool_events(request.run_id, call, result, key))
     return {**result.to_dict(), "json": _json_body(result), "timing": activity_timing(started)}
+
+
+TOOL_RESULT_CHARS = 2000
+"""How much of a tool's answer its result event shows (the model gets all of it)."""
+
+
+def _tool_events(run_id: str, call: dict[str, str], result: ToolResult, key: str) -> list[tuple[str | None, Any]]:
+    """A finished tool call as events: its outcome, and AG-UI's result for the call the model made."""
+    at = now_ms()
+    status = "waiting for input" if result.input_required else "ok" if result.ok else "failed"
+    outcome = {**call, "status": status, "http_status": result.status, "attempts": result.attempts,
+               "error": result.error}  # fmt: skip
+    content = result.body[:TOOL_RESULT_CHARS] if result.ok else f"error: {result.error or 'the call failed'}"
+    return [
+        (f"{key}-finished", custom("toolmesh.tool_call", outcome, at)),
+        (f"{key}-result", tool_call_result(agui_call_id(run_id, call["call_id"]), content, at)),
+    ]
 
 
 async def traced_tool_call(
@@ -393,7 +469,7 @@ def _fit_arguments(function: ToolFunction, candidates: dict[str, Any]) -> dict[s
 @bp.activity_trigger(input_name="payload")
 async def store_memory(payload: dict[str, Any]) -> dict[str, Any]:
     """Write a finished task's result to the memory tool (a tool like any other)."""
-    request = StoreMemoryInput.parse(payload)
+    request = await take_input(StoreMemoryInput, payload)
     settings = get_settings()
     found = await catalog_function(settings.memory_tool, settings.memory_store_operation)
     if found is None:
@@ -436,9 +512,16 @@ async def store_memory(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.activity_trigger(input_name="payload")
-def record_run(payload: dict[str, Any]) -> dict[str, Any]:
-    """Report the run's root span once it has finished; the orchestrator itself emits nothing."""
-    request = RecordRunInput.parse(payload)
+async def publish_events(payload: dict[str, Any]) -> dict[str, Any]:
+    """Publish the run's events before it waits for a person or an outside event (nothing else to do)."""
+    await take_input(PublishEventsInput, payload)
+    return {}
+
+
+@bp.activity_trigger(input_name="payload")
+async def record_run(payload: dict[str, Any]) -> dict[str, Any]:
+    """Publish the run's closing events and report its root span; the orchestrator itself emits nothing."""
+    request = await take_input(RecordRunInput, payload)
     run_trace.run_span(
         request.run_id,
         started_at=request.started_at,
@@ -465,7 +548,7 @@ def _note_texts(value: Any) -> list[str]:
 @bp.activity_trigger(input_name="payload")
 async def recall_memory(payload: dict[str, Any]) -> list[str]:
     """Notes relevant to a task, from this run's memory."""
-    request = RecallMemoryInput.parse(payload)
+    request = await take_input(RecallMemoryInput, payload)
     settings = get_settings()
     found = await catalog_function(settings.memory_tool, settings.memory_search_operation)
     if found is None:
@@ -493,3 +576,9 @@ async def recall_memory(payload: dict[str, Any]) -> list[str]:
     if not result.ok:
         return []
     return [text[:400] for text in _note_texts(_json_body(result))][:5]
+
+
+PUBLISHING = (
+    load_catalog, select_tools, llm_step, invoke_tool, store_memory, recall_memory, publish_events, record_run
+)  # fmt: skip
+"""The activities that publish the events an orchestrator hands them (see AgentRun._call)."""

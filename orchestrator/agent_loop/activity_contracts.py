@@ -23,6 +23,7 @@ __all__ = [
     "LlmStepInput",
     "LoadCatalogInput",
     "MemoryStored",
+    "PublishEventsInput",
     "ModelUsage",
     "RecallMemoryInput",
     "RecordRunInput",
@@ -47,6 +48,11 @@ class ActivityInput(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     span_key: str | None = None
+    stream: str | None = None
+    """The run whose live event stream the activity publishes to (a network's sub-run: its run's)."""
+    events: list[tuple[str | None, dict[str, Any]]] | None = None
+    """Live events the orchestrator decided on since its last call that publishes, as ``[key, event]``;
+    the activity publishes them before its own work (see agent_loop.live_progress)."""
 
     @classmethod
     def parse(cls, payload: Any) -> Self:
@@ -105,6 +111,8 @@ class LlmStepInput(ActivityInput):
     messages: list[dict[str, Any]]
     tools: list[dict[str, Any]] | None = None
     response_format: dict[str, Any] | None = None
+    call_prefix: str | None = None
+    """What the run's ids of this step's tool calls start with (the call's index follows)."""
 
 
 class ModelUsage(_Result):
@@ -131,6 +139,12 @@ class StepAnswer(_Result):
     model: str | None = None
     usage: ModelUsage = Field(default_factory=ModelUsage)
     timing: Timing | None = None
+
+
+class PublishEventsInput(ActivityInput):
+    """Nothing but the events to publish (and the run), before the run waits."""
+
+    run_id: str
 
 
 class ToolCallInput(ActivityInput):

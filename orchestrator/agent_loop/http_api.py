@@ -22,10 +22,12 @@ from .catalog_source import catalog_function, load_catalog_now
 from .http_responses import error_response as _error
 from .http_responses import json_response as _json
 from .http_responses import read_json_body as _body
+from .live_events import now_ms, publish
+from .live_progress import callback_event as callback_ended_event
 from .network import AGENT_TASK_ORCHESTRATOR
 from .orchestration import ORCHESTRATOR_NAME, callback_event
 from .run_api_spec import run_api_spec
-from .run_control import FINISHED, RunControlError, find_run, pending_entry
+from .run_control import FINISHED, RunControlError, event_stream_of, find_run, pending_entry
 from .run_request import RunRequestError
 from .settings import get_settings
 
@@ -193,6 +195,8 @@ async def tool_callback(req: func.HttpRequest, client: df.DurableOrchestrationCl
             return _error(409, f"run {run_id} is not waiting for a callback on call {call_id!r}")
         await client.raise_event(run_id, callback_event(call_id), body)
         _callbacks.accept(run_id, call_id)
+    event, key = callback_ended_event(run_id, call_id, "received", now_ms())
+    await publish(event_stream_of(status), [(key, event)])
     return _json({"id": run_id, "call_id": call_id, "accepted": True}, 202)
 
 

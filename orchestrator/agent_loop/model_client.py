@@ -22,6 +22,7 @@ import aiohttp
 from multidict import CIMultiDictProxy
 
 from .errors import ModelStepError
+from .model_stream import BrokenStream, StepListener, assemble_stream
 from .settings import Settings
 
 __all__ = ["COST_HEADER", "RETRYABLE_STATUSES", "chat_completion"]
@@ -61,9 +62,20 @@ def _message(text: str, reason: str | None) -> str:
 
 
 async def chat_completion(
-    session: aiohttp.ClientSession, settings: Settings, step: str, body: dict[str, Any], headers: dict[str, str]
+    session: aiohttp.ClientSession,
+    settings: Settings,
+    step: str,
+    body: dict[str, Any],
+    headers: dict[str, str],
+    listener: StepListener | None = None,
 ) -> dict[str, Any]:
-    """POST one chat completion; the parsed JSON, or ModelStepError saying what went wrong."""
+    """POST one chat completion; the parsed JSON, or ModelStepError saying what went wrong.
+
+    With a ``listener`` the completion is streamed (usage and cost come in its last chunk) and
+    the listener hears its pieces as they arrive; the result is the same completion body.
+    """
+    if listener is not None:
+        body = {**body, "stream": True, "stream_options": {"include_usage": True}}
     url = settings.llm_gateway_url.rstrip("/") + "/v1/chat/completions"
     sent = {"Authorization": f"Bearer {settings.gateway_key}", **headers} if settings.gateway_key else headers
     timeout = aiohttp.ClientTimeout(total=settings.llm_timeout_seconds)
@@ -74,8 +86,11 @@ async def chat_completion(
         cost = 0.0
         try:
             async with session.post(url, json=body, headers=sent, timeout=timeout, allow_redirects=False) as answer:
-                status, text, reason = answer.status, await answer.text(), answer.reason
+                status, reason = answer.status, answer.reason
                 wait, cost = _retry_after(answer.headers), _cost(answer.headers)
+                if listener is not None and 200 <= status < 300:
+                    return await assemble_stream(answer.content.iter_any(), listener)
+                text = await answer.text()
         except TimeoutError:
             if last:
                 waited = settings.llm_timeout_seconds
@@ -85,6 +100,13 @@ async def chat_completion(
             if last:
                 raise ModelStepError(step, f"could not reach the gateway ({type(exc).__name__})") from None
             status = None
+        except BrokenStream as exc:
+            if last:
+                raise ModelStepError(step, f"the gateway's stream broke off: {exc}") from None
+            status = None
+        finally:
+            if listener is not None:
+                await listener.close()
         if status is not None and 200 <= status < 300:
             try:
                 data = json.loads(text)

@@ -27,6 +27,7 @@ from openapi_engine import ToolFunction
 from . import agent_setup
 from .agents import AgentConfig, AgentSpec, NetworkSpec
 from .event_waiting import SEEN_KEPT, remember_events
+from .live_progress import RunEvents
 from .orchestration import AgentRun, ModelStepFailed, RunCancelled
 from .planning import one_line
 from .routing import parse_route, route_by_rules, routing_messages
@@ -104,6 +105,7 @@ def _run_agent(
             for name in network.agents
             if name != agent.name
         ],
+        "stream": run.events.stream,
         "handoffs_left": network.max_handoffs - hop,
         "max_handoffs": network.max_handoffs,
         # The events the run took already: a kept event answers one wait of the run, not one per sub-run.
@@ -180,6 +182,7 @@ class AgentTaskRun(AgentRun):
 
     def __init__(self, context: df.DurableOrchestrationContext, payload: dict[str, Any]) -> None:
         super().__init__(context, payload["request"])
+        self.events = RunEvents(context, self.state, payload.get("stream"))
         self.payload = payload
         self.state.started_at = payload["started_at"]  # the run's deadline holds here too
         self.handoffs_left = int(payload["handoffs_left"])
@@ -206,6 +209,10 @@ class AgentTaskRun(AgentRun):
             task.result = f"error: {exc}"
         self.approvals, self.waiting = [], []
         self._status("done", task)
+        try:
+            yield from self._flush_events()
+        except RunCancelled:
+            pass  # cancelled again while publishing: the events are only lost to watchers
         return {
             "outcome": outcome,
             "agent": self.agent.name if self.agent else None,

@@ -37,6 +37,7 @@ from .activity_contracts import (
 )
 from .agents import AgentConfig, AgentSpec
 from .errors import failure_message
+from .live_progress import RunEvents
 from .planning import add_new_tasks, apply_priority, budget_stop, one_line, over_cost, parse_json_object
 from .progress import build_progress, build_report
 from .prompts import create_tasks_messages, execute_task_messages, prioritize_messages, summarize_messages
@@ -130,6 +131,8 @@ class AgentRun:
         """Sub-orchestrations in flight (an agent of the network on a task), for status, cancel and approvals."""
         self.task_ended: str | None = None
         """Set by a built-in that ends the task at once (a handoff), with the task's result."""
+        self.events = RunEvents(context, self.state, None)
+        """The run's live events, handed to activities to publish (the orchestrator does no I/O)."""
         self._shown: tuple[str, Task | None] = ("planning", None)
         self._executing: Task | None = None
         self._status_stale = False
@@ -150,6 +153,7 @@ class AgentRun:
         reached live (see :meth:`_show_if_stale`) builds it from the state at that point.
         """
         self._shown = (phase, current)
+        self.events.phase(phase, current)
         if self.context.is_replaying:
             self._status_stale = True
         else:
@@ -198,10 +202,19 @@ class AgentRun:
         same on every replay, from which the activity derives its span id.
         """
         self._calls += 1
+        handed = self.events.take() if function in activities.PUBLISHING else []
         if self.context.is_replaying:
             return self.context.call_activity(function, REPLAYED_INPUT)
         built = payload() if callable(payload) else payload
-        return self.context.call_activity(function, {**built, "span_key": f"{self.state.execution}.{self._calls}"})
+        extra: dict[str, Any] = {"span_key": f"{self.state.execution}.{self._calls}", "stream": self.events.stream}
+        if handed:
+            extra["events"] = handed
+        return self.context.call_activity(function, {**built, **extra})
+
+    def _flush_events(self) -> Steps:
+        """Have an activity publish the events not yet handed over (before a wait, a new execution, the end)."""
+        if self.events.pending:
+            yield from self._activity(activities.publish_events, {"run_id": self.state.run_id})
 
     def _activity(self, function: Any, payload: dict[str, Any]) -> Steps:
         return (yield from self._guarded(self._call(function, payload)))
@@ -212,11 +225,17 @@ class AgentRun:
         messages: Callable[[], list[dict[str, Any]]],
         tools: list[dict[str, Any]] | None = None,
         model: str | None = None,
+        call_prefix: str | None = None,
     ) -> TaskBase:
-        """Schedule a model step; ``messages`` builds the prompt, which replay never needs."""
+        """Schedule a model step; ``messages`` builds the prompt, which replay never needs.
+
+        ``call_prefix`` is what the run's ids of this step's tool calls start with (the index follows).
+        """
 
         def payload() -> dict[str, Any]:
             optional: dict[str, Any] = {"tools": tools} if tools else {}
+            if call_prefix:
+                optional["call_prefix"] = call_prefix
             if step in ("create_tasks", "prioritize", "route"):
                 optional["response_format"] = {"type": "json_object"}
             built = LlmStepInput(
@@ -233,9 +252,10 @@ class AgentRun:
         tools: list[dict[str, Any]] | None = None,
         task: Task | None = None,
         model: str | None = None,
+        call_prefix: str | None = None,
     ) -> Steps:
         try:
-            raw = yield from self._guarded(self._model_call(step, messages, tools, model))
+            raw = yield from self._guarded(self._model_call(step, messages, tools, model, call_prefix))
         except RunCancelled:
             raise
         except Exception as exc:  # the activity failed after its own retries
@@ -279,6 +299,7 @@ class AgentRun:
         The second value is None when the event came, else a sentence for the model naming what
         ended the wait: the wait's own timeout, or the run's deadline when that came first.
         """
+        yield from self._flush_events()
         self._show_if_stale()
         deadline = self.context.current_utc_datetime + timedelta(seconds=seconds)
         run_deadline = self._run_deadline()
@@ -305,6 +326,8 @@ class AgentRun:
     # -- the loop --------------------------------------------------------------------------
 
     def run(self) -> Steps:
+        if self.state.execution == 0:
+            self.events.run_started(self.request.objective)
         self._status("planning")
         outcome, stop_reason = "completed", ""
         try:
@@ -326,6 +349,7 @@ class AgentRun:
                     break
                 if iterations_here >= self.request.options.continue_every:
                     self._status("continuing")
+                    yield from self._flush_events()
                     self.context.continue_as_new({"state": self.state.to_dict()})
                     return None
                 iterations_here += 1
@@ -350,6 +374,7 @@ class AgentRun:
         summary = yield from self._summary(outcome, stop_reason)
         self.approvals, self.waiting = [], []
         self._status("done")
+        self.events.run_finished(outcome, stop_reason, summary)
         yield from self._record_run(outcome, stop_reason)
         return build_report(
             self.state,
@@ -394,7 +419,9 @@ class AgentRun:
 
     def _first_tasks(self) -> Steps:
         if self.request.initial_tasks:
+            known = self.events.task_ids()
             add_new_tasks(self.state, list(self.request.initial_tasks), len(self.request.initial_tasks))
+            self.events.tasks_added(known)
         else:
             yield from self._create_tasks(None)
         self._status("planning")
@@ -403,8 +430,10 @@ class AgentRun:
         """Execute the top task, remember it, plan and reorder; True when the objective is met."""
         task = self.state.pending.pop(0)
         self._executing = task
+        self.events.task_started(task)
         self._status("executing", task)
         yield from self._execute(task)
+        self.events.task_finished(task)
         self.state.done.append(task)
         self._executing = None
         self.state.iteration += 1
@@ -459,7 +488,9 @@ class AgentRun:
             self.state.events.append("task creator answer was not a JSON object; no tasks added")
             return False
         tasks = parsed.get("tasks")
+        known = self.events.task_ids()
         add_new_tasks(self.state, tasks if isinstance(tasks, list) else [], max_new)
+        self.events.tasks_added(known)
         return bool(parsed.get("objective_met")) and not self.state.pending
 
     def _prioritize(self) -> Steps:
@@ -532,7 +563,8 @@ class AgentRun:
         by_name = {f.name: f for f in offered}
         calls_here = 0
         for turn in range(budgets.max_tool_calls_per_task + 1):
-            answer = yield from self._model("execute_task", lambda: messages, tools, task)
+            prefix = f"c{task.id}-{turn}-"  # the ids _run_calls gives this turn's calls
+            answer = yield from self._model("execute_task", lambda: messages, tools, task, call_prefix=prefix)
             calls = answer.tool_calls
             if not calls:
                 task.result = answer.content or ""
@@ -593,12 +625,14 @@ class AgentRun:
             if problem is None and function is not None and arguments is not None:
                 if function.name in self.builtins:
                     reply, ok = yield from self.builtins[function.name][1](self, task, call_id, arguments)
+                    self.events.tool_result(call_id, reply)
                     replies[index] = reply
                     self._record(task, call_id, call.name, call.arguments, ok, None, reply)
                     continue
                 if needs_approval(function, self.request.approval):
                     problem = yield from self._ask_approval(task, call_id, function, arguments)
             if problem is not None:
+                self.events.tool_result(call_id, problem)
                 replies[index] = problem
                 self._record(task, call_id, call.name, call.arguments, False, None, problem)
                 self._time_wait(
@@ -707,7 +741,13 @@ class AgentRun:
         }
         self.waiting.append(entry)
         self._status("waiting", task)
-        payload, unanswered = yield from self._wait_for_event(callback_event(call_id), seconds)
+        self.events.callback_waiting(entry)
+        ended = "cancelled"
+        try:
+            payload, unanswered = yield from self._wait_for_event(callback_event(call_id), seconds)
+            ended = "received" if unanswered is None else "timed out"
+        finally:
+            self.events.callback_ended(call_id, ended)
         self.waiting.remove(entry)
         self._time_wait(
             "callback",
@@ -745,11 +785,16 @@ class AgentRun:
         }
         self.approvals.append(entry)
         self._status("waiting", task)
-        decision, unanswered = yield from self._wait_for_event(approval_event(entry["call_id"]), seconds)
+        self.events.approval_asked(entry)
+        verdict = "cancelled"
+        try:
+            decision, unanswered = yield from self._wait_for_event(approval_event(entry["call_id"]), seconds)
+            decision = decision if isinstance(decision, dict) else {}
+            approved = unanswered is None and decision.get("approve") is True
+            verdict = unanswered if unanswered is not None else "approved" if approved else "denied"
+        finally:
+            self.events.approval_decided(entry["call_id"], verdict)
         self.approvals.remove(entry)
-        decision = decision if isinstance(decision, dict) else {}
-        approved = unanswered is None and decision.get("approve") is True
-        verdict = unanswered if unanswered is not None else "approved" if approved else "denied"
         self._time_wait(
             "approval", entry["function"], entry["asked_at"], task=task, call_id=entry["call_id"], ok=approved,
             detail=verdict,

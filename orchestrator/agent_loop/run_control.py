@@ -16,6 +16,8 @@ from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrc
 from .agents_api import agent_problem
 from .errors import failure_message
 from .instance_pages import all_instances
+from .live_events import now_ms, publish
+from .live_progress import decision_events
 from .orchestration import CANCEL_EVENT, ORCHESTRATOR_NAME, approval_event
 from .run_request import RunRequestError, parse_run_request
 from .run_trace import trace_id_hex
@@ -26,6 +28,7 @@ __all__ = [
     "RunControlError",
     "cancel_run",
     "decide_approval",
+    "event_stream_of",
     "find_run",
     "list_runs",
     "pending_entry",
@@ -60,6 +63,12 @@ def _run_input(status: df.models.DurableOrchestrationStatus) -> dict[str, Any]:
         except ValueError:
             payload = {}
     return payload if isinstance(payload, dict) else {}
+
+
+def event_stream_of(status: df.models.DurableOrchestrationStatus) -> str:
+    """The event stream an instance publishes to: its own, or for a network's sub-run its run's."""
+    stream = _run_input(status).get("stream")
+    return stream if isinstance(stream, str) and stream else str(status.instance_id)
 
 
 def _cost(progress: dict[str, Any], output: Any) -> float:
@@ -227,6 +236,9 @@ async def decide_approval(
     if answers is not None:
         decision["input"] = answers
     await client.raise_event(target, approval_event(call_id), decision)
+    # Every watcher sees the decision now, not when the run next publishes (it would, with the same keys).
+    verdict = "approved" if approve else "denied"
+    await publish(run_id, list(decision_events(run_id, target, call_id, verdict, now_ms())))
 
 
 async def cancel_run(client: df.DurableOrchestrationClient, run_id: str) -> None:

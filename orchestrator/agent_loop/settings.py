@@ -67,6 +67,21 @@ class Settings(BaseSettings):
     mailbox_reply_operation: str = Field(default="replyToMessage", alias="TOOLMESH_MAILBOX_REPLY_OPERATION")
     """The mailbox tool's operation that takes a reply (``POST /api/runs/{id}/replies/{call_id}``)."""
 
+    events_url: str = Field(default="", alias="TOOLMESH_EVENTS")
+    """Where runs' live events go: empty for the embedded file (one machine), ``redis://host:port/0``
+    (or ``rediss://``) for Redis Streams shared by several app instances, ``off`` for none."""
+    events_path: Path | None = Field(default=None, alias="TOOLMESH_EVENTS_PATH")
+    """The embedded channel's SQLite file; the local host sets it to ``run-events.sqlite3`` in its data
+    dir, else ``toolmesh-run-events.sqlite3`` in the temporary directory."""
+    events_max_per_run: int = Field(default=10_000, ge=10, alias="TOOLMESH_EVENTS_MAX_PER_RUN")
+    """Events kept per run; a watcher that falls further behind is told which ones it missed."""
+    events_max_age_seconds: int = Field(default=7 * 86_400, ge=60, alias="TOOLMESH_EVENTS_MAX_AGE")
+    """How long a run's events are kept after its last one."""
+    events_keepalive_seconds: float = Field(default=15.0, gt=0, le=300, alias="TOOLMESH_EVENTS_KEEPALIVE")
+    """Silence after which an event stream sends a keep-alive comment (and checks whether the run ended)."""
+    stream_model_steps: bool = Field(default=True, alias="TOOLMESH_STREAM_MODEL_STEPS")
+    """Model steps ask the gateway for a stream and publish text and tool-call deltas as they arrive."""
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -38,6 +38,7 @@ log = logging.getLogger("durable_host")
 
 KEY_FILE = "functions.key"
 DB_FILE = "durable.sqlite3"
+EVENTS_FILE = "run-events.sqlite3"
 
 
 KEEP_ALIVE_SECONDS = 75
@@ -108,6 +109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
     os.umask(0o077)
+    # The app's live run events go to a file beside the host's state unless the app names a place
+    # (read by the app's settings; activity worker processes inherit it).
+    os.environ.setdefault("TOOLMESH_EVENTS_PATH", str(data_dir / EVENTS_FILE))
     try:
         # The app loads first: a host that cannot run it leaves the data dir untouched.
         functions = load_app(args.app_dir)

@@ -12,6 +12,7 @@ by trigger. ``host.json`` gives the HTTP route prefix and the task hub name;
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
@@ -57,6 +58,9 @@ class HttpFunction:
     client_param: str | None
     response_param: str | None = None
     """The parameter whose ``Out`` carries the response, when it is not the return value."""
+    streams: bool = False
+    """The request parameter is an ASGI (Starlette/FastAPI) request, as with the Functions HTTP streams
+    extension: the function gets the live request and its response (a stream, say) is sent as is."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -173,6 +177,17 @@ def _v2_functions(script: Path, app_dir: Path) -> list[FunctionSpec]:
     ]
 
 
+def takes_asgi_request(fn: Callable[..., Any], param: str) -> bool:
+    """Whether ``fn``'s ``param`` is annotated as a Starlette request (``azurefunctions.extensions.http.fastapi``)."""
+    from starlette.requests import Request
+
+    try:
+        annotation = inspect.signature(fn, eval_str=True).parameters[param].annotation
+    except (KeyError, NameError, TypeError, ValueError):
+        return False
+    return isinstance(annotation, type) and issubclass(annotation, Request)
+
+
 def _build_index(functions: list[FunctionSpec], *, route_prefix: str, hub_name: str) -> FunctionIndex:
     orchestrators: dict[str, Callable[..., Any]] = {}
     activities: dict[str, ActivityFunction] = {}
@@ -205,6 +220,7 @@ def _build_index(functions: list[FunctionSpec], *, route_prefix: str, hub_name: 
                     request_param=trigger["name"],
                     client_param=function.client_param(),
                     response_param=function.response_param(),
+                    streams=takes_asgi_request(function.fn, trigger["name"]),
                 )
             )
         else:

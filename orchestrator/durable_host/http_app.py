@@ -214,6 +214,8 @@ def build_app(config: HostConfig) -> Starlette:
         return Response(status_code=404)
 
     async def _invoke(request: Request, function: HttpFunction, params: dict[str, str]) -> Response:
+        if function.streams:
+            return await _invoke_streaming(request, function, params)
         http_request = func.HttpRequest(
             method=request.method.upper(),
             url=str(request.url),
@@ -245,6 +247,22 @@ def build_app(config: HostConfig) -> Starlette:
             return PlainTextResponse("Internal Server Error", status_code=500)
         if response_out is not None:
             result = response_out.get()
+        status, headers, body = http_response_parts(result)
+        return Response(content=body, status_code=status, headers=headers)
+
+    async def _invoke_streaming(request: Request, function: HttpFunction, params: dict[str, str]) -> Response:
+        """A function on the HTTP streams model: it takes the ASGI request and returns an ASGI response."""
+        request.scope["path_params"] = params
+        kwargs: dict[str, Any] = {function.request_param: request}
+        if function.client_param:
+            kwargs[function.client_param] = client_binding_json(binding(request))
+        try:
+            result = await function.fn(**kwargs)
+        except Exception:
+            log.exception("HTTP function %s failed", function.name)
+            return PlainTextResponse("Internal Server Error", status_code=500)
+        if isinstance(result, Response):
+            return result
         status, headers, body = http_response_parts(result)
         return Response(content=body, status_code=status, headers=headers)
 

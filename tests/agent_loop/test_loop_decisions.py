@@ -69,6 +69,8 @@ class Script:
             "recall_memory": lambda _: [],
             "store_memory": lambda _: {"stored": True},
             "invoke_tool": self.tool,
+            "publish_events": lambda _: {},
+            "record_run": lambda _: {},
         }
 
 

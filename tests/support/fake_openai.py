@@ -23,12 +23,15 @@ misbehaving upstream simply by naming a model. The model is ``name`` optionally 
 ``reply=text``          the assistant text (default: ``fake reply #<n>: <last user text>``)
 ``chunks=N``            number of content chunks in a stream (default 4)
 ``gap_ms=N``            pause between content chunks of a stream (default 0)
+``hold_after=N``        streams: after N content chunks wait until ``POST /_control/release`` (once released,
+                        later streams do not wait), so a test can look while a stream is half sent
 
 ``args``, ``content`` and ``malformed`` shape plain JSON answers, not streams.
 
 ``x-fake-latency-ms`` as a request header also sets the latency. Without ``FAKE_OPENAI_API_KEY``
 any bearer key is accepted; with it, others get 401. ``GET /_control/requests`` lists what was
-received (path, headers, body), ``POST /_control/reset`` clears that log and the fail counters.
+received (path, headers, body), ``POST /_control/reset`` clears that log, the fail counters and a
+release.
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ app = FastAPI(title="fake-openai", lifespan=_lifespan)
 _REQUESTS: list[dict[str, Any]] = []
 _FAIL_COUNTS: dict[str, int] = {}
 _COUNTER = [0]
+_RELEASED = asyncio.Event()
 _RECORD = os.environ.get("FAKE_OPENAI_RECORD", "1") != "0"
 _DEFAULT_LATENCY_MS = float(os.environ.get("FAKE_OPENAI_LATENCY_MS", "0") or 0)
 _REQUIRED_KEY = os.environ.get("FAKE_OPENAI_API_KEY", "")
@@ -221,6 +225,7 @@ async def _stream(
     yield _chunk(base, {"role": "assistant", "content": "" if not calls else None})
     drop_after = int(directives.get("midstream", "-1"))
     error_after = int(directives.get("midstream_error", "-1"))
+    hold_after = int(directives.get("hold_after", "-1"))
     sent = 0
     gap = float(directives.get("gap_ms", "0")) / 1000
     if calls:
@@ -255,6 +260,8 @@ async def _stream(
                 return
             yield _chunk(base, {"content": text[start : start + step]})
             sent += 1
+            if sent == hold_after:
+                await _RELEASED.wait()
             await asyncio.sleep(gap)
     yield _chunk(base, {}, finish="tool_calls" if calls else "stop")
     if include_usage:
@@ -413,8 +420,15 @@ async def control_requests() -> list[dict[str, Any]]:
     return _REQUESTS
 
 
+@app.post("/_control/release")
+async def control_release() -> dict[str, bool]:
+    _RELEASED.set()
+    return {"released": True}
+
+
 @app.post("/_control/reset")
 async def control_reset() -> dict[str, str]:
     _REQUESTS.clear()
     _FAIL_COUNTS.clear()
+    _RELEASED.clear()
     return {"status": "reset"}

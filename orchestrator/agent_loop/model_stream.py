@@ -1,0 +1,205 @@
+"""Reading a streamed chat completion: the same answer as a plain one, with deltas on the way.
+
+The gateway relays the provider's ``chat.completion.chunk`` events as they come. Each network
+read is parsed into whole events; their text and tool-call pieces go to a ``StepListener``
+(which publishes them as AG-UI events, one append per read), and the pieces are put together
+into the ``chat.completion`` body the plain request would have returned, so the model step's
+result, and with it the run's history, does not depend on whether the step streamed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import orjson
+
+from run_events import Keyed, text_content, text_end, text_start, tool_call_args, tool_call_end, tool_call_start
+
+from .live_events import now_ms
+
+__all__ = ["BrokenStream", "StepEvents", "StepListener", "assemble_stream"]
+
+
+class BrokenStream(Exception):
+    """The stream ended early or carried an error; the step is retried like a dropped connection."""
+
+
+class StepListener(Protocol):
+    def text(self, delta: str) -> None: ...
+    def tool(self, index: int, name: str | None, arguments: str) -> None: ...
+    async def flush(self) -> None: ...
+    async def close(self) -> None: ...
+
+
+@dataclass
+class _Call:
+    id: str | None = None
+    name: str = ""
+    arguments: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Answer:
+    model: str | None = None
+    content: list[str] | None = None
+    calls: dict[int, _Call] = field(default_factory=dict)
+    finish_reason: str | None = None
+    usage: dict[str, Any] | None = None
+
+    def take(self, chunk: dict[str, Any], listener: StepListener) -> None:
+        self.model = chunk.get("model") or self.model
+        if isinstance(chunk.get("usage"), dict):
+            self.usage = chunk["usage"]
+        for choice in chunk.get("choices") or []:
+            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+                continue
+            self.finish_reason = choice.get("finish_reason") or self.finish_reason
+            delta = choice.get("delta") or {}
+            text = delta.get("content")
+            if isinstance(text, str):
+                self.content = (self.content or []) + [text]
+                if text:
+                    listener.text(text)
+            for piece in delta.get("tool_calls") or []:
+                self._tool_piece(piece, listener)
+
+    def _tool_piece(self, piece: Any, listener: StepListener) -> None:
+        if not isinstance(piece, dict):
+            return
+        index = int(piece.get("index") or 0)
+        call = self.calls.setdefault(index, _Call())
+        call.id = piece.get("id") or call.id
+        function = piece.get("function") or {}
+        name = function.get("name")
+        if isinstance(name, str) and name:
+            call.name += name
+        arguments = function.get("arguments")
+        arguments = arguments if isinstance(arguments, str) else ""
+        call.arguments.append(arguments)
+        listener.tool(index, name if isinstance(name, str) and name else None, arguments)
+
+    def completion(self) -> dict[str, Any]:
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": "".join(self.content) if self.content is not None else None,
+        }
+        if self.calls:
+            message["tool_calls"] = [
+                {
+                    "id": call.id or f"call_{index}",
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": "".join(call.arguments)},
+                }
+                for index, call in sorted(self.calls.items())
+            ]
+        usage = self.usage or {}
+        return {
+            "object": "chat.completion",
+            "model": self.model,
+            "choices": [{"index": 0, "message": message, "finish_reason": self.finish_reason}],
+            "usage": {k: v for k, v in usage.items() if k != "cost_usd"},
+            "cost_usd": float(usage.get("cost_usd") or 0.0),
+        }
+
+
+async def assemble_stream(chunks: AsyncIterator[bytes], listener: StepListener) -> dict[str, Any]:
+    """The completion a stream of SSE bytes adds up to; BrokenStream when it does not end with [DONE]."""
+    answer = _Answer()
+    buffer = b""
+    async for chunk in chunks:
+        buffer += chunk.replace(b"\r\n", b"\n") if b"\r" in chunk else chunk
+        end = buffer.rfind(b"\n\n")
+        if end < 0:
+            continue
+        events, buffer = buffer[:end], buffer[end + 2 :]
+        for event in events.split(b"\n\n"):
+            data = b"\n".join(line[5:].lstrip() for line in event.split(b"\n") if line.startswith(b"data:"))
+            if not data:
+                continue  # a comment (keep-alive) or an empty event
+            if data == b"[DONE]":
+                await listener.flush()
+                return answer.completion()
+            try:
+                payload = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                raise BrokenStream("the gateway sent an event that is not JSON") from None
+            if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
+                message = str(payload["error"].get("message") or "error event")[:300]
+                raise BrokenStream(f"the stream failed: {message}")
+            if isinstance(payload, dict):
+                answer.take(payload, listener)
+        await listener.flush()
+    raise BrokenStream("the stream ended before [DONE]")
+
+
+class StepEvents:
+    """A model step's pieces as AG-UI events: one text message, and each tool call as it forms.
+
+    ``call_id`` names tool call ``index`` as the run will (so the tool's result event matches it).
+    Events are held until ``flush``, which publishes them in one append.
+    """
+
+    def __init__(
+        self,
+        publish: Callable[[list[Keyed]], Awaitable[None]],
+        message_id: str,
+        call_id: Callable[[int], str],
+        step: str,
+    ) -> None:
+        self._publish = publish
+        self._base_id = message_id
+        self._message_id = message_id
+        self._attempt = 1
+        self._call_id = call_id
+        self._step = step
+        self._held: list[Keyed] = []
+        self._text_open = False
+        self._text_done = False
+        self._open_calls: dict[int, str] = {}
+
+    def _close_text(self, at: int) -> None:
+        if self._text_open:
+            self._held.append((None, text_end(self._message_id, at)))
+            self._text_open, self._text_done = False, True
+
+    def text(self, delta: str) -> None:
+        at = now_ms()
+        if not self._text_open:
+            self._held.append((None, text_start(self._message_id, at, name=self._step)))
+            self._text_open = True
+        self._held.append((None, text_content(self._message_id, delta, at)))
+
+    def tool(self, index: int, name: str | None, arguments: str) -> None:
+        at = now_ms()
+        call_id = self._open_calls.get(index)
+        if call_id is None:
+            if name is None:
+                return  # arguments before the name: the call is not started yet (never seen in practice)
+            self._close_text(at)
+            call_id = self._open_calls[index] = self._call_id(index)
+            self._held.append((None, tool_call_start(call_id, name, at, parent_message_id=self._message_id)))
+        if arguments:
+            self._held.append((None, tool_call_args(call_id, arguments, at)))
+
+    async def flush(self) -> None:
+        if self._held:
+            held, self._held = self._held, []
+            await self._publish(held)
+
+    async def close(self) -> None:
+        """End what is open (also after a failed attempt, so the stream stays well formed).
+
+        A retried attempt streams again as a new message (the id gets the attempt number).
+        """
+        at = now_ms()
+        self._close_text(at)
+        for call_id in self._open_calls.values():
+            self._held.append((None, tool_call_end(call_id, at)))
+        self._open_calls.clear()
+        await self.flush()
+        if self._text_done:
+            self._attempt += 1
+            self._message_id = f"{self._base_id}.{self._attempt}"
+            self._text_done = False

@@ -1,0 +1,78 @@
+"""A run's events as Server-Sent Events: replay after the last id seen, then follow until the end.
+
+Each event goes out as ``id: <n>`` plus one ``data:`` line of AG-UI JSON, so a browser's
+EventSource (or any client sending ``Last-Event-ID``) resumes exactly after the last event it
+got. Silence is broken by a comment every ``keepalive`` seconds so proxies keep the stream
+open. The stream ends after the run's closing event. Notices that are not events of the run
+(events trimmed away, the channel unreachable) are ``CUSTOM`` events without an id, so they
+never move a client's resume point.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import orjson
+
+from .agui import FINAL_KEY, custom, is_final
+from .channel import ChannelUnavailable, EventChannel
+
+__all__ = ["RETRY_MS", "sse_frames"]
+
+log = logging.getLogger("toolmesh.run_events")
+
+RETRY_MS = 2000
+"""How long a disconnected EventSource waits before reconnecting."""
+
+Closing = Callable[[], Awaitable[dict[str, Any] | None]]
+"""The run's closing event when the run has ended (None while it runs); see ``sse_frames``."""
+
+
+def _notice(name: str, value: dict[str, Any]) -> bytes:
+    event = custom(name, value, int(time.time() * 1000))
+    return b"data: " + orjson.dumps(event) + b"\n\n"
+
+
+async def sse_frames(
+    channel: EventChannel, run_id: str, after: int, *, keepalive: float, closing: Closing
+) -> AsyncIterator[bytes]:
+    """The SSE body for one watcher of ``run_id``, starting after event ``after``.
+
+    ``closing`` is asked at the start and after each silent ``keepalive``: when the run has
+    ended and its stream holds no closing event (the run could not publish it: a crash, a
+    failure outside the loop), the event it returns is published under ``FINAL_KEY``, so every
+    watcher sees the same one and the stream ends.
+    """
+    yield f"retry: {RETRY_MS}\n\n".encode()
+    last = after
+    check_end, ended = True, False
+    try:
+        while True:
+            if check_end and not ended:
+                check_end = False
+                ending = await closing()
+                if ending is not None:
+                    ended = True  # what is kept is all there will be: read it, then close
+                    if not await channel.has_key(run_id, FINAL_KEY):
+                        await channel.append(run_id, [(FINAL_KEY, ending)])
+            found = await (channel.read(run_id, last) if ended else channel.wait(run_id, last, keepalive))
+            if not found:
+                if ended:
+                    return
+                check_end = True
+                yield b": keep-alive\n\n"
+                continue
+            if found[0].id > last + 1:
+                first = await channel.first_id(run_id)
+                yield _notice("toolmesh.events_trimmed", {"after": last, "next": first or found[0].id})
+            for event in found:
+                last = event.id
+                yield b"id: %d\ndata: %s\n\n" % (event.id, event.data.encode())
+                if '"type":"RUN_' in event.data and is_final(orjson.loads(event.data)):
+                    return
+    except ChannelUnavailable as exc:
+        log.warning("the event stream of run %s stopped: %s", run_id, exc)
+        yield _notice("toolmesh.events_unavailable", {"after": last, "reason": str(exc)})

@@ -1,0 +1,109 @@
+"""Both event channels keep the same promises: ids, idempotent keys, waiting, trimming, deleting."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import orjson
+import pytest
+
+from run_events import ChannelConfig, ChannelUnavailable, EventChannel, StoredEvent, custom, open_channel
+
+
+@pytest.fixture(params=["embedded", "redis"])
+async def channel(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[EventChannel]:
+    if request.param == "redis":
+        url = request.getfixturevalue("redis_url")
+        opened = open_channel(ChannelConfig(url=url, max_events=50, max_age_seconds=600))
+    else:
+        opened = open_channel(ChannelConfig(path=tmp_path / "events.sqlite3", max_events=50, max_age_seconds=600))
+    yield opened
+    await opened.close()
+
+
+def _event(n: int) -> dict[str, object]:
+    return custom("toolmesh.test", {"n": n}, 0)
+
+
+def _values(events: list[StoredEvent]) -> list[int]:
+    return [orjson.loads(e.data)["value"]["n"] for e in events]
+
+
+def _run() -> str:
+    return f"run-{uuid.uuid4().hex[:8]}"
+
+
+async def test_ids_start_at_one_and_increase_by_one_per_run(channel: EventChannel) -> None:
+    run, other = _run(), _run()
+    assert await channel.append(run, [(None, _event(1)), (None, _event(2))]) == [1, 2]
+    assert await channel.append(other, [(None, _event(9))]) == [1]
+    assert await channel.append(run, [(None, _event(3))]) == [3]
+    events = await channel.read(run, 0)
+    assert [e.id for e in events] == [1, 2, 3] and _values(events) == [1, 2, 3]
+    assert [e.id for e in await channel.read(run, 2)] == [3]
+
+
+async def test_an_event_with_a_key_already_used_is_dropped(channel: EventChannel) -> None:
+    run = _run()
+    assert await channel.append(run, [("a", _event(1)), ("b", _event(2))]) == [1, 2]
+    assert await channel.append(run, [("a", _event(10)), (None, _event(3)), ("b", _event(20))]) == [3]
+    assert _values(await channel.read(run, 0)) == [1, 2, 3]
+    assert await channel.has_key(run, "a") and not await channel.has_key(run, "c")
+
+
+async def test_a_waiting_reader_wakes_when_an_event_arrives(channel: EventChannel) -> None:
+    run = _run()
+    waiting = asyncio.create_task(channel.wait(run, 0, timeout=30))
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    await channel.append(run, [(None, _event(1))])
+    events = await asyncio.wait_for(waiting, 10)
+    assert [e.id for e in events] == [1]
+    assert await channel.wait(run, 1, timeout=0.05) == []
+
+
+async def test_old_events_are_trimmed_and_the_first_kept_id_says_so(channel: EventChannel) -> None:
+    run = _run()
+    for n in range(0, 200, 10):
+        await channel.append(run, [(None, _event(n + i)) for i in range(10)])
+    first = await channel.first_id(run)
+    assert first is not None and first > 1
+    kept = await channel.read(run, 0, limit=1000)
+    assert kept[0].id == first and kept[-1].id == 200
+    assert 50 <= len(kept) <= 200
+
+
+async def test_a_deleted_stream_is_gone(channel: EventChannel) -> None:
+    run = _run()
+    await channel.append(run, [("k", _event(1))])
+    await channel.delete(run)
+    assert await channel.read(run, 0) == [] and await channel.first_id(run) is None
+    assert not await channel.has_key(run, "k")
+
+
+async def test_appends_from_another_connection_wake_a_waiting_reader(tmp_path: Path) -> None:
+    """Two channels on one file stand for two processes (activity workers, a second app process)."""
+    config = ChannelConfig(path=tmp_path / "events.sqlite3")
+    reader, writer = open_channel(config), open_channel(config)
+    try:
+        waiting = asyncio.create_task(reader.wait("run", 0, timeout=30))
+        await asyncio.sleep(0.1)
+        await writer.append("run", [(None, _event(1))])
+        assert [e.id for e in await asyncio.wait_for(waiting, 10)] == [1]
+    finally:
+        await reader.close()
+        await writer.close()
+
+
+async def test_an_unreachable_redis_is_channel_unavailable() -> None:
+    channel = open_channel(ChannelConfig(url="redis://127.0.0.1:1/0"))
+    try:
+        with pytest.raises(ChannelUnavailable):
+            await channel.append("run", [(None, _event(1))])
+        with pytest.raises(ChannelUnavailable):
+            await channel.wait("run", 0, timeout=0.1)
+    finally:
+        await channel.close()
