@@ -20,11 +20,13 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "REPLAYED_INPUT",
     "ActivityInput",
+    "HeldEventLookup",
     "LlmStepInput",
     "LoadCatalogInput",
     "MemoryStored",
     "PublishEventsInput",
     "ModelUsage",
+    "ReadAgentsInput",
     "RecallMemoryInput",
     "RecordRunInput",
     "RunRecorded",
@@ -194,3 +196,22 @@ class RecordRunInput(ActivityInput):
 
 class RunRecorded(_Result):
     trace_id: str
+
+
+class ReadAgentsInput(ActivityInput):
+    """``read_agents`` reads the agents file as it is now; the input only marks the call."""
+
+    read: bool = True
+
+
+class HeldEventLookup(ActivityInput):
+    """``find_held_event``: the kept outside event a wait may take at once (the result: the event, or None)."""
+
+    name: str
+    match: dict[str, Any] = Field(default_factory=dict)
+    """Event data fields (dots for nesting) and the values they must equal."""
+    seen: list[str] = Field(default_factory=list)
+    """Ids of the events the run took already."""
+    instance_id: str | None = None
+    wait_id: str | None = None
+    """The run and its wait: the look waits until the wait shows in the run's status."""

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import azure.durable_functions as df
 
-from .activities import require_input
+from .activity_contracts import ReadAgentsInput
 from .agents import AgentConfig, AgentSpec, apply_agent, load_agent_config
 from .event_waiting import WAIT_FUNCTION, wait_for_event_function, wait_requested
 from .settings import get_settings
@@ -31,7 +31,7 @@ Steps = Generator[Any, Any, Any]
 @bp.activity_trigger(input_name="payload")
 def read_agents(payload: dict[str, Any]) -> dict[str, Any]:
     """The agents and networks as they are now, with a problem for each bad entry."""
-    require_input(payload)
+    ReadAgentsInput.parse(payload)
     return load_agent_config(get_settings().agents_path).to_dict()
 
 
@@ -54,7 +54,7 @@ def take_on_agent(run: AgentRun, agent: AgentSpec) -> None:
 
 def load_agents(run: AgentRun) -> Steps:
     """Read the agents file (an activity) and take on the run's agent; a problem text if it cannot."""
-    raw = yield from run._activity(read_agents, {"read": True})
+    raw = yield from run._activity(read_agents, ReadAgentsInput(read=True).payload())
     config = AgentConfig.from_dict(raw)
     run.agents = config
     if run.request.agent is not None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from openapi_engine import ToolFunction
 
+from .activity_contracts import HeldEventLookup
 from .events_api import find_held_event
 from .outside_events import event_matches, resolve_match, wait_event_name
 from .planning import one_line
@@ -57,14 +58,10 @@ def wait_for_outside_event(
     run.waiting.append(entry)
     run._status("waiting", task)
     seen = run.state.seen_events
-    look = {
-        "name": name,
-        "match": expected,
-        "seen": seen[-SEEN_KEPT:],
-        # It looks only once this wait shows, so an event posted meanwhile is raised on it or kept for it.
-        "instance_id": run.context.instance_id,
-        "wait_id": call_id,
-    }
+    # It looks only once this wait shows, so an event posted meanwhile is raised on it or kept for it.
+    look = HeldEventLookup(
+        name=name, match=expected, seen=seen[-SEEN_KEPT:], instance_id=run.context.instance_id, wait_id=call_id
+    ).payload()
     from .orchestration import RunCancelled  # here: the orchestration module imports this one
 
     try:

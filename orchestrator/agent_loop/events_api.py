@@ -30,7 +30,7 @@ import azure.durable_functions as df
 import azure.functions as func
 from pydantic import ValidationError
 
-from .activities import require_input
+from .activity_contracts import HeldEventLookup
 from .http_responses import error_response, json_response, read_json_body
 from .instance_pages import all_instances
 from .outside_events import (
@@ -164,13 +164,13 @@ async def wait_shown(client: df.DurableOrchestrationClient, instance_id: str, wa
 @bp.durable_client_input(client_name="client")
 async def find_held_event(payload: dict[str, Any], client: df.DurableOrchestrationClient) -> dict[str, Any] | None:
     """The oldest kept event with this name that matches and the run has not taken yet, or None."""
-    payload = require_input(payload)
-    if payload.get("instance_id") and payload.get("wait_id"):
-        await wait_shown(client, str(payload["instance_id"]), str(payload["wait_id"]))
-    seen = set(payload.get("seen") or [])
+    lookup = HeldEventLookup.parse(payload)
+    if lookup.instance_id and lookup.wait_id:
+        await wait_shown(client, lookup.instance_id, lookup.wait_id)
+    seen = set(lookup.seen)
     now = datetime.now(UTC)
     candidates = await all_instances(
-        client, runtime_status=ACTIVE, prefix=held_event_prefix(payload["name"]), show_input=True
+        client, runtime_status=ACTIVE, prefix=held_event_prefix(lookup.name), show_input=True
     )
     candidates.sort(key=lambda c: str(c.get("createdTime") or ""))
     for candidate in candidates:
@@ -180,10 +180,10 @@ async def find_held_event(payload: dict[str, Any], client: df.DurableOrchestrati
         event = candidate.get("input")
         if isinstance(event, str):
             event = json.loads(event)
-        if not isinstance(event, dict) or event.get("name") != payload["name"]:
+        if not isinstance(event, dict) or event.get("name") != lookup.name:
             continue
         if datetime.fromisoformat(str(event.get("keep_until"))) <= now:
             continue
-        if event_matches(payload.get("match") or {}, event.get("data")):
+        if event_matches(lookup.match, event.get("data")):
             return event
     return None
