@@ -52,6 +52,8 @@ class RunEvents:
         self._count = 0
         self._shown: dict[str, Any] = {}
         self._agui_run = self.stream
+        self._task_step: str | None = None
+        """The AG-UI step of the task being worked on: closed before an interrupt, opened again after."""
 
     @property
     def pending(self) -> bool:
@@ -89,6 +91,7 @@ class RunEvents:
 
     def phase(self, phase: str, current: Task | None) -> None:
         """Phase, iteration and current task, as a state delta of what changed."""
+        self._task_step = f"task {current.id}" if current is not None else None
         if not self._own:
             return
         view = {"phase": phase, "iteration": self._state.iteration, "task": current.id if current else None}
@@ -144,6 +147,7 @@ class RunEvents:
 
     def approval_asked(self, entry: dict[str, Any]) -> None:
         """An approval (or a tool's questions) as an AG-UI interrupt: the AG-UI run pauses on it."""
+        self._usage()  # nothing of the run may come between the pause and its resumption
         at = self._ms()
         call_id = str(entry["call_id"])
         kind = str(entry.get("kind") or "approval")
@@ -156,12 +160,17 @@ class RunEvents:
             "toolCallId": agui_call_id(self._instance, base_call),
             "expiresAt": entry.get("expires_at"),
         }
+        if self._task_step:  # an AG-UI run ends with no step open
+            self._add(step_finished(self._task_step, at))
         self._add(run_finished(self.stream, at, agui_run_id=self._agui_run, interrupts=[interrupt]))
 
     def approval_decided(self, call_id: str, verdict: str) -> None:
         """The AG-UI run resumes; the run API publishes the same two events (same keys) when a person decides."""
-        for key, event in decision_events(self.stream, self._instance, call_id, verdict, self._ms()):
+        at = self._ms()
+        for key, event in decision_events(self.stream, self._instance, call_id, verdict, at):
             self._add(event, key)
+        if self._task_step:
+            self._add(step_started(self._task_step, at))
         self._agui_run = f"{self.stream}~{call_id}"
 
     def callback_waiting(self, entry: dict[str, Any]) -> None:

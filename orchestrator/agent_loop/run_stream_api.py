@@ -7,6 +7,10 @@ channel, so the instance that serves a stream need not be the one whose activiti
 
 ``Last-Event-ID`` (sent by a reconnecting EventSource) or ``?after=`` resumes after that event;
 a finished run replays what is kept and the stream closes after its closing event.
+
+AG-UI clients (``HttpAgent``) POST a ``RunAgentInput`` to the same path: its ``threadId`` is the
+run's id, and its ``resume`` entries answer the run's interrupts (a ``resolved`` entry approves
+unless its payload says ``{"approve": false}``, a ``cancelled`` one denies), then the stream follows.
 """
 
 from __future__ import annotations
@@ -16,13 +20,17 @@ from urllib.parse import unquote
 
 import azure.durable_functions as df
 import azure.functions as func
+import orjson
+from ag_ui.core import RunAgentInput
 from azurefunctions.extensions.http.fastapi import JSONResponse, Request, Response, StreamingResponse
+from pydantic import ValidationError
 
 from run_events import run_error, run_finished, sse_frames
 
 from .errors import failure_message
+from .http_responses import MAX_BODY_BYTES
 from .live_events import event_channel, now_ms
-from .run_control import FINISHED, find_run
+from .run_control import FINISHED, RunControlError, decide_approval, find_run
 from .settings import get_settings
 
 __all__ = ["bp", "closing_event"]
@@ -76,7 +84,36 @@ def closing_event(status: df.models.DurableOrchestrationStatus) -> dict[str, Any
 @bp.durable_client_input(client_name="client")
 async def run_events(req: Request, client: df.DurableOrchestrationClient) -> Response:
     """Follow a run: its events since ``Last-Event-ID`` / ``after``, then live until it ends."""
+    return await _follow(req, client, _run_id(req))
+
+
+@bp.route(route="api/runs/{run_id}/events", methods=["POST"])
+@bp.durable_client_input(client_name="client")
+async def run_events_agui(req: Request, client: df.DurableOrchestrationClient) -> Response:
+    """Follow a run as an AG-UI agent: a ``RunAgentInput`` whose ``resume`` entries answer its interrupts."""
     run_id = _run_id(req)
+    raw = await req.body()
+    if len(raw) > MAX_BODY_BYTES:
+        return _error(400, f"the request body is larger than {MAX_BODY_BYTES} bytes")
+    try:
+        given = RunAgentInput.model_validate(orjson.loads(raw))
+    except (orjson.JSONDecodeError, ValidationError) as exc:
+        return _error(400, f"the body is not an AG-UI RunAgentInput: {str(exc)[:500]}")
+    if given.thread_id != run_id:
+        return _error(400, f"threadId must be the run's id {run_id!r}", "threadId")
+    for entry in given.resume or []:
+        answer = entry.payload if isinstance(entry.payload, dict) else {}
+        approve = entry.status == "resolved" and answer.get("approve", True) is True
+        try:
+            await decide_approval(
+                client, run_id, entry.interrupt_id, approve, answer.get("comment", ""), answer.get("input")
+            )
+        except RunControlError as exc:
+            return _error(exc.status, exc.message, exc.field and f"resume.{exc.field}")
+    return await _follow(req, client, run_id)
+
+
+async def _follow(req: Request, client: df.DurableOrchestrationClient, run_id: str) -> Response:
     after, field = _after(req)
     if after is None:
         return _error(400, f"{field}: the id of an event of this run (a non-negative integer)", field)
