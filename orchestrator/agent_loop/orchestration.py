@@ -20,7 +20,7 @@ from azure.durable_functions.models.Task import TaskBase, TaskState
 
 from openapi_engine import Catalog, ToolFunction, validate_arguments
 
-from . import activities, agent_setup, event_waiting, timeline
+from . import activities, agent_setup, event_waiting, mcp_tasks, timeline
 from .activity_contracts import (
     LlmStepInput,
     LoadCatalogInput,
@@ -714,6 +714,8 @@ class AgentRun:
     ) -> Steps:
         if outcome.get("input_required"):
             outcome = yield from self._answer_input(task, call_id, function, arguments, outcome)
+        if outcome.get("task"):
+            outcome = yield from mcp_tasks.await_task(self, task, call_id, function, arguments, outcome)
         args_text = json.dumps(arguments, ensure_ascii=False)
         body = str(outcome.get("body") or "")
         if not outcome.get("ok"):

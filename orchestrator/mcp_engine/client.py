@@ -16,12 +16,40 @@ from typing import Any, TypeVar
 
 import httpx2
 from mcp import Client, MCPError
+from mcp.client.extension import ClientExtension
 from mcp.client.streamable_http import streamable_http_client
-from mcp.types import HEADER_MISMATCH, CallToolResult, InputRequiredResult, InputResponses, RequestParamsMeta, Tool
+from mcp.types import (
+    HEADER_MISMATCH,
+    CallToolResult,
+    InputRequiredResult,
+    InputResponses,
+    RequestParamsMeta,
+    Result,
+    Tool,
+)
 
 from openapi_engine import SecurityBinding
 
-__all__ = ["ServerHttpError", "call_server_tool", "connect", "credential_headers", "list_server_tools", "run_blocking"]
+from .tasks import (
+    Acknowledged,
+    DetailedTask,
+    TasksExtension,
+    cancel_task_request,
+    get_task_request,
+    update_task_request,
+)
+
+__all__ = [
+    "ServerHttpError",
+    "call_server_tool",
+    "cancel_server_task",
+    "connect",
+    "credential_headers",
+    "get_server_task",
+    "list_server_tools",
+    "run_blocking",
+    "update_server_task",
+]
 
 T = TypeVar("T")
 MAX_LISTED_TOOLS = 1000
@@ -54,8 +82,11 @@ class ServerHttpError(Exception):
 async def connect(url: str, headers: Mapping[str, str], timeout_seconds: float) -> AsyncIterator[Client]:
     """An MCP client session with `headers` on every request; closed on exit.
 
+    Every request declares the tasks extension, so a server may answer a long call with a task.
+
     A failure after the server answered with an HTTP error status is raised as
-    ServerHttpError, so a wrong key reads as `HTTP 401`, not as a protocol error.
+    ServerHttpError, so a wrong key reads as `HTTP 401`, not as a protocol error; a JSON-RPC
+    error the server sent with it is raised as it is.
     """
     statuses: list[int] = []
 
@@ -69,13 +100,27 @@ async def connect(url: str, headers: Mapping[str, str], timeout_seconds: float) 
             headers=dict(headers), timeout=timeout, event_hooks={"response": [record]}
         ) as http:
             async with Client(
-                streamable_http_client(url, http_client=http), read_timeout_seconds=timeout_seconds, cache=None
+                streamable_http_client(url, http_client=http),
+                read_timeout_seconds=timeout_seconds,
+                cache=None,
+                extensions=_extensions(),
             ) as client:
                 yield client
     except Exception as exc:
-        if statuses:
+        # A JSON-RPC error travels with 400 on the stateless transport: its message says more.
+        if statuses and not (statuses[-1] == 400 and _has_protocol_error(exc)):
             raise ServerHttpError(statuses[-1]) from exc
         raise
+
+
+def _has_protocol_error(exc: BaseException) -> bool:
+    if isinstance(exc, BaseExceptionGroup):
+        return any(_has_protocol_error(inner) for inner in exc.exceptions)
+    return isinstance(exc, MCPError)
+
+
+def _extensions() -> list[ClientExtension]:
+    return [TasksExtension()]
 
 
 async def list_server_tools(url: str, headers: Mapping[str, str], timeout_seconds: float) -> list[Tool]:
@@ -102,12 +147,13 @@ async def call_server_tool(
     *,
     input_responses: InputResponses | None = None,
     request_state: str | None = None,
-) -> CallToolResult | InputRequiredResult:
+) -> CallToolResult | InputRequiredResult | Result:
     """One `tools/call`. A server that needs input first answers with an InputRequiredResult,
-    which is returned as it is: the caller asks people and calls again with their answers."""
+    and one that runs the tool as a task with the task's handle (``tasks.CreateTaskResult``);
+    both are returned as they are, for the caller to ask people or to wait."""
     async with connect(url, headers, timeout_seconds) as client:
 
-        async def call() -> CallToolResult | InputRequiredResult:
+        async def call() -> CallToolResult | InputRequiredResult | Result:
             return await client.session.call_tool(
                 name,
                 arguments,
@@ -115,6 +161,7 @@ async def call_server_tool(
                 input_responses=input_responses,
                 request_state=request_state,
                 allow_input_required=True,
+                allow_claimed=True,
             )
 
         try:
@@ -126,6 +173,26 @@ async def call_server_tool(
                 raise
             await client.list_tools()
             return await call()
+
+
+async def get_server_task(url: str, headers: Mapping[str, str], timeout_seconds: float, task_id: str) -> DetailedTask:
+    """One `tasks/get`: the task as it stands, with its result once it ended."""
+    async with connect(url, headers, timeout_seconds) as client:
+        return await client.session.send_request(get_task_request(task_id), DetailedTask)
+
+
+async def cancel_server_task(url: str, headers: Mapping[str, str], timeout_seconds: float, task_id: str) -> None:
+    """One `tasks/cancel`."""
+    async with connect(url, headers, timeout_seconds) as client:
+        await client.session.send_request(cancel_task_request(task_id), Acknowledged)
+
+
+async def update_server_task(
+    url: str, headers: Mapping[str, str], timeout_seconds: float, task_id: str, responses: InputResponses
+) -> None:
+    """One `tasks/update` with people's answers to the questions the task asked."""
+    async with connect(url, headers, timeout_seconds) as client:
+        await client.session.send_request(update_task_request(task_id, responses), Acknowledged)
 
 
 def run_blocking(factory: Callable[[], Awaitable[T]]) -> T:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
-from typing import Any, cast
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar, cast
 
 import httpx2
 from mcp import MCPError
@@ -37,9 +37,28 @@ from openapi_engine import DEFAULT_MAX_BODY_CHARS, DEFAULT_TOOL_TIMEOUT, RUN_ID_
 from openapi_engine.arguments import drop_omitted_nulls, invalid_arguments_result
 from openapi_engine.text import clean_text
 
-from .client import ServerHttpError, call_server_tool, credential_headers
+from .client import (
+    ServerHttpError,
+    call_server_tool,
+    cancel_server_task,
+    credential_headers,
+    get_server_task,
+    update_server_task,
+)
+from .tasks import CreateTaskResult, DetailedTask
 
-__all__ = ["IDEMPOTENCY_META_KEY", "McpAnswers", "failure_result", "invoke_mcp", "questions_result", "tool_result"]
+__all__ = [
+    "IDEMPOTENCY_META_KEY",
+    "McpAnswers",
+    "answer_mcp_task",
+    "cancel_mcp_task",
+    "failure_result",
+    "invoke_mcp",
+    "poll_mcp_task",
+    "questions_result",
+    "task_outcome",
+    "tool_result",
+]
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -78,6 +97,49 @@ def questions_result(result: InputRequiredResult) -> ToolResult:
         error="the MCP tool needs answers from a person",
         input_required={"questions": questions, "state": result.request_state},
     )
+
+
+def _task_fields(task: CreateTaskResult | DetailedTask) -> dict[str, Any]:
+    return {
+        "id": task.task_id,
+        "status": task.status,
+        "message": task.status_message or "",
+        "poll_interval_ms": task.poll_interval_ms,
+        "ttl_ms": task.ttl_ms,
+    }
+
+
+def started_task_result(handle: CreateTaskResult) -> ToolResult:
+    """The call's outcome while its task works: not a result yet (callers that cannot wait see a failure)."""
+    return ToolResult(
+        ok=False,
+        error=f"the MCP tool is still working (task {handle.task_id})",
+        task=_task_fields(handle),
+    )
+
+
+def task_outcome(task: DetailedTask, max_body_chars: int = DEFAULT_MAX_BODY_CHARS) -> ToolResult:
+    """What a task's state means for the call: its result once it ended, else the task as it stands."""
+    if task.status == "completed":
+        try:
+            return tool_result(CallToolResult.model_validate(task.result or {}), max_body_chars)
+        except ValidationError:
+            return ToolResult(ok=False, error="the MCP task's result is not a valid tool result")
+    if task.status == "failed":
+        message = str((task.error or {}).get("message") or task.status_message or "no reason given")
+        return ToolResult(ok=False, error=f"the MCP task failed: {message}"[:2000])
+    if task.status == "cancelled":
+        reason = f": {task.status_message}" if task.status_message else ""
+        return ToolResult(ok=False, error=f"the MCP task was cancelled{reason}"[:2000])
+    if task.status == "input_required":
+        asked = questions_result(InputRequiredResult(input_requests=task.input_requests or {}))
+        if asked.input_required is None:
+            return asked  # questions this app cannot put to people end the call
+        return ToolResult(ok=False, error=asked.error, input_required=asked.input_required, task=_task_fields(task))
+    return ToolResult(ok=False, error=f"the MCP tool is still working (task {task.task_id})", task=_task_fields(task))
+
+
+T = TypeVar("T")
 
 IDEMPOTENCY_META_KEY = "io.toolmesh/idempotency-key"
 """Where a call's idempotency key travels (in `_meta`): the same run and call give the same key."""
@@ -173,11 +235,9 @@ async def invoke_mcp(
     if invalid is not None:
         return invalid
     try:
-        headers = credential_headers(function.security, settings)
+        headers = _headers(function, settings, run_id)
     except LookupError as exc:
         return ToolResult(ok=False, error=str(exc))
-    if run_id:
-        headers[RUN_ID_HEADER] = run_id
     # `_meta` is an open map; the SDK's TypedDict only names the protocol's own keys.
     meta = cast(RequestParamsMeta, {IDEMPOTENCY_META_KEY: idempotency_key}) if idempotency_key else None
     try:
@@ -192,10 +252,101 @@ async def invoke_mcp(
             request_state=answers.state if answers else None,
         )
     except Exception as exc:  # the SDK wraps failures in task groups; sort them out below
-        found = failure_result(exc)
-        if found is None:
-            return ToolResult(ok=False, error=f"the MCP call failed: {type(exc).__name__}")
-        return found
+        return _failure(exc, "call")
     if isinstance(result, InputRequiredResult):
         return questions_result(result)
+    if isinstance(result, CreateTaskResult):
+        return started_task_result(result)
+    if not isinstance(result, CallToolResult):
+        return ToolResult(ok=False, error="the MCP server's answer is not a tool result")
     return tool_result(result, max_body_chars)
+
+
+def _headers(function: ToolFunction, settings: Mapping[str, str], run_id: str | None) -> dict[str, str]:
+    """The entry's credentials (LookupError when unset) and the run id, as on the OpenAPI path."""
+    headers = credential_headers(function.security, settings)
+    if run_id:
+        headers[RUN_ID_HEADER] = run_id
+    return headers
+
+
+def _failure(exc: Exception, what: str) -> ToolResult:
+    found = failure_result(exc)
+    if found is None:
+        return ToolResult(ok=False, error=f"the MCP {what} failed: {type(exc).__name__}")
+    return found
+
+
+async def _task_request(
+    function: ToolFunction,
+    settings: Mapping[str, str],
+    run_id: str | None,
+    what: str,
+    send: Callable[[dict[str, str]], Awaitable[T]],
+) -> T | ToolResult:
+    """``send`` with the entry's headers; a missing credential or a failure as a result."""
+    try:
+        return await send(_headers(function, settings, run_id))
+    except LookupError as exc:
+        return ToolResult(ok=False, error=str(exc))
+    except Exception as exc:
+        return _failure(exc, what)
+
+
+async def poll_mcp_task(
+    function: ToolFunction,
+    task_id: str,
+    *,
+    url: str,
+    settings: Mapping[str, str],
+    timeout_seconds: float = DEFAULT_TOOL_TIMEOUT,
+    max_body_chars: int = DEFAULT_MAX_BODY_CHARS,
+    run_id: str | None = None,
+) -> ToolResult:
+    """One look at a task: the call's result once it ended, its questions, or the task still at work.
+
+    A failure to reach the server is a retryable result without ``task``: the run looks again later.
+    """
+
+    async def get(headers: dict[str, str]) -> DetailedTask:
+        return await get_server_task(url, headers, timeout_seconds, task_id)
+
+    task = await _task_request(function, settings, run_id, "task poll", get)
+    return task if isinstance(task, ToolResult) else task_outcome(task, max_body_chars)
+
+
+async def cancel_mcp_task(
+    function: ToolFunction,
+    task_id: str,
+    *,
+    url: str,
+    settings: Mapping[str, str],
+    timeout_seconds: float = DEFAULT_TOOL_TIMEOUT,
+    run_id: str | None = None,
+) -> ToolResult:
+    """Ask the server to stop a task the run no longer waits for."""
+
+    async def cancel(headers: dict[str, str]) -> ToolResult:
+        await cancel_server_task(url, headers, timeout_seconds, task_id)
+        return ToolResult(ok=True, body=f"task {task_id} cancelled")
+
+    return await _task_request(function, settings, run_id, "task cancel", cancel)
+
+
+async def answer_mcp_task(
+    function: ToolFunction,
+    task_id: str,
+    answers: McpAnswers,
+    *,
+    url: str,
+    settings: Mapping[str, str],
+    timeout_seconds: float = DEFAULT_TOOL_TIMEOUT,
+    run_id: str | None = None,
+) -> ToolResult:
+    """Send people's answers to the questions a task asked (`tasks/update`); the task then goes on."""
+
+    async def update(headers: dict[str, str]) -> ToolResult:
+        await update_server_task(url, headers, timeout_seconds, task_id, answers.sdk_responses())
+        return ToolResult(ok=True, body=f"task {task_id} answered")
+
+    return await _task_request(function, settings, run_id, "task update", update)

@@ -226,6 +226,9 @@ class ToolResult:
     input_required: dict[str, Any] | None = None
     """A tool that needs a person's input before it can finish (MCP elicitation): ``questions``
     (by key: ``message`` and the JSON ``schema`` of the answer) and the server's opaque ``state``."""
+    task: dict[str, Any] | None = None
+    """A long-running MCP tool still at work as a task: its ``id``, ``status``, ``message``, and the
+    ``poll_interval_ms`` and ``ttl_ms`` its server gave; the run waits for it durably."""
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

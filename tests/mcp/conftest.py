@@ -53,6 +53,16 @@ INPUT_SCRIPT = [
 ]
 
 
+# A long-running tool: the server answers with a task, which the run waits for durably.
+TASK_SCRIPT = [
+    {
+        "match": {"step": "execute_task", "tool_messages": 0},
+        "respond": {"tool_calls": [{"name": "export_project", "arguments": {"name": "apollo"}}]},
+    },
+    {"match": {"step": "execute_task", "tool_messages": 1}, "respond": {"content": "apollo is exported"}},
+]
+
+
 @pytest.fixture(scope="module")
 def mcp_mesh(tmp_path_factory: pytest.TempPathFactory, projects_server: RunningServer) -> Iterator[Mesh]:
     root = tmp_path_factory.mktemp("mcp-mesh")
@@ -69,7 +79,7 @@ def mcp_mesh(tmp_path_factory: pytest.TempPathFactory, projects_server: RunningS
     registry_path = root / "registry.yaml"
     registry_path.write_text(yaml.safe_dump(registry))
     models: dict[str, Any] = {"default": {"deployments": [{"provider": "offline"}]}}
-    for alias, entries in (("mcp", SCRIPT), ("mcp-input", INPUT_SCRIPT)):
+    for alias, entries in (("mcp", SCRIPT), ("mcp-input", INPUT_SCRIPT), ("mcp-task", TASK_SCRIPT)):
         script = root / f"{alias}.yaml"
         script.write_text(yaml.safe_dump({"model": f"scripted-{alias}", "on_no_match": "offline", "entries": entries}))
         models[alias] = {"deployments": [{"provider": "scripted", "script": script.name}]}

@@ -11,6 +11,7 @@ import httpx
 from tests.mcp.conftest import TOKEN
 from tests.support.local_mesh import Mesh
 from tests.support.servers import RunningServer
+from tests.support.waiting import wait_until
 
 
 def _calls(report: dict[str, Any]) -> list[dict[str, Any]]:
@@ -106,3 +107,61 @@ def test_a_denied_question_is_declined_and_the_tool_says_what_it_did(mcp_mesh: M
     with mcp_mesh.api() as api:
         progress = api.get(f"/api/runs/{run_id}").json()["progress"]
     assert "was not archived" in progress["tool_calls"][0]["summary"]
+
+
+def _waiting_for_task(view: dict[str, Any]) -> bool:
+    return any(entry.get("kind") == "task" for entry in (view.get("progress") or {}).get("waiting") or [])
+
+
+def test_a_long_running_mcp_task_survives_a_host_restart_while_the_run_waits(
+    mcp_mesh: Mesh, projects_server: RunningServer
+) -> None:
+    before = set(_tasks(projects_server))
+    run_id = mcp_mesh.start_run({"objective": "Export", "initial_tasks": ["Export apollo"], "model": "mcp-task"})
+    view = mcp_mesh.wait(run_id, until=_waiting_for_task, timeout=90)
+    waiting = view["progress"]["waiting"][0]
+    assert waiting["function"] == "export_project" and "exporting apollo" in waiting["message"]
+    started = {k: v for k, v in _tasks(projects_server).items() if k not in before}
+    assert [(t["name"], t["status"]) for t in started.values()] == [("apollo", "working")]
+
+    assert mcp_mesh.host is not None
+    mcp_mesh.host.kill()  # no connection to the MCP server is held: the wait is timers and history
+    mcp_mesh.start_host()
+    polled = _task_gets(projects_server)
+    wait_until(lambda: _task_gets(projects_server) > polled, timeout=60, interval=0.2, what="a poll after the restart")
+    assert mcp_mesh.wait(run_id, until=_waiting_for_task, timeout=10)["status"] == "Running"
+    assert httpx.post(f"{projects_server.url}/tasks/finish").json()["finished"]
+
+    report = mcp_mesh.wait(run_id, timeout=90)["output"]
+    assert report["outcome"] == "completed", report
+    assert [(c["function"], c["ok"]) for c in _calls(report)] == [("export_project", True)]
+    assert report["tasks"][0]["result"] == "apollo is exported"
+    with mcp_mesh.api() as api:
+        progress = api.get(f"/api/runs/{run_id}").json()["progress"]
+    assert "export of apollo: 3 files" in progress["tool_calls"][0]["summary"]
+    assert progress["waiting"] == []
+    after = {k: v for k, v in _tasks(projects_server).items() if k not in before}
+    assert list(after) == list(started) and after[next(iter(after))]["status"] == "completed"  # started once
+
+
+def test_a_run_cancelled_while_an_mcp_task_works_cancels_the_task(
+    mcp_mesh: Mesh, projects_server: RunningServer
+) -> None:
+    before = set(_tasks(projects_server))
+    run_id = mcp_mesh.start_run({"objective": "Export", "initial_tasks": ["Export apollo"], "model": "mcp-task"})
+    mcp_mesh.wait(run_id, until=_waiting_for_task, timeout=90)
+    with mcp_mesh.api() as api:
+        assert api.post(f"/api/runs/{run_id}/cancel").status_code == 202
+    report = mcp_mesh.wait(run_id, timeout=90)["output"]
+    assert report["outcome"] == "cancelled", report
+    started = [t for k, t in _tasks(projects_server).items() if k not in before]
+    assert [(t["name"], t["status"]) for t in started] == [("apollo", "cancelled")]
+
+
+def _task_gets(server: RunningServer) -> int:
+    return int(httpx.get(f"{server.url}/state").json()["task_gets"])
+
+
+def _tasks(server: RunningServer) -> dict[str, dict[str, Any]]:
+    tasks: dict[str, dict[str, Any]] = httpx.get(f"{server.url}/state").json()["tasks"]
+    return tasks

@@ -37,7 +37,14 @@ def test_an_mcp_server_contributes_its_tools_with_annotations_and_strict_schemas
     catalog = _catalog(projects_server, monkeypatch)
     assert catalog.problems == []
     names = sorted(f.name for f in catalog.functions)
-    assert names == ["archive_project", "delete_project", "garbled", "list_projects", "project_report"]
+    assert names == [
+        "archive_project",
+        "delete_project",
+        "export_project",
+        "garbled",
+        "list_projects",
+        "project_report",
+    ]
     listing = _function(catalog, "list_projects")
     assert listing.needs_approval is False  # read-only
     assert _function(catalog, "delete_project").needs_approval is True  # destructive
@@ -59,7 +66,7 @@ def test_include_exclude_and_overrides_apply_to_mcp_tools(
     catalog = _catalog(
         projects_server,
         monkeypatch,
-        exclude={"operations": ["garbled", "project_report", "archive_project"]},
+        exclude={"operations": ["garbled", "project_report", "archive_project", "export_project"]},
         approval_overrides={"list_projects": "always"},
     )
     assert sorted(f.name for f in catalog.functions) == ["delete_project", "list_projects"]

@@ -3,20 +3,39 @@
 It stands for a service that ships only as an MCP server: a bearer token (``PROJECTS_MCP_TOKEN``)
 guards it, its tools are annotated read-only or destructive, one tool fails, and one answers
 with a result that is not a tool result at all (``garbled``), as a broken server might.
+
+``export_project`` is long-running: through the SDK's extension surface the server speaks the
+tasks extension (``io.modelcontextprotocol/tasks``), answers its calls with a task handle and
+serves ``tasks/get`` and ``tasks/cancel``. A task stays working until a test finishes it
+(``POST /tasks/finish``), and a call carrying an idempotency key already seen gets the same task.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
+from mcp import MCPError
 from mcp.server import MCPServer
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.extension import Extension, MethodBinding
 from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.server import require_client_extension
 from mcp.server.transport_security import TransportSecuritySettings
-from mcp.types import ElicitRequest, ElicitRequestFormParams, ElicitResult, InputRequiredResult, ToolAnnotations
+from mcp.types import (
+    CallToolRequestParams,
+    ElicitRequest,
+    ElicitRequestFormParams,
+    ElicitResult,
+    InputRequiredResult,
+    RequestParams,
+    ToolAnnotations,
+)
 from pydantic import BaseModel, Field
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -24,10 +43,86 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-server = MCPServer("projects")
+TASKS = "io.modelcontextprotocol/tasks"
 projects: dict[str, str] = {"apollo": "active", "gemini": "archived"}
 deleted: list[str] = []
 seen_headers: list[dict[str, str]] = []
+seen_meta: list[dict[str, Any]] = []
+tasks: dict[str, dict[str, Any]] = {}
+task_keys: dict[str, str] = {}
+"""Idempotency key -> task id: a call made again for the same run and call gets its first task."""
+task_gets: list[str] = []
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+class TaskParams(RequestParams):
+    task_id: str
+
+
+def _task_view(task_id: str) -> dict[str, Any]:
+    task = tasks[task_id]
+    view = {
+        "taskId": task_id,
+        "status": task["status"],
+        "statusMessage": task["message"],
+        "createdAt": task["created"],
+        "lastUpdatedAt": task["updated"],
+        "ttlMs": None,
+        "pollIntervalMs": 200,
+    }
+    if task["status"] == "completed":
+        view["result"] = task["result"]
+    return view
+
+
+class LongTasks(Extension):
+    """Runs ``export_project`` as a task for clients that declare the extension."""
+
+    identifier = TASKS
+
+    def methods(self) -> list[MethodBinding]:
+        return [
+            MethodBinding("tasks/get", TaskParams, _get_task),
+            MethodBinding("tasks/cancel", TaskParams, _cancel_task),
+        ]
+
+    async def intercept_tool_call(
+        self, params: CallToolRequestParams, ctx: ServerRequestContext[Any, Any], call_next: CallNext
+    ) -> HandlerResult:
+        seen_meta.append(dict(params.meta or {}))
+        if params.name != "export_project":
+            return await call_next(ctx)
+        require_client_extension(ctx, TASKS)
+        key = str((params.meta or {}).get("io.toolmesh/idempotency-key") or uuid.uuid4())
+        task_id = task_keys.get(key)
+        if task_id is None:
+            task_id = task_keys[key] = str(uuid.uuid4())
+            now = _now()
+            name = str((params.arguments or {}).get("name"))
+            tasks[task_id] = {"name": name, "status": "working", "message": f"exporting {name}", "created": now}
+            tasks[task_id]["updated"] = now
+        return {"resultType": "task", **_task_view(task_id)}
+
+
+async def _get_task(_: ServerRequestContext[Any, Any], params: TaskParams) -> HandlerResult:
+    if params.task_id not in tasks:
+        raise MCPError(code=-32602, message=f"no task {params.task_id}")
+    task_gets.append(params.task_id)
+    return {"resultType": "complete", **_task_view(params.task_id)}
+
+
+async def _cancel_task(_: ServerRequestContext[Any, Any], params: TaskParams) -> HandlerResult:
+    task = tasks.get(params.task_id)
+    if task is None or task["status"] != "working":
+        raise MCPError(code=-32602, message=f"task {params.task_id} is not working")
+    task.update(status="cancelled", message="cancelled by the client", updated=_now())
+    return {"resultType": "complete"}
+
+
+server = MCPServer("projects", extensions=[LongTasks()])
 
 
 class Project(BaseModel):
@@ -47,9 +142,7 @@ class Filter(BaseModel):
 def list_projects(filter: Filter | None = None) -> ProjectList:
     """Every project with its status."""
     wanted = filter.status if filter else None
-    return ProjectList(
-        projects=[Project(name=n, status=s) for n, s in sorted(projects.items()) if wanted in (None, s)]
-    )
+    return ProjectList(projects=[Project(name=n, status=s) for n, s in sorted(projects.items()) if wanted in (None, s)])
 
 
 @server.tool(annotations=ToolAnnotations(read_only_hint=False, destructive_hint=True))
@@ -86,6 +179,12 @@ async def archive_project(name: str, ctx: Context) -> Any:
         return f"{name} was not archived"
     projects[name] = "archived"
     return f"{name} archived: {answer.content.get('reason')}"
+
+
+@server.tool(annotations=ToolAnnotations(read_only_hint=True))
+def export_project(name: str) -> str:
+    """Export a project's files; takes a while, so it runs as a task."""
+    return f"export of {name}: 3 files"
 
 
 @server.tool(annotations=ToolAnnotations(read_only_hint=True))
@@ -135,7 +234,28 @@ async def healthz(_: Request) -> Response:
 
 
 async def state(_: Request) -> Response:
-    return JSONResponse({"projects": projects, "deleted": deleted, "seen_headers": seen_headers})
+    return JSONResponse(
+        {
+            "projects": projects,
+            "deleted": deleted,
+            "seen_headers": seen_headers,
+            "seen_meta": seen_meta,
+            "tasks": tasks,
+            "task_gets": len(task_gets),
+        }
+    )
+
+
+async def finish_tasks(_: Request) -> Response:
+    """The work of every working task is done: each completes with its tool's result."""
+    finished = []
+    for task_id, task in tasks.items():
+        if task["status"] == "working":
+            text = export_project(task["name"])
+            result = {"content": [{"type": "text", "text": text}], "isError": False}
+            task.update(status="completed", message="done", updated=_now(), result=result)
+            finished.append(task_id)
+    return JSONResponse({"finished": finished})
 
 
 @asynccontextmanager
@@ -148,6 +268,7 @@ app = Starlette(
     routes=[
         Route("/healthz", healthz),
         Route("/state", state),
+        Route("/tasks/finish", finish_tasks, methods=["POST"]),
         Route("/mcp", _Endpoint(), methods=["GET", "POST", "DELETE"]),
     ],
     lifespan=lifespan,
