@@ -16,15 +16,18 @@ The orchestrator part (``await_task``) is deterministic code; the activities do 
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import AsyncIterator, Generator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import azure.durable_functions as df
+from opentelemetry.trace import SpanKind
 
 from mcp_engine import McpAnswers, answer_mcp_task, cancel_mcp_task, poll_mcp_task
 from openapi_engine import ToolFunction, ToolInfo, ToolResult
 
+from . import run_trace
 from .activities import require_input, tool_settings
 from .planning import one_line
 from .state import Task
@@ -54,7 +57,9 @@ def next_poll_delay(poll_interval_ms: Any, previous: float | None) -> float:
 # -- activities --------------------------------------------------------------------------------
 
 
-def _target(payload: dict[str, Any]) -> tuple[ToolFunction, ToolInfo, dict[str, Any]]:
+@asynccontextmanager
+async def _traced(payload: dict[str, Any], what: str) -> AsyncIterator[tuple[ToolFunction, dict[str, Any]]]:
+    """The function and where to reach it, inside a span of the run's trace (``what`` names the request)."""
     payload = require_input(payload)
     function = ToolFunction.from_dict(payload["function"])
     tool = ToolInfo(**payload["tool"])
@@ -64,7 +69,14 @@ def _target(payload: dict[str, Any]) -> tuple[ToolFunction, ToolInfo, dict[str, 
         "timeout_seconds": float(tool.timeout_seconds),
         "run_id": payload["run_id"],
     }
-    return function, tool, where
+    with run_trace.span(
+        f"{what} {function.name}",
+        run_id=payload["run_id"],
+        key=payload.get("span_key"),
+        kind=SpanKind.CLIENT,
+        attributes=run_trace.tool_attributes(payload["run_id"], function.name, tool.name, payload["call_id"], {}),
+    ):
+        yield function, where
 
 
 def _answer(result: ToolResult, started: datetime) -> dict[str, Any]:
@@ -75,25 +87,25 @@ def _answer(result: ToolResult, started: datetime) -> dict[str, Any]:
 async def mcp_task_status(payload: dict[str, Any]) -> dict[str, Any]:
     """One `tasks/get`: the call's final outcome, or the task still at work (``task`` set)."""
     started = datetime.now(UTC)
-    function, _, where = _target(payload)
-    return _answer(await poll_mcp_task(function, payload["task_id"], **where), started)
+    async with _traced(payload, "tasks/get") as (function, where):
+        return _answer(await poll_mcp_task(function, payload["task_id"], **where), started)
 
 
 @bp.activity_trigger(input_name="payload")
 async def mcp_task_cancel(payload: dict[str, Any]) -> dict[str, Any]:
     """One `tasks/cancel` for a task the run stopped waiting for."""
     started = datetime.now(UTC)
-    function, _, where = _target(payload)
-    return _answer(await cancel_mcp_task(function, payload["task_id"], **where), started)
+    async with _traced(payload, "tasks/cancel") as (function, where):
+        return _answer(await cancel_mcp_task(function, payload["task_id"], **where), started)
 
 
 @bp.activity_trigger(input_name="payload")
 async def mcp_task_answer(payload: dict[str, Any]) -> dict[str, Any]:
     """One `tasks/update` with people's answers to the task's questions."""
     started = datetime.now(UTC)
-    function, _, where = _target(payload)
     answers = McpAnswers(responses=payload["input_responses"])
-    return _answer(await answer_mcp_task(function, payload["task_id"], answers, **where), started)
+    async with _traced(payload, "tasks/update") as (function, where):
+        return _answer(await answer_mcp_task(function, payload["task_id"], answers, **where), started)
 
 
 # -- the wait (orchestrator code) --------------------------------------------------------------

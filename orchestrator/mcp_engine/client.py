@@ -27,6 +27,7 @@ from mcp.types import (
     Result,
     Tool,
 )
+from opentelemetry import propagate
 
 from openapi_engine import SecurityBinding
 
@@ -82,7 +83,8 @@ class ServerHttpError(Exception):
 async def connect(url: str, headers: Mapping[str, str], timeout_seconds: float) -> AsyncIterator[Client]:
     """An MCP client session with `headers` on every request; closed on exit.
 
-    Every request declares the tasks extension, so a server may answer a long call with a task.
+    Every request declares the tasks extension, so a server may answer a long call with a task,
+    and carries the current span's trace context (`traceparent`).
 
     A failure after the server answered with an HTTP error status is raised as
     ServerHttpError, so a wrong key reads as `HTTP 401`, not as a protocol error; a JSON-RPC
@@ -95,10 +97,12 @@ async def connect(url: str, headers: Mapping[str, str], timeout_seconds: float) 
             statuses.append(response.status_code)
 
     timeout = httpx2.Timeout(timeout_seconds)
+    sent = dict(headers)
+    # The W3C trace context of the caller's span, on every HTTP request as on the OpenAPI path
+    # (the SDK puts it in each request's `_meta` too, under a span of its own).
+    propagate.inject(sent)
     try:
-        async with httpx2.AsyncClient(
-            headers=dict(headers), timeout=timeout, event_hooks={"response": [record]}
-        ) as http:
+        async with httpx2.AsyncClient(headers=sent, timeout=timeout, event_hooks={"response": [record]}) as http:
             async with Client(
                 streamable_http_client(url, http_client=http),
                 read_timeout_seconds=timeout_seconds,

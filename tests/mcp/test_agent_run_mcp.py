@@ -142,6 +142,17 @@ def test_a_long_running_mcp_task_survives_a_host_restart_while_the_run_waits(
     assert progress["waiting"] == []
     after = {k: v for k, v in _tasks(projects_server).items() if k not in before}
     assert list(after) == list(started) and after[next(iter(after))]["status"] == "completed"  # started once
+    _assert_trace_context(projects_server, run_id, mcp_mesh.wait(run_id)["trace_id"])
+
+
+def _assert_trace_context(server: RunningServer, run_id: str, trace_id: str) -> None:
+    """Every request of the run carries its trace as a `traceparent` header, and in `_meta` as well."""
+    seen = [r for r in httpx.get(f"{server.url}/state").json()["seen_requests"] if r["run_id"] == run_id]
+    assert {"tools/call", "tasks/get"} <= {r["method"] for r in seen}, seen
+    for request in seen:
+        assert request["traceparent"].split("-")[1] == trace_id, request
+        if request["method"] in ("tools/call", "tasks/get"):
+            assert request["meta_traceparent"].split("-")[1] == trace_id, request
 
 
 def test_a_run_cancelled_while_an_mcp_task_works_cancels_the_task(

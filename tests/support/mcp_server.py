@@ -47,7 +47,8 @@ TASKS = "io.modelcontextprotocol/tasks"
 projects: dict[str, str] = {"apollo": "active", "gemini": "archived"}
 deleted: list[str] = []
 seen_headers: list[dict[str, str]] = []
-seen_meta: list[dict[str, Any]] = []
+seen_requests: list[dict[str, Any]] = []
+"""Per JSON-RPC request: its method, the run id and W3C trace context it came with (header and `_meta`)."""
 tasks: dict[str, dict[str, Any]] = {}
 task_keys: dict[str, str] = {}
 """Idempotency key -> task id: a call made again for the same run and call gets its first task."""
@@ -92,7 +93,6 @@ class LongTasks(Extension):
     async def intercept_tool_call(
         self, params: CallToolRequestParams, ctx: ServerRequestContext[Any, Any], call_next: CallNext
     ) -> HandlerResult:
-        seen_meta.append(dict(params.meta or {}))
         if params.name != "export_project":
             return await call_next(ctx)
         require_client_extension(ctx, TASKS)
@@ -211,6 +211,16 @@ async def _mcp_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
     body = await request.body()
     message = json.loads(body) if body.strip().startswith(b"{") else {}
     params = message.get("params") if isinstance(message, dict) else None
+    if isinstance(message, dict) and message.get("method"):
+        meta = params.get("_meta") if isinstance(params, dict) else None
+        seen_requests.append(
+            {
+                "method": message["method"],
+                "run_id": request.headers.get("x-toolmesh-run-id"),
+                "traceparent": request.headers.get("traceparent"),
+                "meta_traceparent": meta.get("traceparent") if isinstance(meta, dict) else None,
+            }
+        )
     if message.get("method") == "tools/call" and isinstance(params, dict) and params.get("name") == "garbled":
         reply = {"jsonrpc": "2.0", "id": message.get("id"), "result": {"content": "not a list", "isError": "maybe"}}
         await JSONResponse(reply)(scope, receive, send)
@@ -239,7 +249,7 @@ async def state(_: Request) -> Response:
             "projects": projects,
             "deleted": deleted,
             "seen_headers": seen_headers,
-            "seen_meta": seen_meta,
+            "seen_requests": seen_requests,
             "tasks": tasks,
             "task_gets": len(task_gets),
         }
