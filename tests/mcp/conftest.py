@@ -62,6 +62,15 @@ TASK_SCRIPT = [
     {"match": {"step": "execute_task", "tool_messages": 1}, "respond": {"content": "apollo is exported"}},
 ]
 
+# A task that asks the run's people a question before it can finish.
+TASK_INPUT_SCRIPT = [
+    {
+        "match": {"step": "execute_task", "tool_messages": 0},
+        "respond": {"tool_calls": [{"name": "restore_project", "arguments": {"name": "gemini"}}]},
+    },
+    {"match": {"step": "execute_task", "tool_messages": 1}, "respond": {"content": "gemini is restored"}},
+]
+
 
 @pytest.fixture(scope="module")
 def mcp_mesh(tmp_path_factory: pytest.TempPathFactory, projects_server: RunningServer) -> Iterator[Mesh]:
@@ -73,13 +82,18 @@ def mcp_mesh(tmp_path_factory: pytest.TempPathFactory, projects_server: RunningS
         "auth": {"bearer": "PROJECTS_MCP_TOKEN"},
         "tags": ["work"],
         "timeout_seconds": 10,
-        "approval_overrides": {"archive_project": "never"},
+        "approval_overrides": {"archive_project": "never", "restore_project": "never"},
     }
     registry["tools"]["offline"] = {"kind": "mcp", "url": f"http://127.0.0.1:{free_port()}/mcp"}
     registry_path = root / "registry.yaml"
     registry_path.write_text(yaml.safe_dump(registry))
     models: dict[str, Any] = {"default": {"deployments": [{"provider": "offline"}]}}
-    for alias, entries in (("mcp", SCRIPT), ("mcp-input", INPUT_SCRIPT), ("mcp-task", TASK_SCRIPT)):
+    for alias, entries in (
+        ("mcp", SCRIPT),
+        ("mcp-input", INPUT_SCRIPT),
+        ("mcp-task", TASK_SCRIPT),
+        ("mcp-task-input", TASK_INPUT_SCRIPT),
+    ):
         script = root / f"{alias}.yaml"
         script.write_text(yaml.safe_dump({"model": f"scripted-{alias}", "on_no_match": "offline", "entries": entries}))
         models[alias] = {"deployments": [{"provider": "scripted", "script": script.name}]}

@@ -155,6 +155,26 @@ def _assert_trace_context(server: RunningServer, run_id: str, trace_id: str) -> 
             assert request["meta_traceparent"].split("-")[1] == trace_id, request
 
 
+def test_an_mcp_task_asking_for_input_waits_for_the_runs_people_and_gets_their_answer(
+    mcp_mesh: Mesh, projects_server: RunningServer
+) -> None:
+    run_id = mcp_mesh.start_run(
+        {"objective": "Restore", "initial_tasks": ["Restore gemini"], "model": "mcp-task-input"}
+    )
+    entry = mcp_mesh.wait(run_id, until=_waiting_for_input, timeout=90)["progress"]["approvals"][0]
+    assert entry["function"] == "restore_project" and entry["arguments"] == {"name": "gemini"}
+    assert entry["questions"]["snapshot"]["message"] == "Restore from which snapshot?"
+    with mcp_mesh.api() as api:
+        answer = {"approve": True, "input": {"snapshot": {"snapshot": "monday"}}}
+        response = api.post(f"/api/runs/{run_id}/approvals/{entry['call_id']}", json=answer)
+        assert response.status_code == 202, response.text
+    report = mcp_mesh.wait(run_id, timeout=90)["output"]
+    assert [(c["function"], c["ok"]) for c in _calls(report)] == [("restore_project", True)]
+    with mcp_mesh.api() as api:
+        progress = api.get(f"/api/runs/{run_id}").json()["progress"]
+    assert "gemini restored from monday" in progress["tool_calls"][0]["summary"]
+
+
 def test_a_run_cancelled_while_an_mcp_task_works_cancels_the_task(
     mcp_mesh: Mesh, projects_server: RunningServer
 ) -> None:

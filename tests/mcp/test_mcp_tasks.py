@@ -63,3 +63,16 @@ async def test_a_task_can_be_cancelled_and_an_unknown_one_is_a_clear_failure(
     assert not unknown.ok and not unknown.retryable and "no task no-such-task" in str(unknown.error)
     no_key = await poll_mcp_task(function, started.task["id"], url=url, settings={})
     assert not no_key.ok and "PROJECTS_MCP_TOKEN" in str(no_key.error)
+
+
+def test_polls_back_off_by_half_up_to_five_minutes_and_honour_the_servers_interval() -> None:
+    from agent_loop.mcp_tasks import next_poll_delay
+
+    delays: list[float] = []
+    delay = None
+    for _ in range(20):
+        delay = next_poll_delay(200, delay)
+        delays.append(delay)
+    assert delays[:3] == [1.0, 1.5, 2.25] and delays[-1] == 300.0
+    assert next_poll_delay(30_000, None) == 30.0  # the server asks for less often
+    assert next_poll_delay(None, 2.0) == 3.0

@@ -44,6 +44,7 @@ def test_an_mcp_server_contributes_its_tools_with_annotations_and_strict_schemas
         "garbled",
         "list_projects",
         "project_report",
+        "restore_project",
     ]
     listing = _function(catalog, "list_projects")
     assert listing.needs_approval is False  # read-only
@@ -66,7 +67,7 @@ def test_include_exclude_and_overrides_apply_to_mcp_tools(
     catalog = _catalog(
         projects_server,
         monkeypatch,
-        exclude={"operations": ["garbled", "project_report", "archive_project", "export_project"]},
+        exclude={"operations": ["garbled", "project_report", "archive_project", "export_project", "restore_project"]},
         approval_overrides={"list_projects": "always"},
     )
     assert sorted(f.name for f in catalog.functions) == ["delete_project", "list_projects"]

@@ -4,10 +4,12 @@ It stands for a service that ships only as an MCP server: a bearer token (``PROJ
 guards it, its tools are annotated read-only or destructive, one tool fails, and one answers
 with a result that is not a tool result at all (``garbled``), as a broken server might.
 
-``export_project`` is long-running: through the SDK's extension surface the server speaks the
-tasks extension (``io.modelcontextprotocol/tasks``), answers its calls with a task handle and
-serves ``tasks/get`` and ``tasks/cancel``. A task stays working until a test finishes it
-(``POST /tasks/finish``), and a call carrying an idempotency key already seen gets the same task.
+``export_project`` and ``restore_project`` are long-running: through the SDK's extension surface
+the server speaks the tasks extension (``io.modelcontextprotocol/tasks``), answers their calls
+with a task handle and serves ``tasks/get``, ``tasks/update`` and ``tasks/cancel``. An export
+stays working until a test finishes it (``POST /tasks/finish``); a restore first asks which
+snapshot (``input_required``) and completes once answered. A call carrying an idempotency key
+already seen gets the same task.
 """
 
 from __future__ import annotations
@@ -63,6 +65,22 @@ class TaskParams(RequestParams):
     task_id: str
 
 
+class TaskUpdateParams(TaskParams):
+    input_responses: dict[str, Any]
+
+
+SNAPSHOT_QUESTION = ElicitRequest(
+    params=ElicitRequestFormParams(
+        message="Restore from which snapshot?",
+        requested_schema={
+            "type": "object",
+            "properties": {"snapshot": {"type": "string", "description": "The snapshot's day"}},
+            "required": ["snapshot"],
+        },
+    )
+).model_dump(by_alias=True, mode="json", exclude_none=True)
+
+
 def _task_view(task_id: str) -> dict[str, Any]:
     task = tasks[task_id]
     view = {
@@ -76,24 +94,32 @@ def _task_view(task_id: str) -> dict[str, Any]:
     }
     if task["status"] == "completed":
         view["result"] = task["result"]
+    if task["status"] == "input_required":
+        view["inputRequests"] = {"snapshot": SNAPSHOT_QUESTION}
     return view
 
 
+def _complete(task: dict[str, Any], text: str) -> None:
+    result = {"content": [{"type": "text", "text": text}], "isError": False}
+    task.update(status="completed", message="done", updated=_now(), result=result)
+
+
 class LongTasks(Extension):
-    """Runs ``export_project`` as a task for clients that declare the extension."""
+    """Runs ``export_project`` and ``restore_project`` as tasks for clients that declare the extension."""
 
     identifier = TASKS
 
     def methods(self) -> list[MethodBinding]:
         return [
             MethodBinding("tasks/get", TaskParams, _get_task),
+            MethodBinding("tasks/update", TaskUpdateParams, _update_task),
             MethodBinding("tasks/cancel", TaskParams, _cancel_task),
         ]
 
     async def intercept_tool_call(
         self, params: CallToolRequestParams, ctx: ServerRequestContext[Any, Any], call_next: CallNext
     ) -> HandlerResult:
-        if params.name != "export_project":
+        if params.name not in ("export_project", "restore_project"):
             return await call_next(ctx)
         require_client_extension(ctx, TASKS)
         key = str((params.meta or {}).get("io.toolmesh/idempotency-key") or uuid.uuid4())
@@ -102,8 +128,11 @@ class LongTasks(Extension):
             task_id = task_keys[key] = str(uuid.uuid4())
             now = _now()
             name = str((params.arguments or {}).get("name"))
-            tasks[task_id] = {"name": name, "status": "working", "message": f"exporting {name}", "created": now}
-            tasks[task_id]["updated"] = now
+            if params.name == "export_project":
+                task = {"name": name, "status": "working", "message": f"exporting {name}"}
+            else:
+                task = {"name": name, "status": "input_required", "message": "which snapshot?"}
+            tasks[task_id] = {**task, "tool": params.name, "created": now, "updated": now}
         return {"resultType": "task", **_task_view(task_id)}
 
 
@@ -114,9 +143,23 @@ async def _get_task(_: ServerRequestContext[Any, Any], params: TaskParams) -> Ha
     return {"resultType": "complete", **_task_view(params.task_id)}
 
 
+async def _update_task(_: ServerRequestContext[Any, Any], params: TaskUpdateParams) -> HandlerResult:
+    task = tasks.get(params.task_id)
+    if task is None:
+        raise MCPError(code=-32602, message=f"no task {params.task_id}")
+    answer = params.input_responses.get("snapshot")
+    if task["status"] == "input_required" and isinstance(answer, dict):
+        content = answer.get("content") or {}
+        if answer.get("action") == "accept" and content.get("snapshot"):
+            _complete(task, f"{task['name']} restored from {content['snapshot']}")
+        else:
+            _complete(task, f"{task['name']} was not restored")
+    return {"resultType": "complete"}
+
+
 async def _cancel_task(_: ServerRequestContext[Any, Any], params: TaskParams) -> HandlerResult:
     task = tasks.get(params.task_id)
-    if task is None or task["status"] != "working":
+    if task is None or task["status"] not in ("working", "input_required"):
         raise MCPError(code=-32602, message=f"task {params.task_id} is not working")
     task.update(status="cancelled", message="cancelled by the client", updated=_now())
     return {"resultType": "complete"}
@@ -185,6 +228,12 @@ async def archive_project(name: str, ctx: Context) -> Any:
 def export_project(name: str) -> str:
     """Export a project's files; takes a while, so it runs as a task."""
     return f"export of {name}: 3 files"
+
+
+@server.tool(annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False))
+def restore_project(name: str) -> str:
+    """Restore a project from a snapshot; runs as a task that asks which snapshot."""
+    return f"{name} needs a snapshot"
 
 
 @server.tool(annotations=ToolAnnotations(read_only_hint=True))
@@ -261,9 +310,7 @@ async def finish_tasks(_: Request) -> Response:
     finished = []
     for task_id, task in tasks.items():
         if task["status"] == "working":
-            text = export_project(task["name"])
-            result = {"content": [{"type": "text", "text": text}], "isError": False}
-            task.update(status="completed", message="done", updated=_now(), result=result)
+            _complete(task, export_project(task["name"]))
             finished.append(task_id)
     return JSONResponse({"finished": finished})
 
