@@ -12,6 +12,7 @@ from agent_loop.agents_api import bp as agents_api
 from agent_loop.events_api import bp as events_api
 from agent_loop.http_api import bp as http_api
 from agent_loop.mcp_api import bp as mcp_api
+from agent_loop.mcp_gateway import bp as mcp_gateway
 from agent_loop.mcp_tasks import bp as mcp_tasks
 from agent_loop.network import bp as network
 from agent_loop.orchestration import bp as orchestration
@@ -28,6 +29,7 @@ app.register_functions(activities)
 app.register_functions(http_api)
 app.register_functions(run_stream_api)
 app.register_functions(mcp_api)
+app.register_functions(mcp_gateway)
 app.register_functions(mcp_tasks)
 app.register_functions(agent_setup)
 app.register_functions(agents_api)

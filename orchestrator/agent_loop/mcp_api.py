@@ -22,8 +22,6 @@ import azure.durable_functions as df
 import azure.functions as func
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
-from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
-from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import (
     CallToolRequestParams,
     CallToolResult,
@@ -38,9 +36,9 @@ from mcp.types import (
     ToolAnnotations,
 )
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from starlette.types import Receive, Scope, Send
 
 from . import run_control
+from .mcp_http import answer_mcp_request
 from .run_control import RunControlError
 from .run_request import RunRequest
 
@@ -299,16 +297,6 @@ server: Server[Any] = Server(
     on_call_tool=_call_tool,
 )
 
-# The function key guards the route; the host header is whatever the Functions front end says.
-_SECURITY = TransportSecuritySettings(enable_dns_rebinding_protection=False)
-
-
-async def _asgi(scope: Scope, receive: Receive, send: Send) -> None:
-    """Answer one MCP request; a session manager lives only as long as the request."""
-    manager = StreamableHTTPSessionManager(server, json_response=True, stateless=True, security_settings=_SECURITY)
-    async with manager.run():
-        await manager.handle_request(scope, receive, send)
-
 
 @bp.route(route=MCP_ROUTE, methods=["GET", "POST", "DELETE"])
 @bp.durable_client_input(client_name="client")
@@ -316,8 +304,6 @@ async def mcp_endpoint(req: func.HttpRequest, client: df.DurableOrchestrationCli
     """The MCP endpoint (streamable HTTP): every message a POST of its own, answered with JSON."""
     token = _client.set(client)
     try:
-        adapter = func.AsgiMiddleware(_asgi)  # type: ignore[no-untyped-call]
-        response: func.HttpResponse = await adapter.handle_async(req)
-        return response
+        return await answer_mcp_request(server, req)
     finally:
         _client.reset(token)

@@ -15,19 +15,22 @@ import pytest
 from mcp import Client
 from mcp.client.context import ClientRequestContext
 from mcp.client.streamable_http import streamable_http_client
-from mcp.types import CallToolResult, ElicitRequestFormParams, ElicitRequestParams, ElicitResult
+from mcp.types import CallToolResult, ElicitRequestFormParams, ElicitRequestParams, ElicitResult, TextContent
 from typer.testing import CliRunner
 
 from openapi_engine import check_tools
+from tests.mcp.conftest import TOKEN
 from tests.support.local_mesh import FINISHED, Mesh
 from tests.support.servers import RunningServer
 from toolmesh_cli.main import app
 
 
 @asynccontextmanager
-async def _client(mesh: Mesh, headers: Mapping[str, str], **options: Any) -> AsyncIterator[Client]:
+async def _client(
+    mesh: Mesh, headers: Mapping[str, str], path: str = "/api/mcp", **options: Any
+) -> AsyncIterator[Client]:
     async with httpx2.AsyncClient(headers=dict(headers), timeout=30) as http:
-        async with Client(streamable_http_client(f"{mesh.url}/api/mcp", http_client=http), **options) as client:
+        async with Client(streamable_http_client(f"{mesh.url}{path}", http_client=http), **options) as client:
             yield client
 
 
@@ -176,3 +179,48 @@ async def test_a_tools_question_reaches_the_mcp_clients_user_and_the_answer_goes
         final = await _poll(client, started["id"], lambda v: v.get("status") in FINISHED)
     assert asked == ["archive_project asks: Why should apollo be archived?"]
     assert "archived: asked over MCP" in final["progress"]["tool_calls"][0]["summary"]
+
+
+def _text(result: CallToolResult) -> str:
+    return "".join(block.text for block in result.content if isinstance(block, TextContent))
+
+
+async def test_the_catalog_is_an_mcp_server_for_the_tools_that_need_no_person(
+    mcp_mesh: Mesh, projects_server: RunningServer, tmp_path: Path
+) -> None:
+    base = ["--url", mcp_mesh.url, "--key", mcp_mesh.keys["functions"], "--state-dir", str(tmp_path)]
+    printed = CliRunner().invoke(app, [*base, "mcp", "--tools", "--show-key"], catch_exceptions=False)
+    entry = json.loads(printed.output)["mcpServers"]["toolmesh-tools"]
+    assert entry["url"] == f"{mcp_mesh.url}/api/mcp/tools"
+    async with _client(mcp_mesh, entry["headers"], "/api/mcp/tools") as client:
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+        # OpenAPI operations and MCP tools alike; nothing that needs a person or a run's wait.
+        assert {"evaluateExpression", "createNote", "listNotes", "list_projects"} <= set(tools)
+        assert not {"deleteNote", "delete_project", "sendMessage"} & set(tools)
+        assert tools["listNotes"].annotations and tools["listNotes"].annotations.read_only_hint
+        assert check_tools([{"type": "function", "function": {"name": n, "parameters": t.input_schema}}
+                            for n, t in tools.items()]) == []  # fmt: skip
+        assert "api_key" not in json.dumps([t.input_schema for t in tools.values()]).lower()
+
+        total = await client.call_tool("evaluateExpression", {"expression": "12 * 49.90"})
+        assert not total.is_error and "598.8" in _text(total), total  # the calc key was injected
+        projects = await client.call_tool("list_projects", {})
+        assert not projects.is_error and "apollo" in _text(projects)  # the MCP server's bearer token too
+        note = await client.call_tool("createNote", {"title": "from MCP", "content": "gateway"})
+        assert not note.is_error and isinstance(note.structured_content, dict), note
+
+        refused = await client.call_tool("deleteNote", {"note_id": note.structured_content["id"]})
+        assert refused.is_error and "needs a person's approval" in _text(refused)
+        invalid = await client.call_tool("evaluateExpression", {"expresion": "1"})
+        assert invalid.is_error and "invalid arguments" in _text(invalid)
+        unknown = await client.call_tool("no_such_tool", {})
+        assert unknown.is_error and "no tool named" in _text(unknown)
+    assert TOKEN not in str(tools) and mcp_mesh.keys["calc"] not in str(tools)
+    seen = httpx.get(f"{projects_server.url}/state").json()["seen_requests"]
+    assert any(r["method"] == "tools/call" and r["run_id"] == "mcp-gateway" for r in seen)
+
+    with pytest.raises(Exception):  # noqa: B017 - the SDK wraps the 401 in its own task-group error
+        async with _client(mcp_mesh, {}, "/api/mcp/tools") as client:
+            await client.list_tools()
+    refused_raw = httpx.post(f"{mcp_mesh.url}/api/mcp/tools", json={"jsonrpc": "2.0", "id": 1, "method": "x"})
+    assert refused_raw.status_code == 401
