@@ -28,7 +28,8 @@ from mcp_engine import McpAnswers, answer_mcp_task, cancel_mcp_task, poll_mcp_ta
 from openapi_engine import ToolFunction, ToolInfo, ToolResult
 
 from . import run_trace
-from .activities import require_input, tool_settings
+from .activities import tool_settings
+from .activity_contracts import ToolCallInput
 from .planning import one_line
 from .state import Task
 from .timeline import activity_timing
@@ -36,7 +37,15 @@ from .timeline import activity_timing
 if TYPE_CHECKING:
     from .orchestration import AgentRun
 
-__all__ = ["await_task", "bp", "mcp_task_answer", "mcp_task_cancel", "mcp_task_status", "next_poll_delay"]
+__all__ = [
+    "McpTaskInput",
+    "await_task",
+    "bp",
+    "mcp_task_answer",
+    "mcp_task_cancel",
+    "mcp_task_status",
+    "next_poll_delay",
+]
 
 Steps = Generator[Any, Any, Any]
 bp = df.Blueprint()
@@ -57,26 +66,32 @@ def next_poll_delay(poll_interval_ms: Any, previous: float | None) -> float:
 # -- activities --------------------------------------------------------------------------------
 
 
+class McpTaskInput(ToolCallInput):
+    """The input of a look at, an answer to or the cancel of the task a call started."""
+
+    task_id: str
+
+
 @asynccontextmanager
-async def _traced(payload: dict[str, Any], what: str) -> AsyncIterator[tuple[ToolFunction, dict[str, Any]]]:
-    """The function and where to reach it, inside a span of the run's trace (``what`` names the request)."""
-    payload = require_input(payload)
-    function = ToolFunction.from_dict(payload["function"])
-    tool = ToolInfo(**payload["tool"])
+async def _traced(payload: Any, what: str) -> AsyncIterator[tuple[McpTaskInput, ToolFunction, dict[str, Any]]]:
+    """The input, its function and where to reach it, inside a span of the run's trace (``what``: the request)."""
+    request = McpTaskInput.parse(payload)
+    function = ToolFunction.from_dict(request.function)
+    tool = ToolInfo(**request.tool)
     where = {
         "url": tool.base_url,
         "settings": tool_settings(tool),
         "timeout_seconds": float(tool.timeout_seconds),
-        "run_id": payload["run_id"],
+        "run_id": request.run_id,
     }
     with run_trace.span(
         f"{what} {function.name}",
-        run_id=payload["run_id"],
-        key=payload.get("span_key"),
+        run_id=request.run_id,
+        key=request.span_key,
         kind=SpanKind.CLIENT,
-        attributes=run_trace.tool_attributes(payload["run_id"], function.name, tool.name, payload["call_id"], {}),
+        attributes=run_trace.tool_attributes(request.run_id, function.name, tool.name, request.call_id, {}),
     ):
-        yield function, where
+        yield request, function, where
 
 
 def _answer(result: ToolResult, started: datetime) -> dict[str, Any]:
@@ -87,25 +102,25 @@ def _answer(result: ToolResult, started: datetime) -> dict[str, Any]:
 async def mcp_task_status(payload: dict[str, Any]) -> dict[str, Any]:
     """One `tasks/get`: the call's final outcome, or the task still at work (``task`` set)."""
     started = datetime.now(UTC)
-    async with _traced(payload, "tasks/get") as (function, where):
-        return _answer(await poll_mcp_task(function, payload["task_id"], **where), started)
+    async with _traced(payload, "tasks/get") as (request, function, where):
+        return _answer(await poll_mcp_task(function, request.task_id, **where), started)
 
 
 @bp.activity_trigger(input_name="payload")
 async def mcp_task_cancel(payload: dict[str, Any]) -> dict[str, Any]:
     """One `tasks/cancel` for a task the run stopped waiting for."""
     started = datetime.now(UTC)
-    async with _traced(payload, "tasks/cancel") as (function, where):
-        return _answer(await cancel_mcp_task(function, payload["task_id"], **where), started)
+    async with _traced(payload, "tasks/cancel") as (request, function, where):
+        return _answer(await cancel_mcp_task(function, request.task_id, **where), started)
 
 
 @bp.activity_trigger(input_name="payload")
 async def mcp_task_answer(payload: dict[str, Any]) -> dict[str, Any]:
     """One `tasks/update` with people's answers to the task's questions."""
     started = datetime.now(UTC)
-    answers = McpAnswers(responses=payload["input_responses"])
-    async with _traced(payload, "tasks/update") as (function, where):
-        return _answer(await answer_mcp_task(function, payload["task_id"], answers, **where), started)
+    async with _traced(payload, "tasks/update") as (request, function, where):
+        answers = McpAnswers(responses=request.input_responses or {})
+        return _answer(await answer_mcp_task(function, request.task_id, answers, **where), started)
 
 
 # -- the wait (orchestrator code) --------------------------------------------------------------
@@ -123,7 +138,8 @@ def await_task(
     from .orchestration import RunCancelled  # orchestration imports this module
 
     handle: dict[str, Any] = outcome["task"]
-    payload = {**run._tool_call(call_id, function, arguments), "task_id": handle["id"]}
+    request = McpTaskInput.model_validate({**run._tool_call(call_id, function, arguments), "task_id": handle["id"]})
+    payload = request.payload()
     since = run._now_iso()
     entry = {
         "call_id": call_id,
@@ -162,7 +178,7 @@ def await_task(
             status: dict[str, Any] = yield from run._activity(mcp_task_status, payload)
             if status.get("input_required") and status.get("task"):
                 rounds += 1
-                answered = yield from _ask_people(run, task, call_id, function, arguments, payload, status, rounds)
+                answered = yield from _ask_people(run, task, call_id, function, arguments, request, status, rounds)
                 if answered is not None:
                     yield from _cancel(run, payload)
                     final = {"ok": False, "error": answered}
@@ -191,7 +207,7 @@ def _ask_people(
     call_id: str,
     function: ToolFunction,
     arguments: dict[str, Any],
-    payload: dict[str, Any],
+    request: McpTaskInput,
     status: dict[str, Any],
     round_number: int,
 ) -> Steps:
@@ -211,7 +227,8 @@ def _ask_people(
         for key in entry["questions"]
     }
     run.state.events.append(f"call {call_id} to {function.name}: task input round {round_number} answered")
-    sent = yield from run._activity(mcp_task_answer, {**payload, "input_responses": responses})
+    answered = McpTaskInput.model_validate({**request.payload(), "input_responses": responses})
+    sent = yield from run._activity(mcp_task_answer, answered.payload())
     if not sent.get("ok"):
         return f"the answers could not be sent to {function.name}: {sent.get('error')}"
     return None
