@@ -79,6 +79,11 @@ def _pythonpath(extra: Mapping[str, str] | None) -> dict[str, str]:
     return env
 
 
+START_TIMEOUT = 90.0
+"""How long a server may take to answer its health check. Its imports alone take tens of seconds on
+a busy two-core machine; a server that exits fails the wait at once, whatever this says."""
+
+
 def wait_until_healthy(url: str, process: subprocess.Popen[bytes], log_path: Path, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     last_error = ""
@@ -111,7 +116,7 @@ def start_server(
     health_path: str = "/healthz",
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
-    timeout: float = 30.0,
+    timeout: float = START_TIMEOUT,
 ) -> RunningServer:
     """Run ``python <args>`` (args must make it listen on ``port``) and wait for ``health_path``."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -136,7 +141,7 @@ def start_uvicorn(
     env: Mapping[str, str] | None = None,
     health_path: str = "/healthz",
     port: int | None = None,
-    timeout: float = 30.0,
+    timeout: float = START_TIMEOUT,
 ) -> RunningServer:
     """Serve an ASGI app (``module:attr``) with uvicorn in a child process."""
     port = port or free_port()
