@@ -23,11 +23,19 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
-__all__ = ["log_correlation", "span_exporters", "tracer_provider", "tracing_enabled"]
+__all__ = ["exporting", "log_correlation", "span_exporters", "tracer_provider", "tracing_enabled"]
+
+_OTLP = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+_AZURE_MONITOR = "APPLICATIONINSIGHTS_CONNECTION_STRING"
 
 
 def tracing_enabled() -> bool:
     return os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() != "true"
+
+
+def exporting() -> bool:
+    """Whether the environment names an exporter: spans are recorded only then."""
+    return tracing_enabled() and any(os.environ.get(name) for name in (*_OTLP, _AZURE_MONITOR))
 
 
 def _entra_credential() -> Any:
@@ -45,11 +53,11 @@ def _entra_credential() -> Any:
 def span_exporters() -> list[SpanExporter]:
     """The exporters the environment asks for (none by default)."""
     exporters: list[SpanExporter] = []
-    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+    if any(os.environ.get(name) for name in _OTLP):
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         exporters.append(OTLPSpanExporter())
-    connection = os.environ.get("APPLICATIONINSIGHTS_CONNECTION_STRING")
+    connection = os.environ.get(_AZURE_MONITOR)
     if connection:
         from azure.monitor.opentelemetry.exporter import AzureMonitorTraceExporter
 

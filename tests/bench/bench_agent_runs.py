@@ -25,6 +25,16 @@ fake OpenAI upstream. Every figure is compared with a baseline measured in the s
    kept busy by all of them, by the busiest one and by the whole machine, and iowait
    (``/proc/stat``; the machine may be shared), which shows what saturates the two cores.
 
+3. What tracing costs (``--tracing-rounds``, 0 to skip): the same offline batch (``--tracing-runs``
+   runs at once) on three meshes that differ only in the standard OpenTelemetry variables: tracing
+   off (``OTEL_SDK_DISABLED=true``), on with no exporter (spans are not recorded; trace context
+   still travels and log lines still carry ids), and on with OTLP export to a receiver in this
+   process (a collector's place; its CPU is this process's, not the mesh's). The figure is CPU
+   seconds per run summed over the mesh's processes (host, gateway, tools), by mode and against
+   tracing off; rounds interleave the modes and each mode is judged by the median of its batches.
+   The offline model does no work of its own, so tracing's share here is as large as it gets; the
+   goal is under 10 % more CPU per run with export on.
+
 A batch's wall time runs from its first start request to its last ExecutionCompleted (the poller,
 every 0.5 s, would add up to half a second to it). Nothing is asserted: figures are printed.
 
@@ -34,19 +44,21 @@ times (rounds interleave the levels) and judges each level by the median of its 
 listing every batch.
 
 Run: ``.venv/bin/python tests/bench/bench_agent_runs.py [--runs 200] [--tasks 5] [--latency-ms 500]
-[--sweep 1,25,50,100,200] [--repeat 1] [--activity-concurrency 400] [--activity-workers N]``
+[--sweep 1,25,50,100,200] [--repeat 1] [--activity-concurrency 400] [--activity-workers N]
+[--tracing-runs 20] [--tracing-rounds 3] [--tracing-only]``
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -62,6 +74,7 @@ sys.path[:0] = [
 
 from tests.bench import _cpu  # noqa: E402
 from tests.support.local_mesh import Mesh, start_mesh  # noqa: E402
+from tests.support.otlp_receiver import OtlpReceiver, start_otlp_receiver  # noqa: E402
 from tests.support.servers import child_pids, start_uvicorn  # noqa: E402
 
 MGMT = "/runtime/webhooks/durabletask"
@@ -70,6 +83,14 @@ POLL_SECONDS = 0.5
 GOAL = 0.05
 TASK_EVENTS = {"TaskCompleted", "TaskFailed"}
 MODEL_ACTIVITY = "llm_step"
+TRACING_GOAL = 0.10
+OTEL_VARIABLES = (
+    "OTEL_SDK_DISABLED",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "APPLICATIONINSIGHTS_CONNECTION_STRING",
+    "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT",
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -394,6 +415,99 @@ def _levels(text: str | None, runs: int) -> list[int]:
     return levels
 
 
+@contextlib.contextmanager
+def _environ(values: Mapping[str, str]) -> Iterator[None]:
+    """The OpenTelemetry variables exactly as ``values`` says while a mesh starts (its processes inherit them)."""
+    saved = {name: os.environ.get(name) for name in OTEL_VARIABLES}
+    for name in OTEL_VARIABLES:
+        os.environ.pop(name, None)
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _tracing_modes(receiver: OtlpReceiver) -> dict[str, dict[str, str]]:
+    return {
+        "off": {"OTEL_SDK_DISABLED": "true"},
+        "no exporter": {},
+        "OTLP export": {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint},
+    }
+
+
+def _mesh_cpu_per_run(batch: Batch, names: list[str]) -> float:
+    return sum(batch.cpu[name] for name in names) / batch.count
+
+
+def _tracing_cost(root: Path, runs: int, tasks: int, rounds: int, concurrency: int) -> None:
+    """Section 3: CPU per run with tracing off, on without an exporter and on with OTLP export."""
+    receiver = start_otlp_receiver()
+    meshes: dict[str, Mesh] = {}
+    try:
+        for mode, values in _tracing_modes(receiver).items():
+            with _environ(values):
+                folder = root / f"tracing-{mode.replace(' ', '-')}"
+                meshes[mode] = start_mesh(folder, host_env={"TOOLMESH_ACTIVITY_CONCURRENCY": str(concurrency)})
+        pids = {mode: _mesh_pids(mesh) for mode, mesh in meshes.items()}
+        for mode, mesh in meshes.items():
+            _run_batch(mesh, pids[mode], 1, tasks, "default")  # warm up: imports, first catalog load
+        spans_before = len(receiver.snapshot())
+        per_run: dict[str, list[float]] = {mode: [] for mode in meshes}
+        walls: dict[str, list[float]] = {mode: [] for mode in meshes}
+        failed = dict.fromkeys(meshes, 0)
+        exported_runs = 0
+        for round_ in range(1, rounds + 1):
+            for mode, mesh in meshes.items():
+                print(f"  ... tracing {mode}, {runs} runs at once (round {round_} of {rounds})", flush=True)
+                batch = _run_batch(mesh, pids[mode], runs, tasks, "default")
+                per_run[mode].append(_mesh_cpu_per_run(batch, list(pids[mode])))
+                walls[mode].append(batch.wall)
+                failed[mode] += _failed(batch)
+                if mode == "OTLP export":
+                    exported_runs += batch.count
+        spans = len(receiver.snapshot()) - spans_before
+        _print_tracing(per_run, walls, failed, runs, tasks, spans / max(exported_runs, 1))
+    finally:
+        for mesh in meshes.values():
+            mesh.stop()
+        receiver.stop()
+
+
+def _mesh_pids(mesh: Mesh) -> dict[str, int]:
+    assert mesh.host is not None
+    return {"host": mesh.host.process.pid, **{name: server.process.pid for name, server in mesh.services.items()}}
+
+
+def _print_tracing(
+    per_run: dict[str, list[float]],
+    walls: dict[str, list[float]],
+    failed: dict[str, int],
+    runs: int,
+    tasks: int,
+    spans_per_run: float,
+) -> None:
+    print(f"\ntracing cost: {runs} offline runs x {tasks} tasks at once, CPU seconds per run of the mesh")
+    print("  (host + gateway + tools; median of the batches, each batch listed):")
+    base = _median(per_run["off"])
+    for mode, values in per_run.items():
+        median = _median(values)
+        listed = ", ".join(f"{v:.3f}" for v in values)
+        print(
+            f"  {mode:<12} {median:7.3f} s/run  x{median / base:5.3f} vs off   batch wall med "
+            f"{_median(walls[mode]):6.2f} s   failed {failed[mode]}   (batches: {listed})"
+        )
+    extra = _median(per_run["OTLP export"]) / base - 1
+    print(f"  spans received per exported run: {spans_per_run:.1f}")
+    verdict = "holds" if extra < TRACING_GOAL else "missed"
+    goal = f"under {TRACING_GOAL * 100:.0f} % more CPU per run with OTLP export"
+    print(f"goal ({goal}): {verdict} ({extra * 100:+.1f} %)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=200, help="offline runs at once (and the top sweep level)")
@@ -405,7 +519,14 @@ def main() -> None:
     parser.add_argument(
         "--repeat", type=int, default=1, help="run the slow-model sweep this many times (the machine's speed varies)"
     )
+    parser.add_argument("--tracing-runs", type=int, default=20, help="runs at once in each tracing batch")
+    parser.add_argument("--tracing-rounds", type=int, default=3, help="rounds of the tracing modes (0: skip)")
+    parser.add_argument("--tracing-only", action="store_true", help="measure only what tracing costs")
     args = parser.parse_args()
+    if args.tracing_only:
+        root = Path(tempfile.mkdtemp(prefix="bench-tracing-"))
+        _tracing_cost(root, args.tracing_runs, args.tasks, max(args.tracing_rounds, 1), args.activity_concurrency)
+        return
     if args.repeat < 1:
         raise SystemExit(f"--repeat must be at least 1, got {args.repeat}")
     workers = args.activity_workers
@@ -448,6 +569,8 @@ def main() -> None:
     finally:
         mesh.stop()
         fake.stop()
+    if args.tracing_rounds > 0:
+        _tracing_cost(root, args.tracing_runs, args.tasks, args.tracing_rounds, args.activity_concurrency)
 
 
 if __name__ == "__main__":

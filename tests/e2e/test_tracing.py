@@ -85,7 +85,7 @@ def test_a_run_is_one_trace_through_host_gateway_and_tools(traced_mesh: Mesh, re
     root = roots[0]
     orphans = [s for s in spans if s.parent_span_id and s.parent_span_id not in by_id]
     assert not orphans, orphans
-    # Host spans hang off the run; a service's server span off a host span (through the HTTP client span).
+    # Host spans hang off the run; a service's server span off a host span (the step's own span sends the context).
     for span in spans:
         if span.service == HOST and span.name.split(" ")[0] in ("chat", "execute_tool"):
             assert span.parent_span_id == root.span_id, span

@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
-from opentelemetry import trace
+from opentelemetry import context, propagate, trace
 from opentelemetry.trace import Span
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .exporters import log_correlation, tracer_provider, tracing_enabled
+from .exporters import exporting, log_correlation, tracer_provider, tracing_enabled
 
 __all__ = ["configure_telemetry", "instrument_app"]
 
@@ -41,10 +42,46 @@ def _drop_query(span: Span, scope: dict[str, Any]) -> None:
         span.set_attribute("url.query", "")
 
 
+class _CallerContext:
+    """Continue the caller's W3C trace context for a request, without a span of its own.
+
+    With no exporter a server span would be made and dropped on every request; this keeps what
+    still matters then (log lines carry the run's trace id, and the caller's span id) for the
+    cost of reading one header.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        carrier = {
+            name.decode("latin-1"): value.decode("latin-1")
+            for name, value in scope.get("headers") or ()
+            if name in _CONTEXT_HEADERS
+        }
+        if not carrier:
+            await self.app(scope, receive, send)
+            return
+        token = context.attach(propagate.extract(carrier))
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            context.detach(token)
+
+
+_CONTEXT_HEADERS = (b"traceparent", b"tracestate")
+
+
 def instrument_app(app: FastAPI, service: str) -> None:
-    """Server spans for ``app`` that continue the caller's W3C trace context (health checks left out)."""
+    """Server spans for ``app`` that continue the caller's W3C trace context (health checks left out).
+
+    Without an exporter, only the caller's context is continued (``_CallerContext``).
+    """
     configure_telemetry(service)
     if not tracing_enabled():
+        return
+    if not exporting():
+        app.add_middleware(_CallerContext)
         return
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
