@@ -3,7 +3,14 @@
 Each takes and returns plain JSON-ready dicts, because their inputs and results are stored in
 orchestration history; ``activity_contracts`` has the model of each, validated on entry here.
 Tool calls retry transient failures here, with exponential backoff and jitter, so the
-orchestrator sees one result per call.
+orchestrator sees one result per call. A dependency that stays away through those quick retries
+(no connection, a timeout, 408, 429, 503 or 504) is reported as ``away`` rather than failed: the
+orchestrator then waits on a durable timer and calls again (see ``agent_loop.dependency_retry``),
+which a sleep here could not survive.
+
+A tool call goes where the registry says the tool is now (``registry_entry``), not where it was
+when the run's catalog was read: a tool restarted on another port, or moved, is reached by the
+runs already in flight.
 """
 
 from __future__ import annotations
@@ -48,10 +55,10 @@ from .activity_contracts import (
     ToolCallInput,
 )
 from .callbacks import callback_url, withhold_signatures
-from .catalog_source import catalog_function, current_catalog, current_catalog_async
+from .catalog_source import catalog_function, current_catalog, current_catalog_async, registry_entry
 from .catalog_store import catalog_store
 from .clients import gateway_session, tool_client
-from .errors import ModelStepError
+from .errors import DependencyAway, ModelStepError
 from .live_events import agui_call_id, event_channel, now_ms, publish
 from .model_client import chat_completion
 from .model_stream import StepEvents
@@ -60,10 +67,13 @@ from .timeline import activity_timing
 from .tooling import FunctionIndex, catalog_for_run
 
 __all__ = [
+    "AWAY_STATUSES",
     "PUBLISHING",
     "REPLAYED_INPUT",
     "bp",
+    "current_tool",
     "idempotency_key",
+    "is_away",
     "invoke_with_retries",
     "step_answer",
     "tool_settings",
@@ -78,6 +88,16 @@ _NON_TEXT_PARTS = frozenset({"reasoning", "thinking", "image_url", "refusal"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 RETRY_BASE_SECONDS = 0.25
 RETRY_MAX_SECONDS = 4.0
+AWAY_STATUSES = frozenset({408, 429, 503, 504})
+"""Answers that say "not now" (the service is busy, restarting or behind a proxy that lost it).
+Other answers are final, 500 and 502 included: the service answered, and the model reads it."""
+
+
+def is_away(result: ToolResult) -> bool:
+    """Whether a failed call found its service away, so that calling again later may succeed."""
+    if result.ok:
+        return False
+    return result.status in AWAY_STATUSES if result.status is not None else result.retryable
 
 
 def require_input(payload: dict[str, Any]) -> dict[str, Any]:
@@ -187,7 +207,12 @@ async def llm_step(payload: dict[str, Any]) -> dict[str, Any]:
     ) as span:
         events = _step_events(request)
         streamed = events if events is not None and settings.stream_model_steps else None
-        completion = await chat_completion(gateway_session(), settings, request.step, body, headers, streamed)
+        try:
+            completion = await chat_completion(gateway_session(), settings, request.step, body, headers, streamed)
+        except DependencyAway as away:
+            if events is not None:
+                await events.close()
+            return {"away": str(away), "timing": activity_timing(started)}
         answer = step_answer(request.step, completion)
         run_trace.record_answer(span, answer)
     if events is not None:
@@ -397,8 +422,12 @@ async def invoke_tool(payload: dict[str, Any]) -> dict[str, Any]:
     """One tool call: one HTTP request to the registry's server for that tool."""
     request = await take_input(ToolCallInput, payload)
     function = ToolFunction.from_dict(request.function)
-    tool = ToolInfo(**request.tool)
+    snapshot = ToolInfo(**request.tool)
     started = datetime.now(UTC)
+    tool = current_tool(snapshot)
+    if tool is None:
+        error = f"the tool {snapshot.name!r} is no longer registered (removed or disabled); {function.name} is gone"
+        return {**ToolResult(ok=False, error=error).to_dict(), "json": None, "timing": activity_timing(started)}
     answers = McpAnswers.from_payload(request.model_dump(include={"input_responses", "request_state"}))
     stream, call = request.stream or request.run_id, {"call_id": request.call_id, "function": function.name}
     key = f"{request.run_id}:{request.span_key}:tool"
@@ -414,7 +443,32 @@ async def invoke_tool(payload: dict[str, Any]) -> dict[str, Any]:
         answers=answers,
     )
     await publish(stream, _tool_events(request.run_id, call, result, key))
-    return {**result.to_dict(), "json": _json_body(result), "timing": activity_timing(started)}
+    moved = {"base_url": tool.base_url} if tool.base_url != snapshot.base_url else {}
+    return {
+        **result.to_dict(),
+        "json": _json_body(result),
+        "away": is_away(result),
+        **moved,
+        "timing": activity_timing(started),
+    }
+
+
+def current_tool(snapshot: ToolInfo) -> ToolInfo | None:
+    """The tool as the registry has it now: its address, credentials and timeout; None when it is gone.
+
+    The run's catalog keeps the functions the model saw; only where and how to call comes from
+    the registry at call time. A registry that cannot be read now leaves the snapshot in use.
+    """
+    try:
+        entry = registry_entry(snapshot.name)
+    except Exception:  # noqa: BLE001 - a broken registry file must not fail calls that worked a moment ago
+        log.warning("the registry is unreadable; calling %s where the run's catalog says", snapshot.name, exc_info=True)
+        return snapshot
+    if entry is None:
+        return None
+    return dataclasses.replace(
+        snapshot, base_url=entry.base_url, auth=dict(entry.auth), timeout_seconds=entry.timeout_seconds
+    )
 
 
 TOOL_RESULT_CHARS = 2000
@@ -471,12 +525,18 @@ async def store_memory(payload: dict[str, Any]) -> dict[str, Any]:
     """Write a finished task's result to the memory tool (a tool like any other)."""
     request = await take_input(StoreMemoryInput, payload)
     settings = get_settings()
+    started = datetime.now(UTC)
     found = await catalog_function(settings.memory_tool, settings.memory_store_operation)
     if found is None:
-        missing = MemoryStored(stored=False, reason=f"no memory tool {settings.memory_tool!r} in the registry")
-        return missing.model_dump(mode="json", exclude_unset=True)
+        if registry_entry(settings.memory_tool) is not None:
+            # Registered, but its spec could not be read: the service is away, not gone.
+            error = f"the memory tool {settings.memory_tool!r} did not serve its spec"
+            away = {"stored": False, "away": error, "error": error, "timing": activity_timing(started)}
+            return MemoryStored.model_validate(away).model_dump(mode="json", exclude_unset=True)
+        error = f"no memory tool {settings.memory_tool!r} with {settings.memory_store_operation} in the registry"
+        missing = {"stored": False, "reason": error, "error": error, "timing": activity_timing(started)}
+        return MemoryStored.model_validate(missing).model_dump(mode="json", exclude_unset=True)
     function, tool = found
-    started = datetime.now(UTC)
     arguments = _fit_arguments(
         function,
         {
@@ -506,9 +566,10 @@ async def store_memory(payload: dict[str, Any]) -> dict[str, Any]:
             "function": function.name,
             "attempts": result.attempts,
             "timing": activity_timing(started),
+            **({"away": result.error or "the memory tool is away"} if is_away(result) else {}),
         }
     )
-    return stored.model_dump(mode="json", exclude={"reason"})
+    return stored.model_dump(mode="json", exclude={"reason"} | (set() if stored.away else {"away"}))
 
 
 @bp.activity_trigger(input_name="payload")

@@ -141,6 +141,8 @@ class StepAnswer(_Result):
     model: str | None = None
     usage: ModelUsage = Field(default_factory=ModelUsage)
     timing: Timing | None = None
+    away: str | None = None
+    """Set instead of an answer when the gateway was away (see agent_loop.dependency_retry)."""
 
 
 class PublishEventsInput(ActivityInput):
@@ -178,6 +180,8 @@ class MemoryStored(_Result):
     function: str | None = None
     attempts: int = 1
     timing: Timing | None = None
+    away: str | None = None
+    """Why nothing was stored, when the memory service was away and a later try may store it."""
 
 
 class RecallMemoryInput(ActivityInput):

@@ -22,13 +22,29 @@ import time
 from collections.abc import Callable
 
 from mcp_engine import load_mcp_entry
-from openapi_engine import Catalog, ConversionCache, ToolFunction, ToolInfo, build_catalog, load_registry
+from openapi_engine import (
+    Catalog,
+    ConversionCache,
+    Registry,
+    ToolEntry,
+    ToolFunction,
+    ToolInfo,
+    build_catalog,
+    load_registry,
+)
 
 from .clients import spec_client
 from .errors import ConfigError
 from .settings import get_settings
 
-__all__ = ["CatalogSnapshot", "current_catalog", "current_catalog_async", "catalog_function", "load_catalog_now"]
+__all__ = [
+    "CatalogSnapshot",
+    "catalog_function",
+    "current_catalog",
+    "current_catalog_async",
+    "load_catalog_now",
+    "registry_entry",
+]
 
 # Specs whose text did not change are not converted again (see openapi_engine.conversion_cache).
 _conversions = ConversionCache()
@@ -122,3 +138,25 @@ async def catalog_function(tool_name: str, operation_id: str) -> tuple[ToolFunct
         if function.tool == tool.name and function.operation_id == operation_id:
             return function, tool
     return None
+
+
+_registry: tuple[str, Registry] | None = None
+
+
+def registry_entry(tool_name: str) -> ToolEntry | None:
+    """The registry's entry for a tool as the file says now (None: not registered, or disabled).
+
+    Calls use it to reach a tool where it is now, not where it was when their run's catalog was
+    read. Only the file is read (again when it changed), never a spec, so this works while the
+    tool itself is away.
+    """
+    global _registry
+    stamp = _registry_stamp()
+    cached = _registry
+    if cached is None or cached[0] != stamp:
+        path = get_settings().registry_path
+        if not path.exists():
+            raise ConfigError(f"TOOLMESH_REGISTRY: no registry file at {path}")
+        cached = _registry = (stamp, load_registry(path))
+    entry = cached[1].tools.get(tool_name)
+    return entry if entry is not None and entry.enabled else None

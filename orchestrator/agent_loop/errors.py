@@ -3,13 +3,14 @@
 AgentLoopError
  ├── ConfigError        an operator mistake in settings (missing URL, unreadable registry)
  └── ModelStepError     the gateway could not answer a step even after retries
+      └── DependencyAway the gateway was away (no connection, timeout, 408/429/503/504): try later
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["AgentLoopError", "ConfigError", "ModelStepError", "failure_message"]
+__all__ = ["AgentLoopError", "ConfigError", "DependencyAway", "ModelStepError", "failure_message"]
 
 _ACTIVITY_PREFIX = re.compile(r"^(?:Activity|Orchestrator) function '[^']*' failed: ")
 _DETAILS = re.compile(r" \n |\n\s*(?:Traceback \(most recent call last\)|Stack:)")
@@ -30,6 +31,10 @@ class ModelStepError(AgentLoopError):
     def __init__(self, step: str, message: str) -> None:
         super().__init__(f"model step {step!r} failed: {message}")
         self.step = step
+
+
+class DependencyAway(ModelStepError):
+    """The gateway did not take the step through the quick retries, in a way a later call may fix."""
 
 
 def failure_message(error: BaseException | str) -> str:

@@ -7,7 +7,9 @@ shaping and response models cost more CPU than the call itself, and httpx's conn
 scans every connection for every request (quadratic when hundreds of model steps wait at once),
 so the call goes through aiohttp (already the Durable SDK's own HTTP client), whose connector
 hands out connections in constant time. Transient answers (408, 409, 429, 5xx, a dropped
-connection, a timeout) are retried with backoff and jitter, honouring ``Retry-After``. What the
+connection, a timeout) are retried with backoff and jitter, honouring ``Retry-After``; when the
+last try still finds the gateway away (no connection, a timeout, 408, 429, 503, 504) the error is
+``DependencyAway``, which the run answers by waiting durably and trying again. What the
 gateway charged for the step (its ``x-toolmesh-cost-usd`` header) is kept as ``cost_usd``.
 """
 
@@ -21,7 +23,7 @@ from typing import Any
 import aiohttp
 from multidict import CIMultiDictProxy
 
-from .errors import ModelStepError
+from .errors import DependencyAway, ModelStepError
 from .model_stream import BrokenStream, StepListener, assemble_stream
 from .settings import Settings
 
@@ -30,6 +32,7 @@ __all__ = ["COST_HEADER", "RETRYABLE_STATUSES", "chat_completion"]
 COST_HEADER = "x-toolmesh-cost-usd"
 
 RETRYABLE_STATUSES = frozenset({408, 409, 429}) | frozenset(range(500, 600))
+AWAY_STATUSES = frozenset({408, 429, 503, 504})
 RETRY_BASE_SECONDS = 0.5
 RETRY_MAX_SECONDS = 8.0
 MAX_RETRY_AFTER_SECONDS = 60.0
@@ -94,11 +97,11 @@ async def chat_completion(
         except TimeoutError:
             if last:
                 waited = settings.llm_timeout_seconds
-                raise ModelStepError(step, f"the gateway did not answer within {waited:g} s") from None
+                raise DependencyAway(step, f"the gateway did not answer within {waited:g} s") from None
             status = None
         except aiohttp.ClientError as exc:
             if last:
-                raise ModelStepError(step, f"could not reach the gateway ({type(exc).__name__})") from None
+                raise DependencyAway(step, f"could not reach the gateway ({type(exc).__name__})") from None
             status = None
         except BrokenStream as exc:
             if last:
@@ -117,7 +120,8 @@ async def chat_completion(
             data["cost_usd"] = cost
             return data
         if status is not None and (last or status not in RETRYABLE_STATUSES):
-            raise ModelStepError(step, f"the gateway answered {status}: {_message(text, reason)}")
+            error = DependencyAway if status in AWAY_STATUSES else ModelStepError
+            raise error(step, f"the gateway answered {status}: {_message(text, reason)}")
         if wait is None:
             wait = random.uniform(0, min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2**attempt))
         await asyncio.sleep(wait)

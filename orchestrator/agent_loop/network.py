@@ -131,6 +131,7 @@ def _run_agent(
         setattr(usage, counter.name, mine + type(mine)(child_usage.get(counter.name) or 0))
     task.tool_calls.extend(CallRecord(**call) for call in outcome.get("tool_calls") or [])
     remember_events(run.state.seen_events, [str(e) for e in outcome.get("seen_events") or []])
+    task.failures.extend(str(failure) for failure in outcome.get("failures") or [])
     run.state.events.extend(f"{agent.name}: {event}" for event in outcome.get("events") or [])
     return outcome
 
@@ -207,7 +208,7 @@ class AgentTaskRun(AgentRun):
         except ModelStepFailed as exc:
             outcome = "failed"
             task.result = f"error: {exc}"
-        self.approvals, self.waiting = [], []
+        self.approvals, self.waiting, self.retrying = [], [], []
         self._status("done", task)
         try:
             yield from self._flush_events()
@@ -219,6 +220,7 @@ class AgentTaskRun(AgentRun):
             "result": task.result,
             "handoff": self.handoff,
             "tool_calls": [asdict(call) for call in task.tool_calls],
+            "failures": task.failures,
             "usage": asdict(self.state.usage),
             "events": self.state.events,
             "seen_events": self.state.seen_events,

@@ -36,6 +36,7 @@ from .activity_contracts import (
     ToolCallInput,
 )
 from .agents import AgentConfig, AgentSpec
+from .dependency_retry import retry_while_away
 from .errors import failure_message
 from .live_progress import RunEvents
 from .planning import add_new_tasks, apply_priority, budget_stop, one_line, over_cost, parse_json_object
@@ -123,6 +124,8 @@ class AgentRun:
         self.catalog_ref: str | None = None
         self.approvals: list[dict[str, Any]] = []
         self.waiting: list[dict[str, Any]] = []
+        self.retrying: list[dict[str, Any]] = []
+        """Calls waiting for a dependency that is away (see dependency_retry), for the progress view."""
         self.agents: AgentConfig | None = None
         self.agent: AgentSpec | None = None
         """The named agent running the tasks (None: the built-in default, today's single agent)."""
@@ -161,7 +164,9 @@ class AgentRun:
 
     def _show(self) -> None:
         phase, current = self._shown
-        view = build_progress(self.state, phase, current=current, approvals=self.approvals, waiting=self.waiting)
+        view = build_progress(
+            self.state, phase, current=current, approvals=self.approvals, waiting=self.waiting, retrying=self.retrying
+        )
         if self.sub_runs:
             view["sub_runs"] = self.sub_runs
         if self.agent is not None:
@@ -183,6 +188,16 @@ class AgentRun:
         if winner.state is TaskState.FAILED:
             raise winner.result if isinstance(winner.result, Exception) else RuntimeError(str(winner.result))
         return winner.result
+
+    def _sleep_until(self, wake: datetime) -> Steps:
+        """A durable timer raced against cancel."""
+        self._show_if_stale()
+        timer = self.context.create_timer(wake)
+        cancel = self.context.wait_for_external_event(CANCEL_EVENT)
+        winner = yield self.context.task_any([timer, cancel])
+        if winner is cancel:
+            timer.cancel()
+            raise RunCancelled()
 
     def _call(self, function: Any, payload: Payload) -> TaskBase:
         """Schedule an activity; in replay, with a stand-in for an input history already holds.
@@ -260,8 +275,16 @@ class AgentRun:
             raise
         except Exception as exc:  # the activity failed after its own retries
             raise ModelStepFailed(f"{step}: {failure_message(exc)}") from exc
-        answer = StepAnswer.model_validate(raw)
+        answer = yield from self._model_back(step, raw, lambda: self._model_call(step, messages, tools, model), task)
         self._count_model(step, answer, task)
+        return answer
+
+    def _model_back(self, step: str, raw: Any, again: Callable[[], TaskBase], task: Task | None) -> Steps:
+        """The step's answer once the gateway is back; ModelStepFailed when it stayed away too long."""
+        raw = yield from retry_while_away(self, "model", step, again, raw if isinstance(raw, dict) else {}, task)
+        answer = StepAnswer.model_validate(raw)
+        if answer.away:
+            raise ModelStepFailed(f"{step}: the gateway stayed away: {answer.away}")
         return answer
 
     def _count_model(self, step: str, answer: StepAnswer, task: Task | None = None) -> None:
@@ -370,9 +393,11 @@ class AgentRun:
             outcome, stop_reason = "failed", f"failed: {failure_message(exc)}"
         if outcome != "completed":
             self._requeue_interrupted()
+        elif any(task.failures for task in self.state.done):
+            outcome = "completed_with_failures"  # the report must not hide a task that failed
         self.state.events.append(f"stopped: {stop_reason}")
         summary = yield from self._summary(outcome, stop_reason)
-        self.approvals, self.waiting = [], []
+        self.approvals, self.waiting, self.retrying = [], [], []
         self._status("done")
         self.events.run_finished(outcome, stop_reason, summary)
         yield from self._record_run(outcome, stop_reason)
@@ -458,27 +483,39 @@ class AgentRun:
         still starts only after both are done.
         """
         max_new = self.request.options.max_new_tasks
+
+        def messages() -> list[dict[str, Any]]:
+            return create_tasks_messages(self.state, task, max_new)
+
         store = self._call(activities.store_memory, self._memory_entry(task))
-        create = self._model_call("create_tasks", lambda: create_tasks_messages(self.state, task, max_new))
+        create = self._model_call("create_tasks", messages)
         try:
-            _, answer = yield from self._guarded(self.context.task_all([store, create]))
+            _, raw = yield from self._guarded(self.context.task_all([store, create]))
         except RunCancelled:
             raise
         except Exception as exc:
             if create.state is TaskState.FAILED:
                 raise ModelStepFailed(f"create_tasks: {failure_message(exc)}") from exc
             raise
-        answer = StepAnswer.model_validate(answer)
-        self._count_model("create_tasks", answer, task)
-        stored = MemoryStored.model_validate(store.result if isinstance(store.result, dict) else {})
+        result = store.result if isinstance(store.result, dict) else {}
+        result = yield from retry_while_away(
+            self, "memory", "store_memory", lambda: self._call(activities.store_memory, self._memory_entry(task)),
+            result, task,
+        )  # fmt: skip
+        stored = MemoryStored.model_validate(result)
         self._time_activity(
             "memory",
             stored.function or "store_memory",
             stored.timing,
             ok=stored.stored,
             task_id=task.id,
-            attempts=stored.attempts,
+            attempts=stored.attempts + int(result.get("retries") or 0),
         )
+        if not stored.stored and not stored.reason:  # a reason: no memory tool is registered at all
+            task.failures.append(f"its memory note was not stored: {one_line(str(stored.error), 200)}")
+        again = lambda: self._model_call("create_tasks", messages)  # noqa: E731
+        answer = yield from self._model_back("create_tasks", raw, again, task)
+        self._count_model("create_tasks", answer, task)
         return self._add_created(answer)
 
     def _add_created(self, answer: StepAnswer) -> bool:
@@ -658,6 +695,7 @@ class AgentRun:
                 )
             )
             for (index, call_id, function, arguments), outcome in zip(runnable, outcomes, strict=True):
+                outcome = yield from self._tool_back(task, call_id, function, arguments, outcome)
                 self._time_activity(
                     "tool",
                     function.name,
@@ -670,7 +708,27 @@ class AgentRun:
                 )
                 reply = yield from self._finish_call(task, call_id, function, arguments, outcome)
                 replies[index] = reply
+                if outcome.get("base_url"):  # the tool was elsewhere than the run's catalog says
+                    for record in task.tool_calls:
+                        if record.call_id == call_id:
+                            record.base_url = str(outcome["base_url"])
         return [r or "" for r in replies]
+
+    def _tool_back(
+        self, task: Task, call_id: str, function: ToolFunction, arguments: dict[str, Any], outcome: dict[str, Any]
+    ) -> Steps:
+        """The call's outcome once its tool is back; a tool that stayed away fails the task, said to the model."""
+        outcome = yield from retry_while_away(
+            self, "tool", function.name,
+            lambda: self._call(activities.invoke_tool, self._tool_call(call_id, function, arguments)),
+            outcome, task,
+        )  # fmt: skip
+        if outcome.get("away"):
+            waited = f"{float(outcome.get('away_seconds') or 0):.0f} s"
+            error = f"{outcome.get('error') or 'the service was away'} (still away after waiting {waited})"
+            outcome = {**outcome, "error": error}
+            task.failures.append(f"{function.name}: {error}")
+        return outcome
 
     def _tool_call(
         self, call_id: str, function: ToolFunction, arguments: dict[str, Any], **answers: Any

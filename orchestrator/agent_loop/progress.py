@@ -12,7 +12,7 @@ from typing import Any
 
 from .planning import one_line
 from .run_trace import trace_id_hex
-from .state import RunState, Task
+from .state import CallRecord, RunState, Task
 from .timeline import run_metrics
 
 __all__ = ["MAX_STATUS_CHARS", "build_progress", "build_report"]
@@ -39,6 +39,7 @@ def build_progress(
     current: Task | None = None,
     approvals: list[dict[str, Any]] | None = None,
     waiting: list[dict[str, Any]] | None = None,
+    retrying: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """What a watcher needs to follow the run; always under the custom-status limit."""
     result_chars, text_chars, shown = 200, 200, 50
@@ -64,6 +65,7 @@ def build_progress(
             "tool_calls": _recent_calls(state, current, text_chars),
             "approvals": approvals or [],
             "waiting": waiting or [],
+            "retrying": retrying or [],
             "usage": asdict(state.usage),
         }
         if len(json.dumps(view)) <= MAX_STATUS_CHARS or shown <= 2:
@@ -79,6 +81,11 @@ def network_fields(task: Task) -> dict[str, Any]:
     return {"agent": task.agent, "route": task.route, "handoffs": task.handoffs}
 
 
+def _report_call(call: CallRecord) -> dict[str, Any]:
+    moved = {"base_url": call.base_url} if call.base_url else {}
+    return {"function": call.function, "ok": call.ok, "status": call.status, **moved}
+
+
 def build_report(
     state: RunState, *, outcome: str, stop_reason: str, summary: str, model: str, finished_at: str = ""
 ) -> dict[str, Any]:
@@ -92,8 +99,9 @@ def build_report(
                 "id": t.id,
                 "task": t.task,
                 "result": t.result,
-                "tool_calls": [{"function": c.function, "ok": c.ok, "status": c.status} for c in t.tool_calls],
+                "tool_calls": [_report_call(c) for c in t.tool_calls],
                 **({"selected_tools": t.selected_tools} if t.selected_tools else {}),
+                **({"failures": t.failures} if t.failures else {}),
                 **network_fields(t),
             }
             for t in state.done

@@ -131,6 +131,8 @@ class ToolCallView(_Response):
     ok: bool
     status: int | None
     summary: str
+    base_url: str | None = None
+    """Where the call went, when the registry had moved the tool since the run's catalog was read."""
 
 
 class ApprovalView(_Response):
@@ -162,6 +164,21 @@ class WaitingView(_Response):
     match: dict[str, Any] | None = None
 
 
+class RetryingView(_Response):
+    """A call waiting for a dependency that is away (the gateway, a tool, the memory service)."""
+
+    kind: Literal["model", "tool", "memory"]
+    name: str
+    """The model step, the function, or ``store_memory``."""
+    task_id: int | None
+    since: str
+    retry: int
+    """Which retry comes next (1 for the first)."""
+    next_at: str
+    error: str
+    """Why the last call did not get through."""
+
+
 class UsageView(_Response):
     llm_calls: int
     prompt_tokens: int
@@ -187,6 +204,8 @@ class ProgressView(_Response):
     approvals: list[ApprovalView]
     waiting: list[WaitingView]
     usage: UsageView
+    retrying: list[RetryingView] = Field(default_factory=list)
+    """Calls waiting to try again, each on a durable timer, for a dependency that is away."""
     agent: str | None = None
     """The agent a run named, when it named one."""
     sub_runs: list[SubRunView] | None = None
@@ -199,6 +218,7 @@ class SubRunProgressView(_Response):
     current_task: TaskView | None = None
     approvals: list[ApprovalView] | None = None
     waiting: list[WaitingView] | None = None
+    retrying: list[RetryingView] | None = None
     tool_calls: list[ToolCallView] | None = None
     usage: UsageView | None = None
 
@@ -257,6 +277,7 @@ class ReportToolCall(_Response):
     function: str
     ok: bool
     status: int | None
+    base_url: str | None = None
 
 
 class ReportTask(_Response):
@@ -268,6 +289,8 @@ class ReportTask(_Response):
     agent: str | None = None
     route: RouteView | None = None
     handoffs: list[HandoffView] | None = None
+    failures: list[str] | None = None
+    """What failed the task though it finished (a tool that stayed away, a memory note not stored)."""
 
 
 class Report(_Response):
@@ -275,6 +298,8 @@ class Report(_Response):
 
     objective: str
     outcome: str
+    """completed, completed_with_failures (a task failed: see its failures), budget_exhausted,
+    cancelled or failed."""
     stop_reason: str
     tasks: list[ReportTask]
     pending: list[TaskView]

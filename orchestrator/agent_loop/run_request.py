@@ -42,6 +42,14 @@ class RunOptions(_Strict):
     approval_timeout_seconds: int = Field(default=86_400, ge=1, le=2_592_000)
     callback_timeout_seconds: int = Field(default=604_800, ge=1, le=2_592_000)
     """Used when neither the registry nor the spec says how long to wait for a callback."""
+    retry_first_seconds: float = Field(default=5.0, gt=0, le=3600)
+    """First wait before calling a dependency that was away (the gateway, a tool, the memory
+    service) again; each further wait doubles, up to ``retry_max_seconds``."""
+    retry_max_seconds: float = Field(default=300.0, gt=0, le=86_400)
+    """Longest single wait between calls to a dependency that is away."""
+    retry_limit_seconds: float | None = Field(default=None, gt=0, le=2_592_000)
+    """How long one call may wait for its dependency in all; none: until the run's deadline. Then
+    a model step fails the run, and a tool call or memory write fails its task."""
 
 
 class RunRequest(_Strict):

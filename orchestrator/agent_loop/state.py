@@ -23,6 +23,8 @@ class CallRecord:
     ok: bool
     status: int | None
     summary: str
+    base_url: str | None = None
+    """Where the call went, when the registry had moved the tool since the run's catalog was read."""
 
 
 @dataclass(kw_only=True)
@@ -39,6 +41,8 @@ class Task:
     """In a network: the first agent chosen, why, and by what ("rule", "model" or "fallback")."""
     handoffs: list[dict[str, str]] = field(default_factory=list)
     """In a network: each handoff of the task (from, to, reason), and any refused past the bound."""
+    failures: list[str] = field(default_factory=list)
+    """What failed the task though it finished: a tool that stayed away, a memory note not stored."""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Task:
@@ -52,6 +56,7 @@ class Task:
             agent=data.get("agent"),
             route=data.get("route"),
             handoffs=list(data.get("handoffs", [])),
+            failures=list(data.get("failures", [])),
         )
 
 
