@@ -31,6 +31,8 @@ class Mesh:
     host_port: int
     host: RunningServer | None = None
     extra: list[RunningServer] = field(default_factory=list)
+    service_env: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Each tool's and the gateway's own environment, to start it again as it was."""
 
     @property
     def url(self) -> str:
@@ -62,6 +64,19 @@ class Mesh:
             timeout=90,
         )
         return self.host
+
+    def start_service(self, name: str, *, port: int | None = None) -> RunningServer:
+        """Start a tool or the gateway again, with its environment and data, on its port or ``port``."""
+        module = "llm_gateway.main:app" if name == "gateway" else f"tools.{name}.main:app"
+        server = start_uvicorn(
+            module,
+            log_path=self.root / "logs" / f"{name}.log",
+            env=self.service_env[name],
+            port=port or self.services[name].port,
+            timeout=90,
+        )
+        self.services[name] = server
+        return server
 
     def stop(self) -> None:
         for server in [*([self.host] if self.host else []), *self.extra, *self.services.values()]:
@@ -109,24 +124,22 @@ def start_mesh(
     """Start the four tools and the gateway, then the host; ``registry`` replaces specs/registry.yaml."""
     keys = {name: secrets.token_urlsafe(16) for name in (*TOOLS, "gateway", "functions", "callback")}
     services: dict[str, RunningServer] = {}
+    service_env = {
+        name: {f"{name.upper()}_API_KEY": keys[name], f"{name.upper()}_DB": str(root / f"{name}.sqlite3")}
+        for name in TOOLS
+    }
+    service_env["gateway"] = {
+        "TOOLMESH_GATEWAY_API_KEYS": keys["gateway"],
+        "TOOLMESH_GATEWAY_DB": str(root / "gateway.sqlite3"),
+        **(gateway_env or {}),
+    }
     try:
         for name in TOOLS:
             services[name] = start_uvicorn(
-                f"tools.{name}.main:app",
-                log_path=root / "logs" / f"{name}.log",
-                env={
-                    f"{name.upper()}_API_KEY": keys[name],
-                    f"{name.upper()}_DB": str(root / f"{name}.sqlite3"),
-                },
+                f"tools.{name}.main:app", log_path=root / "logs" / f"{name}.log", env=service_env[name]
             )
         services["gateway"] = start_uvicorn(
-            "llm_gateway.main:app",
-            log_path=root / "logs" / "gateway.log",
-            env={
-                "TOOLMESH_GATEWAY_API_KEYS": keys["gateway"],
-                "TOOLMESH_GATEWAY_DB": str(root / "gateway.sqlite3"),
-                **(gateway_env or {}),
-            },
+            "llm_gateway.main:app", log_path=root / "logs" / "gateway.log", env=service_env["gateway"]
         )
     except BaseException:
         for server in services.values():
@@ -144,7 +157,7 @@ def start_mesh(
         "TOOLMESH_REGISTRY": str(registry or REPO_ROOT / "specs" / "registry.yaml"),
         **(host_env or {}),
     }
-    mesh = Mesh(root=root, services=services, keys=keys, host_env=env, host_port=host_port)
+    mesh = Mesh(root=root, services=services, keys=keys, host_env=env, host_port=host_port, service_env=service_env)
     try:
         mesh.start_host()
     except BaseException:
