@@ -38,6 +38,7 @@ class ChangeLog:
     calls: set[str] = field(default_factory=set)
     asked: set[str] = field(default_factory=set)
     waiting: set[str] = field(default_factory=set)
+    retrying: set[str] = field(default_factory=set)
 
     def changes(self, run: RunStatus) -> Iterator[str]:
         """Lines describing what changed since the previous poll."""
@@ -75,6 +76,14 @@ class ChangeLog:
                     yield (
                         f"waiting for a reply to {waiting.function} (call {waiting.call_id}) "
                         f"-> toolmesh reply {run.id} {waiting.call_id} TEXT"
+                    )
+            for retry in progress.retrying:
+                key = f"{retry.kind}:{retry.name}:{retry.retry}"
+                if key not in self.retrying:
+                    self.retrying.add(key)
+                    yield (
+                        f"{retry.kind} {retry.name} waits for its dependency (retry {retry.retry} "
+                        f"at {retry.next_at}): {one_line(retry.error, 120)}"
                     )
         if run.output is not None and run.finished:
             yield f"outcome {run.output.outcome}: {run.output.stop_reason}"

@@ -62,13 +62,13 @@ _STATUS_STYLE = {
 
 
 def exit_code_for(status: RunStatus) -> int:
-    """0 completed, 1 failed or terminated, 3 cancelled (a run still going counts as 0)."""
+    """0 completed, 1 failed, terminated or completed with a failed task, 3 cancelled (a run still going: 0)."""
     if status.status in ("Failed", "Terminated", "Canceled"):
         return EXIT_FAILED
     if status.output is not None:
         if status.output.outcome == "cancelled":
             return EXIT_CANCELLED
-        if status.output.outcome == "failed":
+        if status.output.outcome in ("failed", "completed_with_failures"):
             return EXIT_FAILED
     return EXIT_OK
 

@@ -118,6 +118,16 @@ class Waiting(_Wire):
     match: dict[str, Any] | None = None
 
 
+class Retrying(_Wire):
+    """A call waiting on a timer for a dependency that is away (the gateway, a tool, the memory service)."""
+
+    kind: str = ""
+    name: str = ""
+    retry: int = 0
+    next_at: str | None = None
+    error: str = ""
+
+
 class Usage(_Wire):
     llm_calls: int = 0
     prompt_tokens: int = 0
@@ -155,6 +165,7 @@ class Progress(_Wire):
     tool_calls: list[ToolCallItem] = Field(default_factory=list)
     approvals: list[Approval] = Field(default_factory=list)
     waiting: list[Waiting] = Field(default_factory=list)
+    retrying: list[Retrying] = Field(default_factory=list)
     usage: Usage = Field(default_factory=Usage)
     execution: int = 0
     sub_runs: list[SubRun] = Field(default_factory=list)

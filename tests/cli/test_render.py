@@ -80,6 +80,7 @@ def test_exit_codes_follow_the_outcome() -> None:
     assert exit_code_for(_finished("budget_exhausted")) == 0
     assert exit_code_for(_finished("cancelled")) == 3
     assert exit_code_for(_finished("failed")) == 1
+    assert exit_code_for(_finished("completed_with_failures")) == 1
     assert exit_code_for(RunStatus(id="r", status="Terminated")) == 1
 
 
@@ -92,6 +93,13 @@ def test_change_log_reports_each_change_once() -> None:
     assert any(line.startswith("approval needed: notes_deleteNote") for line in first)
     assert any("toolmesh reply r1 c3" in line for line in first)
     assert list(log.changes(run)) == []
+    away = {"kind": "model", "name": "execute_task", "retry": 2, "next_at": "T", "error": "could not reach the gateway"}
+    again = RunStatus.model_validate(
+        {"id": "r1", "status": "Running", "objective": "tidy", "progress": {**PROGRESS, "retrying": [away]}}
+    )
+    assert list(log.changes(again)) == [
+        "model execute_task waits for its dependency (retry 2 at T): could not reach the gateway"
+    ]
 
 
 def test_text_from_the_run_is_never_read_as_markup() -> None:
