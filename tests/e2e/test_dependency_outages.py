@@ -3,8 +3,8 @@
 Twenty runs are started on the whole mesh; one dependency is killed (SIGKILL) while they run and
 started again on its port 10 s later, with its data. Every run must complete as if nothing had
 happened: no run fails, every finished task has its memory note, and nothing is written twice.
-The runs wait on durable timers meanwhile (short ones here: the run options set them), and their
-reports say which dependency they waited for.
+The runs wait on durable timers meanwhile (short ones here: the run options set them), which their
+progress shows as ``retrying``, and their reports say which dependency they waited for.
 """
 
 from __future__ import annotations
@@ -50,13 +50,23 @@ def _views(mesh: Mesh, run_ids: list[str]) -> dict[str, dict[str, Any]]:
         return {run_id: api.get(f"/api/runs/{run_id}").json() for run_id in run_ids}
 
 
-def _outage(mesh: Mesh, service: str, run_ids: list[str]) -> None:
-    """Kill ``service`` once the runs are under way, keep it away for a while, start it again."""
+def _outage(mesh: Mesh, service: str, run_ids: list[str], kinds: set[str]) -> None:
+    """Kill ``service`` once the runs are under way, start it again 10 s later, or once a run waits for it.
+
+    On a busy machine the runs may not reach the dependency within 10 s; the outage lasts until
+    one of them shows that it waits for it (``retrying`` of one of ``kinds`` in its progress).
+    """
     mesh.wait(run_ids[0], until=lambda view: bool((view.get("progress") or {}).get("done")), timeout=180)
     in_flight = [run_id for run_id, view in _views(mesh, run_ids).items() if view["status"] not in FINISHED]
     assert len(in_flight) >= RUNS // 2, "too few runs were still going when the outage began"
     mesh.services[service].kill()
-    time.sleep(OUTAGE_SECONDS)
+    killed_at, seen = time.monotonic(), False
+    while not seen or time.monotonic() - killed_at < OUTAGE_SECONDS:
+        assert time.monotonic() - killed_at < 180, f"no run waited for {service} while it was away"
+        views = _views(mesh, in_flight).values()
+        retrying = [entry for view in views for entry in (view.get("progress") or {}).get("retrying") or []]
+        seen = seen or any(entry["kind"] in kinds for entry in retrying)
+        time.sleep(1.0)
     mesh.start_service(service)
 
 
@@ -91,7 +101,7 @@ def _check_completed(mesh: Mesh, run_ids: list[str]) -> None:
 @pytest.mark.timeout(900)
 def test_runs_in_flight_wait_for_the_gateway_and_complete(mesh: Mesh) -> None:
     run_ids = _start_runs(mesh, "gateway")
-    _outage(mesh, "gateway", run_ids)
+    _outage(mesh, "gateway", run_ids, {"model"})
     _check_completed(mesh, run_ids)
     waited = _waited_for(mesh, run_ids)
     assert any(item.startswith("model ") for item in waited), waited
@@ -101,7 +111,7 @@ def test_runs_in_flight_wait_for_the_gateway_and_complete(mesh: Mesh) -> None:
 @pytest.mark.timeout(900)
 def test_runs_in_flight_wait_for_the_notes_service_and_lose_no_memory(mesh: Mesh) -> None:
     run_ids = _start_runs(mesh, "notes")
-    _outage(mesh, "notes", run_ids)
+    _outage(mesh, "notes", run_ids, {"memory", "tool"})
     _check_completed(mesh, run_ids)
     waited = _waited_for(mesh, run_ids)
     assert waited & {"memory store_memory", "tool createNote"}, waited
