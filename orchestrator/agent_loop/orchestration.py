@@ -275,7 +275,8 @@ class AgentRun:
             raise
         except Exception as exc:  # the activity failed after its own retries
             raise ModelStepFailed(f"{step}: {failure_message(exc)}") from exc
-        answer = yield from self._model_back(step, raw, lambda: self._model_call(step, messages, tools, model), task)
+        again = lambda: self._model_call(step, messages, tools, model, call_prefix)  # noqa: E731
+        answer = yield from self._model_back(step, raw, again, task)
         self._count_model(step, answer, task)
         return answer
 
