@@ -23,6 +23,7 @@ misbehaving upstream simply by naming a model. The model is ``name`` optionally 
 ``reply=text``          the assistant text (default: ``fake reply #<n>: <last user text>``)
 ``chunks=N``            number of content chunks in a stream (default 4)
 ``gap_ms=N``            pause between content chunks of a stream (default 0)
+``stamp=1``             streams: each content chunk is ``[<time.time() when sent>]`` (to measure delivery latency)
 ``hold_after=N``        streams: after N content chunks wait until ``POST /_control/release`` (once released,
                         later streams do not wait), so a test can look while a stream is half sent
 
@@ -241,6 +242,10 @@ async def _stream(
             middle = len(arguments) // 2
             for piece in (arguments[:middle], arguments[middle:]):
                 yield _chunk(base, {"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
+    elif directives.get("stamp"):
+        for _ in range(max(1, int(directives.get("chunks", "4")))):
+            yield _chunk(base, {"content": f"[{time.time():.6f}]"})
+            await asyncio.sleep(gap)
     else:
         pieces = max(1, int(directives.get("chunks", "4")))
         step = max(1, -(-len(text) // pieces))

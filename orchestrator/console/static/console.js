@@ -1,7 +1,8 @@
 // toolmesh web console: runs list, live run view, approvals, replies, outside events, new runs, schedules, tool catalog.
-// It uses only the public HTTP API (the same contract as the CLI), and polls it about once a
-// second: polling works the same on Azure and on the local host, and every open page sees a
-// change (an approval made elsewhere, a finished task) on its next poll.
+// It uses only the public HTTP API (the same contract as the CLI). A run's page follows the run's
+// event stream (Server-Sent Events), so text appears as the model writes it and every open page sees
+// a change (an approval made elsewhere, a finished task) the moment it happens; lists poll about
+// once a second.
 // All data goes into the page as text nodes, never as HTML: tool results are untrusted.
 "use strict";
 
@@ -590,12 +591,12 @@ function viewRun(root, token, runId) {
       cancel.disabled = false;
     }
   });
-  root.append(h("div", { class: "row" }, h("h1", { class: "grow" }, "Run ", h("code", {}, runId)), cancel), header, objective, message, attention, tasks, subRuns, calls, report, timeline);
+  const live = h("section", { class: "card", id: "live" }, h("h2", {}, "Live"));
+  const liveText = h("div", { id: "live-text", class: "live-text" });
+  live.append(liveText);
+  root.append(h("div", { class: "row" }, h("h1", { class: "grow" }, "Run ", h("code", {}, runId)), cancel), header, objective, message, attention, live, tasks, subRuns, calls, report, timeline);
 
-  poller(
-    token,
-    () => api("GET", "/api/runs/" + seg(runId)),
-    (run) => {
+  const render = (run) => {
       const progress = run.progress;
       patch(header, [run.status, progress && progress.phase, progress && progress.iteration, run.updated], () => [
         badge(run.status),
@@ -631,15 +632,106 @@ function viewRun(root, token, runId) {
         );
       }
       return !FINISHED.has(run.status);
-    },
-    (err) => {
-      if (err.status === 404) {
-        message.replaceChildren(h("p", { class: "error" }, "No run with id " + runId + "."));
-        return false;
+    };
+  const failed = (err) => {
+    if (err.status === 404) {
+      message.replaceChildren(h("p", { class: "error" }, "No run with id " + runId + "."));
+      return false;
+    }
+    return pollError(err);
+  };
+  if (typeof EventSource === "undefined") {
+    poller(token, () => api("GET", "/api/runs/" + seg(runId)), render, failed);
+    return;
+  }
+  followRun(token, runId, liveText, render, failed);
+}
+
+// The run's event stream (GET /api/runs/{id}/events): model text appears as it is written, and
+// every other event (a task, a tool call, an approval asked or decided elsewhere) reloads the run's
+// view at once. EventSource reconnects by itself with Last-Event-ID, so a cut connection resumes
+// exactly where it stopped; the ids received are kept on the page (data-event-ids) to show it.
+function followRun(token, runId, liveText, render, failed) {
+  const ids = [];
+  const messages = new Map();
+  let loading = null;
+  let again = false;
+  let source = null;
+  let refused = 0;
+  let ended = false;
+  const reload = () => {
+    if (loading) {
+      again = true;
+      return;
+    }
+    loading = api("GET", "/api/runs/" + seg(runId)).then(
+      (run) => {
+        if (token === state.viewToken) {
+          setBanner("");
+          if (render(run) === false) stop();
+        }
+      },
+      (err) => {
+        if (token === state.viewToken && failed(err) === false) stop();
+      },
+    ).finally(() => {
+      loading = null;
+      if (again && token === state.viewToken) {
+        again = false;
+        reload();
       }
-      return pollError(err);
-    },
-  );
+    });
+  };
+  const stop = () => {
+    ended = true;
+    if (source) source.close();
+  };
+  const onMessage = (message) => {
+    if (token !== state.viewToken) return stop();
+    refused = 0;
+    let event;
+    try {
+      event = JSON.parse(message.data);
+    } catch {
+      return;
+    }
+    if (message.lastEventId) {
+      ids.push(Number(message.lastEventId));
+      liveText.dataset.eventIds = ids.join(",");
+    }
+    if (event.type === "TEXT_MESSAGE_START") {
+      const text = h("pre", { class: "live-message", dataset: { messageId: event.messageId } });
+      messages.set(event.messageId, text);
+      liveText.replaceChildren(h("div", { class: "muted" }, event.name || "model"), text);
+    } else if (event.type === "TEXT_MESSAGE_CONTENT") {
+      const text = messages.get(event.messageId);
+      if (text) text.textContent += event.delta;
+    } else if (event.type !== "TEXT_MESSAGE_END" && event.type !== "TOOL_CALL_ARGS") {
+      reload();
+    }
+    const outcome = event.outcome && event.outcome.type;
+    if (event.type === "RUN_ERROR" || (event.type === "RUN_FINISHED" && outcome !== "interrupt")) stop();
+  };
+  // EventSource resumes by itself after a dropped connection (Last-Event-ID); when it gives up
+  // (a failed reconnect), open a new one after the last id seen; a stream refused again and again
+  // (no events route, events off) leaves the page polling as before.
+  const open = () => {
+    if (ended || token !== state.viewToken) return;
+    const query = new URLSearchParams();
+    if (state.key) query.set("code", state.key);
+    if (ids.length) query.set("after", String(ids[ids.length - 1]));
+    source = new EventSource("/api/runs/" + seg(runId) + "/events?" + query.toString());
+    source.onmessage = onMessage;
+    source.onerror = () => {
+      if (token !== state.viewToken) return stop();
+      if (source.readyState !== EventSource.CLOSED || ended) return;
+      refused += 1;
+      if (refused >= 3) poller(token, () => api("GET", "/api/runs/" + seg(runId)), render, failed);
+      else setTimeout(open, 1000);
+    };
+  };
+  open();
+  reload();
 }
 
 // ---------------------------------------------------------------- new run

@@ -1,0 +1,215 @@
+"""Live run events: how long a streamed token takes to reach its watchers, and what streaming costs.
+
+The whole mesh runs as processes on this machine (four tools, the gateway, the local durable
+host with the embedded event channel, or Redis with ``--redis``); the model is the fake OpenAI
+upstream behind the gateway, which writes the time it sends each content piece into the piece
+(``stamp=1``, ``--chunks`` pieces ``--gap-ms`` apart per model step). Watchers are SSE clients of
+``GET /api/runs/{id}/events`` in this process.
+
+1. Latency: for each text delta a watcher receives, its arrival time minus the upstream's send
+   time (the same clock), p50 and p99, with 1, 10 and 100 watchers on one run, and with
+   ``--runs`` (200) runs at once, one watcher each. The 1-watcher figure is the baseline the
+   others are compared with. Goal at 200 runs: p50 under 50 ms and p99 under 250 ms.
+2. CPU per run: ``--cpu-runs`` runs with streaming on (model steps streamed, events published,
+   one watcher each) against the same runs on a host with ``TOOLMESH_EVENTS=off`` and
+   ``TOOLMESH_STREAM_MODEL_STEPS=false``, in alternating batches: CPU seconds of the host and the
+   gateway per run. Goal: streaming adds under 15 %.
+
+Nothing is asserted: figures are printed.
+
+Run: ``.venv/bin/python tests/bench/bench_run_events.py [--runs 200] [--chunks 20] [--gap-ms 50]
+[--cpu-runs 20] [--rounds 2] [--redis]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+sys.path[:0] = [
+    str(Path(__file__).resolve().parents[2]),
+    str(Path(__file__).resolve().parents[2] / "orchestrator"),
+]
+
+from tests.bench import _cpu  # noqa: E402
+from tests.support import redis_server  # noqa: E402
+from tests.support.local_mesh import Mesh, start_mesh  # noqa: E402
+from tests.support.servers import RunningServer, start_uvicorn  # noqa: E402
+
+GOAL_P50, GOAL_P99, GOAL_CPU = 0.050, 0.250, 0.15
+
+
+def _request() -> dict[str, Any]:
+    return {"objective": "Stream", "initial_tasks": ["Stream some tokens"], "tools": [], "model": "stamp"}
+
+
+def _gateway_config(root: Path, upstream: RunningServer, chunks: int, gap_ms: int) -> Path:
+    model = f"stamp?stamp=1&chunks={chunks}&gap_ms={gap_ms}"
+    deployment = {"provider": "openai", "base_url": f"{upstream.url}/v1", "api_key": "sk-fake", "model": model}
+    config = root / "gateway.yaml"
+    config.write_text(yaml.safe_dump({"models": {"default": {"deployments": [{"provider": "offline"}]},
+                                                 "stamp": {"deployments": [deployment]}}}))  # fmt: skip
+    return config
+
+
+async def _watch(client: httpx.AsyncClient, url: str, key: str, delays: list[float]) -> int:
+    """Follow one run to its end; each stamped delta's delay goes to ``delays``. Returns events seen."""
+    seen = 0
+    async with client.stream("GET", url, headers={"x-functions-key": key}) as response:
+        response.raise_for_status()
+        async for line in response.aiter_lines():
+            if not line.startswith("data:"):
+                continue
+            now = time.time()
+            seen += 1
+            event = json.loads(line[5:])
+            if event.get("type") == "TEXT_MESSAGE_CONTENT" and event["delta"].startswith("["):
+                for stamp in event["delta"].strip("[]").split("]["):
+                    delays.append(now - float(stamp))
+    return seen
+
+
+async def _batch(mesh: Mesh, runs: int, watchers: int) -> tuple[list[float], float]:
+    """Start ``runs`` runs and follow each with ``watchers`` watchers; (delays, wall seconds)."""
+    key = mesh.keys["functions"]
+    delays: list[float] = []
+    limits = httpx.Limits(max_connections=runs * watchers + 50, max_keepalive_connections=0)
+    async with httpx.AsyncClient(base_url=mesh.url, timeout=600, limits=limits) as client:
+        started = time.perf_counter()
+        ids = await asyncio.gather(*(client.post("/api/runs", json=_request(), headers={"x-functions-key": key})
+                                     for _ in range(runs)))  # fmt: skip
+        run_ids = [r.json()["id"] for r in ids]
+        await asyncio.gather(*(_watch(client, f"/api/runs/{rid}/events", key, delays)
+                               for rid in run_ids for _ in range(watchers)))  # fmt: skip
+        return delays, time.perf_counter() - started
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def _line(label: str, delays: list[float], baseline: tuple[float, float] | None) -> tuple[float, float]:
+    p50, p99 = _percentile(delays, 0.50), _percentile(delays, 0.99)
+    ratio = f"  ({p50 / baseline[0]:.2f}x / {p99 / baseline[1]:.2f}x the 1-watcher figures)" if baseline else ""
+    print(f"  {label:<28} {len(delays):>7} deltas  p50 {p50 * 1000:7.1f} ms  p99 {p99 * 1000:7.1f} ms{ratio}")
+    return p50, p99
+
+
+@contextlib.contextmanager
+def _mesh(root: Path, args: argparse.Namespace, env: dict[str, str]) -> Iterator[Mesh]:
+    upstream = start_uvicorn("tests.support.fake_openai:app", log_path=root / "logs" / "upstream.log",
+                             env={"FAKE_OPENAI_RECORD": "0"})  # fmt: skip
+    config = _gateway_config(root, upstream, args.chunks, args.gap_ms)
+    try:
+        mesh = start_mesh(root, gateway_env={"TOOLMESH_GATEWAY_CONFIG": str(config)}, host_env=env)
+    except BaseException:
+        upstream.stop()
+        raise
+    mesh.extra.append(upstream)
+    try:
+        yield mesh
+    finally:
+        mesh.stop()
+
+
+async def _follow(mesh: Mesh, runs: int, watch: bool) -> None:
+    """Start ``runs`` runs and poll them to their end; with ``watch``, one SSE watcher each as well."""
+    key = mesh.keys["functions"]
+    async with httpx.AsyncClient(base_url=mesh.url, timeout=600, headers={"x-functions-key": key}) as client:
+        started = await asyncio.gather(*(client.post("/api/runs", json=_request()) for _ in range(runs)))
+        ids = [r.json()["id"] for r in started]
+        watching = [asyncio.ensure_future(_watch(client, f"/api/runs/{rid}/events", key, [])) for rid in ids if watch]
+        pending = set(ids)
+        while pending:
+            await asyncio.sleep(0.25)
+            views = [(await client.get(f"/api/runs/{rid}")).json() for rid in pending]
+            pending -= {v["id"] for v in views if v["status"] in ("Completed", "Failed", "Terminated")}
+        await asyncio.gather(*watching)
+
+
+def _cpu_per_run(mesh: Mesh, runs: int, watch: bool) -> tuple[float, float]:
+    """(host, gateway) CPU seconds per run for one batch of ``runs`` runs."""
+    assert mesh.host is not None
+    pids = {"host": mesh.host.process.pid, "gateway": mesh.services["gateway"].process.pid}
+    before = _cpu.snapshot(pids)
+    asyncio.run(_follow(mesh, runs, watch))
+    used = _cpu.used(before, _cpu.snapshot(pids))
+    return used["host"] / runs, used["gateway"] / runs
+
+
+def _restart(mesh: Mesh, changes: dict[str, str | None]) -> None:
+    assert mesh.host is not None
+    mesh.host.stop()
+    for name, value in changes.items():
+        if value is None:
+            mesh.host_env.pop(name, None)
+        else:
+            mesh.host_env[name] = value
+    mesh.start_host()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--chunks", type=int, default=20)
+    parser.add_argument("--gap-ms", type=int, default=50)
+    parser.add_argument("--cpu-runs", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--redis", action="store_true", help="use a local redis-server as the event channel")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-run-events-") as tmp, contextlib.ExitStack() as stack:
+        root = Path(tmp)
+        env = {"TOOLMESH_ACTIVITY_CONCURRENCY": str(max(16, args.runs)), "TOOLMESH_EVENTS_KEEPALIVE": "5"}
+        if args.redis:
+            env["TOOLMESH_EVENTS"] = stack.enter_context(redis_server.redis_server(root / "redis"))
+        channel = "Redis" if args.redis else "embedded"
+        mesh = stack.enter_context(_mesh(root / "on", args, env))
+        print(f"token latency, upstream send -> watcher receive ({channel} channel, {args.chunks} tokens "
+              f"{args.gap_ms} ms apart per model step, 3 model steps per run):")  # fmt: skip
+        asyncio.run(_batch(mesh, 1, 1))  # warm-up
+        baseline = _line("1 run, 1 watcher", asyncio.run(_batch(mesh, 1, 1))[0], None)
+        _line("1 run, 10 watchers", asyncio.run(_batch(mesh, 1, 10))[0], baseline)
+        _line("1 run, 100 watchers", asyncio.run(_batch(mesh, 1, 100))[0], baseline)
+        delays, wall = asyncio.run(_batch(mesh, args.runs, 1))
+        p50, p99 = _line(f"{args.runs} runs, 1 watcher each", delays, baseline)
+        print(f"  {args.runs} runs took {wall:.1f} s; goal p50 < {GOAL_P50 * 1000:.0f} ms: "
+              f"{'met' if p50 < GOAL_P50 else 'NOT met'}, p99 < {GOAL_P99 * 1000:.0f} ms: "
+              f"{'met' if p99 < GOAL_P99 else 'NOT met'}")  # fmt: skip
+
+        print(f"\nCPU seconds per run, streaming on vs off ({args.cpu_runs} runs per batch, {args.rounds} rounds):")
+        on: dict[str, str | None] = {"TOOLMESH_EVENTS": env.get("TOOLMESH_EVENTS"), "TOOLMESH_STREAM_MODEL_STEPS": None}
+        off: dict[str, str | None] = {"TOOLMESH_EVENTS": "off", "TOOLMESH_STREAM_MODEL_STEPS": "false"}
+        on_cpu: list[tuple[float, float]] = []
+        off_cpu: list[tuple[float, float]] = []
+        for _ in range(args.rounds):
+            on_cpu.append(_cpu_per_run(mesh, args.cpu_runs, watch=True))
+            _restart(mesh, off)
+            off_cpu.append(_cpu_per_run(mesh, args.cpu_runs, watch=False))
+            _restart(mesh, on)
+        for label, figures in (("streaming on", on_cpu), ("streaming off (baseline)", off_cpu)):
+            host = statistics.median(f[0] for f in figures)
+            gateway = statistics.median(f[1] for f in figures)
+            print(f"  {label:<26} host {host * 1000:7.1f} ms  gateway {gateway * 1000:7.1f} ms  "
+                  f"total {(host + gateway) * 1000:7.1f} ms per run")  # fmt: skip
+        on_total = statistics.median(h + g for h, g in on_cpu)
+        off_total = statistics.median(h + g for h, g in off_cpu)
+        added = on_total / off_total - 1
+        print(f"  streaming adds {added * 100:+.1f} % CPU per run (goal < {GOAL_CPU * 100:.0f} %: "
+              f"{'met' if added < GOAL_CPU else 'NOT met'})")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
