@@ -97,7 +97,11 @@ def is_away(result: ToolResult) -> bool:
     """Whether a failed call found its service away, so that calling again later may succeed."""
     if result.ok:
         return False
-    return result.status in AWAY_STATUSES if result.status is not None else result.retryable
+    if result.status is None:
+        return result.retryable  # no answer: no connection, or a timeout
+    # A 409 the engine marks retryable came with Retry-After: the service still holds this call's
+    # Idempotency-Key for an earlier try (one a crash cut off holds it until its lease ends).
+    return result.status in AWAY_STATUSES or (result.status == 409 and result.retryable)
 
 
 def require_input(payload: dict[str, Any]) -> dict[str, Any]:

@@ -311,12 +311,14 @@ async def _send(
             capped = len(content) > cap
             content_type = response.headers.get("content-type")
             status, reason = response.status, response.reason or ""
+            # 409 with Retry-After: the service still holds this Idempotency-Key for an earlier try.
+            later = status == 409 and "retry-after" in response.headers
         body, truncated = _text(content[:cap] if capped else content, content_type, limit, capped, hint)
         ok = 200 <= status < 300
         error = None if ok else f"the service answered HTTP {status} {reason}".rstrip()
         return ToolResult(
             ok=ok, status=status, content_type=content_type, body=body, truncated=truncated, error=error,
-            retryable=status == 429 or status >= 500,
+            retryable=status == 429 or status >= 500 or later,
         )  # fmt: skip
     return ToolResult(ok=False, error=f"more than {MAX_REDIRECTS} redirects", retryable=False)
 

@@ -186,7 +186,10 @@ class IdempotencyMiddleware:
         try:
             stored = await call(store.begin, key=key, method=method, path=path, fingerprint=digest.hexdigest())
         except IdempotencyError as exc:
-            await send_json(send, exc.status_code, {"detail": exc.message})
+            # A claim still held (the first request runs, or a crash left it until its lease ends)
+            # says when to come back, so callers retry it rather than take the 409 as final.
+            later = [(b"retry-after", b"1")] if isinstance(exc, IdempotencyInProgress) else []
+            await send_json(send, exc.status_code, {"detail": exc.message}, later)
             return
         if stored is not None:
             await _send_stored(send, stored)
