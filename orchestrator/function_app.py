@@ -9,11 +9,13 @@ import azure.functions as func
 from agent_loop.activities import bp as activities
 from agent_loop.agent_setup import bp as agent_setup
 from agent_loop.agents_api import bp as agents_api
+from agent_loop.conversation_activities import bp as conversation_activities
 from agent_loop.events_api import bp as events_api
 from agent_loop.http_api import bp as http_api
 from agent_loop.mcp_api import bp as mcp_api
 from agent_loop.mcp_gateway import bp as mcp_gateway
 from agent_loop.mcp_tasks import bp as mcp_tasks
+from agent_loop.messages_api import bp as messages_api
 from agent_loop.network import bp as network
 from agent_loop.orchestration import bp as orchestration
 from agent_loop.run_stream_api import bp as run_stream_api
@@ -35,4 +37,6 @@ app.register_functions(agent_setup)
 app.register_functions(agents_api)
 app.register_functions(events_api)
 app.register_functions(schedules)
+app.register_functions(conversation_activities)
+app.register_functions(messages_api)
 app.register_functions(console_bp)

@@ -65,6 +65,7 @@ from .model_stream import StepEvents
 from .settings import get_settings
 from .timeline import activity_timing
 from .tooling import FunctionIndex, catalog_for_run
+from .turn_abort import unless_aborted
 
 __all__ = [
     "AWAY_STATUSES",
@@ -212,11 +213,17 @@ async def llm_step(payload: dict[str, Any]) -> dict[str, Any]:
         events = _step_events(request)
         streamed = events if events is not None and settings.stream_model_steps else None
         try:
-            completion = await chat_completion(gateway_session(), settings, request.step, body, headers, streamed)
+            completion, aborted = await unless_aborted(
+                request.run_id,
+                request.turn,
+                chat_completion(gateway_session(), settings, request.step, body, headers, streamed),
+            )
         except DependencyAway as away:
             if events is not None:
                 await events.close()
             return {"away": str(away), "timing": activity_timing(started)}
+        if aborted or completion is None:
+            return {"content": None, "tool_calls": [], "aborted": True, "timing": activity_timing(started)}
         answer = step_answer(request.step, completion)
         run_trace.record_answer(span, answer)
     if events is not None:
@@ -436,16 +443,24 @@ async def invoke_tool(payload: dict[str, Any]) -> dict[str, Any]:
     stream, call = request.stream or request.run_id, {"call_id": request.call_id, "function": function.name}
     key = f"{request.run_id}:{request.span_key}:tool"
     await publish(stream, [(f"{key}-started", custom("toolmesh.tool_call", {**call, "status": "started"}, now_ms()))])
-    result = await traced_tool_call(
-        function,
-        tool,
-        request.arguments,
-        run_id=request.run_id,
-        call_id=request.call_id,
-        span_key=request.span_key,
-        max_attempts=get_settings().tool_max_attempts,
-        answers=answers,
+    result, aborted = await unless_aborted(
+        request.run_id,
+        request.turn,
+        traced_tool_call(
+            function,
+            tool,
+            request.arguments,
+            run_id=request.run_id,
+            call_id=request.call_id,
+            span_key=request.span_key,
+            max_attempts=get_settings().tool_max_attempts,
+            answers=answers,
+        ),
     )
+    if aborted or result is None:
+        aborted_event = custom("toolmesh.tool_call", {**call, "status": "aborted"}, now_ms())
+        await publish(stream, [(f"{key}-aborted", aborted_event)])
+        return {"ok": False, "error": "the turn was aborted", "aborted": True, "timing": activity_timing(started)}
     await publish(stream, _tool_events(request.run_id, call, result, key))
     moved = {"base_url": tool.base_url} if tool.base_url != snapshot.base_url else {}
     return {

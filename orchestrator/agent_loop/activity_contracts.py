@@ -55,6 +55,8 @@ class ActivityInput(BaseModel):
     events: list[tuple[str | None, dict[str, Any]]] | None = None
     """Live events the orchestrator decided on since its last call that publishes, as ``[key, event]``;
     the activity publishes them before its own work (see agent_loop.live_progress)."""
+    turn: str | None = None
+    """The chat turn the call belongs to; its model step or tool call stops when a person aborts the turn."""
 
     @classmethod
     def parse(cls, payload: Any) -> Self:
@@ -143,6 +145,8 @@ class StepAnswer(_Result):
     timing: Timing | None = None
     away: str | None = None
     """Set instead of an answer when the gateway was away (see agent_loop.dependency_retry)."""
+    aborted: bool = False
+    """The step's chat turn was aborted before the model answered (see agent_loop.turn_abort)."""
 
 
 class PublishEventsInput(ActivityInput):

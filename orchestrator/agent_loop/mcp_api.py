@@ -37,7 +37,7 @@ from mcp.types import (
 )
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from . import run_control
+from . import run_control, run_messages
 from .mcp_http import answer_mcp_request
 from .run_control import RunControlError
 from .run_request import RunRequest
@@ -77,6 +77,22 @@ class Decision(RunId):
         description="For a call that asked questions (kind input): the answers by question key, each an object "
         "with the fields the question's schema asks for.",
     )
+
+
+class SendMessage(RunId):
+    author: str = Field(
+        min_length=1, max_length=64, description="Who says it: a display name shown in the conversation."
+    )
+    text: str = Field(
+        min_length=1,
+        max_length=4000,
+        description="The message: a task, a change of plan, a question, an answer, or stop.",
+    )
+
+
+class ReadMessages(RunId):
+    after: int = Field(default=0, ge=0, description="Only messages after this sequence number (a page's next_after).")
+    limit: int = Field(default=50, ge=1, le=200, description="At most this many messages.")
 
 
 class ApprovalAnswer(BaseModel):
@@ -123,9 +139,7 @@ async def _list(_: ServerRequestContext[Any], args: BaseModel, __: CallToolReque
 
 async def _decide(_: ServerRequestContext[Any], args: BaseModel, __: CallToolRequestParams) -> Any:
     assert isinstance(args, Decision)
-    await run_control.decide_approval(
-        _client.get(), args.run_id, args.call_id, args.approve, args.comment, args.input
-    )
+    await run_control.decide_approval(_client.get(), args.run_id, args.call_id, args.approve, args.comment, args.input)
     return {"id": args.run_id, "call_id": args.call_id, "approve": args.approve}
 
 
@@ -133,6 +147,16 @@ async def _cancel(_: ServerRequestContext[Any], args: BaseModel, __: CallToolReq
     assert isinstance(args, RunId)
     await run_control.cancel_run(_client.get(), args.run_id)
     return {"id": args.run_id, "status": "cancelling"}
+
+
+async def _send(_: ServerRequestContext[Any], args: BaseModel, __: CallToolRequestParams) -> Any:
+    assert isinstance(args, SendMessage)
+    return await run_messages.send_message(_client.get(), args.run_id, args.author, args.text)
+
+
+async def _read(_: ServerRequestContext[Any], args: BaseModel, __: CallToolRequestParams) -> Any:
+    assert isinstance(args, ReadMessages)
+    return await run_messages.list_messages(_client.get(), args.run_id, args.after, args.limit)
 
 
 def _can_ask(ctx: ServerRequestContext[Any]) -> bool:
@@ -252,6 +276,25 @@ TOOLS = {
         _Tool(
             "cancel_run", "Cancel a run", "Stop a run promptly; its report says what was done.", RunId, False, _cancel
         ),
+        _Tool(
+            "send_message",
+            "Send a message to a run",
+            "Write to a run's conversation: the run takes the message at its next step or while it waits, and "
+            "decides what it means (a new task, a change of plan, an answer to its question, or stop). Returns the "
+            "stored message; read_messages shows what the run did about it and the agent's replies.",
+            SendMessage,
+            False,
+            _send,
+        ),
+        _Tool(
+            "read_messages",
+            "Read a run's conversation",
+            "People's messages (with what the run did about each) and the agent's replies and questions, oldest "
+            "first, a page at a time.",
+            ReadMessages,
+            True,
+            _read,
+        ),
     )
 }
 
@@ -292,7 +335,8 @@ async def _call_tool(
 server: Server[Any] = Server(
     "toolmesh",
     title="toolmesh runs",
-    instructions="Start agent runs, follow them with get_run, approve or deny the calls they wait on, cancel them.",
+    instructions="Start agent runs, follow them with get_run, talk to them with send_message and read_messages, "
+    "approve or deny the calls they wait on, cancel them.",
     on_list_tools=_list_tools,
     on_call_tool=_call_tool,
 )

@@ -184,6 +184,7 @@ class AgentTaskRun(AgentRun):
     def __init__(self, context: df.DurableOrchestrationContext, payload: dict[str, Any]) -> None:
         super().__init__(context, payload["request"])
         self.events = RunEvents(context, self.state, payload.get("stream"))
+        self.takes_messages = False  # people's messages go to the network's run, not to its sub-runs
         self.payload = payload
         self.state.started_at = payload["started_at"]  # the run's deadline holds here too
         self.handoffs_left = int(payload["handoffs_left"])

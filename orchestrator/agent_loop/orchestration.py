@@ -20,7 +20,7 @@ from azure.durable_functions.models.Task import TaskBase, TaskState
 
 from openapi_engine import Catalog, ToolFunction, validate_arguments
 
-from . import activities, agent_setup, event_waiting, mcp_tasks, timeline
+from . import activities, agent_setup, conversation, event_waiting, mcp_tasks, timeline
 from .activity_contracts import (
     LlmStepInput,
     LoadCatalogInput,
@@ -43,13 +43,22 @@ from .planning import add_new_tasks, apply_priority, budget_stop, one_line, over
 from .progress import build_progress, build_report
 from .prompts import create_tasks_messages, execute_task_messages, prioritize_messages, summarize_messages
 from .run_request import RunRequest
+from .run_signals import CANCEL_EVENT, RunCancelled, RunStopped, TurnAborted
 from .state import CallRecord, RunState, Task
 from .tooling import functions_for_run, needs_approval, select_for_task
 
-__all__ = ["CANCEL_EVENT", "ORCHESTRATOR_NAME", "approval_event", "bp", "callback_event"]
+__all__ = [
+    "CANCEL_EVENT",
+    "ORCHESTRATOR_NAME",
+    "RunCancelled",
+    "RunStopped",
+    "TurnAborted",
+    "approval_event",
+    "bp",
+    "callback_event",
+]
 
 ORCHESTRATOR_NAME = "agent_run"
-CANCEL_EVENT = "cancel"
 MAX_INPUT_ROUNDS = 5
 """Rounds of questions one tool call may ask the run's people before it is ended."""
 REPLAYED_INPUT = activities.REPLAYED_INPUT
@@ -69,10 +78,6 @@ def approval_event(call_id: str) -> str:
 
 def callback_event(call_id: str) -> str:
     return f"callback-{call_id}"
-
-
-class RunCancelled(Exception):
-    """The cancel event won a race; the run ends with what it has."""
 
 
 class ModelStepFailed(Exception):
@@ -136,6 +141,18 @@ class AgentRun:
         """Set by a built-in that ends the task at once (a handoff), with the task's result."""
         self.events = RunEvents(context, self.state, None)
         """The run's live events, handed to activities to publish (the orchestrator does no I/O)."""
+        self.takes_messages = True
+        """Whether people's messages reach this run (a network's sub-run hears none: they go to its run)."""
+        self.inbox: TaskBase | None = None
+        """The open wait for the next message; every race includes it (see agent_loop.conversation)."""
+        self.turn: str | None = None
+        """The chat turn in progress, which a person may abort."""
+        self.abort: TaskBase | None = None
+        self.taking = False
+        self.asking = False
+        self.closing = False
+        self.taken_here = 0
+        """Messages taken in this execution; past a bound the run continues as new."""
         self._shown: tuple[str, Task | None] = ("planning", None)
         self._executing: Task | None = None
         self._status_stale = False
@@ -171,6 +188,8 @@ class AgentRun:
             view["sub_runs"] = self.sub_runs
         if self.agent is not None:
             view["agent"] = self.agent.name
+        if self.takes_messages:
+            view["conversation"] = conversation.conversation_view(self)
         self.context.set_custom_status(view)
         self._status_stale = False
 
@@ -178,11 +197,22 @@ class AgentRun:
         if self._status_stale and not self.context.is_replaying:
             self._show()
 
+    def show_conversation(self) -> None:
+        """The conversation changed: show it with the progress as it stands."""
+        self._status(*self._shown)
+
     def _guarded(self, task: TaskBase) -> Steps:
-        """Wait for ``task`` unless the run is cancelled first; return its value."""
-        self._show_if_stale()
+        """Wait for ``task`` unless the run is cancelled first; return its value.
+
+        A message arriving meanwhile is taken, and the wait goes on (see agent_loop.conversation).
+        """
         cancel = self.context.wait_for_external_event(CANCEL_EVENT)
-        winner = yield self.context.task_any([task, cancel])
+        while True:
+            self._show_if_stale()
+            winner = yield self.context.task_any([task, cancel, *conversation.listeners(self)])
+            if winner is task or winner is cancel:
+                break
+            yield from conversation.heard(self, winner)
         if winner is cancel:
             raise RunCancelled()
         if winner.state is TaskState.FAILED:
@@ -224,6 +254,8 @@ class AgentRun:
         extra: dict[str, Any] = {"span_key": f"{self.state.execution}.{self._calls}", "stream": self.events.stream}
         if handed:
             extra["events"] = handed
+        if self.turn is not None:
+            extra["turn"] = self.turn  # the turn's activities stop when it is aborted
         return self.context.call_activity(function, {**built, **extra})
 
     def _flush_events(self) -> Steps:
@@ -278,6 +310,8 @@ class AgentRun:
         again = lambda: self._model_call(step, messages, tools, model, call_prefix)  # noqa: E731
         answer = yield from self._model_back(step, raw, again, task)
         self._count_model(step, answer, task)
+        if answer.aborted and self.turn is not None:
+            raise TurnAborted("a person")  # the turn's abort reached the activity before its event reached the run
         return answer
 
     def _model_back(self, step: str, raw: Any, again: Callable[[], TaskBase], task: Task | None) -> Steps:
@@ -330,7 +364,16 @@ class AgentRun:
         timer = self.context.create_timer(min(deadline, run_deadline))
         event = self.context.wait_for_external_event(name)
         cancel = self.context.wait_for_external_event(CANCEL_EVENT)
-        winner = yield self.context.task_any([event, timer, cancel])
+        try:
+            while True:
+                self._show_if_stale()
+                winner = yield self.context.task_any([event, timer, cancel, *conversation.listeners(self)])
+                if winner is event or winner is timer or winner is cancel:
+                    break
+                yield from conversation.heard(self, winner)  # a message: taken, and the wait goes on
+        except RunCancelled:
+            timer.cancel()
+            raise
         if winner is not timer:
             timer.cancel()
         if winner is cancel:
@@ -360,18 +403,29 @@ class AgentRun:
                 if problem:
                     raise RunSetupFailed(problem)
             yield from self._load_catalog()
-            if self.state.execution == 0:
+            self.builtins[conversation.ASK_FUNCTION] = (conversation.ask_function(), conversation.ask_requested)
+            yield from conversation.catch_up(self)
+            if self.request.mode == "chat":
+                ended = yield from conversation.chat(self)
+                if ended is None:
+                    return None  # continued as new
+                outcome, stop_reason = ended
+            elif self.state.execution == 0:
                 yield from self._first_tasks()
             iterations_here = 0
-            while True:
+            while self.request.mode == "objective":
+                yield from conversation.take_messages(self)
                 stop = budget_stop(self.state, self.context.current_utc_datetime)
                 if stop:
                     outcome, stop_reason = "budget_exhausted", stop
                     break
-                if not self.state.pending:
+                if not self.state.pending and not self.state.inbox:
                     stop_reason = "no_pending_tasks"
                     break
-                if iterations_here >= self.request.options.continue_every:
+                if (
+                    iterations_here >= self.request.options.continue_every
+                    or self.taken_here >= conversation.MESSAGES_PER_EXECUTION
+                ):
                     self._status("continuing")
                     yield from self._flush_events()
                     self.context.continue_as_new({"state": self.state.to_dict()})
@@ -380,6 +434,8 @@ class AgentRun:
                 if (yield from self._iteration()):
                     stop_reason = "objective_met"
                     break
+        except RunStopped as exc:
+            outcome, stop_reason = "cancelled", f"stopped by {exc.author}: {one_line(exc.text, 200)}"
         except RunCancelled:
             outcome, stop_reason = "cancelled", "cancelled"
         except ModelStepFailed as exc:
@@ -392,6 +448,7 @@ class AgentRun:
             if not self.context.is_replaying:
                 log.warning("run %s failed", self.state.run_id, exc_info=True)
             outcome, stop_reason = "failed", f"failed: {failure_message(exc)}"
+        self.closing = True  # messages from now on are refused: the run is ending
         if outcome != "completed":
             self._requeue_interrupted()
         elif any(task.failures for task in self.state.done):
@@ -400,6 +457,10 @@ class AgentRun:
         summary = yield from self._summary(outcome, stop_reason)
         self.approvals, self.waiting, self.retrying = [], [], []
         self._status("done")
+        try:
+            yield from conversation.close(self, outcome, stop_reason)
+        except RunCancelled:
+            pass  # a cancel after the end: the report matters more
         self.events.run_finished(outcome, stop_reason, summary)
         yield from self._record_run(outcome, stop_reason)
         return build_report(

@@ -89,13 +89,16 @@ def apply_priority(state: RunState, order: Any) -> bool:
     return True
 
 
-def budget_stop(state: RunState, now: datetime) -> str | None:
-    """The name of the first budget that is spent, or None while all hold."""
+def budget_stop(state: RunState, now: datetime, *, chat: bool = False) -> str | None:
+    """The name of the first budget that is spent, or None while all hold.
+
+    A chat's turns are asked for by people, so ``max_iterations`` does not end a chat.
+    """
     budgets = state.request["budgets"]
     started = datetime.fromisoformat(state.started_at)
     if now - started >= timedelta(seconds=budgets["deadline_seconds"]):
         return "deadline"
-    if state.iteration >= budgets["max_iterations"]:
+    if not chat and state.iteration >= budgets["max_iterations"]:
         return "max_iterations"
     if state.usage.tool_calls >= budgets["max_tool_calls"]:
         return "max_tool_calls"

@@ -12,7 +12,13 @@ from typing import Any
 
 from .state import RunState, Task
 
-__all__ = ["create_tasks_messages", "execute_task_messages", "prioritize_messages", "summarize_messages"]
+__all__ = [
+    "create_tasks_messages",
+    "execute_task_messages",
+    "messages_step_messages",
+    "prioritize_messages",
+    "summarize_messages",
+]
 
 Message = dict[str, Any]
 
@@ -94,6 +100,35 @@ def summarize_messages(state: RunState, stop_reason: str) -> list[Message]:
                 "objective": state.request["objective"],
                 "tasks": [{"task": t.task, "result": t.result or ""} for t in state.done],
                 "stop_reason": stop_reason,
+            }
+        ),
+    ]
+
+
+def messages_step_messages(
+    state: RunState, batch: list[dict[str, Any]], current: Task | None, chat: bool
+) -> list[Message]:
+    """The step that decides what people's messages mean for the run, and what to say back."""
+    return [
+        _system(
+            "messages",
+            "People watching an agent's run sent it messages. Decide what each one means for the run: "
+            '"task" (work to add: give the tasks), "plan" (a change of plan: the given tasks replace the '
+            'pending ones), "answer" (a question or remark to answer in the reply, no work), "stop" (the '
+            'person wants the run to stop) or "chat" (nothing to do). '
+            + ("This run is a chat: each piece of work a message asks for is a turn, so use \"task\". " if chat else "")
+            + 'Answer with a JSON object: {"decisions": [{"id": "message id", "meaning": "task|plan|answer|stop|chat", '
+            '"tasks": ["imperative task", ...]}], "reply": "a short reply to the people"}.',
+        ),
+        _user(
+            {
+                "objective": state.request.get("objective") or "",
+                "mode": "chat" if chat else "objective",
+                "current_task": current.task if current else None,
+                "done_tasks": [t.task for t in state.done[-10:]],
+                "pending_tasks": [t.task for t in state.pending],
+                "conversation": [f"{m['author']}: {m['text']}" for m in state.conversation[-10:]],
+                "messages": [{"id": m["id"], "author": m["author"], "text": m["text"]} for m in batch],
             }
         ),
     ]

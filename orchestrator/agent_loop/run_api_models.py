@@ -23,6 +23,13 @@ __all__ = [
     "ApprovalAccepted",
     "ApprovalDecision",
     "ApprovalView",
+    "AbortAccepted",
+    "AbortRequest",
+    "ConversationMessageView",
+    "ConversationView",
+    "MessageSend",
+    "MessageView",
+    "MessagesPage",
     "CallOutcomes",
     "CallbackAccepted",
     "CancelAccepted",
@@ -210,6 +217,8 @@ class ProgressView(_Response):
     """The agent a run named, when it named one."""
     sub_runs: list[SubRunView] | None = None
     """In a network run: the sub-orchestrations in flight, each one agent on one task."""
+    conversation: ConversationView | None = None
+    """People's messages and the agent's replies, the recent ones."""
 
 
 class SubRunProgressView(_Response):
@@ -359,6 +368,68 @@ class Reply(_Request):
 
     reply: str = Field(min_length=1, max_length=50_000)
     from_: str | None = Field(default=None, alias="from", min_length=1)
+
+
+class MessageSend(_Request):
+    """A person's message to a run: who says it (a display name) and what."""
+
+    author: str = Field(min_length=1, max_length=64, pattern=r"^[^\W_][\w .,'@()+-]*$")
+    text: str = Field(min_length=1, max_length=4000, pattern=r"\S")
+
+
+class MessageView(_Response):
+    """One message of a run's conversation."""
+
+    seq: int
+    """Its place in the conversation (1, 2, ...); ``after`` pages by it."""
+    id: str
+    role: Literal["person", "agent"]
+    author: str
+    text: str
+    at: str
+    status: Literal["pending", "taken", "refused", "sent"]
+    """A person's message: pending until the run takes it, then taken (or refused when the run
+    ended first); the agent's: sent."""
+    outcome: str
+    """What the run did about a person's message: the tasks it added, an answer, a stop."""
+    kind: str
+    """``message`` for people; the agent's ``reply``, ``question`` or chat ``turn``."""
+    taken_at: str | None
+
+
+class MessagesPage(_Response):
+    id: str
+    messages: list[MessageView]
+    next_after: int | None
+    """Pass as ``after`` for the next page; null on the last page."""
+
+
+class AbortRequest(_Request):
+    author: str = Field(default="someone", min_length=1, max_length=64, pattern=r"^[^\W_][\w .,'@()+-]*$")
+
+
+class AbortAccepted(_Response):
+    id: str
+    turn: str
+    aborted: bool
+
+
+class ConversationMessageView(_Response):
+    role: str
+    author: str
+    text: str
+    at: str
+
+
+class ConversationView(_Response):
+    """The run's recent conversation, shown with its progress (the whole one: GET .../messages)."""
+
+    messages: list[ConversationMessageView]
+    waiting_messages: int
+    """Messages received and not taken yet."""
+    turn: str | None
+    """A chat run's turn in progress (abort it with POST .../abort)."""
+    mode: Literal["objective", "chat"]
 
 
 class ReplyAccepted(_Response):

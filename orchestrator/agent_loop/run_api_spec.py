@@ -44,6 +44,11 @@ _MODELS: tuple[type[BaseModel], ...] = (
     m.CancelAccepted,
     m.Reply,
     m.ReplyAccepted,
+    m.MessageSend,
+    m.MessageView,
+    m.MessagesPage,
+    m.AbortRequest,
+    m.AbortAccepted,
     m.CallbackAccepted,
     m.CatalogView,
     m.CatalogToolView,
@@ -57,6 +62,7 @@ _ERRORS = {
     400: "The body or a parameter is invalid; the error names the field.",
     409: "The run has already finished, or cannot take this now.",
     410: "The run has already finished.",
+    429: "The run has not taken its earlier messages yet; retry after the Retry-After seconds.",
     502: "A tool the request depends on did not take it.",
 }
 
@@ -153,6 +159,46 @@ def _paths() -> dict[str, Any]:
                 "summary": "Stop a run promptly; its report says what was done",
                 "parameters": [_RUN_ID],
                 "responses": _responses(202, m.CancelAccepted, "The run is stopping.", 409),
+            }
+        },
+        "/api/runs/{run_id}/messages": {
+            "post": {
+                "operationId": "sendMessage",
+                "summary": "Send the run a message (a task, a change of plan, a question, an answer, or stop)",
+                "parameters": [_RUN_ID],
+                "requestBody": {"required": True, **_json_body(_ref(m.MessageSend))},
+                "responses": _responses(
+                    202, m.MessageView, "The message is stored; the run takes it at its next chance.", 400, 409, 429
+                ),
+            },
+            "get": {
+                "operationId": "listMessages",
+                "summary": "The run's conversation, oldest first, a page at a time",
+                "parameters": [
+                    _RUN_ID,
+                    {
+                        "name": "after",
+                        "in": "query",
+                        "description": "Only messages after this sequence number (the last page's next_after).",
+                        "schema": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1, "default": 0},
+                    },
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "description": "At most this many messages.",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
+                    },
+                ],
+                "responses": _responses(200, m.MessagesPage, "A page of the conversation.", 400),
+            },
+        },
+        "/api/runs/{run_id}/abort": {
+            "post": {
+                "operationId": "abortTurn",
+                "summary": "Stop generating: end a chat run's turn in progress; the chat goes on",
+                "parameters": [_RUN_ID],
+                "requestBody": {"required": False, **_json_body(_ref(m.AbortRequest))},
+                "responses": _responses(202, m.AbortAccepted, "The turn is stopping.", 400, 409),
             }
         },
         "/api/runs/{run_id}/replies/{call_id}": {

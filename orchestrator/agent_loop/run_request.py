@@ -50,12 +50,20 @@ class RunOptions(_Strict):
     retry_limit_seconds: float | None = Field(default=None, gt=0, le=2_592_000)
     """How long one call may wait for its dependency in all; none: until the run's deadline. Then
     a model step fails the run, and a tool call or memory write fails its task."""
+    ask_timeout_seconds: int = Field(default=86_400, ge=1, le=2_592_000)
+    """How long the agent waits for an answer when it asks the run's people a question."""
+    idle_ttl_seconds: int = Field(default=7 * 86_400, ge=5, le=2_592_000)
+    """A chat run ends after this long without a message (it uses no compute while it idles)."""
 
 
 class RunRequest(_Strict):
     """The objective and everything that bounds its run."""
 
-    objective: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+    objective: Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)] = ""
+    """What the run should achieve; a chat run may leave it out (each message is a turn)."""
+    mode: Literal["objective", "chat"] = "objective"
+    """``objective``: plan and work toward the objective, taking messages as they come; ``chat``:
+    wait for messages and answer each one as a turn, until the idle time-to-live ends the run."""
     initial_tasks: list[TaskText] = Field(default_factory=list, max_length=20)
     budgets: Budgets = Field(default_factory=Budgets)
     tools: list[Annotated[str, StringConstraints(min_length=1, max_length=64)]] | None = None
@@ -118,6 +126,11 @@ def parse_run_request(body: Any) -> RunRequest:
         raise RunRequestError("the request body must be a JSON object", None)
     try:
         # strict: JSON's true is not the number 1, nor "5" the number 5
-        return RunRequest.model_validate(body, strict=True)
+        request = RunRequest.model_validate(body, strict=True)
     except ValidationError as exc:
         raise RunRequestError.from_validation(exc) from None
+    if request.mode == "objective" and not request.objective:
+        raise RunRequestError(
+            'objective: a non-empty objective is required (or start a chat with "mode": "chat")', "objective"
+        )
+    return request

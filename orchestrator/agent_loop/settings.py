@@ -42,6 +42,14 @@ class Settings(BaseSettings):
     catalog_dir: Path = Field(default=Path(tempfile.gettempdir()) / "toolmesh-catalogs", alias="TOOLMESH_CATALOG_DIR")
     """Where catalog snapshots too large to offer whole are kept, by content hash, outside run history."""
 
+    conversation_db: Path = Field(
+        default=Path(tempfile.gettempdir()) / "toolmesh-conversations.sqlite3", alias="TOOLMESH_CONVERSATION_DB"
+    )
+    """The SQLite file that keeps every run's whole conversation (the run's history keeps the recent part)."""
+
+    max_pending_messages: int = Field(default=20, ge=1, le=1000, alias="TOOLMESH_MAX_PENDING_MESSAGES")
+    """Messages that may wait for one run to take them; more are refused with 429 until it catches up."""
+
     public_url: str = Field(default="", alias="TOOLMESH_PUBLIC_URL")
     """This app's public origin, used to build callback URLs for tools; empty: taken from the request."""
 

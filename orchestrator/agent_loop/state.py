@@ -98,6 +98,20 @@ class RunState:
     """Model steps, tool calls and waits with their times (see agent_loop.timeline)."""
     seen_events: list[str] = field(default_factory=list)
     """Ids of outside events already taken by a wait, so one event never answers two waits of the run."""
+    inbox: list[dict[str, Any]] = field(default_factory=list)
+    """People's messages received and not yet taken (see agent_loop.conversation)."""
+    seen_messages: list[str] = field(default_factory=list)
+    """Ids of the messages received lately, so a message delivered twice is taken once."""
+    conversation: list[dict[str, Any]] = field(default_factory=list)
+    """The recent messages of the conversation; older ones live in the summary and the store."""
+    conversation_summary: str = ""
+    """A bounded digest of the messages that left ``conversation``."""
+    said: int = 0
+    """Messages the agent has posted, for their ids."""
+    turns: int = 0
+    """Chat turns begun, for their ids."""
+    last_message_at: str = ""
+    """When the last person's message was taken; a chat run's idle time counts from here."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -117,6 +131,13 @@ class RunState:
             events=list(data.get("events", [])),
             timeline=list(data.get("timeline", [])),
             seen_events=list(data.get("seen_events", [])),
+            inbox=list(data.get("inbox", [])),
+            seen_messages=list(data.get("seen_messages", [])),
+            conversation=list(data.get("conversation", [])),
+            conversation_summary=data.get("conversation_summary", ""),
+            said=data.get("said", 0),
+            turns=data.get("turns", 0),
+            last_message_at=data.get("last_message_at", ""),
         )
 
     def add_task(self, text: str) -> Task:

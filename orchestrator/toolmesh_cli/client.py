@@ -142,6 +142,18 @@ class ApiClient:
     def cancel(self, run_id: str) -> Any:
         return self._request("POST", f"/api/runs/{_seg(run_id)}/cancel")
 
+    def say(self, run_id: str, *, author: str, text: str) -> Any:
+        """Send the run a message; the stored message (pending until the run takes it)."""
+        return self._request("POST", f"/api/runs/{_seg(run_id)}/messages", json={"author": author, "text": text})
+
+    def messages(self, run_id: str, *, after: int = 0, limit: int = 50) -> Any:
+        """A page of the run's conversation: ``messages`` and ``next_after``."""
+        params = {"after": after, "limit": limit}
+        return self._request("GET", f"/api/runs/{_seg(run_id)}/messages", params=params)
+
+    def abort_turn(self, run_id: str, *, author: str) -> Any:
+        return self._request("POST", f"/api/runs/{_seg(run_id)}/abort", json={"author": author})
+
     def tools(self) -> ToolCatalog:
         return self._parse(ToolCatalog, self._request("GET", "/api/tools"))
 

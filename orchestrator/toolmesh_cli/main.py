@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from toolmesh_cli import demo_cmd, mcp_cmd, mesh_cmds, network_cmds, runs_cmds
+from toolmesh_cli import demo_cmd, mcp_cmd, mesh_cmds, network_cmds, runs_cmds, talk_cmds
 from toolmesh_cli.catalog_cmds import tools_group
 from toolmesh_cli.config import get_settings, resolve_target
 from toolmesh_cli.context import CliContext, reporting_errors
@@ -60,6 +60,7 @@ def version() -> None:
 
 
 runs_cmds.register(app)
+talk_cmds.register(app)
 network_cmds.register(app)
 mesh_cmds.register(app)
 demo_cmd.register(app)

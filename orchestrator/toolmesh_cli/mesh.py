@@ -382,6 +382,7 @@ def _own_env(
         env["LLM_GATEWAY_URL"] = urls["gateway"]
         env["TOOLMESH_PUBLIC_URL"] = urls["host"]
         env["TOOLMESH_REGISTRY"] = str(root / "specs" / "registry.yaml")
+        env["TOOLMESH_CONVERSATION_DB"] = str(data_dir(state_dir, "host") / "conversations.sqlite3")
         env.update(keys)
         return env
     prefix = name.upper()

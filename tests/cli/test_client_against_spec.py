@@ -57,10 +57,13 @@ def test_every_client_call_is_an_operation_of_the_spec() -> None:
         client.approve("r1", "c1", approve=True, comment="ok")
         client.reply("r1", "c1", reply="yes", sender="ada")
         client.cancel("r1")
+        client.say("r1", author="ada", text="hello")
+        client.messages("r1", after=2, limit=10)
+        client.abort_turn("r1", author="ada")
         client.tools()
         client.tool("notes")
         client.reload_tools()
-    assert len(set(seen)) == 9
+    assert len(set(seen)) == 12
 
 
 @pytest.mark.parametrize(

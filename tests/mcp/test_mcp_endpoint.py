@@ -63,7 +63,15 @@ async def test_an_mcp_client_starts_follows_approves_and_reads_a_run(
     async with _client(mcp_mesh, _key(mcp_mesh)) as client:
         listed = await client.list_tools()
         names = {tool.name for tool in listed.tools}
-        assert names == {"start_run", "get_run", "list_runs", "decide_approval", "cancel_run"}
+        assert names == {
+            "start_run",
+            "get_run",
+            "list_runs",
+            "decide_approval",
+            "cancel_run",
+            "send_message",
+            "read_messages",
+        }
         bad = await client.call_tool("start_run", {"objective": ""})
         assert bad.is_error and "objective" in bad.content[0].text  # type: ignore[union-attr]
         started = _structured(
@@ -76,6 +84,21 @@ async def test_an_mcp_client_starts_follows_approves_and_reads_a_run(
         view = await _poll(client, run_id, lambda v: bool((v.get("progress") or {}).get("approvals")))
         pending = view["progress"]["approvals"][0]
         assert pending["function"] == "delete_project"
+        sent = _structured(
+            await client.call_tool("send_message", {"run_id": run_id, "author": "Ada", "text": "How is it going?"})
+        )
+        assert sent["status"] == "pending" and sent["author"] == "Ada"
+        deadline = time.monotonic() + 60
+        while True:
+            page = _structured(await client.call_tool("read_messages", {"run_id": run_id}))
+            mine = next(m for m in page["messages"] if m["id"] == sent["id"])
+            if mine["status"] == "taken" or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        assert mine["outcome"] == "answered", page
+        assert any(m["role"] == "agent" for m in page["messages"])
+        empty = await client.call_tool("send_message", {"run_id": run_id, "author": "Ada", "text": ""})
+        assert empty.is_error
         runs = _structured(await client.call_tool("list_runs", {"status": ["Running"], "limit": 10}))["runs"]
         assert run_id in [r["id"] for r in runs]
         unknown = await client.call_tool("decide_approval", {"run_id": run_id, "call_id": "nope", "approve": True})

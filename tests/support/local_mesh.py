@@ -154,6 +154,7 @@ def start_mesh(
         "TOOLMESH_FUNCTIONS_KEY": keys["functions"],
         "TOOLMESH_CALLBACK_SECRET": keys["callback"],
         "TOOLMESH_PUBLIC_URL": f"http://127.0.0.1:{host_port}",
+        "TOOLMESH_CONVERSATION_DB": str(root / "conversations.sqlite3"),
         "TOOLMESH_REGISTRY": str(registry or REPO_ROOT / "specs" / "registry.yaml"),
         **(host_env or {}),
     }

@@ -1,4 +1,4 @@
-"""The offline model: deterministic answers to the orchestrator's four steps, with no network.
+"""The offline model: deterministic answers to the orchestrator's steps, with no network.
 
 It lets a whole agent run work on a fresh clone with no model configured, and makes tests
 reproducible. Every answer says it came from here: ``model`` is "offline", the fingerprint
@@ -15,6 +15,7 @@ from typing import Any
 
 from llm_gateway.adapters.completions import LocalAnswer, ToolCall, estimate_tokens
 from llm_gateway.providers.base import Usage
+from llm_gateway.providers.offline.conversation import decide_messages
 from llm_gateway.providers.offline.planner import create_tasks, prioritize
 from llm_gateway.providers.offline.tools import ToolSpec, choose_tool, fill_arguments, tool_specs
 
@@ -212,6 +213,8 @@ def answer(request: dict[str, Any]) -> LocalAnswer:
         content = _summarize(step_input(messages))
     elif step == "route":
         content = json.dumps(_route(step_input(messages)))
+    elif step == "messages":
+        content = json.dumps(decide_messages(step_input(messages)))
     else:
         content = _fallback(request, messages)
     prompt = estimate_tokens(messages) + (estimate_tokens(request["tools"]) if request.get("tools") else 0)

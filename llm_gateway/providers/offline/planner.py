@@ -61,16 +61,19 @@ def split_objective(objective: str) -> list[str]:
 
 
 def create_tasks(request: dict[str, Any]) -> dict[str, Any]:
-    """First call: the objective's parts. Later calls: nothing new; done when nothing is pending."""
+    """First call: the objective's parts (less any pending). Later: nothing new; done when nothing is pending."""
     objective = str(request.get("objective") or "")
     done = request.get("done_tasks") or []
     pending = request.get("pending_tasks") or []
     limit = request.get("max_new_tasks")
-    if not done and not pending and request.get("last_task") is None:
+    if not done and request.get("last_task") is None:
+        # The first plan; tasks may already be pending (people's messages can come before it).
+        planned = {str(t).lower() for t in pending}
         tasks = split_objective(objective) or ([f"Work on: {objective.strip()}"] if objective.strip() else [])
+        tasks = [t for t in tasks if t.lower() not in planned]
         if isinstance(limit, int) and limit >= 0:
             tasks = tasks[:limit]
-        return {"tasks": tasks, "objective_met": not tasks}
+        return {"tasks": tasks, "objective_met": not tasks and not pending}
     return {"tasks": [], "objective_met": not pending}
 
 

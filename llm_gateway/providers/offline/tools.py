@@ -6,7 +6,8 @@ ranked against each tool's name and description with BM25 (rank-bm25), and a too
 that shares no content word with any tool is answered in text.
 
 Arguments come from the tool's JSON schema and the task text: titles get a short title,
-bodies the task plus the results of earlier tasks, queries keywords, ``expression`` the
+bodies the task plus the results of earlier tasks (an optional body too when the task refers to
+them: "write a note with the result"), queries keywords, ``expression`` the
 arithmetic in the text, numbers the numbers in the text, enums their first value, booleans
 false. Optional fields are filled only when the text states them outright.
 """
@@ -78,6 +79,10 @@ _EXPRESSION = re.compile(r"[-(]*\s*\d+(?:\.\d+)?(?:\s*(?:\*\*|[-+*/^%])\s*[(]*\s
 _URL = re.compile(r"https?://[^\s\"'<>]+")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2})?Z?)?")
+_EARLIER = re.compile(
+    r"\b(?:results?|computed|calculated|value|answer|total|sum|findings|outcome|output|earlier|previous|above)\b",
+    re.IGNORECASE,
+)
 _CONTEXT_ID = re.compile(r"\"(?:id|[a-z_]*_id)\"\s*:\s*\"?([\w-]+)\"?")
 
 
@@ -196,7 +201,7 @@ class _Filler:
             found = keywords(self.task, drop=drop) or keywords(self.task)
             return " ".join(found[:6]) if found else (self.task if required else None)
         if parts & _BODY:
-            return _body(self.task, self.context) if required else None
+            return _body(self.task, self.context) if required or self.refers_to_earlier() else None
         if "url" in parts or "uri" in parts or "link" in parts:
             match = _URL.search(self.task)
             return match.group(0) if match else None
@@ -209,6 +214,10 @@ class _Filler:
         if lowered == "id" or lowered.endswith("_id") or "id" in parts:
             return self.context_id()
         return self.task if required else None
+
+    def refers_to_earlier(self) -> bool:
+        """Whether the task asks for what earlier tasks found ("write a note with the result")."""
+        return bool(self.context) and _EARLIER.search(self.task) is not None
 
     def context_id(self) -> str | None:
         for text in reversed(self.context):
