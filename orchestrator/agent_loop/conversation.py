@@ -22,6 +22,7 @@ work (see agent_loop.turn_abort), and the chat goes on.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Generator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -72,6 +73,10 @@ MESSAGES_PER_EXECUTION = 40
 """Messages taken per execution before the run continues as new (history stays bounded)."""
 CHAT_TASKS_KEPT = 20
 """A chat's finished turns carried into the next execution (the transcript has them all)."""
+CHAT_TIMELINE_KEPT = 200
+"""A chat's timeline entries and events carried into the next execution."""
+STATUS_ROOM = 16_000
+"""Characters the whole progress may take (the Durable extension caps custom status at 16 KB)."""
 
 
 def abort_event(turn: str) -> str:
@@ -336,7 +341,10 @@ def chat(run: AgentRun) -> Steps:
             turns_here += 1
             continue
         if turns_here >= run.request.options.continue_every or run.taken_here >= MESSAGES_PER_EXECUTION:
+            # A chat may go on for weeks: carry the recent turns; the transcript has them all.
             del run.state.done[:-CHAT_TASKS_KEPT]
+            del run.state.timeline[:-CHAT_TIMELINE_KEPT]
+            del run.state.events[:-CHAT_TIMELINE_KEPT]
             run._status("continuing")
             run.context.continue_as_new({"state": run.state.to_dict()})
             return None
@@ -392,11 +400,16 @@ def close(run: AgentRun, outcome: str, stop_reason: str) -> Steps:
     yield from record(run, taken, [], closing=f"not taken: the run ended ({outcome}: {stop_reason})")
 
 
-def conversation_view(run: AgentRun) -> dict[str, Any]:
-    """The conversation part of the run's progress: the recent messages, what waits, the turn."""
-    return {
-        "messages": [{**m, "text": one_line(m["text"], 300)} for m in run.state.conversation[-10:]],
-        "waiting_messages": len(run.state.inbox),
-        "turn": run.turn,
-        "mode": run.request.mode,
-    }
+def conversation_view(run: AgentRun, used: int) -> dict[str, Any]:
+    """The conversation part of the run's progress, in what is left of the status's room after ``used``."""
+    shown, chars = 10, 300
+    while True:
+        view = {
+            "messages": [{**m, "text": one_line(m["text"], chars)} for m in run.state.conversation[-shown:]],
+            "waiting_messages": len(run.state.inbox),
+            "turn": run.turn,
+            "mode": run.request.mode,
+        }
+        if used + len(json.dumps(view)) <= STATUS_ROOM or shown == 0:
+            return view
+        shown, chars = shown // 2, max(60, chars // 2)

@@ -189,7 +189,7 @@ class AgentRun:
         if self.agent is not None:
             view["agent"] = self.agent.name
         if self.takes_messages:
-            view["conversation"] = conversation.conversation_view(self)
+            view["conversation"] = conversation.conversation_view(self, len(json.dumps(view)))
         self.context.set_custom_status(view)
         self._status_stale = False
 

@@ -1,4 +1,4 @@
-// toolmesh web console: runs list, live run view, approvals, replies, outside events, new runs, schedules, tool catalog.
+// toolmesh web console: runs list, live run view, conversation, approvals, replies, outside events, new runs, schedules, tool catalog.
 // It uses only the public HTTP API (the same contract as the CLI). A run's page follows the run's
 // event stream (Server-Sent Events), so text appears as the model writes it and every open page sees
 // a change (an approval made elsewhere, a finished task) the moment it happens; lists poll about
@@ -594,7 +594,8 @@ function viewRun(root, token, runId) {
   const live = h("section", { class: "card", id: "live" }, h("h2", {}, "Live"));
   const liveText = h("div", { id: "live-text", class: "live-text" });
   live.append(liveText);
-  root.append(h("div", { class: "row" }, h("h1", { class: "grow" }, "Run ", h("code", {}, runId)), cancel), header, objective, message, attention, live, tasks, subRuns, calls, report, timeline);
+  const conversation = conversationCard(runId, token);
+  root.append(h("div", { class: "row" }, h("h1", { class: "grow" }, "Run ", h("code", {}, runId)), cancel), header, objective, message, attention, conversation.card, live, tasks, subRuns, calls, report, timeline);
 
   const render = (run) => {
       const progress = run.progress;
@@ -603,7 +604,8 @@ function viewRun(root, token, runId) {
         progress ? h("span", { id: "phase" }, "phase " + progress.phase + " · iteration " + progress.iteration + (progress.execution ? " · execution " + progress.execution : "")) : null,
         h("span", { class: "muted" }, "updated " + when(run.updated)),
       ]);
-      objective.textContent = run.objective || "";
+      objective.textContent = run.objective || (run.progress && run.progress.conversation && run.progress.conversation.mode === "chat" ? "A chat: each message is a turn." : "");
+      conversation.update(run);
       cancel.hidden = FINISHED.has(run.status);
       const subs = (progress && progress.sub_runs) || [];
       // What a sub-run waits for needs a person just the same; approvals are answered on the run.
@@ -732,6 +734,105 @@ function followRun(token, runId, liveText, render, failed) {
   };
   open();
   reload();
+}
+
+// ---------------------------------------------------------------- conversation
+
+const AUTHOR_STORAGE = "toolmesh.author";
+
+function conversationItem(message) {
+  const who = message.author + (message.kind === "question" ? " asks" : "");
+  const about = message.role === "person" ? h("span", { class: "muted about" }, message.status + (message.outcome ? " · " + message.outcome : "")) : null;
+  return h(
+    "li",
+    { class: "message " + message.role + " " + (message.status || ""), dataset: { id: message.id, status: message.status || "" } },
+    h("strong", { class: "who" }, who),
+    " ",
+    h("span", { class: "text" }, message.text),
+    " ",
+    about,
+  );
+}
+
+// The run's conversation: everyone's messages and the agent's, a box to write in, and, while a
+// chat's turn is in progress, "Stop generating". A message shows at once (greyed) and takes its
+// place in the conversation once the run has it; its status says when the run has taken it.
+function conversationCard(runId, token) {
+  const list = h("ol", { id: "messages", class: "messages" });
+  const outbox = h("ol", { id: "outbox", class: "messages" });
+  const author = h("input", { id: "message-author", name: "author", placeholder: "Your name", value: localStorage.getItem(AUTHOR_STORAGE) || "" });
+  const text = h("input", { id: "message-text", name: "text", placeholder: "Write to the run: a task, a change of plan, a question, or stop", autocomplete: "off" });
+  const send = h("button", { type: "submit", id: "send-message" }, "Send");
+  const stop = h("button", { type: "button", id: "stop-generating", class: "secondary", hidden: true }, "Stop generating");
+  const error = h("p", { class: "error", id: "message-error", role: "alert", hidden: true });
+  const form = h("form", { id: "message-form", class: "row" }, author, text, send, stop);
+  const card = h("section", { class: "card", id: "conversation" }, h("h2", {}, "Conversation"), list, outbox, form, error);
+  let loading = false;
+
+  async function load() {
+    if (loading || token !== state.viewToken) return;
+    loading = true;
+    try {
+      let after = 0;
+      let messages = [];
+      for (;;) {
+        const page = await api("GET", "/api/runs/" + seg(runId) + "/messages?limit=200&after=" + after);
+        messages = messages.concat(page.messages || []);
+        if (page.next_after === null || page.next_after === undefined) break;
+        after = page.next_after;
+      }
+      if (token !== state.viewToken) return;
+      const ids = new Set(messages.map((m) => m.id));
+      [...outbox.children].forEach((el) => {
+        if (ids.has(el.dataset.id)) el.remove();
+      });
+      patch(list, messages, (all) => all.map(conversationItem));
+    } catch (err) {
+      setBanner(err.message);
+    } finally {
+      loading = false;
+    }
+  }
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = { author: author.value.trim(), text: text.value };
+    if (!body.text.trim()) return;
+    localStorage.setItem(AUTHOR_STORAGE, body.author);
+    error.hidden = true;
+    const item = conversationItem({ id: "", role: "person", author: body.author, text: body.text, status: "sending" });
+    outbox.append(item);
+    text.value = "";
+    try {
+      const stored = await api("POST", "/api/runs/" + seg(runId) + "/messages", body);
+      item.replaceWith(conversationItem(stored)); // still greyed: pending until the run takes it
+      load();
+    } catch (err) {
+      item.remove();
+      error.hidden = false;
+      error.textContent = err.message;
+      text.value = body.text;
+    }
+  });
+  stop.addEventListener("click", async () => {
+    stop.disabled = true;
+    try {
+      await api("POST", "/api/runs/" + seg(runId) + "/abort", { author: author.value.trim() || "someone" });
+    } catch (err) {
+      error.hidden = false;
+      error.textContent = err.message;
+    } finally {
+      stop.disabled = false;
+    }
+  });
+
+  function update(run) {
+    const chat = (run.progress && run.progress.conversation) || {};
+    stop.hidden = !chat.turn || FINISHED.has(run.status);
+    form.hidden = FINISHED.has(run.status);
+    load();
+  }
+  return { card, update };
 }
 
 // ---------------------------------------------------------------- new run
