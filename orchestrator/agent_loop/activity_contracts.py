@@ -26,7 +26,9 @@ __all__ = [
     "MemoryStored",
     "PublishEventsInput",
     "ModelUsage",
+    "PendingMessagesInput",
     "ReadAgentsInput",
+    "RecordConversationInput",
     "RecallMemoryInput",
     "RecordRunInput",
     "RunRecorded",
@@ -110,7 +112,7 @@ class SelectedTools(_Result):
 class LlmStepInput(ActivityInput):
     run_id: str
     step: str
-    """The loop's step (create_tasks, prioritize, execute_task, summarize, route)."""
+    """The loop's step (create_tasks, prioritize, execute_task, summarize, route, messages)."""
     model: str
     messages: list[dict[str, Any]]
     tools: list[dict[str, Any]] | None = None
@@ -223,3 +225,19 @@ class HeldEventLookup(ActivityInput):
     instance_id: str | None = None
     wait_id: str | None = None
     """The run and its wait: the look waits until the wait shows in the run's status."""
+
+
+class RecordConversationInput(ActivityInput):
+    """What the run writes to its conversation's store (see agent_loop.conversation_store)."""
+
+    run_id: str
+    taken: list[dict[str, Any]] = Field(default_factory=list)
+    """People's messages the run took: id and outcome (what it did about each)."""
+    said: list[dict[str, Any]] = Field(default_factory=list)
+    """The agent's messages: id, author, text, kind, at."""
+    closing: str | None = None
+    """At the run's end: why the messages still pending are refused."""
+
+
+class PendingMessagesInput(ActivityInput):
+    run_id: str

@@ -31,6 +31,7 @@ from azure.durable_functions.models.Task import TaskBase
 
 from openapi_engine import ToolFunction
 
+from .activity_contracts import PendingMessagesInput, RecordConversationInput
 from .conversation_activities import pending_messages, record_conversation
 from .message_meaning import parse_meaning
 from .planning import add_new_tasks, budget_stop, one_line
@@ -142,7 +143,7 @@ def catch_up(run: AgentRun) -> Steps:
     """Receive the messages the store holds for the run and it has not taken (at an execution's start)."""
     if not run.takes_messages:
         return
-    found = yield from run._activity(pending_messages, {"run_id": run.state.run_id})
+    found = yield from run._activity(pending_messages, PendingMessagesInput(run_id=run.state.run_id).payload())
     for message in found or []:
         receive(run, message)
 
@@ -171,11 +172,10 @@ def _say(run: AgentRun, text: str, kind: str) -> dict[str, Any]:
 
 def record(run: AgentRun, taken: list[dict[str, Any]], said: list[dict[str, Any]], closing: str = "") -> Steps:
     """Write to the conversation store (an activity); the run goes on if the store fails."""
-    payload: dict[str, Any] = {"run_id": run.state.run_id, "taken": taken, "said": said}
-    if closing:
-        payload["closing"] = closing
+    given: dict[str, Any] = {"closing": closing} if closing else {}
+    payload = RecordConversationInput(run_id=run.state.run_id, taken=taken, said=said, **given)
     try:
-        yield from run._activity(record_conversation, payload)
+        yield from run._activity(record_conversation, payload.payload())
     except RunCancelled:
         raise
     except Exception as exc:

@@ -10,7 +10,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from .activities import require_input
+from .activity_contracts import PendingMessagesInput, RecordConversationInput
 from .conversation_store import conversation_store
 
 __all__ = ["MAX_CATCH_UP", "bp", "pending_messages", "record_conversation"]
@@ -23,14 +23,13 @@ MAX_CATCH_UP = 50
 @bp.activity_trigger(input_name="payload")
 def record_conversation(payload: dict[str, Any]) -> dict[str, Any]:
     """Mark people's messages taken (with what the run did) and add the agent's; at the end, refuse the rest."""
-    payload = require_input(payload)
+    request = RecordConversationInput.parse(payload)
     store = conversation_store()
-    run_id = str(payload["run_id"])
-    store.record(run_id, list(payload.get("taken") or []), list(payload.get("said") or []))
+    store.record(request.run_id, request.taken, request.said)
     refused = 0
-    if payload.get("closing"):
-        for message in store.pending(run_id, 10_000):
-            store.withdraw(run_id, message.id, str(payload.get("closing")))
+    if request.closing:
+        for message in store.pending(request.run_id, 10_000):
+            store.withdraw(request.run_id, message.id, request.closing)
             refused += 1
     return {"recorded": True, "refused": refused}
 
@@ -38,6 +37,6 @@ def record_conversation(payload: dict[str, Any]) -> dict[str, Any]:
 @bp.activity_trigger(input_name="payload")
 def pending_messages(payload: dict[str, Any]) -> list[dict[str, Any]]:
     """People's messages stored for the run and not taken yet (their events may have been dropped)."""
-    payload = require_input(payload)
-    found = conversation_store().pending(str(payload["run_id"]), MAX_CATCH_UP)
+    request = PendingMessagesInput.parse(payload)
+    found = conversation_store().pending(request.run_id, MAX_CATCH_UP)
     return [{"id": m.id, "seq": m.seq, "author": m.author, "text": m.text, "at": m.at} for m in found]
