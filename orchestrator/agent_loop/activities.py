@@ -294,7 +294,7 @@ def step_answer(step: str, completion: dict[str, Any]) -> dict[str, Any]:
                 cost_usd=float(completion.get("cost_usd") or 0.0),
             ),
         )
-        return answer.model_dump(mode="json", exclude={"timing", "away"})
+        return answer.model_dump(mode="json", exclude={"timing", "away", "aborted"})
     except (KeyError, IndexError, TypeError, AttributeError, ValueError) as exc:
         raise ModelStepError(step, f"the gateway's answer is not a chat completion ({exc!r})") from None
 
