@@ -205,7 +205,9 @@ def _history_events(mesh: Mesh, run_id: str) -> int:
 
 
 MAX_PENDING = 20  # the app's default TOOLMESH_MAX_PENDING_MESSAGES
-HISTORY_BOUND = 5 * (MESSAGES_PER_EXECUTION + MAX_PENDING)
+# A message adds at most its event and an episode's two markers; each one taken at most two activity
+# calls (the messages step, the store) with their episodes' markers. Neither depends on how many are sent.
+HISTORY_BOUND = 3 * (MESSAGES_PER_EXECUTION + MAX_PENDING) + 8 * MESSAGES_PER_EXECUTION
 
 
 def _taken(api: httpx.Client, run_id: str) -> int:
@@ -340,3 +342,18 @@ def test_the_cli_says_reads_the_conversation_and_chats_with_approvals_inline(mes
     assert len(asked) == 1 and "createNote" in asked[0]
     assert "agent: [offline] Completed 'Write a note titled From the terminal'" in printed
     assert "left chat" in printed
+
+
+def test_a_change_of_plan_replaces_the_pending_tasks(mesh: Mesh) -> None:
+    run_id = mesh.start_run(
+        {"objective": "Sums", "initial_tasks": ["Add 2 and 3 slowly", "Calculate 4 + 4"], "model": "slow"}
+    )
+    mesh.wait(run_id, until=lambda v: (_progress(v).get("current_task") or {}).get("id") == 1)
+    with mesh.api() as api:
+        sent = _say(api, run_id, "Dana", "Change of plan: calculate 9 * 9 instead")
+        report = mesh.wait(run_id)["output"]
+        transcript = _transcript(api, run_id)
+    assert [t["task"] for t in report["tasks"]] == ["Add 2 and 3 slowly", "Calculate 9 * 9"], report
+    assert '"value":81.0' in report["tasks"][1]["result"].replace(" ", "")
+    assert _message(transcript, sent["id"])["outcome"] == "changed the plan: task 3: Calculate 9 * 9"
+    assert any("Dana changed the plan: 1 pending task(s) dropped, 1 added" == e for e in report["events"])
