@@ -17,6 +17,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from .conversation import MESSAGE_EVENT, abort_event
+from .conversation_events import publish_message, publish_turn_aborted
 from .conversation_store import TooManyPending, conversation_store
 from .run_control import FINISHED, RunControlError, find_run
 from .settings import get_settings
@@ -82,6 +83,7 @@ async def send_message(client: df.DurableOrchestrationClient, run_id: str, autho
     except Exception:  # noqa: BLE001 - it ended since the check: the message is kept, marked refused
         await asyncio.to_thread(store.withdraw, run_id, message_id, "not taken: the run had ended")
         raise RunControlError(409, f"run {run_id} has already finished") from None
+    await publish_message(run_id, stored.to_dict())
     return stored.to_dict()
 
 
@@ -116,4 +118,5 @@ async def abort_turn(client: df.DurableOrchestrationClient, run_id: str, author:
     await asyncio.to_thread(conversation_store().abort_turn, run_id, turn, author)
     at = datetime.now(UTC).isoformat()
     await client.raise_event(run_id, abort_event(turn), {"author": author, "at": at})
+    await publish_turn_aborted(run_id, turn, author)
     return {"id": run_id, "turn": turn, "aborted": True}

@@ -22,6 +22,7 @@ from rich.console import Console
 from agent_loop.conversation import MESSAGES_PER_EXECUTION
 from tests.cli.conftest import Cli
 from tests.support.local_mesh import Mesh, scripted_gateway_config, start_mesh
+from tests.support.sse_client import SseEvent, read_events
 from tests.support.waiting import wait_until
 from toolmesh_cli.client import ApiClient
 from toolmesh_cli.config import ApiTarget
@@ -357,3 +358,25 @@ def test_a_change_of_plan_replaces_the_pending_tasks(mesh: Mesh) -> None:
     assert '"value":81.0' in report["tasks"][1]["result"].replace(" ", "")
     assert _message(transcript, sent["id"])["outcome"] == "changed the plan: task 3: Calculate 9 * 9"
     assert any("Dana changed the plan: 1 pending task(s) dropped, 1 added" == e for e in report["events"])
+
+
+def test_the_conversation_streams_to_watchers(mesh: Mesh) -> None:
+    run_id = mesh.start_run({"mode": "chat"})
+    with mesh.api() as api:
+        sent = _say(api, run_id, "Ann", "What is 2 + 3?")
+
+        def answered(event: SseEvent) -> bool:
+            data = event.data
+            return data.get("type") == "TEXT_MESSAGE_CONTENT" and "evaluateExpression returned" in data.get("delta", "")
+
+        reading = read_events(f"{mesh.url}/api/runs/{run_id}/events", mesh.keys["functions"], stop=answered, timeout=60)
+        assert api.post(f"/api/runs/{run_id}/cancel").status_code == 202
+    events = [e.data for e in reading.events]
+    custom = [(e["name"], e["value"]) for e in events if e.get("type") == "CUSTOM"]
+    assert ("toolmesh.message", sent) in custom
+    assert any(n == "toolmesh.message_taken" and v["id"] == sent["id"] for n, v in custom)
+    # The agent's messages in the conversation (besides the model's own streamed text): named by their author.
+    said = [e for e in events if e.get("type") == "TEXT_MESSAGE_START" and e["messageId"].startswith(f"{run_id}/a")]
+    assert [(e["messageId"], e["name"]) for e in said] == [(f"{run_id}/a1", "agent"), (f"{run_id}/a2", "agent")]
+    ends = [e["messageId"] for e in events if e.get("type") == "TEXT_MESSAGE_END"]
+    assert f"{run_id}/a1" in ends
