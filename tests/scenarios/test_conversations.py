@@ -253,7 +253,7 @@ def test_a_storm_of_a_thousand_messages_is_bounded(mesh: Mesh) -> None:
 
 
 def test_a_chat_run_answers_turns_survives_a_crash_idles_and_ends_at_its_ttl(mesh: Mesh) -> None:
-    run_id = mesh.start_run({"mode": "chat", "approval": {"notes": "always"}, "options": {"idle_ttl_seconds": 20}})
+    run_id = mesh.start_run({"mode": "chat", "approval": {"notes": "always"}, "options": {"idle_ttl_seconds": 60}})
     with mesh.api() as api:
         view = mesh.wait(run_id, until=lambda v: _progress(v).get("phase") == "idle")
         _say(api, run_id, "Ann", "What is 2 + 3?")
@@ -280,7 +280,7 @@ def test_a_chat_run_answers_turns_survives_a_crash_idles_and_ends_at_its_ttl(mes
             titles = [n["title"] for n in notes.get("/notes", params={"run_id": run_id}).json()["items"]]
         assert titles == ["Chat log"]
         mesh.wait(run_id, until=lambda v: _progress(v).get("phase") == "idle")
-        view = mesh.wait(run_id, timeout=90)
+        view = mesh.wait(run_id, timeout=150)
     report = view["output"]
     assert (report["outcome"], report["stop_reason"]) == ("completed", "idle_ttl")
     assert [t["task"] for t in report["tasks"]] == ["What is 2 + 3?", "Write a note titled Chat log", "What is 4 * 5?"]
