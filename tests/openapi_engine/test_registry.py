@@ -9,11 +9,11 @@ import httpx
 import pytest
 
 from openapi_engine import Catalog, RegistryError, build_catalog, load_registry
-from tests.openapi_engine.conftest import CORPUS, FIXTURES
+from tests.openapi_engine.conftest import FIXTURES
 from tests.support.servers import REPO_ROOT, RunningServer
 
 REGISTRY = FIXTURES / "registry" / "registry.yaml"
-ENV = {"CORPUS": str(CORPUS)}
+ENV: dict[str, str] = {}
 
 
 def write(tmp_path: Path, text: str) -> Path:

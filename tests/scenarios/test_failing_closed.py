@@ -84,7 +84,9 @@ def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
             root,
             gateway_env={"TOOLMESH_GATEWAY_CONFIG": str(_gateway_config(root, upstream))},
             registry=registry_path,
-            host_env={"TOOLMESH_LLM_MAX_RETRIES": "0"},
+            # The odd answer shapes below are whole JSON answers (the fake upstream shapes no
+            # stream that way), so the model steps here ask for whole answers.
+            host_env={"TOOLMESH_LLM_MAX_RETRIES": "0", "TOOLMESH_STREAM_MODEL_STEPS": "false"},
         )
     except BaseException:
         for server in servers:
