@@ -93,6 +93,9 @@ def test_a_malformed_run_request_gets_a_400_naming_the_field(mesh: Mesh) -> None
         assert response.json()["error"]["field"] == "budgets.max_iterations"
         response = api.post("/api/runs", json={"goal": "x"})
         assert response.status_code == 400
+        assert "goal" in response.json()["error"]["message"]  # the unknown field is named
+        response = api.post("/api/runs", json={"budgets": {}})
+        assert response.status_code == 400
         assert "objective" in response.json()["error"]["message"]
 
 
