@@ -254,6 +254,10 @@ async def invoke(
         return ToolResult(ok=False, error=f"the service did not answer within {timeout_seconds:g} s", retryable=True)
     except aiohttp.ClientConnectionError as exc:
         return ToolResult(ok=False, error=f"could not reach the service ({type(exc).__name__})", retryable=True)
+    except aiohttp.ClientPayloadError as exc:
+        # The connection dropped while the answer was coming (a service killed mid-response), as
+        # a disconnect before it would have: calling again is as safe as for any retryable failure.
+        return ToolResult(ok=False, error=f"the service's answer was cut off ({type(exc).__name__})", retryable=True)
     except aiohttp.ClientError as exc:
         return ToolResult(ok=False, error=f"request failed: {type(exc).__name__}")
     except ValueError as exc:
