@@ -61,7 +61,7 @@ from .clients import gateway_session, tool_client
 from .errors import DependencyAway, ModelStepError
 from .live_events import agui_call_id, event_channel, now_ms, publish
 from .model_client import chat_completion
-from .model_stream import StepEvents
+from .model_stream import StepEvents, content_text
 from .settings import get_settings
 from .timeline import activity_timing
 from .tooling import FunctionIndex, catalog_for_run
@@ -85,7 +85,6 @@ log = logging.getLogger("toolmesh.activities")
 bp = df.Blueprint()
 
 # Parts of a message's content that carry no text for the run (reasoning traces, images).
-_NON_TEXT_PARTS = frozenset({"reasoning", "thinking", "image_url", "refusal"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 RETRY_BASE_SECONDS = 0.25
 RETRY_MAX_SECONDS = 4.0
@@ -283,7 +282,7 @@ def step_answer(step: str, completion: dict[str, Any]) -> dict[str, Any]:
         ]
         usage = completion.get("usage") or {}
         answer = StepAnswer(
-            content=_content_text(message.get("content")),
+            content=content_text(message.get("content")),
             tool_calls=tool_calls,
             finish_reason=choice.get("finish_reason"),
             model=completion.get("model"),
@@ -306,23 +305,6 @@ def _arguments_text(arguments: Any) -> str:
     if isinstance(arguments, str):
         return arguments
     return json.dumps(arguments, ensure_ascii=False)
-
-
-def _content_text(content: Any) -> str | None:
-    """The message text; a list of parts (``{"type": "text", "text": ...}`` or strings) is joined."""
-    if content is None or isinstance(content, str):
-        return content
-    if not isinstance(content, list):
-        raise TypeError(f"content is a {type(content).__name__}, not text")
-    texts: list[str] = []
-    for part in content:
-        if isinstance(part, str):
-            texts.append(part)
-        elif isinstance(part, dict) and isinstance(part.get("text"), str):
-            texts.append(part["text"])
-        elif not (isinstance(part, dict) and part.get("type") in _NON_TEXT_PARTS):
-            raise TypeError(f"content part {part!r:.80} has no text")
-    return "".join(texts)
 
 
 async def invoke_with_retries(

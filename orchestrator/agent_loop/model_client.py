@@ -24,7 +24,7 @@ import aiohttp
 from multidict import CIMultiDictProxy
 
 from .errors import DependencyAway, ModelStepError
-from .model_stream import BrokenStream, StepListener, assemble_stream
+from .model_stream import BrokenStream, NotACompletion, StepListener, assemble_stream
 from .settings import Settings
 
 __all__ = ["COST_HEADER", "RETRYABLE_STATUSES", "chat_completion"]
@@ -103,6 +103,8 @@ async def chat_completion(
             if last:
                 raise DependencyAway(step, f"could not reach the gateway ({type(exc).__name__})") from None
             status = None
+        except NotACompletion as exc:
+            raise ModelStepError(step, f"the gateway's answer is not a chat completion: {exc}") from None
         except BrokenStream as exc:
             if last:
                 raise ModelStepError(step, f"the gateway's stream broke off: {exc}") from None

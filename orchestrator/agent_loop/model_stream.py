@@ -19,11 +19,42 @@ from run_events import Keyed, text_content, text_end, text_start, tool_call_args
 
 from .live_events import now_ms
 
-__all__ = ["BrokenStream", "StepEvents", "StepListener", "assemble_stream"]
+__all__ = ["BrokenStream", "NotACompletion", "StepEvents", "StepListener", "assemble_stream", "content_text"]
 
 
 class BrokenStream(Exception):
     """The stream ended early or carried an error; the step is retried like a dropped connection."""
+
+
+class NotACompletion(Exception):
+    """An event of the stream is not a chat-completion chunk; the step fails, as a malformed plain answer does.
+
+    Asking again would most likely get the same shape, so this is not retried.
+    """
+
+
+_NON_TEXT_PARTS = frozenset({"reasoning", "thinking", "image_url", "refusal"})
+
+
+def content_text(content: Any) -> str | None:
+    """The message text; a list of parts (``{"type": "text", "text": ...}`` or strings) is joined.
+
+    Some OpenAI-compatible servers send parts where OpenAI sends a string, in whole answers and
+    in stream deltas alike. TypeError when it is neither.
+    """
+    if content is None or isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        raise TypeError(f"content is a {type(content).__name__}, not text")
+    texts: list[str] = []
+    for part in content:
+        if isinstance(part, str):
+            texts.append(part)
+        elif isinstance(part, dict) and isinstance(part.get("text"), str):
+            texts.append(part["text"])
+        elif not (isinstance(part, dict) and part.get("type") in _NON_TEXT_PARTS):
+            raise TypeError(f"content part {part!r:.80} has no text")
+    return "".join(texts)
 
 
 class StepListener(Protocol):
@@ -52,23 +83,38 @@ class _Answer:
         self.model = chunk.get("model") or self.model
         if isinstance(chunk.get("usage"), dict):
             self.usage = chunk["usage"]
-        for choice in chunk.get("choices") or []:
-            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+        choices = chunk.get("choices") or []
+        if not isinstance(choices, list):
+            raise NotACompletion("its choices are not a list")
+        for choice in choices:
+            if not isinstance(choice, dict):
+                raise NotACompletion("a choice is not an object")
+            if choice.get("index", 0) != 0:
                 continue
             self.finish_reason = choice.get("finish_reason") or self.finish_reason
             delta = choice.get("delta") or {}
-            text = delta.get("content")
-            if isinstance(text, str):
+            if not isinstance(delta, dict):
+                raise NotACompletion("a choice's delta is not an object")
+            try:
+                text = content_text(delta.get("content"))
+            except TypeError as exc:
+                raise NotACompletion(f"a delta's {exc}") from None
+            if text is not None:
                 self.content = (self.content or []) + [text]
                 if text:
                     listener.text(text)
-            for piece in delta.get("tool_calls") or []:
+            pieces = delta.get("tool_calls") or []
+            if not isinstance(pieces, list):
+                raise NotACompletion("a delta's tool_calls are not a list")
+            for piece in pieces:
                 self._tool_piece(piece, listener)
 
     def _tool_piece(self, piece: Any, listener: StepListener) -> None:
-        if not isinstance(piece, dict):
-            return
-        index = int(piece.get("index") or 0)
+        if not isinstance(piece, dict) or not isinstance(piece.get("function") or {}, dict):
+            raise NotACompletion("a tool-call delta is not an object with a function")
+        index = piece.get("index") or 0
+        if not isinstance(index, int):
+            raise NotACompletion("a tool-call delta's index is not a number")
         call = self.calls.setdefault(index, _Call())
         call.id = piece.get("id") or call.id
         function = piece.get("function") or {}
@@ -105,7 +151,11 @@ class _Answer:
 
 
 async def assemble_stream(chunks: AsyncIterator[bytes], listener: StepListener) -> dict[str, Any]:
-    """The completion a stream of SSE bytes adds up to; BrokenStream when it does not end with [DONE]."""
+    """The completion a stream of SSE bytes adds up to.
+
+    BrokenStream when it does not end with [DONE] or carries an error event; NotACompletion when
+    an event is not a chat-completion chunk.
+    """
     answer = _Answer()
     buffer = b""
     async for chunk in chunks:
@@ -124,12 +174,13 @@ async def assemble_stream(chunks: AsyncIterator[bytes], listener: StepListener) 
             try:
                 payload = orjson.loads(data)
             except orjson.JSONDecodeError:
-                raise BrokenStream("the gateway sent an event that is not JSON") from None
-            if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
+                raise NotACompletion("an event is not JSON") from None
+            if not isinstance(payload, dict):
+                raise NotACompletion("an event is not a JSON object")
+            if isinstance(payload.get("error"), dict):
                 message = str(payload["error"].get("message") or "error event")[:300]
                 raise BrokenStream(f"the stream failed: {message}")
-            if isinstance(payload, dict):
-                answer.take(payload, listener)
+            answer.take(payload, listener)
         await listener.flush()
     raise BrokenStream("the stream ended before [DONE]")
 

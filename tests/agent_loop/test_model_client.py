@@ -135,6 +135,51 @@ async def test_a_slow_gateway_times_out_with_the_limit_in_the_message(
         await chat_completion(http, settings_for(fake.url, retries=0, timeout=0.2), "plan", body, {})
 
 
+class Heard:
+    """A step listener that keeps what it hears and how often it was closed."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self.closed = 0
+
+    def text(self, delta: str) -> None:
+        self.texts.append(delta)
+
+    def tool(self, index: int, name: str | None, arguments: str) -> None:
+        pass
+
+    async def flush(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        self.closed += 1
+
+
+async def test_a_streamed_step_adds_up_to_the_plain_answer(fake: RunningServer, http: aiohttp.ClientSession) -> None:
+    heard = Heard()
+    body = {"model": "fake?reply=one two three&chunks=3", "messages": MESSAGES}
+    completion = await chat_completion(http, settings_for(fake.url), "plan", body, {}, heard)
+    answer = step_answer("plan", completion)
+    assert answer["content"] == "one two three" == "".join(heard.texts)
+    assert len(heard.texts) == 3 and heard.closed == 1
+    assert answer["usage"]["total_tokens"] > 0
+
+
+@pytest.mark.parametrize("shape", ["choices", "message", "content", "json"])
+async def test_a_streamed_answer_that_is_not_a_chat_completion_fails_the_step_at_once(
+    fake: RunningServer, http: aiohttp.ClientSession, shape: str
+) -> None:
+    """Not an empty answer, and not asked again: the same server would answer the same way."""
+    reset(fake)
+    heard = Heard()
+    body = {"model": f"fake?malformed={shape}", "messages": MESSAGES}
+    with pytest.raises(ModelStepError, match="not a chat completion") as caught:
+        await chat_completion(http, settings_for(fake.url, retries=2), "plan", body, {}, heard)
+    assert "'plan'" in str(caught.value)
+    assert len(requests_seen(fake)) == 1
+    assert heard.closed == 1  # what was open in the run's event stream is ended
+
+
 @pytest.mark.parametrize(
     "completion",
     [

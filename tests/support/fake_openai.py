@@ -19,7 +19,9 @@ misbehaving upstream simply by naming a model. The model is ``name`` optionally 
 ``args=object``         tool calls carry ``arguments`` as a JSON object, not JSON text (some servers do)
 ``content=parts``       ``content`` is a list of text parts, not a string (some servers do)
 ``malformed=S``         answer 200 with a body that is not a chat completion: ``choices`` (not a list),
-                        ``message`` (no message), ``content`` (content an object), ``json`` (not JSON)
+                        ``message`` (no message), ``content`` (content an object), ``json`` (not JSON);
+                        a stream sends one well-formed chunk, then one of that shape (``message``: the
+                        delta is a list), then [DONE]
 ``reply=text``          the assistant text (default: ``fake reply #<n>: <last user text>``)
 ``chunks=N``            number of content chunks in a stream (default 4)
 ``gap_ms=N``            pause between content chunks of a stream (default 0)
@@ -27,7 +29,7 @@ misbehaving upstream simply by naming a model. The model is ``name`` optionally 
 ``hold_after=N``        streams: after N content chunks wait until ``POST /_control/release`` (once released,
                         later streams do not wait), so a test can look while a stream is half sent
 
-``args``, ``content`` and ``malformed`` shape plain JSON answers, not streams.
+``args`` and ``content`` shape plain JSON answers, not streams.
 
 ``x-fake-latency-ms`` as a request header also sets the latency. Without ``FAKE_OPENAI_API_KEY``
 any bearer key is accepted; with it, others get 401. ``GET /_control/requests`` lists what was
@@ -171,6 +173,18 @@ def _malformed(kind: str, base: dict[str, Any]) -> Response:
     return JSONResponse(dict(base, object="chat.completion", choices=choices))
 
 
+def _malformed_chunk(kind: str, base: dict[str, Any]) -> bytes:
+    """A stream event that is not a chat-completion chunk, in the shapes of ``_malformed``."""
+    if kind == "json":
+        return b"data: {not json\n\n"
+    choices: Any = {
+        "choices": "none",
+        "message": [{"index": 0, "delta": [{"content": "x"}], "finish_reason": None}],
+        "content": [{"index": 0, "delta": {"content": {"text": 1}}, "finish_reason": None}],
+    }.get(kind, [])
+    return b"data: " + json.dumps(dict(base, choices=choices)).encode() + b"\n\n"
+
+
 def _auth_problem(request: Request) -> Response | None:
     if not _REQUIRED_KEY:
         return None
@@ -230,6 +244,10 @@ async def _stream(
     include_usage: bool,
 ) -> AsyncIterator[bytes]:
     yield _chunk(base, {"role": "assistant", "content": "" if not calls else None})
+    if directives.get("malformed"):
+        yield _malformed_chunk(directives["malformed"], base)
+        yield b"data: [DONE]\n\n"
+        return
     drop_after = int(directives.get("midstream", "-1"))
     error_after = int(directives.get("midstream_error", "-1"))
     hold_after = int(directives.get("hold_after", "-1"))
