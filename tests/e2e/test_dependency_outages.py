@@ -111,11 +111,6 @@ def test_runs_in_flight_wait_for_the_gateway_and_complete(mesh: Mesh) -> None:
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-@pytest.mark.xfail(
-    strict=False,
-    reason="with notes killed mid-run, a task of one of the 20 runs once ended with a failure (an answer cut off "
-    "midway, now retried); kept as a known risk until the test has held on busy machines; the assertion lists them",
-)
 def test_runs_in_flight_wait_for_the_notes_service_and_lose_no_memory(mesh: Mesh) -> None:
     run_ids = _start_runs(mesh, "notes")
     _outage(mesh, "notes", run_ids, {"memory", "tool"})

@@ -88,9 +88,7 @@ END;
 """
 
 _ISSUE_ID = re.compile(r"^([A-Z][A-Z0-9]{1,9})-([1-9][0-9]{0,8})$")
-_PRIORITY_RANK = (
-    "CASE i.priority " + " ".join(f"WHEN '{p}' THEN {n}" for n, p in enumerate(PRIORITIES)) + " END"
-)
+_PRIORITY_RANK = "CASE i.priority " + " ".join(f"WHEN '{p}' THEN {n}" for n, p in enumerate(PRIORITIES)) + " END"
 _WORD = re.compile(r"\w+", re.UNICODE)
 _UPDATABLE = frozenset({"title", "description", "state", "priority", "assignee", "labels"})
 
@@ -191,6 +189,7 @@ class IssueStore:
     def __init__(self, db: Database) -> None:
         self._db = db
         db.executescript(_SCHEMA)
+        db.keep_request_claims("issues")
 
     # Projects
 
@@ -256,9 +255,14 @@ class IssueStore:
         priority: str,
         assignee: str | None,
         labels: list[str],
+        claim: str | None = None,
     ) -> IssueRecord:
+        """A new issue; with the ``claim`` of a request that already filed one, that issue instead."""
         now = _now()
         with self._db.transaction() as conn:
+            filed = self._db.claimed_row(conn, "issues", claim, "project_key || '-' || number AS issue_id")
+            if filed is not None:
+                return self.get_issue(filed)
             row = conn.execute("SELECT next_number FROM projects WHERE key = ?", (project,)).fetchone()
             if row is None:
                 raise ProjectNotFound(project)
@@ -266,7 +270,7 @@ class IssueStore:
             conn.execute("UPDATE projects SET next_number = ? WHERE key = ?", (number + 1, project))
             cursor = conn.execute(
                 "INSERT INTO issues (project_key, number, title, description, state, priority, assignee,"
-                " labels, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " labels, created_at, updated_at, request_claim) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     project,
                     number,
@@ -278,6 +282,7 @@ class IssueStore:
                     json.dumps(labels),
                     now,
                     now,
+                    claim,
                 ),
             )
             conn.executemany(
@@ -325,9 +330,7 @@ class IssueStore:
             if columns:
                 columns["updated_at"] = _now()
                 assignments = ", ".join(f"{column} = ?" for column in columns)
-                conn.execute(
-                    f"UPDATE issues SET {assignments} WHERE seq = ?", (*columns.values(), row["seq"])
-                )
+                conn.execute(f"UPDATE issues SET {assignments} WHERE seq = ?", (*columns.values(), row["seq"]))
         return self.get_issue(issue_id)
 
     def add_comment(self, issue_id: str, *, author: str, body: str) -> CommentRecord:
@@ -340,9 +343,7 @@ class IssueStore:
             )
             conn.execute("UPDATE issues SET updated_at = ? WHERE seq = ?", (now, seq))
         assert cursor.lastrowid is not None
-        return CommentRecord(
-            id=cursor.lastrowid, author=author, body=body, created_at=datetime.fromisoformat(now)
-        )
+        return CommentRecord(id=cursor.lastrowid, author=author, body=body, created_at=datetime.fromisoformat(now))
 
     def close_issue(self, issue_id: str, *, resolution: str, comment: str | None, author: str) -> IssueRecord:
         now = _now()

@@ -130,19 +130,31 @@ class MessageStore:
             if columns and "run_id" not in columns:  # a database from before messages had runs
                 conn.execute("ALTER TABLE messages ADD COLUMN run_id TEXT")
         db.executescript(_SCHEMA)
+        db.keep_request_claims("messages")
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), UTC)
 
     def send(
-        self, *, to: str, subject: str, body: str, callback_url: str | None, run_id: str | None = None
+        self,
+        *,
+        to: str,
+        subject: str,
+        body: str,
+        callback_url: str | None,
+        run_id: str | None = None,
+        claim: str | None = None,
     ) -> MessageRecord:
+        """A new message; with the ``claim`` of a request that already sent one, that message instead."""
         message_id = f"msg_{uuid.uuid4().hex[:16]}"
         with self._db.transaction() as conn:
+            sent = self._db.claimed_row(conn, "messages", claim, "id")
+            if sent is not None:
+                return self._message(conn, _find(conn, sent, run_id))
             conn.execute(
-                "INSERT INTO messages (id, recipient, subject, body, callback_url, run_id, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (message_id, to, subject, body, callback_url, run_id, self._now().isoformat()),
+                "INSERT INTO messages (id, recipient, subject, body, callback_url, run_id, created_at, request_claim)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (message_id, to, subject, body, callback_url, run_id, self._now().isoformat(), claim),
             )
         return self.get(message_id)
 
@@ -172,9 +184,7 @@ class MessageStore:
             ).fetchall()
             return [self._message(conn, row) for row in rows], int(total)
 
-    def reply(
-        self, message_id: str, *, reply: str, reply_from: str | None, scope: str | None = None
-    ) -> MessageRecord:
+    def reply(self, message_id: str, *, reply: str, reply_from: str | None, scope: str | None = None) -> MessageRecord:
         """Store the reply and, when the message has a callback, queue its delivery."""
         now = self._now()
         with self._db.transaction() as conn:
@@ -213,9 +223,7 @@ class MessageStore:
 
     def next_attempt_at(self) -> float | None:
         with self._db.transaction() as conn:
-            row = conn.execute(
-                "SELECT MIN(next_attempt_at) FROM deliveries WHERE state = 'pending'"
-            ).fetchone()
+            row = conn.execute("SELECT MIN(next_attempt_at) FROM deliveries WHERE state = 'pending'").fetchone()
         return None if row[0] is None else float(row[0])
 
     def mark_delivered(self, message_seq: int) -> None:

@@ -136,20 +136,27 @@ class NoteStore:
     def __init__(self, db: Database) -> None:
         self._db = db
         db.executescript(_SCHEMA)
+        db.keep_request_claims("notes")
 
     @property
     def database(self) -> Database:
         """Where the notes live; async callers run the methods through its ``call``."""
         return self._db
 
-    def create(self, *, title: str, content: str, tags: list[str], run_id: str | None) -> NoteRecord:
+    def create(
+        self, *, title: str, content: str, tags: list[str], run_id: str | None, claim: str | None = None
+    ) -> NoteRecord:
+        """A new note; with the ``claim`` of a request that already made one, that note instead."""
         note_id = f"note_{uuid.uuid4().hex[:16]}"
         now = _now()
         with self._db.transaction() as conn:
+            made = self._db.claimed_row(conn, "notes", claim, "id")
+            if made is not None:
+                return self.get(made)
             cursor = conn.execute(
-                "INSERT INTO notes (id, title, content, tags, run_id, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (note_id, title, content, json.dumps(tags), run_id, now, now),
+                "INSERT INTO notes (id, title, content, tags, run_id, created_at, updated_at, request_claim)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (note_id, title, content, json.dumps(tags), run_id, now, now, claim),
             )
             conn.executemany(
                 "INSERT INTO note_tags (note_seq, tag) VALUES (?, ?)",

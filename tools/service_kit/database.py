@@ -98,6 +98,28 @@ class Database:
         with self._lock:
             self._conn.executescript(script)
 
+    def keep_request_claims(self, table: str) -> None:
+        """Give ``table`` a unique ``request_claim`` column (added to a database made before it).
+
+        A route that creates a row stores its request's Idempotency-Key claim there, in the
+        same transaction, so a retry after a crash finds the row instead of making another.
+        """
+        with self.transaction() as conn:
+            columns = {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
+            if "request_claim" not in columns:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN request_claim TEXT")
+            conn.execute(
+                f"CREATE UNIQUE INDEX IF NOT EXISTS {table}_by_request_claim ON {table} (request_claim)"
+                " WHERE request_claim IS NOT NULL"
+            )
+
+    def claimed_row(self, conn: sqlite3.Connection, table: str, claim: str | None, column: str) -> Any:
+        """``column`` of the row of ``table`` a request with ``claim`` made already, or None."""
+        if claim is None:
+            return None
+        row = conn.execute(f"SELECT {column} FROM {table} WHERE request_claim = ?", (claim,)).fetchone()
+        return None if row is None else row[0]
+
     def close(self) -> None:
         """Finish the jobs already handed over, then close the connection."""
         if self._worker is not None:

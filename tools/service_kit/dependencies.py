@@ -15,17 +15,19 @@ from fastapi import Depends, Header, HTTPException, Request, status
 from fastapi.security import APIKeyHeader
 from starlette.datastructures import Headers
 
-from .idempotency import MAX_KEY_LENGTH
+from .idempotency import MAX_KEY_LENGTH, REQUEST_CLAIM
 from .settings import ServiceSettings
 
 __all__ = [
     "RUN_ID_HEADER",
     "IdempotencyKey",
+    "RequestClaim",
     "RunScope",
     "api_key_matches",
     "api_key_setting",
     "authorize_headers",
     "idempotency_key",
+    "request_claim",
     "require_api_key",
     "run_scope",
 ]
@@ -88,6 +90,20 @@ async def idempotency_key(
 
 
 IdempotencyKey = Depends(idempotency_key)
+
+
+async def request_claim(request: Request) -> str | None:
+    """The claim of this request's Idempotency-Key, or None when it came without one.
+
+    A route that creates something stores it with what it creates (in the same transaction)
+    and answers a request with a claim it has seen with what it made then: a retry after a
+    crash between the route's commit and the key's completion does not create twice.
+    """
+    claim = request.scope.get("state", {}).get(REQUEST_CLAIM)
+    return claim if isinstance(claim, str) else None
+
+
+RequestClaim = Annotated[str | None, Depends(request_claim)]
 
 
 RUN_ID_HEADER = "X-Toolmesh-Run-Id"

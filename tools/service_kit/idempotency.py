@@ -14,9 +14,13 @@ response would be wrong.
 
 The claim, the action and the completion are separate transactions: a crash in the
 instant between the action's commit and the completion leaves a claim that expires,
-after which a retry acts again. The completion commits before the response's last
-bytes go out, so a caller who got the answer can always have it replayed. All three go
-through the database thread (``Database.call``), never blocking the event loop.
+after which the retry runs the route again. So that it does not act twice, a route that
+creates something stores the request's ``claim`` (``REQUEST_CLAIM`` in the request's
+state: the key and the request it came with, hashed) with what it creates, in the same
+transaction, and answers a second request with the same claim with what the first one
+made. The completion commits before the response's last bytes go out, so a caller who
+got the answer can always have it replayed. All of it goes through the database thread
+(``Database.call``), never blocking the event loop.
 """
 
 from __future__ import annotations
@@ -34,9 +38,11 @@ from .database import Database
 from .errors import IdempotencyError, IdempotencyInProgress, IdempotencyMismatch
 from .middleware import send_json
 
-__all__ = ["IdempotencyMiddleware", "IdempotencyStore", "StoredResponse", "valid_key"]
+__all__ = ["REQUEST_CLAIM", "IdempotencyMiddleware", "IdempotencyStore", "StoredResponse", "valid_key"]
 
 HEADER = "idempotency-key"
+REQUEST_CLAIM = "idempotency_claim"
+"""Key of the request's state holding its claim: set while a route runs under a claimed key."""
 NON_SAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_KEY_LENGTH = 255
 
@@ -194,6 +200,8 @@ class IdempotencyMiddleware:
         if stored is not None:
             await _send_stored(send, stored)
             return
+        claim = hashlib.sha256(digest.digest() + key.encode()).hexdigest()
+        scope.setdefault("state", {})[REQUEST_CLAIM] = claim
 
         captured = _Capture()
 

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, status
 
-from tools.service_kit.dependencies import IdempotencyKey, require_api_key
+from tools.service_kit.dependencies import IdempotencyKey, RequestClaim, require_api_key
 
 from ..schemas import (
     CloseRequest,
@@ -78,7 +78,7 @@ def _next_offset(offset: int, count: int, total: int) -> int | None:
     "Returns it with its id, such as MAIN-7. New issues are in state todo unless another open state is "
     "given. Use searchIssues first to avoid filing a duplicate.",
 )
-def create_issue(body: IssueCreate, request: Request, store: Store) -> Issue:
+def create_issue(body: IssueCreate, request: Request, store: Store, claim: RequestClaim) -> Issue:
     return _issue(
         store.create_issue(
             project=body.project or request.app.state.settings.default_project,
@@ -88,6 +88,7 @@ def create_issue(body: IssueCreate, request: Request, store: Store) -> Issue:
             priority=body.priority,
             assignee=body.assignee,
             labels=body.labels,
+            claim=claim,
         )
     )
 

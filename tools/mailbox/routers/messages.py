@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, status
 
-from tools.service_kit.dependencies import IdempotencyKey, RunScope, require_api_key
+from tools.service_kit.dependencies import IdempotencyKey, RequestClaim, RunScope, require_api_key
 
 from ..callbacks import check_callback_url
 from ..delivery import Deliverer
@@ -82,9 +82,7 @@ def _message(record: MessageRecord) -> Message:
     delivery = None
     if record.delivery is not None:
         d = record.delivery
-        delivery = Delivery(
-            state=d.state, attempts=d.attempts, last_error=d.last_error, delivered_at=d.delivered_at
-        )
+        delivery = Delivery(state=d.state, attempts=d.attempts, last_error=d.last_error, delivered_at=d.delivered_at)
     return Message(
         id=record.id,
         to=record.to,
@@ -112,12 +110,17 @@ def _message(record: MessageRecord) -> Message:
     "(message_id, from, reply, replied_at) is POSTed to callback_url, so the caller can wait for it; "
     "a person may take days. Ask one clear question.",
 )
-def send_message(body: MessageSend, request: Request, store: Store, scope: RunScope) -> Message:
+def send_message(body: MessageSend, request: Request, store: Store, scope: RunScope, claim: RequestClaim) -> Message:
     if body.callback_url is not None:
         check_callback_url(body.callback_url, request.app.state.allowed_origins)
     return _message(
         store.send(
-            to=body.to, subject=body.subject, body=body.body, callback_url=body.callback_url, run_id=scope
+            to=body.to,
+            subject=body.subject,
+            body=body.body,
+            callback_url=body.callback_url,
+            run_id=scope,
+            claim=claim,
         )
     )
 

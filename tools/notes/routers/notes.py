@@ -16,7 +16,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, status
 
-from tools.service_kit.dependencies import IdempotencyKey, RunScope, require_api_key
+from tools.service_kit.dependencies import IdempotencyKey, RequestClaim, RunScope, require_api_key
 
 from ..schemas import DeletedNote, ErrorDetail, Note, NoteCreate, NotePage, NoteUpdate, SearchHit, SearchPage
 from ..store import NoteRecord, NoteStore
@@ -94,9 +94,14 @@ def _next_offset(offset: int, count: int, total: int) -> int | None:
     description="Store a note (title, text, tags) so it can be found again later with searchNotes or "
     "listNotes. Set run_id to keep notes of one agent run together. Returns the note with its id.",
 )
-async def create_note(body: NoteCreate, store: Store, scope: RunScope) -> Note:
+async def create_note(body: NoteCreate, store: Store, scope: RunScope, claim: RequestClaim) -> Note:
     record = await store.database.call(
-        store.create, title=body.title, content=body.content, tags=body.tags, run_id=scope or body.run_id
+        store.create,
+        title=body.title,
+        content=body.content,
+        tags=body.tags,
+        run_id=scope or body.run_id,
+        claim=claim,
     )
     return _note(record)
 
