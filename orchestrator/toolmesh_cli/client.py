@@ -7,7 +7,7 @@ CLI works unchanged against the local host and an Azure Function App. Errors com
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar
 from urllib.parse import quote
@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from toolmesh_cli.config import ApiTarget
 from toolmesh_cli.errors import ApiConnectionError, ApiError, RunNotFoundError
+from toolmesh_cli.run_stream import StreamedEvent, stream_run_events
 from toolmesh_cli.schemas import CatalogTool, RunCreated, RunStatus, RunSummary, Schedule, Timeline, ToolCatalog
 
 __all__ = ["DEFAULT_TIMEOUT", "ApiClient", "start_body"]
@@ -121,6 +122,10 @@ class ApiClient:
 
     def get_run_raw(self, run_id: str) -> Any:
         return self._request("GET", f"/api/runs/{_seg(run_id)}")
+
+    def run_events(self, run_id: str, *, after: int = 0) -> Iterator[StreamedEvent]:
+        """The run's live events after ``after`` until it ends (see ``run_stream``)."""
+        return stream_run_events(self._http, f"/api/runs/{_seg(run_id)}/events", after=after, error_of=_error_from)
 
     def get_timeline_raw(self, run_id: str) -> Any:
         return self._request("GET", f"/api/runs/{_seg(run_id)}/timeline")

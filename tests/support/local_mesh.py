@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -177,3 +178,31 @@ def scripted_gateway_config(root: Path, scripts: Mapping[str, list[dict[str, Any
     config = root / "gateway.yaml"
     config.write_text(yaml.safe_dump({"models": models}))
     return config
+
+
+@contextmanager
+def mesh_with_fake_upstream(
+    root: Path, models: Mapping[str, str], *, host_env: Mapping[str, str] | None = None
+) -> Iterator[Mesh]:
+    """A mesh whose gateway sends each model alias of ``models`` to the fake OpenAI upstream.
+
+    ``models`` maps an alias to the upstream model it asks for, with its directives (e.g.
+    ``held?chunks=8&hold_after=2``, see tests/support/fake_openai.py); ``default`` stays offline.
+    The upstream is ``mesh.extra[0]``.
+    """
+    upstream = start_uvicorn("tests.support.fake_openai:app", log_path=root / "logs" / "upstream.log")
+    config: dict[str, Any] = {"default": {"deployments": [{"provider": "offline"}]}}
+    for alias, model in models.items():
+        deployment = {"provider": "openai", "base_url": f"{upstream.url}/v1", "api_key": "sk-fake", "model": model}
+        config[alias] = {"deployments": [deployment]}
+    (root / "gateway.yaml").write_text(yaml.safe_dump({"models": config}))
+    try:
+        mesh = start_mesh(root, gateway_env={"TOOLMESH_GATEWAY_CONFIG": str(root / "gateway.yaml")}, host_env=host_env)
+    except BaseException:
+        upstream.stop()
+        raise
+    mesh.extra.append(upstream)
+    try:
+        yield mesh
+    finally:
+        mesh.stop()
