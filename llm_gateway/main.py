@@ -25,7 +25,7 @@ from llm_gateway.logs import configure_logging
 from llm_gateway.routers import chat, embeddings, health, models, usage
 from llm_gateway.schemas import ChatCompletionRequest, EmbeddingRequest
 from llm_gateway.state import build_state
-from tools.service_kit.telemetry import instrument_app
+from tools.service_kit.telemetry import instrument_app, server_telemetry
 
 __all__ = ["app", "create_app"]
 
@@ -134,6 +134,7 @@ def create_app() -> FastAPI:
         "mode, "
         "streaming), embeddings, model aliases with retries and fallback, per-key limits and a usage log.",
         lifespan=lifespan,
+        telemetry=server_telemetry(),
     )
     app.add_exception_handler(GatewayError, _gateway_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

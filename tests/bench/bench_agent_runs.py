@@ -458,6 +458,7 @@ def _tracing_cost(root: Path, runs: int, tasks: int, rounds: int, concurrency: i
             _run_batch(mesh, pids[mode], 1, tasks, "default")  # warm up: imports, first catalog load
         spans_before = len(receiver.snapshot())
         per_run: dict[str, list[float]] = {mode: [] for mode in meshes}
+        by_process: dict[str, list[dict[str, float]]] = {mode: [] for mode in meshes}
         walls: dict[str, list[float]] = {mode: [] for mode in meshes}
         failed = dict.fromkeys(meshes, 0)
         exported_runs = 0
@@ -466,12 +467,14 @@ def _tracing_cost(root: Path, runs: int, tasks: int, rounds: int, concurrency: i
                 print(f"  ... tracing {mode}, {runs} runs at once (round {round_} of {rounds})", flush=True)
                 batch = _run_batch(mesh, pids[mode], runs, tasks, "default")
                 per_run[mode].append(_mesh_cpu_per_run(batch, list(pids[mode])))
+                by_process[mode].append({name: batch.cpu[name] / batch.count for name in pids[mode]})
                 walls[mode].append(batch.wall)
                 failed[mode] += _failed(batch)
                 if mode == "OTLP export":
                     exported_runs += batch.count
         spans = len(receiver.snapshot()) - spans_before
         _print_tracing(per_run, walls, failed, runs, tasks, spans / max(exported_runs, 1))
+        _print_tracing_processes(by_process)
     finally:
         for mesh in meshes.values():
             mesh.stop()
@@ -506,6 +509,16 @@ def _print_tracing(
     verdict = "holds" if extra < TRACING_GOAL else "missed"
     goal = f"under {TRACING_GOAL * 100:.0f} % more CPU per run with OTLP export"
     print(f"goal ({goal}): {verdict} ({extra * 100:+.1f} %)")
+
+
+def _print_tracing_processes(by_process: dict[str, list[dict[str, float]]]) -> None:
+    """Where each mode's CPU goes: each process's median CPU seconds per run over the batches."""
+    names = list(next(iter(by_process.values()))[0])
+    print("  CPU seconds per run by process (median of the batches):")
+    print("  " + " " * 12 + "".join(f"{name:>9}" for name in names))
+    for mode, batches in by_process.items():
+        medians = "".join(f"{_median([b[name] for b in batches]):9.4f}" for name in names)
+        print(f"  {mode:<12}{medians}")
 
 
 def main() -> None:

@@ -91,7 +91,6 @@ _NAMESPACED = {
     "opentelemetry.sdk": "opentelemetry-sdk",
     "opentelemetry.semconv": "opentelemetry-semantic-conventions",
     "opentelemetry.exporter.otlp.proto.http": "opentelemetry-exporter-otlp-proto-http",
-    "opentelemetry.instrumentation.fastapi": "opentelemetry-instrumentation-fastapi",
     "opentelemetry.instrumentation.logging": "opentelemetry-instrumentation-logging",
     "azure.monitor.opentelemetry.exporter": "azure-monitor-opentelemetry-exporter",
     "azure.identity": "azure-identity",

@@ -19,6 +19,7 @@ from fastapi import FastAPI
 
 from tools.service_kit import health
 from tools.service_kit.app import install, service_resources, service_started
+from tools.service_kit.telemetry import server_telemetry
 
 from .callbacks import parse_origins
 from .config import Settings, get_settings
@@ -66,7 +67,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     await worker
                 await client.aclose()
 
-    app = FastAPI(title=TITLE, version=VERSION, description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title=TITLE, version=VERSION, description=DESCRIPTION, lifespan=lifespan, telemetry=server_telemetry()
+    )
     app.include_router(health.router)
     app.include_router(messages.router)
     install(app, settings)

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from tools.service_kit import health
 from tools.service_kit.app import install, service_resources, service_started
+from tools.service_kit.telemetry import server_telemetry
 
 from .config import Settings, get_settings
 from .routers import notes
@@ -42,7 +43,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             service_started(settings)
             yield
 
-    app = FastAPI(title=TITLE, version=VERSION, description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title=TITLE, version=VERSION, description=DESCRIPTION, lifespan=lifespan, telemetry=server_telemetry()
+    )
     app.include_router(health.router)
     app.include_router(notes.router)
     install(app, settings)

@@ -1,23 +1,37 @@
 """OpenTelemetry for a tool service (and the gateway): its requests continue the trace of the run that made them.
 
 The tracer provider and its exporters come from ``exporters`` (the standard variables decide).
-Server spans carry the route template and never the query string, where arguments travel.
+Server spans are FastAPI's own (``server_telemetry``): they carry the route template and never
+the query string, where arguments travel.
 """
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.telemetry import TelemetryConfig
 from opentelemetry import context, propagate, trace
-from opentelemetry.trace import Span
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import Span, SpanProcessor
+from opentelemetry.semconv.attributes.url_attributes import URL_QUERY
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .exporters import exporting, log_correlation, tracer_provider, tracing_enabled
 
-__all__ = ["configure_telemetry", "instrument_app"]
+__all__ = ["configure_telemetry", "instrument_app", "server_telemetry"]
 
 _configured = False
+_UNTRACED_PATHS = frozenset({"/healthz"})
+
+
+class _QueryLeftOut(SpanProcessor):
+    """Blank a server span's query string (``url.query``) as it starts: the model's arguments travel there."""
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        if span.attributes and URL_QUERY in span.attributes:
+            span.set_attribute(URL_QUERY, "")
 
 
 def configure_telemetry(service: str) -> None:
@@ -26,20 +40,28 @@ def configure_telemetry(service: str) -> None:
     if _configured or not tracing_enabled():
         return
     _configured = True
-    trace.set_tracer_provider(tracer_provider(service))
+    provider = tracer_provider(service)
+    provider.add_span_processor(_QueryLeftOut())
+    trace.set_tracer_provider(provider)
     log_correlation()
 
 
-def _drop_query(span: Span, scope: dict[str, Any]) -> None:
-    """Keep query strings (the model's arguments) out of the server span."""
-    attributes = getattr(span, "attributes", None)
-    if not scope.get("query_string") or not span.is_recording() or attributes is None:
-        return
-    for key in ("http.url", "url.full"):
-        if key in attributes:
-            span.set_attribute(key, str(attributes[key]).split("?", 1)[0])
-    if "url.query" in attributes:
-        span.set_attribute("url.query", "")
+def _untraced(scope: MutableMapping[str, Any]) -> bool:
+    return scope.get("path") in _UNTRACED_PATHS
+
+
+def server_telemetry() -> TelemetryConfig:
+    """FastAPI's own OpenTelemetry settings for a service app (``FastAPI(telemetry=...)``).
+
+    With an exporter: one server span per request (health checks left out) that continues the
+    caller's W3C trace context, with the stable HTTP attributes and the route template. Nothing
+    more: no spans for dependencies, endpoint and serialization (they would triple a run's spans),
+    no request metrics and no log records of its own (logs go where each service sends them).
+    Without an exporter FastAPI records nothing; ``instrument_app`` continues the caller's context.
+    """
+    if not exporting():
+        return {"tracing": False, "metrics": False, "logs": False}
+    return {"tracing": True, "operation_spans": False, "metrics": False, "logs": False, "exclude": _untraced}
 
 
 class _CallerContext:
@@ -73,18 +95,10 @@ _CONTEXT_HEADERS = (b"traceparent", b"tracestate")
 
 
 def instrument_app(app: FastAPI, service: str) -> None:
-    """Server spans for ``app`` that continue the caller's W3C trace context (health checks left out).
+    """Install the tracer provider for ``app``'s process; without an exporter, continue callers' context.
 
-    Without an exporter, only the caller's context is continued (``_CallerContext``).
+    The server spans themselves come from FastAPI, as ``server_telemetry`` configured the app.
     """
     configure_telemetry(service)
-    if not tracing_enabled():
-        return
-    if not exporting():
+    if tracing_enabled() and not exporting():
         app.add_middleware(_CallerContext)
-        return
-    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-
-    FastAPIInstrumentor.instrument_app(
-        app, server_request_hook=_drop_query, excluded_urls="healthz", exclude_spans=["receive", "send"]
-    )
