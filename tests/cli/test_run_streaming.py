@@ -130,6 +130,8 @@ def test_show_follow_resumes_a_cut_stream_without_gaps_or_repeats(mesh: Mesh, tm
         cli.wait_for(lambda out: out.count("fake reply") > seen, "the next model text")
         proxy.cut()
         code, out, err = cli.finish()
+    resumed = [last for line, last in proxy.requests if "/events" in line and last is not None]
+    assert resumed and all(int(last) > 0 for last in resumed), proxy.requests
     assert code == 0, (out, err)
     assert out.count("outcome completed") == 1, out
     texts = _texts(mesh, run_id)

@@ -1,64 +1,54 @@
 """The console's run page follows the run's event stream, in headless Chromium against the real local host.
 
-The model is a fake upstream behind the gateway that holds its first answer half written, so the
-pages can be seen showing text while the model step is still running.
+The model is a fake upstream behind the gateway that holds its first answer half written (so the
+pages can be seen showing text while the model step is still running), or writes slowly (so a
+page's connection can be cut and restored, through a proxy, while the model writes).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
 import pytest
-import yaml
 
-from tests.support.local_mesh import Mesh, start_mesh
-from tests.support.servers import RunningServer, start_uvicorn
+from tests.support.cut_proxy import CutProxy
+from tests.support.local_mesh import Mesh, mesh_with_fake_upstream
+from tests.support.sse_client import read_events
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Browser, Page, Route
 
 WAIT_MS = 90_000
-
-
-def _gateway_config(root: Path, upstream: RunningServer) -> Path:
-    deployment = {"provider": "openai", "base_url": f"{upstream.url}/v1", "api_key": "sk-fake",
-                  "model": "held?chunks=8&hold_after=2"}  # fmt: skip
-    config = root / "gateway.yaml"
-    config.write_text(yaml.safe_dump({"models": {"default": {"deployments": [{"provider": "offline"}]},
-                                                 "held": {"deployments": [deployment]}}}))  # fmt: skip
-    return config
 
 
 @pytest.fixture(scope="module")
 def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
     root = tmp_path_factory.mktemp("console-live")
-    upstream = start_uvicorn("tests.support.fake_openai:app", log_path=root / "logs" / "upstream.log")
-    try:
-        running = start_mesh(root, gateway_env={"TOOLMESH_GATEWAY_CONFIG": str(_gateway_config(root, upstream))},
-                             host_env={"TOOLMESH_EVENTS_KEEPALIVE": "2"})  # fmt: skip
-    except BaseException:
-        upstream.stop()
-        raise
-    running.extra.append(upstream)
-    try:
+    models = {"held": "held?chunks=8&hold_after=2", "slow": "slow?chunks=40&gap_ms=100"}
+    with mesh_with_fake_upstream(root, models, host_env={"TOOLMESH_EVENTS_KEEPALIVE": "2"}) as running:
         yield running
-    finally:
-        running.stop()
 
 
-def _open(browser: Browser, mesh: Mesh, run_id: str) -> Page:
+def _open(browser: Browser, mesh: Mesh, run_id: str, *, via: str | None = None) -> Page:
     page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
-    page.goto(f"{mesh.url}/console?code={mesh.keys['functions']}#/runs/{run_id}")
+    page.goto(f"{via or mesh.url}/console?code={mesh.keys['functions']}#/runs/{run_id}")
     return page
 
 
 def _ids(page: Page) -> list[int]:
     text = page.get_attribute("#live-text", "data-event-ids") or ""
     return [int(i) for i in text.split(",") if i]
+
+
+def _wait_until(page: Page, check: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while not check():
+        assert time.monotonic() < deadline, f"in time: {what}"
+        page.wait_for_timeout(50)  # lets the page's events in while waiting
 
 
 def test_two_pages_show_streamed_text_before_the_step_completes(browser: Browser, mesh: Mesh, artifacts: Path) -> None:
@@ -95,3 +85,66 @@ def test_an_approval_made_in_one_page_leaves_the_other_at_once(browser: Browser,
         first.context.close()
         second.context.close()
 
+
+SLOW_RUN = {"objective": "Describe the sea", "initial_tasks": ["Describe the sea", "Describe the sky"], "tools": [],
+            "model": "slow", "budgets": {"max_iterations": 3}}  # fmt: skip
+"""A run whose model writes slowly: its connections can be cut while text is coming."""
+
+
+def _assert_every_kept_event_shown_once(mesh: Mesh, run_id: str, ids: list[int]) -> None:
+    kept = read_events(f"{mesh.url}/api/runs/{run_id}/events", mesh.keys["functions"])
+    assert kept.closed
+    assert ids == [event.id for event in kept.events if event.id is not None]
+
+
+def test_a_page_whose_connection_is_cut_and_restored_shows_every_event_once(browser: Browser, mesh: Mesh) -> None:
+    run_id = mesh.start_run(SLOW_RUN)
+    assert mesh.host is not None
+    with CutProxy(mesh.host.port) as proxy:
+        page = _open(browser, mesh, run_id, via=proxy.url)
+        try:
+            page.wait_for_selector("#live-text pre.live-message:has-text('fake reply')", timeout=WAIT_MS)
+            # The network goes away mid-text (open connections reset, new ones refused) and comes back.
+            refused_from = proxy.connections
+            proxy.refuse()
+            _wait_until(page, lambda: proxy.connections >= refused_from + 3, "the page tries to reconnect")
+            seen = len(_ids(page))
+            proxy.accept()
+            _wait_until(page, lambda: len(_ids(page)) > seen, "events come again")
+            # Then the app behind a proxy restarts: the stream is answered 503 a few times, which
+            # EventSource does not retry by itself.
+            answered: list[str] = []
+
+            def restarting(route: Route) -> None:
+                answered.append(route.request.url)
+                route.fulfill(status=503, body="the app is restarting")
+
+            page.route("**/api/runs/*/events?*", restarting)
+            proxy.cut()
+            _wait_until(page, lambda: len(answered) >= 4, "the page asks for its stream again and again")
+            seen = len(_ids(page))
+            page.unroute("**/api/runs/*/events?*")
+            _wait_until(page, lambda: len(_ids(page)) > seen, "events come again")
+            proxy.cut()  # and once more, a plain drop while the stream flows
+            page.wait_for_selector("#report:not([hidden])", timeout=WAIT_MS)
+            ids = _ids(page)
+        finally:
+            page.context.close()
+    _assert_every_kept_event_shown_once(mesh, run_id, ids)
+
+
+def test_a_page_watching_while_the_host_is_killed_and_restarted_shows_every_event_once(
+    browser: Browser, mesh: Mesh
+) -> None:
+    run_id = mesh.start_run(SLOW_RUN)
+    page = _open(browser, mesh, run_id)
+    try:
+        page.wait_for_selector("#live-text pre.live-message:has-text('fake reply')", timeout=WAIT_MS)
+        assert mesh.host is not None
+        mesh.host.kill()
+        mesh.start_host()
+        page.wait_for_selector("#report:not([hidden])", timeout=WAIT_MS)
+        ids = _ids(page)
+    finally:
+        page.context.close()
+    _assert_every_kept_event_shown_once(mesh, run_id, ids)

@@ -3,6 +3,7 @@
 Put it between a client (the CLI, a browser) and a server to drop connections mid-stream as a
 flaky network or a restarting proxy would: ``cut()`` resets every open connection, ``refuse()``
 makes new ones fail until ``accept()``. The server itself notices nothing but a client gone.
+``requests`` lists the requests that went through (their first line and ``Last-Event-ID``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ class CutProxy:
         self.url = f"http://127.0.0.1:{self.port}"
         self.connections = 0
         """Client connections accepted so far (refused ones included)."""
+        self.requests: list[tuple[str, str | None]] = []
+        """Each request forwarded: its request line and its Last-Event-ID header (None without one)."""
         self._listener = socket.create_server(("127.0.0.1", self.port))
         self._open: set[socket.socket] = set()
         self._lock = threading.Lock()
@@ -84,11 +87,22 @@ class CutProxy:
             for source, sink in ((client, server), (server, client)):
                 threading.Thread(target=self._pump, args=(source, sink, pumping), daemon=True).start()
 
+    def _note_request(self, data: bytes) -> None:
+        head = data.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+        if not head[0].split(" ", 1)[0].isupper() or not head[0].endswith(("HTTP/1.1", "HTTP/1.0")):
+            return  # a request body, not a request
+        headers = dict(line.lower().split(":", 1) for line in head[1:] if ":" in line)
+        last = headers.get("last-event-id")
+        self.requests.append((head[0], last.strip() if last is not None else None))
+
     def _pump(self, source: socket.socket, sink: socket.socket, pumping: list[int]) -> None:
         """Copy one direction; the connection closes once both directions ended (or one failed)."""
         failed = False
+        from_client = source.getsockname()[1] == self.port
         try:
             while data := source.recv(65536):
+                if from_client:
+                    self._note_request(data)
                 sink.sendall(data)
             sink.shutdown(socket.SHUT_WR)
         except OSError:
@@ -105,9 +119,14 @@ class CutProxy:
 
 
 def _reset(sock: socket.socket) -> None:
-    """Close with RST (SO_LINGER 0), so the peer sees the connection cut, not ended."""
+    """End the connection at once, with RST where it can (SO_LINGER 0), as a failed network would.
+
+    A thread blocked reading the socket keeps it alive through ``close`` alone; ``shutdown`` wakes
+    it, so the peer learns of the cut now.
+    """
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        sock.close()
+        sock.shutdown(socket.SHUT_RDWR)
     except OSError:
         pass
+    sock.close()

@@ -7,6 +7,8 @@
 "use strict";
 
 const POLL_MS = 1000;
+const STREAM_RETRY_FIRST_MS = 1000; // a run's event stream refused for a while: first retry, doubling
+const STREAM_RETRY_MAX_MS = 15000;
 const KEY_STORAGE = "toolmesh.functionsKey";
 const BUDGETS = [
   ["max_iterations", "Max iterations", "1..200, default 8"],
@@ -659,8 +661,15 @@ function followRun(token, runId, liveText, render, failed) {
   let loading = null;
   let again = false;
   let source = null;
-  let refused = 0;
   let ended = false;
+  let finished = false;
+  let retryMs = STREAM_RETRY_FIRST_MS;
+  const streamUrl = () => {
+    const query = new URLSearchParams();
+    if (state.key) query.set("code", state.key);
+    if (ids.length) query.set("after", String(ids[ids.length - 1]));
+    return "/api/runs/" + seg(runId) + "/events?" + query.toString();
+  };
   const reload = () => {
     if (loading) {
       again = true;
@@ -670,7 +679,8 @@ function followRun(token, runId, liveText, render, failed) {
       (run) => {
         if (token === state.viewToken) {
           setBanner("");
-          if (render(run) === false) stop();
+          // A finished run's stream still brings the events not yet seen, then closes by itself.
+          if (render(run) === false) finished = true;
         }
       },
       (err) => {
@@ -690,15 +700,17 @@ function followRun(token, runId, liveText, render, failed) {
   };
   const onMessage = (message) => {
     if (token !== state.viewToken) return stop();
-    refused = 0;
+    retryMs = STREAM_RETRY_FIRST_MS;
     let event;
     try {
       event = JSON.parse(message.data);
     } catch {
       return;
     }
-    if (message.lastEventId) {
-      ids.push(Number(message.lastEventId));
+    // A notice (events trimmed, channel away) has no id of its own: EventSource repeats the last one.
+    const id = Number(message.lastEventId);
+    if (message.lastEventId && (!ids.length || id > ids[ids.length - 1])) {
+      ids.push(id);
       liveText.dataset.eventIds = ids.join(",");
     }
     if (event.type === "TEXT_MESSAGE_START") {
@@ -714,22 +726,43 @@ function followRun(token, runId, liveText, render, failed) {
     const outcome = event.outcome && event.outcome.type;
     if (event.type === "RUN_ERROR" || (event.type === "RUN_FINISHED" && outcome !== "interrupt")) stop();
   };
-  // EventSource resumes by itself after a dropped connection (Last-Event-ID); when it gives up
-  // (a failed reconnect), open a new one after the last id seen; a stream refused again and again
-  // (no events route, events off) leaves the page polling as before.
+  // EventSource reconnects by itself after a network error (Last-Event-ID). It gives up on an
+  // HTTP error, which may be passing (an app restarting behind a proxy answers 502 or 503): ask
+  // the route what it says now. A stream that is not there (no events route, events off: 4xx)
+  // leaves the page polling as before; anything else is tried again, less often each time, with
+  // the run's view reloaded meanwhile.
+  const recover = async () => {
+    if (ended || token !== state.viewToken) return;
+    const probe = new AbortController();
+    let status = 0;
+    try {
+      const headers = { accept: "text/event-stream" };
+      if (state.key) headers["x-functions-key"] = state.key;
+      const response = await fetch(streamUrl(), { headers, cache: "no-store", signal: probe.signal });
+      status = response.status;
+    } catch {
+      status = 0;
+    } finally {
+      probe.abort();
+    }
+    if (ended || token !== state.viewToken) return;
+    if (status >= 400 && status < 500) {
+      if (finished) return stop();
+      poller(token, () => api("GET", "/api/runs/" + seg(runId)), render, failed);
+      return;
+    }
+    reload();
+    setTimeout(open, status >= 200 && status < 300 ? 0 : retryMs);
+    retryMs = Math.min(retryMs * 2, STREAM_RETRY_MAX_MS);
+  };
   const open = () => {
     if (ended || token !== state.viewToken) return;
-    const query = new URLSearchParams();
-    if (state.key) query.set("code", state.key);
-    if (ids.length) query.set("after", String(ids[ids.length - 1]));
-    source = new EventSource("/api/runs/" + seg(runId) + "/events?" + query.toString());
+    source = new EventSource(streamUrl());
     source.onmessage = onMessage;
     source.onerror = () => {
       if (token !== state.viewToken) return stop();
       if (source.readyState !== EventSource.CLOSED || ended) return;
-      refused += 1;
-      if (refused >= 3) poller(token, () => api("GET", "/api/runs/" + seg(runId)), render, failed);
-      else setTimeout(open, 1000);
+      recover();
     };
   };
   open();
