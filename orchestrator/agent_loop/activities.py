@@ -584,7 +584,7 @@ async def publish_events(payload: dict[str, Any]) -> dict[str, Any]:
 async def record_run(payload: dict[str, Any]) -> dict[str, Any]:
     """Publish the run's closing events and report its root span; the orchestrator itself emits nothing."""
     request = await take_input(RecordRunInput, payload)
-    run_trace.run_span(
+    await run_trace.run_span(
         request.run_id,
         started_at=request.started_at,
         model=request.model or "",

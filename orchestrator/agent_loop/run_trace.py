@@ -28,7 +28,7 @@ from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as ge
 from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 from opentelemetry.util.types import AttributeValue
 
-from .telemetry import export_now, forced_ids
+from .telemetry import export_shared, forced_ids
 
 __all__ = [
     "AGENT_NAME",
@@ -116,7 +116,7 @@ def span(
             raise
 
 
-def run_span(
+async def run_span(
     run_id: str, *, started_at: str, model: str, usage: Mapping[str, Any], outcome: str, stop_reason: str
 ) -> None:
     """Report the run's root span (``invoke_agent``), from its start until now, and export it at once.
@@ -124,7 +124,7 @@ def run_span(
     The root is the run's last span, reported by an activity whose result ends the run. Left in
     the batch processor, it would be lost to a crash after that result is kept (the activity does
     not run again); exported before the activity returns, a crash first means the activity runs
-    again and reports the same span.
+    again and reports the same span. Runs that end together share one export (``export_shared``).
     """
     token = forced_ids.set((run_trace_id(run_id), _span_id(run_id, ROOT_KEY)))
     try:
@@ -148,7 +148,7 @@ def run_span(
     finally:
         forced_ids.reset(token)
     root.end()
-    if not export_now():
+    if not await export_shared():
         log.warning("the root span of run %s could not be exported", run_id)
 
 

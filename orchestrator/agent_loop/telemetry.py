@@ -6,6 +6,8 @@ runs again after a crash reports the same span again, never a second one.
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from contextvars import ContextVar
 
 import aiohttp
@@ -20,6 +22,7 @@ __all__ = [
     "SERVICE",
     "configure_telemetry",
     "export_now",
+    "export_shared",
     "forced_ids",
     "http_trace_configs",
     "span_exporters",
@@ -67,6 +70,51 @@ def export_now() -> bool:
     if not isinstance(provider, TracerProvider):
         return True  # tracing is off: nothing is held
     return provider.force_flush()
+
+
+class _SharedExport:
+    """One export at a time in an event loop; callers that ask while one runs share the next.
+
+    A run's closing activity must see its root span leave the process before it returns. When
+    many runs end together, an export each would cost an HTTP request each; a caller here waits
+    for the first export that starts after it asked (its spans are queued by then), and that one
+    export carries every waiting caller's spans. The export runs in a thread, so the event loop
+    keeps serving other activities meanwhile.
+    """
+
+    def __init__(self) -> None:
+        self._waiting: asyncio.Future[bool] | None = None
+        self._runner: asyncio.Task[None] | None = None
+
+    async def __call__(self) -> bool:
+        waiting = self._waiting
+        if waiting is None:
+            waiting = self._waiting = asyncio.get_running_loop().create_future()
+            if self._runner is None or self._runner.done():
+                self._runner = asyncio.create_task(self._run())
+        return await asyncio.shield(waiting)
+
+    async def _run(self) -> None:
+        while (waiting := self._waiting) is not None:
+            self._waiting = None
+            try:
+                waiting.set_result(await asyncio.to_thread(export_now))
+            except Exception as exc:  # the callers decide what a failed export means
+                waiting.set_exception(exc)
+
+
+_shared_exports: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _SharedExport] = weakref.WeakKeyDictionary()
+
+
+async def export_shared() -> bool:
+    """``export_now``, shared with every caller in this event loop that asks at the same time."""
+    if not isinstance(trace.get_tracer_provider(), TracerProvider):
+        return True  # tracing is off: nothing is held
+    loop = asyncio.get_running_loop()
+    shared = _shared_exports.get(loop)
+    if shared is None:
+        shared = _shared_exports[loop] = _SharedExport()
+    return await shared()
 
 
 async def _send_context(

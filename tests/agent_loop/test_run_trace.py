@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from collections.abc import Iterator, Sequence
+
 import pytest
 from azure.identity import ManagedIdentityCredential
 from azure.monitor.opentelemetry.exporter import AzureMonitorTraceExporter
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from agent_loop import exporters, run_trace, telemetry
@@ -77,31 +81,92 @@ def test_with_no_exporter_spans_are_not_recorded_but_their_context_travels(clean
     provider.shutdown()
 
 
-def test_the_runs_root_span_leaves_the_process_before_its_activity_returns(monkeypatch: pytest.MonkeyPatch) -> None:
-    # A batch delay far longer than the test: only the immediate export can deliver the root.
-    exporter = InMemorySpanExporter()
+class _GatedExporter(InMemorySpanExporter):
+    """Holds its first export until ``release`` is set; counts its exports."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+        self.started = threading.Event()
+        self.release = threading.Event()
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        self.calls += 1
+        self.started.set()
+        self.release.wait(30)
+        return super().export(spans)
+
+
+@pytest.fixture
+def held(monkeypatch: pytest.MonkeyPatch) -> Iterator[_GatedExporter]:
+    """A provider whose batch delay is far longer than a test: only an immediate export delivers a span."""
+    exporter = _GatedExporter()
     provider = TracerProvider(id_generator=telemetry._RunIds())
     provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=600_000))
     monkeypatch.setattr(run_trace, "_tracer", provider.get_tracer("test"))
     monkeypatch.setattr(trace, "get_tracer_provider", lambda: provider)
     try:
-        with run_trace.span("chat default", run_id="run-1", key="1.1"):
-            pass
-        assert exporter.get_finished_spans() == ()  # held by the batch processor
-        run_trace.run_span(
-            "run-1",
-            started_at="2026-01-01T00:00:00+00:00",
-            model="default",
-            usage={},
-            outcome="completed",
-            stop_reason="objective_met",
-        )
-        names = [s.name for s in exporter.get_finished_spans()]
-        assert names == ["chat default", "invoke_agent toolmesh"]
-        root = exporter.get_finished_spans()[1]
-        assert format(root.context.trace_id, "032x") == run_trace.trace_id_hex("run-1")
+        yield exporter
     finally:
+        exporter.release.set()
         provider.shutdown()
+
+
+async def _end_run(run_id: str) -> None:
+    await run_trace.run_span(
+        run_id,
+        started_at="2026-01-01T00:00:00+00:00",
+        model="default",
+        usage={},
+        outcome="completed",
+        stop_reason="objective_met",
+    )
+
+
+def _roots(exporter: InMemorySpanExporter) -> list[str]:
+    return sorted(
+        format(s.context.trace_id, "032x") for s in exporter.get_finished_spans() if s.name.startswith("invoke_agent")
+    )
+
+
+def test_the_runs_root_span_leaves_the_process_before_its_activity_returns(held: _GatedExporter) -> None:
+    held.release.set()
+    with run_trace.span("chat default", run_id="run-1", key="1.1"):
+        pass
+    assert held.get_finished_spans() == ()  # held by the batch processor
+    asyncio.run(_end_run("run-1"))
+    names = [s.name for s in held.get_finished_spans()]
+    assert names == ["chat default", "invoke_agent toolmesh"]
+    assert _roots(held) == [run_trace.trace_id_hex("run-1")]
+
+
+def test_runs_that_end_together_share_one_export(held: _GatedExporter) -> None:
+    held.release.set()
+    runs = [f"run-{n}" for n in range(20)]
+
+    async def end_all() -> None:
+        await asyncio.gather(*(_end_run(run_id) for run_id in runs))
+
+    asyncio.run(end_all())
+    assert _roots(held) == sorted(run_trace.trace_id_hex(run_id) for run_id in runs)
+    assert held.calls == 1
+
+
+def test_a_run_ending_during_an_export_waits_for_the_next_one(held: _GatedExporter) -> None:
+    async def scenario() -> None:
+        first = asyncio.create_task(_end_run("run-a"))
+        assert await asyncio.to_thread(held.started.wait, 30)  # run-a's root is on its way out
+        second = asyncio.create_task(_end_run("run-b"))
+        await asyncio.sleep(0.05)
+        assert not second.done()
+        held.release.set()
+        await first
+        await second
+        # run-b's root left in an export that started after run-b asked, not in run-a's.
+        assert run_trace.trace_id_hex("run-b") in _roots(held)
+
+    asyncio.run(scenario())
+    assert held.calls == 2
 
 
 def test_metrics_split_the_run_without_counting_overlaps_twice() -> None:

@@ -36,12 +36,42 @@ class ReceivedSpan:
     attributes: dict[str, Any]
 
 
+def _decode(body: bytes) -> list[ReceivedSpan]:
+    request = ExportTraceServiceRequest()
+    request.ParseFromString(body)
+    received = []
+    for resource_spans in request.resource_spans:
+        resource = {a.key: _value(a.value) for a in resource_spans.resource.attributes}
+        for scope_spans in resource_spans.scope_spans:
+            for span in scope_spans.spans:
+                received.append(
+                    ReceivedSpan(
+                        service=str(resource.get("service.name")),
+                        name=span.name,
+                        trace_id=span.trace_id.hex(),
+                        span_id=span.span_id.hex(),
+                        parent_span_id=span.parent_span_id.hex(),
+                        kind=span.kind,
+                        start_ns=span.start_time_unix_nano,
+                        end_ns=span.end_time_unix_nano,
+                        attributes={a.key: _value(a.value) for a in span.attributes},
+                    )
+                )
+    return received
+
+
 @dataclass
 class OtlpReceiver:
-    """Collects every span posted to ``/v1/traces``; ``endpoint`` is what OTEL_EXPORTER_OTLP_ENDPOINT takes."""
+    """Collects every span posted to ``/v1/traces``; ``endpoint`` is what OTEL_EXPORTER_OTLP_ENDPOINT takes.
+
+    Requests are kept as they came and decoded when someone looks (``snapshot``): a benchmark that
+    measures the CPU of the processes exporting to it then does not share the machine with the
+    decoding meanwhile, as it would not with a collector elsewhere.
+    """
 
     server: ThreadingHTTPServer
     spans: list[ReceivedSpan] = field(default_factory=list)
+    bodies: list[bytes] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -51,6 +81,9 @@ class OtlpReceiver:
 
     def snapshot(self) -> list[ReceivedSpan]:
         with self.lock:
+            bodies, self.bodies = self.bodies, []
+            for body in bodies:
+                self.spans.extend(_decode(body))
             return list(self.spans)
 
     def wait_for(self, condition: Callable[[list[ReceivedSpan]], bool], timeout: float = 30.0) -> list[ReceivedSpan]:
@@ -77,28 +110,8 @@ def start_otlp_receiver() -> OtlpReceiver:
                 self.send_response(404)
                 self.end_headers()
                 return
-            request = ExportTraceServiceRequest()
-            request.ParseFromString(body)
-            received = []
-            for resource_spans in request.resource_spans:
-                resource = {a.key: _value(a.value) for a in resource_spans.resource.attributes}
-                for scope_spans in resource_spans.scope_spans:
-                    for span in scope_spans.spans:
-                        received.append(
-                            ReceivedSpan(
-                                service=str(resource.get("service.name")),
-                                name=span.name,
-                                trace_id=span.trace_id.hex(),
-                                span_id=span.span_id.hex(),
-                                parent_span_id=span.parent_span_id.hex(),
-                                kind=span.kind,
-                                start_ns=span.start_time_unix_nano,
-                                end_ns=span.end_time_unix_nano,
-                                attributes={a.key: _value(a.value) for a in span.attributes},
-                            )
-                        )
             with receiver.lock:
-                receiver.spans.extend(received)
+                receiver.bodies.append(body)
             answer = ExportTraceServiceResponse().SerializeToString()
             self.send_response(200)
             self.send_header("content-type", "application/x-protobuf")
