@@ -2,13 +2,14 @@
 
 The gateway relays the provider's ``chat.completion.chunk`` events as they come. Each network
 read is parsed into whole events; their text and tool-call pieces go to a ``StepListener``
-(which publishes them as AG-UI events, one append per read), and the pieces are put together
+(which publishes them as AG-UI events, pieces that come close together in one append), and the pieces are put together
 into the ``chat.completion`` body the plain request would have returned, so the model step's
 result, and with it the run's history, does not depend on whether the step streamed.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -185,11 +186,36 @@ async def assemble_stream(chunks: AsyncIterator[bytes], listener: StepListener) 
     raise BrokenStream("the stream ended before [DONE]")
 
 
+COALESCE_SECONDS = 0.02
+"""Pieces that arrive within this long of the last publish wait and go out together, so a fast
+model makes a few appends per step rather than one per token, while a watcher still sees
+text at most this much later than it came."""
+COALESCE_CHARS = 2000
+"""Held text beyond this many characters is published at once."""
+
+
+@dataclass
+class _Pieces:
+    """Consecutive text (or one tool call's argument) pieces, published as one delta event."""
+
+    tool: bool
+    target: str
+    parts: list[str]
+    at: int
+
+    def event(self) -> Keyed:
+        delta = "".join(self.parts)
+        made = tool_call_args(self.target, delta, self.at) if self.tool else text_content(self.target, delta, self.at)
+        return None, made
+
+
 class StepEvents:
     """A model step's pieces as AG-UI events: one text message, and each tool call as it forms.
 
     ``call_id`` names tool call ``index`` as the run will (so the tool's result event matches it).
-    Events are held until ``flush``, which publishes them in one append.
+    Events are held until ``flush``; a flush within ``COALESCE_SECONDS`` of the last publish
+    leaves them for a timer that publishes everything held then, so consecutive text pieces
+    become one delta. Publishes go out one at a time, in order.
     """
 
     def __init__(
@@ -205,22 +231,34 @@ class StepEvents:
         self._attempt = 1
         self._call_id = call_id
         self._step = step
-        self._held: list[Keyed] = []
+        self._held: list[Keyed | _Pieces] = []
+        self._held_chars = 0
         self._text_open = False
         self._text_done = False
         self._open_calls: dict[int, str] = {}
+        self._sending = asyncio.Lock()
+        self._last_sent = -COALESCE_SECONDS
+        self._timer: asyncio.Task[None] | None = None
 
     def _close_text(self, at: int) -> None:
         if self._text_open:
             self._held.append((None, text_end(self._message_id, at)))
             self._text_open, self._text_done = False, True
 
+    def _piece(self, tool: bool, target: str, delta: str, at: int) -> None:
+        last = self._held[-1] if self._held else None
+        if isinstance(last, _Pieces) and last.tool == tool and last.target == target:
+            last.parts.append(delta)
+        else:
+            self._held.append(_Pieces(tool, target, [delta], at))
+        self._held_chars += len(delta)
+
     def text(self, delta: str) -> None:
         at = now_ms()
         if not self._text_open:
             self._held.append((None, text_start(self._message_id, at, name=self._step)))
             self._text_open = True
-        self._held.append((None, text_content(self._message_id, delta, at)))
+        self._piece(False, self._message_id, delta, at)
 
     def tool(self, index: int, name: str | None, arguments: str) -> None:
         at = now_ms()
@@ -232,24 +270,47 @@ class StepEvents:
             call_id = self._open_calls[index] = self._call_id(index)
             self._held.append((None, tool_call_start(call_id, name, at, parent_message_id=self._message_id)))
         if arguments:
-            self._held.append((None, tool_call_args(call_id, arguments, at)))
+            self._piece(True, call_id, arguments, at)
 
     async def flush(self) -> None:
-        if self._held:
-            held, self._held = self._held, []
-            await self._publish(held)
+        if not self._held:
+            return
+        wait = self._last_sent + COALESCE_SECONDS - asyncio.get_running_loop().time()
+        if wait <= 0 or self._held_chars >= COALESCE_CHARS:
+            await self._send()
+        elif self._timer is None:
+            self._timer = asyncio.create_task(self._send_later(wait))
+
+    async def _send_later(self, wait: float) -> None:
+        try:
+            await asyncio.sleep(wait)
+        except asyncio.CancelledError:
+            return  # ``close`` sends what is held itself
+        self._timer = None
+        await self._send()
+
+    async def _send(self) -> None:
+        async with self._sending:
+            if not self._held:
+                return
+            held, self._held, self._held_chars = self._held, [], 0
+            self._last_sent = asyncio.get_running_loop().time()
+            await self._publish([item.event() if isinstance(item, _Pieces) else item for item in held])
 
     async def close(self) -> None:
         """End what is open (also after a failed attempt, so the stream stays well formed).
 
         A retried attempt streams again as a new message (the id gets the attempt number).
         """
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         at = now_ms()
         self._close_text(at)
         for call_id in self._open_calls.values():
             self._held.append((None, tool_call_end(call_id, at)))
         self._open_calls.clear()
-        await self.flush()
+        await self._send()
         if self._text_done:
             self._attempt += 1
             self._message_id = f"{self._base_id}.{self._attempt}"

@@ -10,7 +10,10 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .fanout import Fanout, RunFeed
 
 __all__ = ["ChannelConfig", "ChannelUnavailable", "EventChannel", "Keyed", "StoredEvent", "open_channel"]
 
@@ -49,6 +52,25 @@ class ChannelConfig:
 
 class EventChannel(abc.ABC):
     """Per-run ordered event streams with strictly increasing ids starting at 1."""
+
+    _fanout: Fanout | None = None
+
+    @property
+    def fanout(self) -> Fanout:
+        """The shared feeds of the runs watched through this channel (see ``fanout``)."""
+        if self._fanout is None:
+            from .fanout import Fanout
+
+            self._fanout = Fanout(self)
+        return self._fanout
+
+    async def follow(self, run_id: str, feed: RunFeed, timeout: float) -> list[StoredEvent]:
+        """Events after ``feed.last`` for the run's one reader, waiting up to ``timeout`` for some.
+
+        A channel that hands its own appends to the feed (``Fanout.deliver``) need only wake
+        here for events appended by other processes.
+        """
+        return await self.wait(run_id, feed.last, timeout)
 
     @abc.abstractmethod
     async def append(self, run_id: str, events: list[Keyed]) -> list[int]:

@@ -114,4 +114,6 @@ class RedisChannel(EventChannel):
             await self._client.delete(*_keys(run_id))
 
     async def close(self) -> None:
+        if self._fanout is not None:
+            self._fanout.close()
         await self._client.aclose()

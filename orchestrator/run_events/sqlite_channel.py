@@ -1,9 +1,12 @@
 """The embedded event channel: one SQLite file, shared by every process on the machine that opens it.
 
-All statements of one channel run on its own thread (SQLite calls block). A watcher in the
-process that appended is woken at once; appends from other processes (activity workers, a
-second app process) are noticed by a poller thread that checks ``PRAGMA data_version`` every
-``POLL_SECONDS`` while anyone waits, then wakes only the watchers of runs whose stream grew.
+All statements of one channel run on its own thread (SQLite calls block). Appends are written
+in groups: while one transaction is on the thread, further appends (from any run) queue up and
+go together in the next one, so a busy process makes few transactions instead of one per token.
+Events appended here are handed straight to this process's watchers (``Fanout.deliver``);
+appends from other processes (activity workers, a second app process) are noticed by a poller
+thread that checks ``PRAGMA data_version`` every ``POLL_SECONDS`` while anyone waits, and wakes
+only the readers of runs whose stream grew past what they have.
 """
 
 from __future__ import annotations
@@ -14,10 +17,14 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from .channel import ChannelUnavailable, EventChannel, Keyed, StoredEvent
+
+if TYPE_CHECKING:
+    from .fanout import RunFeed
 
 __all__ = ["SqliteChannel"]
 
@@ -43,7 +50,30 @@ CREATE TABLE IF NOT EXISTS run_streams (
 """
 
 T = TypeVar("T")
-_Waiter = tuple[asyncio.AbstractEventLoop, "asyncio.Future[None]"]
+_Encoded = list[tuple[str | None, str]]
+
+
+@dataclass(eq=False)
+class _Waiter:
+    """A reader waiting for a run's stream to grow past ``after()``.
+
+    ``local`` readers are also woken by this channel's own appends; a feed's reader is not (it
+    is handed those events directly) and ``after`` follows the feed as it fills.
+    """
+
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[None]
+    after: Callable[[], int]
+    local: bool
+
+
+@dataclass(eq=False)
+class _Pending:
+    """An append waiting for the next group transaction."""
+
+    run_id: str
+    events: _Encoded
+    done: asyncio.Future[list[int]] = field(repr=False)
 
 
 class SqliteChannel(EventChannel):
@@ -54,11 +84,12 @@ class SqliteChannel(EventChannel):
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="run-events")
         self._db: sqlite3.Connection | None = None
         self._waiters: dict[str, list[_Waiter]] = {}
-        self._known: dict[str, int] = {}
         self._lock = threading.Lock()
         self._poller: threading.Thread | None = None
         self._closed = False
         self._last_expiry = 0.0
+        self._queue: list[_Pending] = []
+        self._writer: asyncio.Task[None] | None = None
 
     # -- the database thread ----------------------------------------------------------------
 
@@ -81,30 +112,46 @@ class SqliteChannel(EventChannel):
         except sqlite3.Error as exc:
             raise ChannelUnavailable(f"the event file {self._path} cannot be used: {exc}") from exc
 
-    def _append(self, db: sqlite3.Connection, run_id: str, events: list[tuple[str | None, str]]) -> list[int]:
+    def _append_all(self, db: sqlite3.Connection, batch: list[_Pending]) -> list[list[StoredEvent]]:
+        """Every pending append in one transaction; the events each one added, with their ids."""
         now = time.time()
-        given: list[int] = []
+        lasts: dict[str, tuple[int, int]] = {}  # run: (last id before the batch, last id now)
+        given_all: list[list[StoredEvent]] = []
         db.execute("BEGIN IMMEDIATE")
         try:
-            row = db.execute("SELECT last_seq FROM run_streams WHERE run_id = ?", (run_id,)).fetchone()
-            last = int(row[0]) if row else 0
-            for key, data in events:
-                if key is not None and db.execute(
-                    "SELECT 1 FROM run_events WHERE run_id = ? AND key = ?", (run_id, key)
-                ).fetchone():
+            for pending in batch:
+                run_id = pending.run_id
+                if run_id not in lasts:
+                    row = db.execute("SELECT last_seq FROM run_streams WHERE run_id = ?", (run_id,)).fetchone()
+                    start = int(row[0]) if row else 0
+                    lasts[run_id] = (start, start)
+                start, last = lasts[run_id]
+                given: list[StoredEvent] = []
+                for key, data in pending.events:
+                    if (
+                        key is not None
+                        and db.execute(
+                            "SELECT 1 FROM run_events WHERE run_id = ? AND key = ?", (run_id, key)
+                        ).fetchone()
+                    ):
+                        continue
+                    last += 1
+                    db.execute(
+                        "INSERT INTO run_events (run_id, seq, key, data) VALUES (?, ?, ?, ?)",
+                        (run_id, last, key, data),
+                    )
+                    given.append(StoredEvent(id=last, data=data))
+                lasts[run_id] = (start, last)
+                given_all.append(given)
+            for run_id, (start, last) in lasts.items():
+                if last == start:
                     continue
-                last += 1
-                db.execute(
-                    "INSERT INTO run_events (run_id, seq, key, data) VALUES (?, ?, ?, ?)", (run_id, last, key, data)
-                )
-                given.append(last)
-            if given:
                 db.execute(
                     "INSERT INTO run_streams (run_id, last_seq, updated) VALUES (?, ?, ?) "
                     "ON CONFLICT (run_id) DO UPDATE SET last_seq = excluded.last_seq, updated = excluded.updated",
                     (run_id, last, now),
                 )
-                if last // TRIM_EVERY != (last - len(given)) // TRIM_EVERY and last > self._max_events:
+                if last // TRIM_EVERY != start // TRIM_EVERY and last > self._max_events:
                     oldest_kept = last - self._max_events
                     db.execute("DELETE FROM run_events WHERE run_id = ? AND seq <= ?", (run_id, oldest_kept))
             db.execute("COMMIT")
@@ -114,7 +161,7 @@ class SqliteChannel(EventChannel):
         if now - self._last_expiry > EXPIRE_EVERY_SECONDS:
             self._last_expiry = now
             self._expire(db, now - self._max_age)
-        return given
+        return given_all
 
     def _expire(self, db: sqlite3.Connection, before: float) -> None:
         old = [r[0] for r in db.execute("SELECT run_id FROM run_streams WHERE updated < ?", (before,))]
@@ -128,16 +175,44 @@ class SqliteChannel(EventChannel):
         db.execute("DELETE FROM run_streams WHERE run_id = ?", (run_id,))
         db.execute("COMMIT")
 
+    async def _write_queued(self) -> None:
+        """Write what is queued, group by group, until the queue is empty."""
+        while self._queue:
+            batch, self._queue = self._queue, []
+            try:
+                given_all = await self._run(lambda db: self._append_all(db, batch))  # noqa: B023
+            except BaseException as exc:
+                failure = exc if isinstance(exc, ChannelUnavailable) else ChannelUnavailable(str(exc))
+                for pending in batch:
+                    if not pending.done.done():
+                        pending.done.set_exception(failure)
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            for pending, added in zip(batch, given_all, strict=True):
+                if added:
+                    self._published(pending.run_id, added)
+                if not pending.done.done():
+                    pending.done.set_result([event.id for event in added])
+
+    def _published(self, run_id: str, added: list[StoredEvent]) -> None:
+        """Hand fresh events to this process's watchers: the run's feed and any local waiter."""
+        if self._fanout is not None:
+            self._fanout.deliver(run_id, added)
+        self._wake(run_id, added[-1].id, own=True)
+
     # -- the interface ---------------------------------------------------------------------
 
     async def append(self, run_id: str, events: list[Keyed]) -> list[int]:
         import orjson
 
         encoded = [(key, orjson.dumps(event).decode()) for key, event in events]
-        given = await self._run(lambda db: self._append(db, run_id, encoded))
-        if given:
-            self._wake(run_id, given[-1])
-        return given
+        loop = asyncio.get_running_loop()
+        pending = _Pending(run_id, encoded, loop.create_future())
+        self._queue.append(pending)
+        if self._writer is None or self._writer.done():
+            self._writer = loop.create_task(self._write_queued())
+        return await pending.done
 
     async def read(self, run_id: str, after: int, limit: int = 500) -> list[StoredEvent]:
         rows = await self._run(
@@ -149,24 +224,32 @@ class SqliteChannel(EventChannel):
         return [StoredEvent(id=int(seq), data=str(data)) for seq, data in rows]
 
     async def wait(self, run_id: str, after: int, timeout: float, limit: int = 500) -> list[StoredEvent]:
+        return await self._wait(run_id, lambda: after, timeout, local=True, limit=limit)
+
+    async def follow(self, run_id: str, feed: RunFeed, timeout: float) -> list[StoredEvent]:
+        return await self._wait(run_id, lambda: feed.last, timeout, local=False)
+
+    async def _wait(
+        self, run_id: str, after: Callable[[], int], timeout: float, *, local: bool, limit: int = 500
+    ) -> list[StoredEvent]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
-            future: asyncio.Future[None] = loop.create_future()
-            self._add_waiter(run_id, (loop, future))
+            waiter = _Waiter(loop, loop.create_future(), after, local)
+            self._add_waiter(run_id, waiter)
             try:
-                found = await self.read(run_id, after, limit)
+                found = await self.read(run_id, after(), limit)
                 if found:
                     return found
                 left = deadline - loop.time()
                 if left <= 0:
                     return []
                 try:
-                    await asyncio.wait_for(future, left)
+                    await asyncio.wait_for(waiter.future, left)
                 except TimeoutError:
-                    return await self.read(run_id, after, limit)
+                    return await self.read(run_id, after(), limit)
             finally:
-                self._remove_waiter(run_id, (loop, future))
+                self._remove_waiter(run_id, waiter)
 
     async def first_id(self, run_id: str) -> int | None:
         row = await self._run(
@@ -185,12 +268,16 @@ class SqliteChannel(EventChannel):
 
     async def close(self) -> None:
         self._closed = True
+        if self._fanout is not None:
+            self._fanout.close()
+        if self._writer is not None and not self._writer.done():
+            await asyncio.wait([self._writer], timeout=5)
         db, self._db = self._db, None
         if db is not None:
             await asyncio.get_running_loop().run_in_executor(self._executor, db.close)
         self._executor.shutdown(wait=False)
 
-    # -- waking watchers -------------------------------------------------------------------
+    # -- waking readers --------------------------------------------------------------------
 
     def _add_waiter(self, run_id: str, waiter: _Waiter) -> None:
         with self._lock:
@@ -206,17 +293,19 @@ class SqliteChannel(EventChannel):
                 waiting.remove(waiter)
                 if not waiting:
                     del self._waiters[run_id]
-                    self._known.pop(run_id, None)
 
-    def _wake(self, run_id: str, last: int) -> None:
+    def _wake(self, run_id: str, last: int, *, own: bool) -> None:
+        """Wake the readers of ``run_id`` that have not seen ``last`` (for ``own`` appends: local ones)."""
         with self._lock:
-            self._known[run_id] = max(last, self._known.get(run_id, 0))
-            waiting = list(self._waiters.get(run_id, ()))
-        for loop, future in waiting:
-            loop.call_soon_threadsafe(_resolve, future)
+            waking = [w for w in self._waiters.get(run_id, ()) if (w.local or not own) and w.after() < last]
+        for waiter in waking:
+            if own:
+                _resolve(waiter.future)
+            else:
+                waiter.loop.call_soon_threadsafe(_resolve, waiter.future)
 
     def _poll(self) -> None:
-        """Notice appends made through other connections (other processes) and wake their watchers."""
+        """Notice appends made through other connections (other processes) and wake their readers."""
         db = sqlite3.connect(self._path, timeout=30.0, isolation_level=None, check_same_thread=False)
         try:
             version = None
@@ -224,7 +313,7 @@ class SqliteChannel(EventChannel):
                 with self._lock:
                     watched = list(self._waiters)
                     if not watched:
-                        self._poller = None  # under the lock: the next watcher starts a new poller
+                        self._poller = None  # under the lock: the next reader starts a new poller
                         break
                 try:
                     now = db.execute("PRAGMA data_version").fetchone()[0]
@@ -235,10 +324,9 @@ class SqliteChannel(EventChannel):
                             f"SELECT run_id, last_seq FROM run_streams WHERE run_id IN ({marks})", watched
                         ).fetchall()
                         for run_id, last in rows:
-                            if int(last) > self._known.get(run_id, 0):
-                                self._wake(run_id, int(last))
+                            self._wake(run_id, int(last), own=False)
                 except sqlite3.Error:
-                    pass  # the next tick tries again; watchers also wake on their own timeouts
+                    pass  # the next tick tries again; readers also wake on their own timeouts
                 time.sleep(POLL_SECONDS)
         finally:
             db.close()

@@ -10,6 +10,7 @@ never move a client's resume point.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -17,8 +18,9 @@ from typing import Any
 
 import orjson
 
-from .agui import FINAL_KEY, custom, is_final
+from .agui import FINAL_KEY, custom
 from .channel import ChannelUnavailable, EventChannel
+from .fanout import Frame, RunFeed, frame
 
 __all__ = ["RETRY_MS", "sse_frames"]
 
@@ -41,38 +43,60 @@ async def sse_frames(
 ) -> AsyncIterator[bytes]:
     """The SSE body for one watcher of ``run_id``, starting after event ``after``.
 
-    ``closing`` is asked at the start and after each silent ``keepalive``: when the run has
-    ended and its stream holds no closing event (the run could not publish it: a crash, a
-    failure outside the loop), the event it returns is published under ``FINAL_KEY``, so every
-    watcher sees the same one and the stream ends.
+    The watcher reads what the channel keeps until it has caught up, then joins the run's
+    shared feed in this process (``fanout``); should it fall behind the feed, it reads from the
+    channel again. ``closing`` is asked at the start and after each silent ``keepalive``: when
+    the run has ended and its stream holds no closing event (the run could not publish it: a
+    crash, a failure outside the loop), the event it returns is published under ``FINAL_KEY``,
+    so every watcher sees the same one and the stream ends.
     """
     yield f"retry: {RETRY_MS}\n\n".encode()
     last = after
     check_end, ended = True, False
-    try:
-        while True:
-            if check_end and not ended:
-                check_end = False
-                ending = await closing()
-                if ending is not None:
-                    ended = True  # what is kept is all there will be: read it, then close
-                    if not await channel.has_key(run_id, FINAL_KEY):
-                        await channel.append(run_id, [(FINAL_KEY, ending)])
-            found = await (channel.read(run_id, last) if ended else channel.wait(run_id, last, keepalive))
-            if not found:
-                if ended:
-                    return
-                check_end = True
-                yield b": keep-alive\n\n"
-                continue
-            if found[0].id > last + 1:
-                first = await channel.first_id(run_id)
-                yield _notice("toolmesh.events_trimmed", {"after": last, "next": first or found[0].id})
-            for event in found:
-                last = event.id
-                yield b"id: %d\ndata: %s\n\n" % (event.id, event.data.encode())
-                if '"type":"RUN_' in event.data and is_final(orjson.loads(event.data)):
-                    return
-    except ChannelUnavailable as exc:
-        log.warning("the event stream of run %s stopped: %s", run_id, exc)
-        yield _notice("toolmesh.events_unavailable", {"after": last, "reason": str(exc)})
+    feed: RunFeed | None = None
+    with contextlib.ExitStack() as joined:
+        try:
+            while True:
+                if check_end and not ended:
+                    check_end = False
+                    ending = await closing()
+                    if ending is not None:
+                        ended = True  # what is kept is all there will be: read it, then close
+                        if not await channel.has_key(run_id, FINAL_KEY):
+                            await channel.append(run_id, [(FINAL_KEY, ending)])
+                found: list[Frame] | None = None
+                if feed is not None and not ended:
+                    if feed.error is not None:
+                        raise ChannelUnavailable(feed.error)
+                    found = feed.after(last)
+                    if found == []:
+                        if not await feed.changed(keepalive):
+                            check_end = True
+                            yield b": keep-alive\n\n"
+                        continue
+                if found is None:  # not following the feed (yet), or behind it: read what is kept
+                    found = [frame(event) for event in await channel.read(run_id, last)]
+                    if not found:
+                        if ended:
+                            return
+                        if feed is None:
+                            feed = joined.enter_context(channel.fanout.watch(run_id, last))
+                            continue
+                        # the events between here and the feed are gone (trimmed, or the stream deleted)
+                        yield _notice("toolmesh.events_trimmed", {"after": last, "next": feed.floor + 1})
+                        last = feed.floor
+                        continue
+                if found[0].id > last + 1:
+                    first = await channel.first_id(run_id)
+                    yield _notice("toolmesh.events_trimmed", {"after": last, "next": first or found[0].id})
+                sending: list[bytes] = []  # the frames of one wake-up go out in one write
+                for event in found:
+                    last = event.id
+                    sending.append(event.data)
+                    if event.final:
+                        yield b"".join(sending)
+                        return
+                yield b"".join(sending)
+        except ChannelUnavailable as exc:
+            log.warning("the event stream of run %s stopped: %s", run_id, exc)
+            yield _notice("toolmesh.events_unavailable", {"after": last, "reason": str(exc)})

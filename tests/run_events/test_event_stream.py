@@ -105,10 +105,11 @@ def test_two_watchers_see_the_same_events_and_deltas_before_the_step_ends(mesh: 
     def deltas(reading: SseReading) -> int:
         return sum(1 for e in list(reading.events) if _is(e, "TEXT_MESSAGE_CONTENT"))
 
-    # The upstream holds the execute_task stream after two pieces: both watchers have them now,
-    # while the model step is still running (nothing after it has happened).
+    # The upstream holds the execute_task stream after two pieces (which may come as one delta,
+    # pieces close together are published together): both watchers have text now, while the
+    # model step is still running (nothing after it has happened).
     _wait_until(
-        lambda: deltas(a) >= 2 and deltas(b) >= 2,
+        lambda: deltas(a) >= 1 and deltas(b) >= 1,
         lambda: (a.status, a.error, a.events[-3:], b.status, b.error, b.events[-3:], mesh.host.log()[-3000:]),  # type: ignore[union-attr]
     )
     with mesh.api() as api:

@@ -365,9 +365,10 @@ def test_the_conversation_streams_to_watchers(mesh: Mesh) -> None:
     with mesh.api() as api:
         sent = _say(api, run_id, "Ann", "What is 2 + 3?")
 
-        def answered(event: SseEvent) -> bool:
+        def answered(event: SseEvent) -> bool:  # the agent's message, not the model's text streamed before it
             data = event.data
-            return data.get("type") == "TEXT_MESSAGE_CONTENT" and "evaluateExpression returned" in data.get("delta", "")
+            said = data.get("type") == "TEXT_MESSAGE_CONTENT" and data["messageId"].startswith(f"{run_id}/a")
+            return said and "evaluateExpression returned" in data.get("delta", "")
 
         reading = read_events(f"{mesh.url}/api/runs/{run_id}/events", mesh.keys["functions"], stop=answered, timeout=60)
         assert api.post(f"/api/runs/{run_id}/cancel").status_code == 202

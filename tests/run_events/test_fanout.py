@@ -1,0 +1,122 @@
+"""Watchers of one run share one reader: same frames for all, nothing missed by a slow one.
+
+These drive ``sse_frames`` (the body of ``GET /api/runs/{id}/events``) directly on real
+channels, the embedded file and a real Redis, to count what the channel is asked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from run_events import ChannelConfig, EventChannel, custom, open_channel, run_finished, sse_frames
+from run_events.fanout import RING_SIZE
+
+
+def _config(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> ChannelConfig:
+    if kind == "redis":
+        return ChannelConfig(url=request.getfixturevalue("redis_url"), max_events=5000)
+    return ChannelConfig(path=tmp_path / "events.sqlite3", max_events=5000)
+
+
+@pytest.fixture(params=["embedded", "redis"])
+def config(request: pytest.FixtureRequest, tmp_path: Path) -> ChannelConfig:
+    return _config(request.param, tmp_path, request)
+
+
+@pytest.fixture
+async def channel(config: ChannelConfig) -> AsyncIterator[EventChannel]:
+    opened = open_channel(config)
+    yield opened
+    await opened.close()
+
+
+def _event(n: int) -> dict[str, Any]:
+    return custom("toolmesh.test", {"n": n}, 0)
+
+
+async def _nobody_ends() -> dict[str, Any] | None:
+    return None
+
+
+async def _collect(channel: EventChannel, run: str, into: list[int], *, pause: asyncio.Event | None = None) -> None:
+    """Follow ``run`` to its closing event, the ids of its events into ``into`` (after ``pause`` is set)."""
+    async for chunk in sse_frames(channel, run, 0, keepalive=30, closing=_nobody_ends):
+        if pause is not None and b"id: " in chunk:
+            await pause.wait()
+        into += [int(n) for n in re.findall(rb"^id: (\d+)$", chunk, re.MULTILINE)]
+
+
+async def _until(check: Any, timeout: float = 30) -> None:
+    async with asyncio.timeout(timeout):
+        while not check():
+            await asyncio.sleep(0.01)
+
+
+async def test_watchers_of_a_run_share_one_reader(channel: EventChannel, monkeypatch: pytest.MonkeyPatch) -> None:
+    run, watchers, total = f"run-{uuid.uuid4().hex[:8]}", 20, 200
+    reads = 0
+    read = channel.read
+
+    async def counting(run_id: str, after: int, limit: int = 500) -> Any:
+        nonlocal reads
+        reads += 1
+        return await read(run_id, after, limit)
+
+    monkeypatch.setattr(channel, "read", counting)
+    seen: list[list[int]] = [[] for _ in range(watchers)]
+    following = [asyncio.create_task(_collect(channel, run, into)) for into in seen]
+    await _until(lambda: channel.fanout._feeds.get(run) is not None and channel.fanout._feeds[run].watchers == watchers)
+    for n in range(1, total, 10):
+        await channel.append(run, [(None, _event(n + i)) for i in range(10)])
+        await asyncio.sleep(0.005)
+    await channel.append(run, [(None, run_finished(run, 0))])
+    await asyncio.wait_for(asyncio.gather(*following), 30)
+    assert all(ids == list(range(1, total + 2)) for ids in seen)
+    # each watcher reads the channel once to catch up, then the feed serves it: not once per event
+    assert reads <= 2 * watchers + 10
+    assert run not in channel.fanout._feeds  # the last watcher gone, the feed is dropped
+
+
+async def test_a_slow_watcher_misses_nothing_and_holds_no_one_up(channel: EventChannel) -> None:
+    run, total = f"run-{uuid.uuid4().hex[:8]}", 50 * (3 * RING_SIZE // 50)
+    fast: list[int] = []
+    slow: list[int] = []
+    go_on = asyncio.Event()
+    following = [
+        asyncio.create_task(_collect(channel, run, fast)),
+        asyncio.create_task(_collect(channel, run, slow, pause=go_on)),
+    ]
+    await _until(lambda: channel.fanout._feeds.get(run) is not None and channel.fanout._feeds[run].watchers == 2)
+    for n in range(1, total, 50):
+        await channel.append(run, [(None, _event(n + i)) for i in range(50)])
+    await channel.append(run, [(None, run_finished(run, 0))])
+    await _until(lambda: len(fast) == total + 1)
+    assert fast == list(range(1, total + 2)) and not slow  # the slow one has read nothing so far
+    go_on.set()
+    await asyncio.wait_for(asyncio.gather(*following), 30)
+    assert slow == list(range(1, total + 2))  # its backlog came from the channel, once each and in order
+
+
+async def test_a_feed_takes_appends_from_another_process(config: ChannelConfig) -> None:
+    """A second channel on the same file (or Redis) stands for an activity in another process."""
+    here, elsewhere = open_channel(config), open_channel(config)
+    run = f"run-{uuid.uuid4().hex[:8]}"
+    try:
+        seen: list[int] = []
+        following = asyncio.create_task(_collect(here, run, seen))
+        await _until(lambda: run in here.fanout._feeds)
+        for n in range(30):  # both processes publish, interleaved
+            await (elsewhere if n % 3 else here).append(run, [(None, _event(n))])
+        await elsewhere.append(run, [(None, run_finished(run, 0))])
+        await asyncio.wait_for(following, 30)
+        assert seen == list(range(1, 32))
+    finally:
+        await here.close()
+        await elsewhere.close()
