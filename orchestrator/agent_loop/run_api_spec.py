@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ag_ui.core import RunAgentInput
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
@@ -27,6 +28,7 @@ SPEC_PATH = Path(__file__).resolve().parents[2] / "specs" / "run_api.openapi.jso
 _REF = "#/components/schemas/{model}"
 _MODELS: tuple[type[BaseModel], ...] = (
     RunRequest,
+    RunAgentInput,
     OutsideEvent,
     ScheduleRequest,
     m.AgentsView,
@@ -98,6 +100,49 @@ def _path_param(name: str, description: str) -> dict[str, Any]:
 _RUN_ID = _path_param("run_id", "The run's id (its orchestration instance id).")
 _SCHEDULE_ID = _path_param("schedule_id", "The schedule's id.")
 _CALL_ID = _path_param("call_id", "The id of the tool call the run waits on.")
+_EVENT_ID_DIGITS = 19
+"""The widest event id taken (ids run up to 2**62, checked by the route)."""
+_RESUME = [
+    {
+        "name": "Last-Event-ID",
+        "in": "header",
+        "description": "Resume after this event (a reconnecting EventSource sends it); wins over after.",
+        "schema": {"type": "string", "pattern": f"^[0-9]{{1,{_EVENT_ID_DIGITS}}}$"},
+    },
+    {
+        "name": "after",
+        "in": "query",
+        "description": "Resume after this event id (0: from the start).",
+        "schema": {"type": "integer", "minimum": 0, "maximum": 2**62, "default": 0},
+    },
+]
+
+
+_SSE_EVENT = {
+    "type": "object",
+    "description": "One Server-Sent Event. Events of the run carry their id; notices (a CUSTOM event named "
+    "toolmesh.*: events trimmed away, the channel unreachable) carry none. The stream also holds a retry "
+    "field and keep-alive comments.",
+    "properties": {
+        "id": {"type": "string", "pattern": "^[0-9]+$", "description": "The event's per-run id."},
+        "event": {"type": "string"},
+        "retry": {"type": "integer", "minimum": 0},
+        "data": {
+            "type": "string",
+            "description": "The AG-UI event as JSON.",
+            "contentMediaType": "application/json",
+            "contentSchema": {"type": "object", "required": ["type"], "properties": {"type": {"type": "string"}}},
+        },
+    },
+}
+
+
+def _event_stream(description: str, *errors: int) -> dict[str, Any]:
+    """Responses of a route that answers a run's events as Server-Sent Events."""
+    responses = _responses(200, {}, description, *errors)
+    responses["200"]["content"] = {"text/event-stream": {"schema": _SSE_EVENT}}
+    responses["404"] = {"description": _NOT_FOUND + " Also when live events are off (TOOLMESH_EVENTS=off)."}
+    return responses
 
 
 def _paths() -> dict[str, Any]:
@@ -143,6 +188,26 @@ def _paths() -> dict[str, Any]:
                 "parameters": [_RUN_ID],
                 "responses": _responses(200, m.TimelineView, "The run's timeline."),
             }
+        },
+        "/api/runs/{run_id}/events": {
+            "get": {
+                "operationId": "followRunEvents",
+                "summary": "A run's live events as AG-UI Server-Sent Events, resumable by event id",
+                "description": "Replays the events kept after the id given, then follows the run until its "
+                "closing event (RUN_FINISHED that is not an interrupt, or RUN_ERROR), and ends.",
+                "parameters": [_RUN_ID, *_RESUME],
+                "responses": _event_stream("The run's events.", 400),
+            },
+            "post": {
+                "operationId": "runAgent",
+                "summary": "Follow and steer a run as an AG-UI agent",
+                "description": "An AG-UI RunAgentInput whose threadId is the run's id; its resume entries "
+                "answer the run's interrupts (resolved approves unless the payload says approve: false, "
+                "cancelled denies), then the run's events follow as for GET.",
+                "parameters": [_RUN_ID, *_RESUME],
+                "requestBody": {"required": True, **_json_body(_ref(RunAgentInput))},
+                "responses": _event_stream("The run's events, after the answers were sent.", 400, 409),
+            },
         },
         "/api/runs/{run_id}/approvals/{call_id}": {
             "post": {
@@ -321,7 +386,7 @@ def _paths() -> dict[str, Any]:
 
 def run_api_spec() -> dict[str, Any]:
     """The OpenAPI 3.1 document of the run API."""
-    requests = (RunRequest, m.ApprovalDecision, m.Reply, OutsideEvent, ScheduleRequest)
+    requests = (RunRequest, RunAgentInput, m.ApprovalDecision, m.Reply, OutsideEvent, ScheduleRequest)
     _, definitions = models_json_schema(
         [(model, "validation" if model in requests else "serialization") for model in _MODELS], ref_template=_REF
     )

@@ -55,15 +55,19 @@ def _run_id(req: Request) -> str:
 
 
 def _after(req: Request) -> tuple[int | None, str]:
-    """The id to resume after: ``Last-Event-ID`` first (a reconnecting EventSource), else ``after``."""
+    """The id to resume after: ``Last-Event-ID`` first (a reconnecting EventSource), else ``after``.
+
+    Both are checked when both are given: a bad one is refused even where the other wins.
+    """
+    found: list[int] = []
     for field, value in (("Last-Event-ID", req.headers.get("last-event-id")), ("after", req.query_params.get("after"))):
         if value is None:
             continue
         text = value.strip()
         if not text.isdigit() or not text.isascii() or int(text) > MAX_EVENT_ID:
             return None, field
-        return int(text), field
-    return 0, ""
+        found.append(int(text))
+    return (found[0] if found else 0), ""
 
 
 def closing_event(status: df.models.DurableOrchestrationStatus) -> dict[str, Any] | None:

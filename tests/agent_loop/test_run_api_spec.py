@@ -38,6 +38,28 @@ def test_the_app_serves_the_exported_spec(mesh: Mesh) -> None:
     assert served.json() == json.loads(run_api_spec.SPEC_PATH.read_text(encoding="utf-8"))
 
 
+def _app_routes() -> set[tuple[str, str]]:
+    """Every (method, path) an HTTP function of the app takes, as the Functions host reads them."""
+    import function_app
+
+    routes = set()
+    for function in function_app.app.get_functions():
+        for binding in function.get_bindings():
+            described = binding.get_dict_repr()
+            if described.get("type") == "httpTrigger":
+                for method in described.get("methods") or []:
+                    routes.add((str(getattr(method, "value", method)).lower(), "/" + str(described["route"])))
+    return routes
+
+
+def test_the_spec_has_every_route_of_the_app_and_no_other() -> None:
+    spec = json.loads(run_api_spec.SPEC_PATH.read_text(encoding="utf-8"))
+    documented = {(method, path) for path, item in spec["paths"].items() for method in item}
+    # MCP's endpoints speak the MCP protocol (README, "MCP"); the console is its web page.
+    served = {(method, path) for method, path in _app_routes() if path.startswith("/api/") and "/mcp" not in path}
+    assert documented == served
+
+
 def test_the_run_api_conforms_to_its_spec(mesh: Mesh, tmp_path: Path) -> None:
     if not SCHEMATHESIS.exists():
         pytest.skip("schemathesis is not installed (pip install -e '.[dev]')")

@@ -48,12 +48,16 @@ def test_every_client_call_is_an_operation_of_the_spec() -> None:
         assert template is not None, f"{request.url.path} is not a path of the run API's spec"
         assert request.method.lower() in SPEC["paths"][template], f"{request.method} {template} is not in the spec"
         seen.append((request.method, template))
+        if template.endswith("/events"):
+            closing = b'id: 1\ndata: {"type":"RUN_FINISHED","threadId":"r1","runId":"r1"}\n\n'
+            return httpx.Response(200, content=closing, headers={"content-type": "text/event-stream"})
         return httpx.Response(200 if request.method == "GET" else 202, json=ANSWERS.get((request.method, template), {}))
 
     with ApiClient(ApiTarget(url="http://api.test", key="k"), transport=httpx.MockTransport(handler)) as client:
         client.start_run({"objective": "x"})
         client.list_runs(status="Running", limit=5)
         client.get_run("r1")
+        assert [event.type for event in client.run_events("r1")] == ["RUN_FINISHED"]
         client.approve("r1", "c1", approve=True, comment="ok")
         client.reply("r1", "c1", reply="yes", sender="ada")
         client.cancel("r1")
@@ -63,7 +67,7 @@ def test_every_client_call_is_an_operation_of_the_spec() -> None:
         client.tools()
         client.tool("notes")
         client.reload_tools()
-    assert len(set(seen)) == 12
+    assert len(set(seen)) == 13
 
 
 @pytest.mark.parametrize(
