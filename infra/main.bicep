@@ -75,6 +75,19 @@ param serviceScale object = {
   }
 }
 
+@description('SKU of the Azure Cache for Redis that carries the runs\' live events (Basic, Standard or Premium).')
+@allowed([
+  'Basic'
+  'Standard'
+  'Premium'
+])
+param eventsRedisSku string = 'Basic'
+
+@description('Size of that cache in its SKU family (0-6: C0-C6; 1-5 for Premium: P1-P5).')
+@minValue(0)
+@maxValue(6)
+param eventsRedisCapacity int = 0
+
 @description('Whether the llm-gateway app exists (azd: SERVICE_LLM_GATEWAY_RESOURCE_EXISTS); keeps its deployed image on re-provision.')
 param llmGatewayExists bool = false
 
@@ -220,6 +233,21 @@ module keyVault 'modules/keyvault.bicep' = {
   }
 }
 
+// The runs' live events: every Function App instance reads and writes the same streams here.
+module eventsRedis 'modules/redis.bicep' = {
+  name: 'events-redis'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    name: 'redis-${resourceToken}'
+    keyVaultName: keyVault.outputs.name
+    urlSecretName: 'events-redis-url'
+    skuName: eventsRedisSku
+    capacity: eventsRedisCapacity
+  }
+}
+
 module registry 'modules/registry.bicep' = {
   name: 'registry'
   scope: rg
@@ -257,6 +285,7 @@ module functionApp 'modules/function-app.bicep' = {
     secretNames: concat([
       'gateway-key'
       'callback-secret'
+      eventsRedis.outputs.urlSecretName
     ], map(tools, t => '${t.name}-api-key'))
     maximumInstanceCount: functionMaximumInstanceCount
     instanceMemoryMB: functionInstanceMemoryMB
@@ -387,6 +416,7 @@ module functionSettings 'modules/function-settings.bicep' = {
       ISSUES_API_KEY: 'issues-api-key'
       CALC_API_KEY: 'calc-api-key'
       MAILBOX_API_KEY: 'mailbox-api-key'
+      TOOLMESH_EVENTS: 'events-redis-url'
     }
   }
 }
@@ -404,3 +434,4 @@ output NOTES_URL string = toolApps[0].outputs.uri
 output ISSUES_URL string = toolApps[1].outputs.uri
 output CALC_URL string = toolApps[2].outputs.uri
 output MAILBOX_URL string = toolApps[3].outputs.uri
+output EVENTS_REDIS_HOST string = eventsRedis.outputs.hostName

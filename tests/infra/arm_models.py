@@ -50,6 +50,7 @@ RESOURCE_MODELS: dict[str, tuple[str, str]] = {
     "Microsoft.Insights/components": ("applicationinsights", "ApplicationInsightsComponent"),
     "Microsoft.OperationalInsights/workspaces": ("loganalytics", "Workspace"),
     "Microsoft.Authorization/roleAssignments": ("authorization", "RoleAssignmentCreateParameters"),
+    "Microsoft.Cache/redis": ("redis", "RedisCreateParameters"),
 }
 BICEP_KEYWORDS = {"name", "parent", "scope", "dependsOn"}
 """Keys of a Bicep resource body that are Bicep's own, not part of the REST body."""

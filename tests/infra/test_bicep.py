@@ -69,6 +69,7 @@ NAME_LIMITS = {
     "registry.bicep": {"name": 50},
     "durable-scheduler.bicep": {"name": 64},
     "monitoring.bicep": {"workspaceName": 63, "appInsightsName": 260},
+    "redis.bicep": {"name": 63},
 }
 
 
@@ -92,8 +93,28 @@ def function_settings() -> tuple[set[str], dict[str, str]]:
     return plain, dict(params["secretSettings"])
 
 
+def module_secrets() -> dict[str, str]:
+    """Secrets written to the vault by a module of its own (one that makes it): {module: secret name}."""
+    written: dict[str, str] = {}
+    for name, call in main()["modules"].items():
+        for resource in parse(module_path(MAIN, call))["resources"].values():
+            secret_name = resource.get("config", {}).get("name")
+            if resource["type"] == "Microsoft.KeyVault/vaults/secrets" and not resource["existing"]:
+                if isinstance(secret_name, str) and isinstance(module_params(call).get(secret_name), str):
+                    written[name] = module_params(call)[secret_name]
+    return written
+
+
 def vault_secrets() -> set[str]:
-    return set(main_call("keyVault")["secrets"])
+    return set(main_call("keyVault")["secrets"]) | set(module_secrets().values())
+
+
+def _secret_name(item: Any) -> str:
+    """A secret name given literally, or as the output of the module that writes that secret."""
+    if isinstance(item, str):
+        return item
+    accessor = item["operator"]["operands"]
+    return module_secrets()[accessor["operand_1"]]
 
 
 @pytest.mark.parametrize("path", bicep_files(), ids=FILE_IDS)
@@ -239,7 +260,8 @@ def test_function_secrets_are_key_vault_references_never_values() -> None:
     assert set(secret.values()) <= vault_secrets(), "a setting references a secret the vault lacks"
     grant = main_call("functionApp")["secretNames"]["function"]["parameters"]
     per_tool = grant["arg_2"]["function"]["parameters"]["arg_2"]["detail"]["expression"]
-    granted = set(grant["arg_1"]) | {fill(per_tool, **{"t.name": t["name"]}) for t in tools_table()}
+    granted = {_secret_name(item) for item in grant["arg_1"]}
+    granted |= {fill(per_tool, **{"t.name": t["name"]}) for t in tools_table()}
     assert set(secret.values()) <= granted, f"read without a grant: {sorted(set(secret.values()) - granted)}"
 
 
@@ -304,6 +326,19 @@ def test_compose_and_azure_give_the_orchestrator_the_same_settings() -> None:
     assert compose == azure, (
         f"only in compose {sorted(compose - azure)}, only on Azure {sorted(azure - compose)}"
     )
+
+
+def test_the_event_channel_is_the_redis_cache_over_tls_from_the_vault() -> None:
+    _, secret = function_settings()
+    assert secret["TOOLMESH_EVENTS"] == module_secrets()["eventsRedis"]
+    module = parse(INFRA / "modules" / "redis.bicep")
+    cache = module["resources"]["cache"]["config"]["properties"]
+    assert cache["enableNonSslPort"] is False and cache["minimumTlsVersion"] == "1.2"
+    url = module["resources"]["urlSecret"]["config"]["properties"]["value"]
+    assert url.startswith("rediss://:${uriComponent(") and "sslPort" in url, url
+    assert not any("listKeys" in json.dumps(o) for o in module["outputs"].values()), "the key is an output"
+    compose = compose_environment(ORCHESTRATOR)["TOOLMESH_EVENTS"] or ""
+    assert compose.startswith("redis://:${EVENTS_REDIS_PASSWORD") and compose.endswith("@redis:6379/0")
 
 
 def test_every_referenced_secret_is_created_in_the_vault() -> None:
