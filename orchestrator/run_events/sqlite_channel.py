@@ -1,8 +1,10 @@
 """The embedded event channel: one SQLite file, shared by every process on the machine that opens it.
 
-All statements of one channel run on its own thread (SQLite calls block). Appends are written
-in groups: while one transaction is on the thread, further appends (from any run) queue up and
-go together in the next one, so a busy process makes few transactions instead of one per token.
+Statements run on the event loop's thread through a connection that never waits for a lock
+(they take microseconds); one that finds the file locked by another process runs again on the
+channel's own thread, which waits, and so do WAL checkpoints (they sync the file). Appends are
+written in groups: while one transaction waits on the thread, further appends (from any run)
+queue up and go together in the next one.
 Events appended here are handed straight to this process's watchers (``Fanout.deliver``);
 appends from other processes (activity workers, a second app process) are noticed by a poller
 thread that checks ``PRAGMA data_version`` every ``POLL_SECONDS`` while anyone waits, and wakes
@@ -12,6 +14,7 @@ only the readers of runs whose stream grew past what they have.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import threading
 import time
@@ -32,6 +35,8 @@ POLL_SECONDS = 0.05
 TRIM_EVERY = 64
 """Appends to a run between two trims of its oldest events."""
 EXPIRE_EVERY_SECONDS = 60.0
+CHECKPOINT_EVERY = 500
+"""Statements on the event loop's connection between two WAL checkpoints on the channel's thread."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS run_events (
@@ -83,6 +88,8 @@ class SqliteChannel(EventChannel):
         self._max_age = max_age_seconds
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="run-events")
         self._db: sqlite3.Connection | None = None
+        self._quick: sqlite3.Connection | None = None
+        self._quick_commits = 0
         self._waiters: dict[str, list[_Waiter]] = {}
         self._lock = threading.Lock()
         self._poller: threading.Thread | None = None
@@ -93,24 +100,52 @@ class SqliteChannel(EventChannel):
 
     # -- the database thread ----------------------------------------------------------------
 
-    def _connect(self) -> sqlite3.Connection:
+    def _open(self, *, patient: bool) -> sqlite3.Connection:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(
+            self._path, timeout=30.0 if patient else 0.0, isolation_level=None, check_same_thread=False
+        )
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        if not patient:
+            db.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints (which sync the file) run on the thread
+        db.executescript(_SCHEMA)
+        return db
+
+    def _patient(self) -> sqlite3.Connection:
         if self._db is None:
-            self._path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self._path, timeout=30.0, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.executescript(_SCHEMA)
-            self._db = db
+            self._db = self._open(patient=True)
         return self._db
 
     async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """``work`` on the event loop's own connection, which never waits for a lock: a statement
+        takes tens of microseconds, much less than handing it to a thread and back. When another
+        process holds the write lock, ``work`` runs again on the channel's thread, which waits."""
+        try:
+            if self._quick is None:
+                self._quick = self._open(patient=False)
+            result = work(self._quick)
+            self._quick_commits += 1
+            if self._quick_commits % CHECKPOINT_EVERY == 0:
+                asyncio.get_running_loop().run_in_executor(self._executor, self._checkpoint)
+            return result
+        except sqlite3.OperationalError as exc:
+            if not _is_busy(exc):
+                raise ChannelUnavailable(f"the event file {self._path} cannot be used: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise ChannelUnavailable(f"the event file {self._path} cannot be used: {exc}") from exc
+
         def call() -> T:
-            return work(self._connect())
+            return work(self._patient())
 
         try:
             return await asyncio.get_running_loop().run_in_executor(self._executor, call)
         except sqlite3.Error as exc:
             raise ChannelUnavailable(f"the event file {self._path} cannot be used: {exc}") from exc
+
+    def _checkpoint(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self._patient().execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def _append_all(self, db: sqlite3.Connection, batch: list[_Pending]) -> list[list[StoredEvent]]:
         """Every pending append in one transaction; the events each one added, with their ids."""
@@ -272,6 +307,9 @@ class SqliteChannel(EventChannel):
             self._fanout.close()
         if self._writer is not None and not self._writer.done():
             await asyncio.wait([self._writer], timeout=5)
+        quick, self._quick = self._quick, None
+        if quick is not None:
+            quick.close()
         db, self._db = self._db, None
         if db is not None:
             await asyncio.get_running_loop().run_in_executor(self._executor, db.close)
@@ -330,6 +368,10 @@ class SqliteChannel(EventChannel):
                 time.sleep(POLL_SECONDS)
         finally:
             db.close()
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    return "locked" in str(exc) or "busy" in str(exc)
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

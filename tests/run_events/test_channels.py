@@ -107,3 +107,27 @@ async def test_an_unreachable_redis_is_channel_unavailable() -> None:
             await channel.wait("run", 0, timeout=0.1)
     finally:
         await channel.close()
+
+
+async def test_an_append_waits_for_a_lock_held_elsewhere_without_blocking_the_loop(tmp_path: Path) -> None:
+    """Another process holding the file's write lock: the append waits for it on the channel's thread."""
+    import sqlite3
+
+    path = tmp_path / "events.sqlite3"
+    channel = open_channel(ChannelConfig(path=path))
+    await channel.append("run", [(None, _event(1))])
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        appending = asyncio.create_task(channel.append("run", [(None, _event(2))]))
+        ticks = 0
+        for _ in range(20):  # the loop keeps running while the append waits
+            await asyncio.sleep(0.01)
+            ticks += 1
+        assert ticks == 20 and not appending.done()
+        other.execute("COMMIT")
+        assert await asyncio.wait_for(appending, 30) == [2]
+        assert _values(await channel.read("run", 0)) == [1, 2]
+    finally:
+        other.close()
+        await channel.close()

@@ -26,6 +26,8 @@ misbehaving upstream simply by naming a model. The model is ``name`` optionally 
 ``chunks=N``            number of content chunks in a stream (default 4)
 ``gap_ms=N``            pause between content chunks of a stream (default 0)
 ``stamp=1``             streams: each content chunk is ``[<time.time() when sent>]`` (to measure delivery latency)
+``paced=1``             plain answers: wait as long as the stream would have taken (``chunks`` x ``gap_ms``),
+                        as a model takes as long to write an answer whether it streams it or not
 ``hold_after=N``        streams: after N content chunks wait until ``POST /_control/release`` (once released,
                         later streams do not wait), so a test can look while a stream is half sent
 
@@ -342,6 +344,8 @@ async def _chat(request: Request, deployment: str | None = None) -> Response:
         return StreamingResponse(
             _stream(base, text, calls, usage, directives, include_usage), media_type="text/event-stream"
         )
+    if directives.get("paced"):
+        await asyncio.sleep(int(directives.get("chunks", "4")) * float(directives.get("gap_ms", "0")) / 1000)
     if directives.get("malformed"):
         return _malformed(directives["malformed"], base)
     content: Any = None if calls else text
