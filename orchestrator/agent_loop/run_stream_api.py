@@ -25,7 +25,7 @@ from ag_ui.core import RunAgentInput
 from azurefunctions.extensions.http.fastapi import JSONResponse, Request, Response, StreamingResponse
 from pydantic import ValidationError
 
-from run_events import run_error, run_finished, sse_frames
+from run_events import ChannelUnavailable, EventChannel, run_error, run_finished, sse_frames
 
 from .errors import failure_message
 from .http_responses import MAX_BODY_BYTES
@@ -117,6 +117,15 @@ async def run_events_agui(req: Request, client: df.DurableOrchestrationClient) -
     return await _follow(req, client, run_id)
 
 
+async def _has_stream(channel: EventChannel, run_id: str) -> bool:
+    """Whether the run has published events: then it exists (a purge deletes its stream), and the
+    status lookup, a request to the durable API per watcher, is not needed to tell."""
+    try:
+        return await channel.first_id(run_id) is not None
+    except ChannelUnavailable:
+        return False  # the stream itself will say so; the run may still exist
+
+
 async def _follow(req: Request, client: df.DurableOrchestrationClient, run_id: str) -> Response:
     after, field = _after(req)
     if after is None:
@@ -124,7 +133,7 @@ async def _follow(req: Request, client: df.DurableOrchestrationClient, run_id: s
     channel = event_channel()
     if channel is None:
         return _error(404, "live events are off in this app (TOOLMESH_EVENTS=off)")
-    if await find_run(client, run_id) is None:
+    if not await _has_stream(channel, run_id) and await find_run(client, run_id) is None:
         return _error(404, f"no run with id {run_id!r}")
 
     async def closing() -> dict[str, Any] | None:

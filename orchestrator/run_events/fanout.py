@@ -20,7 +20,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -83,12 +83,16 @@ class RunFeed:
             return None
         return self.frames[bisect.bisect_right(self.frames, last, key=_frame_id) :]
 
-    async def changed(self, timeout: float) -> bool:
-        """Wait until the feed moves on (or fails); False when ``timeout`` passed first."""
+    async def changed(self, timeout: float, also: asyncio.Future[Any] | None = None) -> bool:
+        """Wait until the feed moves on (or fails, or ``also`` is done); False when ``timeout`` passed first."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting.append(future)
         try:
-            await asyncio.wait_for(future, timeout)
+            if also is None:
+                await asyncio.wait_for(future, timeout)
+            else:
+                done, _ = await asyncio.wait((future, also), timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                return bool(done)
         except TimeoutError:
             return False
         finally:

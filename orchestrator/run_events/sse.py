@@ -10,6 +10,7 @@ never move a client's resume point.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -45,22 +46,24 @@ async def sse_frames(
 
     The watcher reads what the channel keeps until it has caught up, then joins the run's
     shared feed in this process (``fanout``); should it fall behind the feed, it reads from the
-    channel again. ``closing`` is asked at the start and after each silent ``keepalive``: when
-    the run has ended and its stream holds no closing event (the run could not publish it: a
-    crash, a failure outside the loop), the event it returns is published under ``FINAL_KEY``,
-    so every watcher sees the same one and the stream ends.
+    channel again. ``closing`` is asked at the start (while the watcher already reads, so a
+    slow answer delays nothing) and after each silent ``keepalive``: when the run has ended
+    and its stream holds no closing event (the run could not publish it: a crash, a failure
+    outside the loop), the event it returns is published under ``FINAL_KEY``, so every
+    watcher sees the same one and the stream ends.
     """
     yield f"retry: {RETRY_MS}\n\n".encode()
     last = after
-    check_end, ended = True, False
+    ended = False
+    check: asyncio.Future[dict[str, Any] | None] | None = asyncio.ensure_future(closing())
     feed: RunFeed | None = None
     with contextlib.ExitStack() as joined:
+        joined.callback(lambda: check is not None and check.cancel())
         try:
             while True:
-                if check_end and not ended:
-                    check_end = False
-                    ending = await closing()
-                    if ending is not None:
+                if check is not None and check.done():
+                    ending, check = check.result(), None
+                    if ending is not None and not ended:
                         ended = True  # what is kept is all there will be: read it, then close
                         if not await channel.has_key(run_id, FINAL_KEY):
                             await channel.append(run_id, [(FINAL_KEY, ending)])
@@ -70,8 +73,9 @@ async def sse_frames(
                         raise ChannelUnavailable(feed.error)
                     found = feed.after(last)
                     if found == []:
-                        if not await feed.changed(keepalive):
-                            check_end = True
+                        if not await feed.changed(keepalive, also=check):
+                            if check is None:
+                                check = asyncio.ensure_future(closing())
                             yield b": keep-alive\n\n"
                         continue
                 if found is None:  # not following the feed (yet), or behind it: read what is kept
