@@ -403,6 +403,9 @@ module functionSettings 'modules/function-settings.bicep' = {
       MAILBOX_URL: toolApps[3].outputs.uri
       TOOLMESH_REGISTRY: registryPath
       TOOLMESH_PUBLIC_URL: 'https://${functionApp.outputs.defaultHostName}'
+      // HTTP streams stay off for the app (they would change every HTTP route), so the events
+      // route answers a bounded window at a time and watchers reconnect by event id.
+      TOOLMESH_EVENTS_HTTP_STREAMS: 'false'
     }, useScheduler ? {
       DURABLE_TASK_SCHEDULER_CONNECTION_STRING: 'Endpoint=${scheduler.outputs.endpoint};Authentication=ManagedIdentity;ClientID=${functionApp.outputs.identityClientId}'
       AzureFunctionsJobHost__extensions__durableTask__hubName: taskHubName

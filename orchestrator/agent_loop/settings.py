@@ -87,6 +87,14 @@ class Settings(BaseSettings):
     """How long a run's events are kept after its last one."""
     events_keepalive_seconds: float = Field(default=15.0, gt=0, le=300, alias="TOOLMESH_EVENTS_KEEPALIVE")
     """Silence after which an event stream sends a keep-alive comment (and checks whether the run ended)."""
+    events_http_streams: bool = Field(default=True, alias="TOOLMESH_EVENTS_HTTP_STREAMS")
+    """Serve ``/api/runs/{id}/events`` as one open stream (an HTTP-streams function). Off where the
+    Functions host does not stream (Azure and Core Tools without ``PYTHON_ENABLE_INIT_INDEXING``):
+    each request then answers the events that come within ``TOOLMESH_EVENTS_WINDOW`` seconds and
+    ends, and the client reconnects with ``Last-Event-ID`` as it does after a dropped connection."""
+    events_window_seconds: float = Field(default=20.0, ge=1, le=200, alias="TOOLMESH_EVENTS_WINDOW")
+    """Without HTTP streams: how long a request waits for a run's next events before it answers none
+    (below the 230 s an Azure front end gives an HTTP response)."""
     stream_model_steps: bool = Field(default=True, alias="TOOLMESH_STREAM_MODEL_STEPS")
     """Model steps ask the gateway for a stream and publish text and tool-call deltas as they arrive."""
 

@@ -115,7 +115,8 @@ def stream_run_events(
             failures += 1
             reason = f"{type(exc).__name__}: {exc}"
         else:
-            reason = "the stream ended before the run did"  # a bounded answer or a restart: resume
+            sleep(retry)  # a bounded answer (a host that cannot stream) or a restart: resume at once
+            continue
         if failures >= MAX_STREAM_FAILURES:
             raise ApiConnectionError(f"the run's event stream failed {failures} times in a row ({reason})")
-        sleep(retry)
+        sleep(max(retry, _DEFAULT_RETRY_SECONDS))

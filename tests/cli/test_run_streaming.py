@@ -8,24 +8,18 @@ through a proxy, and the CLI must resume by event id without losing or repeating
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.support.cli_process import CliProcess
 from tests.support.cut_proxy import CutProxy
 from tests.support.local_mesh import Mesh, mesh_with_fake_upstream
-from tests.support.servers import REPO_ROOT
-from tests.support.sse_client import read_events
+from tests.support.sse_client import model_texts
 
 MODELS = {"held": "held?chunks=8&hold_after=2", "slow": "slow?chunks=40&gap_ms=100"}
-WAIT_SECONDS = 120.0
 
 
 @pytest.fixture(scope="module")
@@ -35,65 +29,8 @@ def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
         yield running
 
 
-class CliProcess:
-    """``toolmesh`` in its own process; its stdout is collected as it comes, byte by byte."""
-
-    def __init__(self, url: str, key: str, *args: str, cwd: Path) -> None:
-        env = {**os.environ, "PYTHONPATH": f"{REPO_ROOT}{os.pathsep}{REPO_ROOT / 'orchestrator'}"}
-        command = [sys.executable, "-m", "toolmesh_cli.main", "--url", url, "--key", key, *args]
-        self.errors = cwd / "cli-stderr.txt"
-        with self.errors.open("wb") as errors:
-            self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, env=env, cwd=cwd)
-        self._out = bytearray()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def __enter__(self) -> CliProcess:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        while chunk := os.read(self.process.stdout.fileno(), 4096):
-            self._out.extend(chunk)
-
-    @property
-    def output(self) -> str:
-        return self._out.decode(errors="replace")
-
-    def wait_for(self, check: Callable[[str], bool], what: str) -> str:
-        deadline = time.monotonic() + WAIT_SECONDS
-        while not check(self.output):
-            assert self.process.poll() is None or check(self.output), f"the CLI exited before {what}: {self.finish()}"
-            assert time.monotonic() < deadline, f"the CLI never printed {what}: {self.output!r}"
-            time.sleep(0.02)
-        return self.output
-
-    def finish(self) -> tuple[int, str, str]:
-        try:
-            self.process.wait(timeout=WAIT_SECONDS)
-        finally:
-            if self.process.poll() is None:
-                self.process.kill()
-        self._reader.join(timeout=10)
-        return self.process.returncode, self.output, self.errors.read_text(errors="replace")
-
-
 def _texts(mesh: Mesh, run_id: str) -> list[str]:
-    """The run's model texts as its event stream holds them, one ``name: text`` line each."""
-    reading = read_events(f"{mesh.url}/api/runs/{run_id}/events", mesh.keys["functions"])
-    assert reading.closed, reading
-    texts: dict[str, str] = {}
-    for event in reading.events:
-        data = event.data
-        if data["type"] == "TEXT_MESSAGE_START":
-            texts[data["messageId"]] = f"{data.get('name') or 'model'}: "
-        elif data["type"] == "TEXT_MESSAGE_CONTENT":
-            texts[data["messageId"]] += data["delta"]
-    return list(texts.values())
+    return model_texts(f"{mesh.url}/api/runs/{run_id}/events", mesh.keys["functions"])
 
 
 def test_run_prints_the_model_text_before_the_step_completes(mesh: Mesh, tmp_path: Path) -> None:

@@ -148,3 +148,29 @@ def test_a_page_watching_while_the_host_is_killed_and_restarted_shows_every_even
     finally:
         page.context.close()
     _assert_every_kept_event_shown_once(mesh, run_id, ids)
+
+
+@pytest.fixture(scope="module")
+def window_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
+    """The app as Azure runs it without HTTP streams: each events request is one bounded answer."""
+    root = tmp_path_factory.mktemp("console-live-window")
+    env = {"TOOLMESH_EVENTS_HTTP_STREAMS": "false", "TOOLMESH_EVENTS_WINDOW": "3"}
+    with mesh_with_fake_upstream(root, {"held": "held?chunks=8&hold_after=2"}, host_env=env) as running:
+        yield running
+
+
+def test_a_page_follows_a_run_one_bounded_answer_at_a_time(browser: Browser, window_mesh: Mesh) -> None:
+    mesh = window_mesh
+    run_id = mesh.start_run({"objective": "Describe the sky", "initial_tasks": ["Describe the sky"], "tools": [],
+                             "model": "held", "budgets": {"max_iterations": 2}})  # fmt: skip
+    page = _open(browser, mesh, run_id)
+    try:
+        page.wait_for_selector("#live-text pre.live-message:has-text('fake reply')", timeout=WAIT_MS)
+        with mesh.api() as api:
+            assert api.get(f"/api/runs/{run_id}").json()["progress"]["usage"]["llm_calls"] == 0  # still writing
+        httpx.post(f"{mesh.extra[0].url}/_control/release")
+        page.wait_for_selector("#report:not([hidden])", timeout=WAIT_MS)
+        ids = _ids(page)
+    finally:
+        page.context.close()
+    _assert_every_kept_event_shown_once(mesh, run_id, ids)

@@ -341,6 +341,14 @@ def test_the_event_channel_is_the_redis_cache_over_tls_from_the_vault() -> None:
     assert compose.startswith("redis://:${EVENTS_REDIS_PASSWORD") and compose.endswith("@redis:6379/0")
 
 
+def test_the_event_stream_is_served_without_http_streams_on_azure_and_in_compose() -> None:
+    settings = main_call("functionSettings")["settings"]
+    azure = next(o for o in literal_objects(settings) if "TOOLMESH_EVENTS_HTTP_STREAMS" in o)
+    assert azure["TOOLMESH_EVENTS_HTTP_STREAMS"] == "false"
+    assert compose_environment(ORCHESTRATOR)["TOOLMESH_EVENTS_HTTP_STREAMS"] == "false"
+    assert "PYTHON_ENABLE_INIT_INDEXING" not in json.dumps(main()), "HTTP streams would change every route"
+
+
 def test_every_referenced_secret_is_created_in_the_vault() -> None:
     secrets = vault_secrets()
     assert all(re.fullmatch(r"[0-9A-Za-z-]{1,127}", s) for s in secrets)

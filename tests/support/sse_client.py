@@ -91,3 +91,17 @@ def read_in_thread(url: str, key: str, **options: Any) -> tuple[threading.Thread
     thread = threading.Thread(target=work, daemon=True)
     thread.start()
     return thread, holder
+
+
+def model_texts(url: str, key: str) -> list[str]:
+    """A finished run's model texts as its event stream holds them, one ``name: text`` each, in order."""
+    reading = read_events(url, key)
+    assert reading.closed, reading
+    texts: dict[str, str] = {}
+    for event in reading.events:
+        data = event.data
+        if data["type"] == "TEXT_MESSAGE_START":
+            texts[data["messageId"]] = f"{data.get('name') or 'model'}: "
+        elif data["type"] == "TEXT_MESSAGE_CONTENT":
+            texts[data["messageId"]] += data["delta"]
+    return list(texts.values())
