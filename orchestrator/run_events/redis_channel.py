@@ -71,9 +71,24 @@ def _stored(entries: list[Any]) -> list[StoredEvent]:
     return found
 
 
+MAX_COMMANDS = 100
+"""Connections for appends and plain reads; more at once wait for one."""
+MAX_BLOCKING_READS = 5000
+"""Connections for blocking reads: one per run followed by this process (a feed's reader holds
+one while it waits). Kept apart from the connections that append, so that many followed runs
+never leave publishers without one (redis-py allows 100 per pool unless told otherwise)."""
+
+
 class RedisChannel(EventChannel):
     def __init__(self, url: str, *, max_events: int, max_age_seconds: int) -> None:
-        self._client = redis.Redis.from_url(url, socket_connect_timeout=2.0, health_check_interval=30)
+        # Commands wait for a free connection rather than fail when many runs publish at once.
+        pool = redis.BlockingConnectionPool.from_url(
+            url, max_connections=MAX_COMMANDS, timeout=10, socket_connect_timeout=2.0, health_check_interval=30
+        )
+        self._client = redis.Redis(connection_pool=pool)
+        self._blocking = redis.Redis.from_url(
+            url, socket_connect_timeout=2.0, health_check_interval=30, max_connections=MAX_BLOCKING_READS
+        )
         self._append = self._client.register_script(_APPEND)
         self._max_events = max_events
         self._max_age = max_age_seconds
@@ -95,7 +110,7 @@ class RedisChannel(EventChannel):
         stream = _keys(run_id)[0]
         with _reachable():
             block = max(1, int(timeout * 1000))
-            answer: Any = await self._client.xread({stream: f"{after}-0"}, count=limit, block=block)
+            answer: Any = await self._blocking.xread({stream: f"{after}-0"}, count=limit, block=block)
         for _, entries in answer or []:
             return _stored(entries)
         return []
@@ -117,3 +132,4 @@ class RedisChannel(EventChannel):
         if self._fanout is not None:
             self._fanout.close()
         await self._client.aclose()
+        await self._blocking.aclose()

@@ -120,3 +120,14 @@ async def test_a_feed_takes_appends_from_another_process(config: ChannelConfig) 
     finally:
         await here.close()
         await elsewhere.close()
+
+
+async def test_more_followed_runs_than_a_connection_pool_holds(channel: EventChannel) -> None:
+    """Each followed run's reader may hold a connection while it waits (Redis): publishers still get theirs."""
+    runs = [f"run-{uuid.uuid4().hex[:8]}" for _ in range(150)]
+    seen: dict[str, list[int]] = {run: [] for run in runs}
+    following = [asyncio.create_task(_collect(channel, run, seen[run])) for run in runs]
+    await _until(lambda: all(run in channel.fanout._feeds for run in runs))
+    await asyncio.gather(*(channel.append(run, [(None, _event(1)), (None, run_finished(run, 0))]) for run in runs))
+    await asyncio.wait_for(asyncio.gather(*following), 60)
+    assert all(ids == [1, 2] for ids in seen.values())
