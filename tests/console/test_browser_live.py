@@ -10,13 +10,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 
 from tests.support.cut_proxy import CutProxy
-from tests.support.local_mesh import Mesh, mesh_with_fake_upstream
+from tests.support.local_mesh import FINISHED, Mesh, mesh_with_fake_upstream
 from tests.support.sse_client import read_events
 
 if TYPE_CHECKING:
@@ -89,6 +89,42 @@ def test_an_approval_made_in_one_page_leaves_the_other_at_once(browser: Browser,
 SLOW_RUN = {"objective": "Describe the sea", "initial_tasks": ["Describe the sea", "Describe the sky"], "tools": [],
             "model": "slow", "budgets": {"max_iterations": 3}}  # fmt: skip
 """A run whose model writes slowly: its connections can be cut while text is coming."""
+
+
+def test_a_page_shows_the_report_when_the_status_says_finished_after_the_closing_event(
+    browser: Browser, mesh: Mesh
+) -> None:
+    """The closing event leaves as the run's last step ends; on a busy host its status follows later.
+
+    The page's views of the run are answered with the last running view for 1.5 s after the run
+    has really finished: the page must keep asking until the view is final, not stop at the event.
+    """
+    run_id = mesh.start_run({"objective": "Describe the sea", "initial_tasks": ["Describe the sea"], "tools": [],
+                             "budgets": {"max_iterations": 1}})  # fmt: skip
+    lag: dict[str, Any] = {"finished_at": None, "running": None, "stale": 0}
+
+    def lagging(route: Route) -> None:
+        answer = route.fetch()
+        if answer.json().get("status") not in FINISHED:
+            lag["running"] = answer.body()
+            route.fulfill(response=answer)
+            return
+        lag["finished_at"] = lag["finished_at"] or time.monotonic()
+        if lag["running"] is not None and time.monotonic() - lag["finished_at"] < 1.5:
+            lag["stale"] += 1
+            route.fulfill(response=answer, body=lag["running"])
+        else:
+            route.fulfill(response=answer)
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.route(lambda url: url.split("?")[0].endswith(f"/api/runs/{run_id}"), lagging)
+    page = context.new_page()
+    try:
+        page.goto(f"{mesh.url}/console?code={mesh.keys['functions']}#/runs/{run_id}")
+        page.wait_for_selector("#report:not([hidden])", timeout=WAIT_MS)
+        assert lag["stale"] >= 1, "no view of the finished run was answered late: the test checked nothing"
+    finally:
+        context.close()
 
 
 def _assert_every_kept_event_shown_once(mesh: Mesh, run_id: str, ids: list[int]) -> None:

@@ -724,7 +724,12 @@ function followRun(token, runId, liveText, render, failed) {
       reload();
     }
     const outcome = event.outcome && event.outcome.type;
-    if (event.type === "RUN_ERROR" || (event.type === "RUN_FINISHED" && outcome !== "interrupt")) stop();
+    if (event.type === "RUN_ERROR" || (event.type === "RUN_FINISHED" && outcome !== "interrupt")) {
+      stop();
+      // The closing event is published as the run's last step ends, a moment before its status
+      // says it is finished (long on a busy host): poll the run until its view is final.
+      if (!finished) poller(token, () => api("GET", "/api/runs/" + seg(runId)), render, failed);
+    }
   };
   // EventSource reconnects by itself after a network error (Last-Event-ID). It gives up on an
   // HTTP error, which may be passing (an app restarting behind a proxy answers 502 or 503): ask
