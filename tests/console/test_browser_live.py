@@ -96,11 +96,14 @@ def test_a_page_shows_the_report_when_the_status_says_finished_after_the_closing
 ) -> None:
     """The closing event leaves as the run's last step ends; on a busy host its status follows later.
 
-    The page's views of the run are answered with the last running view for 1.5 s after the run
-    has really finished: the page must keep asking until the view is final, not stop at the event.
+    The run's model step is held until the page has seen it running; then the page's views of the
+    run are answered with the last running view for 1.5 s after the run has really finished: the
+    page must keep asking until the view is final, not stop at the event.
     """
+    upstream = mesh.extra[0].url
+    httpx.post(f"{upstream}/_control/reset").raise_for_status()  # "held" holds again
     run_id = mesh.start_run({"objective": "Describe the sea", "initial_tasks": ["Describe the sea"], "tools": [],
-                             "budgets": {"max_iterations": 1}})  # fmt: skip
+                             "budgets": {"max_iterations": 1}, "model": "held"})  # fmt: skip
     lag: dict[str, Any] = {"finished_at": None, "running": None, "stale": 0}
 
     def lagging(route: Route) -> None:
@@ -121,6 +124,9 @@ def test_a_page_shows_the_report_when_the_status_says_finished_after_the_closing
     page = context.new_page()
     try:
         page.goto(f"{mesh.url}/console?code={mesh.keys['functions']}#/runs/{run_id}")
+        page.wait_for_selector("#live-text pre.live-message:has-text('fake reply')", timeout=WAIT_MS)
+        assert lag["running"] is not None  # the page has seen the run going
+        httpx.post(f"{upstream}/_control/release").raise_for_status()
         page.wait_for_selector("#report:not([hidden])", timeout=WAIT_MS)
         assert lag["stale"] >= 1, "no view of the finished run was answered late: the test checked nothing"
     finally:
