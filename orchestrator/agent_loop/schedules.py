@@ -128,6 +128,11 @@ def _show(context: df.DurableOrchestrationContext, state: ScheduleState, tick: d
     context.set_custom_status({**shown, "next_tick": tick.isoformat() if tick else None})
 
 
+START_RETRY_MS = 2000
+START_ATTEMPTS = 15
+"""A tick's run start is tried for about half a minute before the schedule gives up."""
+
+
 @bp.orchestration_trigger(context_name="context")
 def schedule(context: df.DurableOrchestrationContext) -> Generator[Any, Any, None]:
     """One schedule: wait for the next tick (or a pause/resume), start its run, continue as new."""
@@ -151,7 +156,11 @@ def schedule(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Non
         context.continue_as_new(state.model_dump(mode="json"))
         return None
     run_id = tick_run_id(state.id, tick)
-    yield context.call_activity(start_scheduled_run, ScheduledRun(run_id=run_id, run=state.run).payload())
+    # Retried: a failed start (the host's own API not listening yet after a restart) must not end the
+    # schedule for good; the activity is idempotent, so a retry never starts the tick's run twice.
+    retry = df.RetryOptions(first_retry_interval_in_milliseconds=START_RETRY_MS, max_number_of_attempts=START_ATTEMPTS)
+    payload = ScheduledRun(run_id=run_id, run=state.run).payload()
+    yield context.call_activity_with_retry(start_scheduled_run, retry, payload)
     state.last_tick, state.last_run_id, state.runs_started = tick.isoformat(), run_id, state.runs_started + 1
     following, skipped = _next_tick(state.cron, tick), 0
     while following <= context.current_utc_datetime and skipped < MAX_COUNTED_MISSES:
