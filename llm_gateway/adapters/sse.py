@@ -8,10 +8,8 @@ are split out and decoded; the rest pass on as the blobs they arrived in.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 from llm_gateway.errors import UpstreamError, UpstreamUnavailable
@@ -19,7 +17,6 @@ from llm_gateway.providers.base import Usage
 
 __all__ = [
     "DONE",
-    "KEEPALIVE",
     "encode_event",
     "error_event",
     "event_usage",
@@ -27,12 +24,10 @@ __all__ = [
     "is_usage_only",
     "iter_events",
     "split_events",
-    "with_keepalive",
     "with_usage_cost",
 ]
 
 DONE = b"data: [DONE]\n\n"
-KEEPALIVE = b": keepalive\n\n"
 _USAGE_MARK = b'"usage":{'
 _USAGE_MARK_SPACED = b'"usage": {'
 
@@ -140,34 +135,3 @@ async def iter_events(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         if blob:
             yield blob
     raise UpstreamUnavailable("upstream stream ended before [DONE]")
-
-
-async def with_keepalive(events: AsyncIterator[bytes], interval: float) -> AsyncGenerator[bytes, None]:
-    """Pass events on, sending an SSE comment whenever the source is silent for ``interval`` seconds.
-
-    Long pauses (a reasoning model thinking, a queue upstream) otherwise look like a dead
-    connection to proxies and load balancers, which close it.
-    """
-    pending: asyncio.Future[bytes] | None = None
-    try:
-        while True:
-            if pending is None:
-                pending = asyncio.ensure_future(anext(events))
-            done, _ = await asyncio.wait((pending,), timeout=interval)
-            if not done:
-                yield KEEPALIVE
-                continue
-            finished, pending = pending, None
-            try:
-                event = finished.result()
-            except StopAsyncIteration:
-                return
-            yield event
-    finally:
-        if pending is not None:
-            pending.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await pending
-        closer = getattr(events, "aclose", None)
-        if closer is not None:
-            await closer()

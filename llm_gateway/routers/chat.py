@@ -18,15 +18,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from llm_gateway.accounting import CLIENT_CLOSED, Outcome, read_timeout
-from llm_gateway.adapters.sse import (
-    KEEPALIVE,
-    error_event,
-    event_usage,
-    is_usage_only,
-    split_events,
-    with_keepalive,
-    with_usage_cost,
-)
+from llm_gateway.adapters.sse import error_event, event_usage, is_usage_only, split_events, with_usage_cost
 from llm_gateway.adapters.sse_response import SSEResponse
 from llm_gateway.dependencies import Client, gateway_state, read_json_object, validate_body
 from llm_gateway.errors import GatewayError, UpstreamError
@@ -87,9 +79,8 @@ async def _relay(
     provider: Provider,
     attempts: int,
     include_usage: bool,
-    keepalive: float,
 ) -> AsyncIterator[bytes]:
-    rest = with_keepalive(opened.rest, keepalive) if keepalive > 0 else opened.rest
+    rest = opened.rest
     usage: Usage | None = None
     chunks = 0
     status = 200
@@ -102,7 +93,7 @@ async def _relay(
                 if found is not None:
                     usage = replace(found, estimated=True) if provider.offline else found
             if blob:
-                chunks += blob.count(b"\n\n") if blob is not KEEPALIVE else 0
+                chunks += blob.count(b"\n\n")
                 yield blob
             blob = await anext(rest)
     except StopAsyncIteration:
@@ -185,8 +176,8 @@ async def create_chat_completion(request: Request, client: Client) -> Response:
                     opened.provider,
                     opened.attempts,
                     include_usage,
-                    state.config.stream_keepalive,
                 ),
+                keepalive=state.config.stream_keepalive,
                 media_type="text/event-stream",
                 headers=headers,
             )

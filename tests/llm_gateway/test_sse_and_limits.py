@@ -6,8 +6,10 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from starlette.types import Message, Send
 
-from llm_gateway.adapters.sse import KEEPALIVE, event_usage, is_usage_only, iter_events, with_keepalive
+from llm_gateway.adapters.sse import event_usage, is_usage_only, iter_events
+from llm_gateway.adapters.sse_response import KEEPALIVE, SSEResponse
 from llm_gateway.config import LimitsConfig
 from llm_gateway.errors import RateLimited, UpstreamError, UpstreamUnavailable
 from llm_gateway.keys import ClientKey
@@ -93,18 +95,77 @@ async def test_events_before_an_in_band_error_are_passed_on_first() -> None:
     assert seen == [b'data: {"x":1}\n\n']
 
 
+async def _respond(response: SSEResponse, send: Send, leave_after: float | None = None) -> None:
+    async def receive() -> Message:
+        await asyncio.sleep(3600 if leave_after is None else leave_after)
+        return {"type": "http.disconnect"}
+
+    await response({"type": "http", "asgi": {"spec_version": "2.3"}}, receive, send)
+
+
+def _bodies(sent: list[Message]) -> list[bytes]:
+    return [message["body"] for message in sent if message["type"] == "http.response.body"]
+
+
 async def test_keepalive_comments_fill_silences() -> None:
     async def slow() -> AsyncIterator[bytes]:
         yield b"data: 1\n\n"
         await asyncio.sleep(0.25)
         yield b"data: 2\n\n"
 
-    seen = [event async for event in with_keepalive(slow(), 0.1)]
-    assert seen[0] == b"data: 1\n\n" and seen[-1] == b"data: 2\n\n"
-    assert seen.count(KEEPALIVE) >= 1
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await _respond(SSEResponse(slow(), keepalive=0.1), send)
+    bodies = _bodies(sent)
+    assert bodies[0] == b"data: 1\n\n" and bodies[-2:] == [b"data: 2\n\n", b""]
+    assert 1 <= bodies.count(KEEPALIVE) <= 2
+    assert sent[-1]["more_body"] is False
 
 
-async def test_keepalive_wrapper_closes_its_source() -> None:
+async def test_a_busy_stream_gets_no_comments() -> None:
+    async def busy() -> AsyncIterator[bytes]:
+        for n in range(15):
+            yield f"data: {n}\n\n".encode()
+            await asyncio.sleep(0.02)
+
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await _respond(SSEResponse(busy(), keepalive=0.1), send)
+    assert KEEPALIVE not in _bodies(sent)
+    assert len(_bodies(sent)) == 16
+
+
+async def test_comments_never_write_while_a_slow_client_takes_an_event() -> None:
+    async def events() -> AsyncIterator[bytes]:
+        yield b"data: 1\n\n"
+        await asyncio.sleep(0.2)
+        yield b"data: 2\n\n"
+
+    inside = 0
+    overlaps = 0
+    sent: list[Message] = []
+
+    async def slow_send(message: Message) -> None:
+        nonlocal inside, overlaps
+        inside += 1
+        overlaps += inside > 1
+        if message.get("body") == b"data: 1\n\n":
+            await asyncio.sleep(0.3)  # the client reads slowly: the send waits, well past the keep-alive
+        sent.append(message)
+        inside -= 1
+
+    await _respond(SSEResponse(events(), keepalive=0.05), slow_send)
+    assert overlaps == 0
+    assert _bodies(sent)[0] == b"data: 1\n\n" and _bodies(sent)[-1] == b""
+
+
+async def test_a_client_that_leaves_closes_the_source_and_its_comments() -> None:
     closed: list[bool] = []
 
     async def source() -> AsyncIterator[bytes]:
@@ -114,8 +175,14 @@ async def test_keepalive_wrapper_closes_its_source() -> None:
         finally:
             closed.append(True)
 
-    stream = with_keepalive(source(), 0.05)
-    assert await anext(stream) == b"data: 1\n\n"
-    assert await anext(stream) == KEEPALIVE
-    await stream.aclose()
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await asyncio.wait_for(_respond(SSEResponse(source(), keepalive=0.05), send, leave_after=0.2), 2)
     assert closed == [True]
+    written = len(sent)
+    assert KEEPALIVE in _bodies(sent)
+    await asyncio.sleep(0.15)
+    assert len(sent) == written  # no comment after the client left
