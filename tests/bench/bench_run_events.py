@@ -32,12 +32,10 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
 
 sys.path[:0] = [
     str(Path(__file__).resolve().parents[2]),
@@ -46,23 +44,13 @@ sys.path[:0] = [
 
 from tests.bench import _cpu  # noqa: E402
 from tests.support import redis_server  # noqa: E402
-from tests.support.local_mesh import Mesh, start_mesh  # noqa: E402
-from tests.support.servers import RunningServer, start_uvicorn  # noqa: E402
+from tests.support.local_mesh import Mesh, mesh_with_fake_upstream  # noqa: E402
 
 GOAL_P50, GOAL_P99, GOAL_CPU = 0.050, 0.250, 0.15
 
 
 def _request() -> dict[str, Any]:
     return {"objective": "Stream", "initial_tasks": ["Stream some tokens"], "tools": [], "model": "stamp"}
-
-
-def _gateway_config(root: Path, upstream: RunningServer, chunks: int, gap_ms: int) -> Path:
-    model = f"stamp?stamp=1&paced=1&chunks={chunks}&gap_ms={gap_ms}"
-    deployment = {"provider": "openai", "base_url": f"{upstream.url}/v1", "api_key": "sk-fake", "model": model}
-    config = root / "gateway.yaml"
-    config.write_text(yaml.safe_dump({"models": {"default": {"deployments": [{"provider": "offline"}]},
-                                                 "stamp": {"deployments": [deployment]}}}))  # fmt: skip
-    return config
 
 
 async def _watch(
@@ -143,23 +131,6 @@ def _latency(
     return p50, p99
 
 
-@contextlib.contextmanager
-def _mesh(root: Path, args: argparse.Namespace, env: dict[str, str]) -> Iterator[Mesh]:
-    upstream = start_uvicorn("tests.support.fake_openai:app", log_path=root / "logs" / "upstream.log",
-                             env={"FAKE_OPENAI_RECORD": "0"})  # fmt: skip
-    config = _gateway_config(root, upstream, args.chunks, args.gap_ms)
-    try:
-        mesh = start_mesh(root, gateway_env={"TOOLMESH_GATEWAY_CONFIG": str(config)}, host_env=env)
-    except BaseException:
-        upstream.stop()
-        raise
-    mesh.extra.append(upstream)
-    try:
-        yield mesh
-    finally:
-        mesh.stop()
-
-
 async def _follow(mesh: Mesh, runs: int, watch: bool) -> None:
     """Start ``runs`` runs and poll them to their end; with ``watch``, one SSE watcher each as well."""
     key = mesh.keys["functions"]
@@ -213,7 +184,12 @@ def main() -> None:
         if args.redis:
             env["TOOLMESH_EVENTS"] = stack.enter_context(redis_server.redis_server(root / "redis"))
         channel = "Redis" if args.redis else "embedded"
-        mesh = stack.enter_context(_mesh(root / "on", args, env))
+        model = f"stamp?stamp=1&paced=1&chunks={args.chunks}&gap_ms={args.gap_ms}"
+        mesh = stack.enter_context(
+            mesh_with_fake_upstream(
+                root / "on", {"stamp": model}, host_env=env, upstream_env={"FAKE_OPENAI_RECORD": "0"}
+            )
+        )
         print(f"token latency, upstream send -> watcher receive ({channel} channel, {args.chunks} tokens "
               f"{args.gap_ms} ms apart per model step, 3 model steps per run):")  # fmt: skip
         print(f"  ({_load()} before; ratios are against the 1-watcher figures)")

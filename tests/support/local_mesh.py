@@ -182,15 +182,21 @@ def scripted_gateway_config(root: Path, scripts: Mapping[str, list[dict[str, Any
 
 @contextmanager
 def mesh_with_fake_upstream(
-    root: Path, models: Mapping[str, str], *, host_env: Mapping[str, str] | None = None
+    root: Path,
+    models: Mapping[str, str],
+    *,
+    host_env: Mapping[str, str] | None = None,
+    upstream_env: Mapping[str, str] | None = None,
 ) -> Iterator[Mesh]:
     """A mesh whose gateway sends each model alias of ``models`` to the fake OpenAI upstream.
 
     ``models`` maps an alias to the upstream model it asks for, with its directives (e.g.
     ``held?chunks=8&hold_after=2``, see tests/support/fake_openai.py); ``default`` stays offline.
-    The upstream is ``mesh.extra[0]``.
+    The upstream (started with ``upstream_env``) is ``mesh.extra[0]``.
     """
-    upstream = start_uvicorn("tests.support.fake_openai:app", log_path=root / "logs" / "upstream.log")
+    upstream = start_uvicorn(
+        "tests.support.fake_openai:app", log_path=root / "logs" / "upstream.log", env=dict(upstream_env or {})
+    )
     config: dict[str, Any] = {"default": {"deployments": [{"provider": "offline"}]}}
     for alias, model in models.items():
         deployment = {"provider": "openai", "base_url": f"{upstream.url}/v1", "api_key": "sk-fake", "model": model}
