@@ -101,7 +101,9 @@ class _Answer:
             except TypeError as exc:
                 raise NotACompletion(f"a delta's {exc}") from None
             if text is not None:
-                self.content = (self.content or []) + [text]
+                if self.content is None:
+                    self.content = []
+                self.content.append(text)
                 if text:
                     listener.text(text)
             pieces = delta.get("tool_calls") or []
