@@ -36,7 +36,10 @@ fake OpenAI upstream. Every figure is compared with a baseline measured in the s
    within each round. A batch's export is part of its cost: every batch, in each mode, ends 5.5 s
    after its last run, so the batch processors' export (every 5 s, the SDK's default) falls inside
    it. The offline model does no work of its own, so tracing's share here is as large as it gets;
-   the goal is under 10 % more CPU per run with export on.
+   the goal is under 10 % more CPU per run with export on. The speed of a shared machine drifts
+   between batches run one after another; with ``--tracing-side-by-side`` each round runs the three
+   batches at the same time instead (on three meshes, each process's CPU counted apart), so every
+   mode meets the same machine.
 
 A batch's wall time runs from its first start request to its last ExecutionCompleted (the poller,
 every 0.5 s, would add up to half a second to it). Nothing is asserted: figures are printed.
@@ -48,7 +51,7 @@ listing every batch.
 
 Run: ``.venv/bin/python tests/bench/bench_agent_runs.py [--runs 200] [--tasks 5] [--latency-ms 500]
 [--sweep 1,25,50,100,200] [--repeat 1] [--activity-concurrency 400] [--activity-workers N]
-[--tracing-runs 20] [--tracing-rounds 3] [--tracing-only]``
+[--tracing-runs 20] [--tracing-rounds 3] [--tracing-only] [--tracing-side-by-side]``
 """
 
 from __future__ import annotations
@@ -453,7 +456,7 @@ def _mesh_cpu_per_run(batch: Batch, names: list[str]) -> float:
     return sum(batch.cpu[name] for name in names) / batch.count
 
 
-def _tracing_cost(root: Path, runs: int, tasks: int, rounds: int, concurrency: int) -> None:
+def _tracing_cost(root: Path, runs: int, tasks: int, rounds: int, concurrency: int, side_by_side: bool) -> None:
     """Section 3: CPU per run with tracing off, on without an exporter and on with OTLP export."""
     receiver = start_otlp_receiver()
     meshes: dict[str, Mesh] = {}
@@ -472,9 +475,20 @@ def _tracing_cost(root: Path, runs: int, tasks: int, rounds: int, concurrency: i
         failed = dict.fromkeys(meshes, 0)
         exported_runs = 0
         for round_ in range(1, rounds + 1):
-            for mode, mesh in meshes.items():
-                print(f"  ... tracing {mode}, {runs} runs at once (round {round_} of {rounds})", flush=True)
-                batch = _run_batch(mesh, pids[mode], runs, tasks, "default", settle=SETTLE_SECONDS)
+            if side_by_side:
+                print(f"  ... tracing modes side by side, {runs} runs each (round {round_} of {rounds})", flush=True)
+                with ThreadPoolExecutor(max_workers=len(meshes)) as pool:
+                    started = {
+                        mode: pool.submit(_run_batch, mesh, pids[mode], runs, tasks, "default", SETTLE_SECONDS)
+                        for mode, mesh in meshes.items()
+                    }
+                    batches = {mode: future.result() for mode, future in started.items()}
+            else:
+                batches = {}
+                for mode, mesh in meshes.items():
+                    print(f"  ... tracing {mode}, {runs} runs at once (round {round_} of {rounds})", flush=True)
+                    batches[mode] = _run_batch(mesh, pids[mode], runs, tasks, "default", settle=SETTLE_SECONDS)
+            for mode, batch in batches.items():
                 per_run[mode].append(_mesh_cpu_per_run(batch, list(pids[mode])))
                 by_process[mode].append({name: batch.cpu[name] / batch.count for name in pids[mode]})
                 walls[mode].append(batch.wall)
@@ -550,10 +564,22 @@ def main() -> None:
     parser.add_argument("--tracing-runs", type=int, default=20, help="runs at once in each tracing batch")
     parser.add_argument("--tracing-rounds", type=int, default=3, help="rounds of the tracing modes (0: skip)")
     parser.add_argument("--tracing-only", action="store_true", help="measure only what tracing costs")
+    parser.add_argument(
+        "--tracing-side-by-side",
+        action="store_true",
+        help="run each round's tracing batches at the same time, so the machine's drift hits every mode alike",
+    )
     args = parser.parse_args()
     if args.tracing_only:
         root = Path(tempfile.mkdtemp(prefix="bench-tracing-"))
-        _tracing_cost(root, args.tracing_runs, args.tasks, max(args.tracing_rounds, 1), args.activity_concurrency)
+        _tracing_cost(
+            root,
+            args.tracing_runs,
+            args.tasks,
+            max(args.tracing_rounds, 1),
+            args.activity_concurrency,
+            args.tracing_side_by_side,
+        )
         return
     if args.repeat < 1:
         raise SystemExit(f"--repeat must be at least 1, got {args.repeat}")
@@ -598,7 +624,14 @@ def main() -> None:
         mesh.stop()
         fake.stop()
     if args.tracing_rounds > 0:
-        _tracing_cost(root, args.tracing_runs, args.tasks, args.tracing_rounds, args.activity_concurrency)
+        _tracing_cost(
+            root,
+            args.tracing_runs,
+            args.tasks,
+            args.tracing_rounds,
+            args.activity_concurrency,
+            args.tracing_side_by_side,
+        )
 
 
 if __name__ == "__main__":
