@@ -9,6 +9,9 @@
 const POLL_MS = 1000;
 const STREAM_RETRY_FIRST_MS = 1000; // a run's event stream refused for a while: first retry, doubling
 const STREAM_RETRY_MAX_MS = 15000;
+// A run's events leave as its steps happen, a moment before its view (status, progress) says so:
+// after the last event of a burst the view is asked for again this long after it, in case it lagged.
+const VIEW_CATCH_UP_MS = [500, 1500, 4000];
 const KEY_STORAGE = "toolmesh.functionsKey";
 const BUDGETS = [
   ["max_iterations", "Max iterations", "1..200, default 8"],
@@ -694,8 +697,20 @@ function followRun(token, runId, liveText, render, failed) {
       }
     });
   };
+  // The view of a run that pauses (a chat between turns, a wait for a person) is asked for again
+  // after its last event, so a turn that ended just after that event does not stay shown as going.
+  let catchUps = [];
+  const catchUp = () => {
+    catchUps.forEach(clearTimeout);
+    catchUps = VIEW_CATCH_UP_MS.map((ms) =>
+      setTimeout(() => {
+        if (!ended && token === state.viewToken) reload();
+      }, ms),
+    );
+  };
   const stop = () => {
     ended = true;
+    catchUps.forEach(clearTimeout);
     if (source) source.close();
   };
   const onMessage = (message) => {
@@ -722,6 +737,7 @@ function followRun(token, runId, liveText, render, failed) {
       if (text) text.textContent += event.delta;
     } else if (event.type !== "TEXT_MESSAGE_END" && event.type !== "TOOL_CALL_ARGS") {
       reload();
+      catchUp();
     }
     const outcome = event.outcome && event.outcome.type;
     if (event.type === "RUN_ERROR" || (event.type === "RUN_FINISHED" && outcome !== "interrupt")) {
