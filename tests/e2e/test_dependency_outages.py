@@ -56,8 +56,8 @@ def _views(mesh: Mesh, run_ids: list[str]) -> dict[str, dict[str, Any]]:
         return {run_id: api.get(f"/api/runs/{run_id}").json() for run_id in run_ids}
 
 
-def _approve_waiting(mesh: Mesh, views: dict[str, dict[str, Any]]) -> int:
-    """Approve every call the runs wait on; how many there were."""
+def _approve_waiting(mesh: Mesh, views: dict[str, dict[str, Any]]) -> None:
+    """Approve every call the runs wait on."""
     waiting = [
         (run_id, approval["call_id"])
         for run_id, view in views.items()
@@ -67,7 +67,6 @@ def _approve_waiting(mesh: Mesh, views: dict[str, dict[str, Any]]) -> int:
         for run_id, call_id in waiting:
             answer = api.post(f"/api/runs/{run_id}/approvals/{call_id}", json={"approve": True})
             assert answer.status_code in (202, 409), answer.text  # 409: decided already
-    return len(waiting)
 
 
 def _outage(mesh: Mesh, service: str, run_ids: list[str], kinds: set[str]) -> None:
