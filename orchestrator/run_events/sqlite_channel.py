@@ -3,8 +3,11 @@
 Statements run on the event loop's thread through a connection that never waits for a lock
 (they take microseconds); one that finds the file locked by another process runs again on the
 channel's own thread, which waits, and so do WAL checkpoints (they sync the file). Appends are
-written in groups: while one transaction waits on the thread, further appends (from any run)
-queue up and go together in the next one.
+written in groups: the appends made in one turn of the event loop (from any run) go together in
+one transaction, and while a transaction waits on the thread, further appends queue up for the
+next one. A token's append writes its event's row and nothing else: a run's last id is read
+from its events, and the time its stream was last written (for the age limit) is refreshed at
+most every ``TOUCH_EVERY_SECONDS``.
 Events appended here are handed straight to this process's watchers (``Fanout.deliver``);
 appends from other processes (activity workers, a second app process) are noticed by a poller
 thread that checks ``PRAGMA data_version`` every ``POLL_SECONDS`` while anyone waits, and wakes
@@ -37,6 +40,9 @@ TRIM_EVERY = 64
 EXPIRE_EVERY_SECONDS = 60.0
 CHECKPOINT_EVERY = 500
 """Statements on the event loop's connection between two WAL checkpoints on the channel's thread."""
+TOUCH_EVERY_SECONDS = 60.0
+"""How often a stream that keeps growing has its last-written time refreshed (at most a tenth of
+the age limit): updating it on every append would write a second row per token."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS run_events (
@@ -95,7 +101,10 @@ class SqliteChannel(EventChannel):
         self._poller: threading.Thread | None = None
         self._closed = False
         self._last_expiry = 0.0
+        self._touch_every = min(TOUCH_EVERY_SECONDS, max_age_seconds / 10)
+        self._touched: dict[str, float] = {}  # run: when this process last wrote its stream's time
         self._queue: list[_Pending] = []
+        self._flush_planned = False
         self._writer: asyncio.Task[None] | None = None
 
     # -- the database thread ----------------------------------------------------------------
@@ -117,23 +126,32 @@ class SqliteChannel(EventChannel):
             self._db = self._open(patient=True)
         return self._db
 
-    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+    def _quick_call(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """``work`` on the event loop's own connection, which never waits for a lock: a statement
-        takes tens of microseconds, much less than handing it to a thread and back. When another
-        process holds the write lock, ``work`` runs again on the channel's thread, which waits."""
+        takes tens of microseconds, much less than handing it to a thread and back. ``_Busy`` when
+        another process holds the write lock."""
         try:
             if self._quick is None:
                 self._quick = self._open(patient=False)
             result = work(self._quick)
-            self._quick_commits += 1
-            if self._quick_commits % CHECKPOINT_EVERY == 0:
-                asyncio.get_running_loop().run_in_executor(self._executor, self._checkpoint)
-            return result
         except sqlite3.OperationalError as exc:
-            if not _is_busy(exc):
-                raise ChannelUnavailable(f"the event file {self._path} cannot be used: {exc}") from exc
+            if _is_busy(exc):
+                raise _Busy from None
+            raise ChannelUnavailable(f"the event file {self._path} cannot be used: {exc}") from exc
         except sqlite3.Error as exc:
             raise ChannelUnavailable(f"the event file {self._path} cannot be used: {exc}") from exc
+        self._quick_commits += 1
+        if self._quick_commits % CHECKPOINT_EVERY == 0:
+            asyncio.get_running_loop().run_in_executor(self._executor, self._checkpoint)
+        return result
+
+    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """``work`` on the event loop's own connection; when another process holds the write lock,
+        it runs again on the channel's thread, which waits."""
+        try:
+            return self._quick_call(work)
+        except _Busy:
+            pass
 
         def call() -> T:
             return work(self._patient())
@@ -149,7 +167,7 @@ class SqliteChannel(EventChannel):
 
     def _append_all(self, db: sqlite3.Connection, batch: list[_Pending]) -> list[list[StoredEvent]]:
         """Every pending append in one transaction; the events each one added, with their ids."""
-        now = time.time()
+        now = _now()
         lasts: dict[str, tuple[int, int]] = {}  # run: (last id before the batch, last id now)
         given_all: list[list[StoredEvent]] = []
         db.execute("BEGIN IMMEDIATE")
@@ -157,8 +175,8 @@ class SqliteChannel(EventChannel):
             for pending in batch:
                 run_id = pending.run_id
                 if run_id not in lasts:
-                    row = db.execute("SELECT last_seq FROM run_streams WHERE run_id = ?", (run_id,)).fetchone()
-                    start = int(row[0]) if row else 0
+                    row = db.execute("SELECT MAX(seq) FROM run_events WHERE run_id = ?", (run_id,)).fetchone()
+                    start = int(row[0]) if row and row[0] is not None else 0
                     lasts[run_id] = (start, start)
                 start, last = lasts[run_id]
                 given: list[StoredEvent] = []
@@ -178,14 +196,18 @@ class SqliteChannel(EventChannel):
                     given.append(StoredEvent(id=last, data=data))
                 lasts[run_id] = (start, last)
                 given_all.append(given)
+            touched: list[str] = []
             for run_id, (start, last) in lasts.items():
                 if last == start:
                     continue
-                db.execute(
-                    "INSERT INTO run_streams (run_id, last_seq, updated) VALUES (?, ?, ?) "
-                    "ON CONFLICT (run_id) DO UPDATE SET last_seq = excluded.last_seq, updated = excluded.updated",
-                    (run_id, last, now),
-                )
+                # A new stream gets its row at once; a growing one when its time is due again.
+                if start == 0 or now - self._touched.get(run_id, 0.0) >= self._touch_every:
+                    db.execute(
+                        "INSERT INTO run_streams (run_id, last_seq, updated) VALUES (?, ?, ?) ON CONFLICT "
+                        "(run_id) DO UPDATE SET last_seq = excluded.last_seq, updated = excluded.updated",
+                        (run_id, last, now),
+                    )
+                    touched.append(run_id)
                 if last // TRIM_EVERY != start // TRIM_EVERY and last > self._max_events:
                     oldest_kept = last - self._max_events
                     db.execute("DELETE FROM run_events WHERE run_id = ? AND seq <= ?", (run_id, oldest_kept))
@@ -193,9 +215,13 @@ class SqliteChannel(EventChannel):
         except BaseException:
             db.execute("ROLLBACK")
             raise
+        self._touched.update(dict.fromkeys(touched, now))
         if now - self._last_expiry > EXPIRE_EVERY_SECONDS:
             self._last_expiry = now
-            self._expire(db, now - self._max_age)
+            self._touched = {run_id: at for run_id, at in self._touched.items() if now - at < self._touch_every}
+            # A stream's time may be up to ``_touch_every`` older than its last event: it is kept
+            # that much longer rather than removed early.
+            self._expire(db, now - self._max_age - self._touch_every)
         return given_all
 
     def _expire(self, db: sqlite3.Connection, before: float) -> None:
@@ -210,6 +236,27 @@ class SqliteChannel(EventChannel):
         db.execute("DELETE FROM run_streams WHERE run_id = ?", (run_id,))
         db.execute("COMMIT")
 
+    def _flush(self) -> None:
+        """Write the appends of the loop's last turn in one transaction on the loop's connection.
+
+        When another process holds the write lock, a writer task waits for it on the channel's
+        thread; appends made meanwhile queue up behind it and it writes them too.
+        """
+        self._flush_planned = False
+        if not self._queue or (self._writer is not None and not self._writer.done()):
+            return
+        batch, self._queue = self._queue, []
+        try:
+            given_all = self._quick_call(lambda db: self._append_all(db, batch))
+        except _Busy:
+            self._queue[:0] = batch
+            self._writer = asyncio.get_running_loop().create_task(self._write_queued())
+            return
+        except Exception as exc:
+            _fail(batch, exc)
+            return
+        self._hand_over(batch, given_all)
+
     async def _write_queued(self) -> None:
         """Write what is queued, group by group, until the queue is empty."""
         while self._queue:
@@ -217,18 +264,18 @@ class SqliteChannel(EventChannel):
             try:
                 given_all = await self._run(lambda db: self._append_all(db, batch))  # noqa: B023
             except BaseException as exc:
-                failure = exc if isinstance(exc, ChannelUnavailable) else ChannelUnavailable(str(exc))
-                for pending in batch:
-                    if not pending.done.done():
-                        pending.done.set_exception(failure)
+                _fail(batch, exc)
                 if not isinstance(exc, Exception):
                     raise
                 continue
-            for pending, added in zip(batch, given_all, strict=True):
-                if added:
-                    self._published(pending.run_id, added)
-                if not pending.done.done():
-                    pending.done.set_result([event.id for event in added])
+            self._hand_over(batch, given_all)
+
+    def _hand_over(self, batch: list[_Pending], given_all: list[list[StoredEvent]]) -> None:
+        for pending, added in zip(batch, given_all, strict=True):
+            if added:
+                self._published(pending.run_id, added)
+            if not pending.done.done():
+                pending.done.set_result([event.id for event in added])
 
     def _published(self, run_id: str, added: list[StoredEvent]) -> None:
         """Hand fresh events to this process's watchers: the run's feed and any local waiter."""
@@ -245,8 +292,9 @@ class SqliteChannel(EventChannel):
         loop = asyncio.get_running_loop()
         pending = _Pending(run_id, encoded, loop.create_future())
         self._queue.append(pending)
-        if self._writer is None or self._writer.done():
-            self._writer = loop.create_task(self._write_queued())
+        if not self._flush_planned:
+            self._flush_planned = True
+            loop.call_soon(self._flush)
         return await pending.done
 
     async def read(self, run_id: str, after: int, limit: int = 500) -> list[StoredEvent]:
@@ -300,11 +348,13 @@ class SqliteChannel(EventChannel):
 
     async def delete(self, run_id: str) -> None:
         await self._run(lambda db: self._delete(db, run_id))
+        self._touched.pop(run_id, None)
 
     async def close(self) -> None:
         self._closed = True
         if self._fanout is not None:
             self._fanout.close()
+        self._flush()  # appends still waiting for their turn of the loop
         if self._writer is not None and not self._writer.done():
             await asyncio.wait([self._writer], timeout=5)
         quick, self._quick = self._quick, None
@@ -357,17 +407,37 @@ class SqliteChannel(EventChannel):
                     now = db.execute("PRAGMA data_version").fetchone()[0]
                     if now != version:
                         version = now
-                        marks = ",".join("?" * len(watched))
+                        # One index seek per run for its last id (a GROUP BY would scan every event).
+                        marks = ",".join(["(?)"] * len(watched))
                         rows = db.execute(
-                            f"SELECT run_id, last_seq FROM run_streams WHERE run_id IN ({marks})", watched
+                            "SELECT w.column1, (SELECT MAX(seq) FROM run_events WHERE run_id = w.column1) "
+                            f"FROM (VALUES {marks}) AS w",
+                            watched,
                         ).fetchall()
                         for run_id, last in rows:
-                            self._wake(run_id, int(last), own=False)
+                            if last is not None:
+                                self._wake(run_id, int(last), own=False)
                 except sqlite3.Error:
                     pass  # the next tick tries again; readers also wake on their own timeouts
                 time.sleep(POLL_SECONDS)
         finally:
             db.close()
+
+
+def _now() -> float:
+    """The wall clock a stream's age is measured by."""
+    return time.time()
+
+
+class _Busy(Exception):
+    """Another process holds the file's write lock."""
+
+
+def _fail(batch: list[_Pending], exc: BaseException) -> None:
+    failure = exc if isinstance(exc, ChannelUnavailable) else ChannelUnavailable(str(exc))
+    for pending in batch:
+        if not pending.done.done():
+            pending.done.set_exception(failure)
 
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:

@@ -131,3 +131,55 @@ async def test_an_append_waits_for_a_lock_held_elsewhere_without_blocking_the_lo
     finally:
         other.close()
         await channel.close()
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_stream_idle_past_the_age_limit_is_removed_and_a_growing_one_is_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The embedded channel's age limit: a stream whose last event is older than it goes, whole;
+    a stream that kept getting events stays, whatever its first event's age."""
+    from run_events import sqlite_channel
+
+    clock = _Clock()
+    monkeypatch.setattr(sqlite_channel, "_now", clock)
+    channel = open_channel(ChannelConfig(path=tmp_path / "events.sqlite3", max_events=1000, max_age_seconds=60))
+    idle, growing = _run(), _run()
+    try:
+        await channel.append(idle, [("k", _event(1))])
+        for n in range(1, 31):  # 300 s of events every 10 s, five times the age limit
+            await channel.append(growing, [(None, _event(n))])
+            clock.now += 10
+        assert await channel.read(idle, 0) == [] and await channel.first_id(idle) is None
+        assert not await channel.has_key(idle, "k")
+        assert _values(await channel.read(growing, 0)) == list(range(1, 31))
+        clock.now += 30  # within the limit of the last event: still there
+        await channel.append(idle, [(None, _event(1))])
+        assert await channel.first_id(growing) == 1
+        clock.now += 200  # past it
+        await channel.append(idle, [(None, _event(2))])
+        assert await channel.read(growing, 0) == []
+        assert [e.id for e in await channel.read(idle, 0)] == [1, 2]  # a stream removed starts again at 1
+    finally:
+        await channel.close()
+
+
+async def test_appends_made_together_get_their_ids_in_order_per_run(tmp_path: Path) -> None:
+    channel = open_channel(ChannelConfig(path=tmp_path / "events.sqlite3"))
+    runs = [_run() for _ in range(5)]
+    try:
+        given = await asyncio.gather(
+            *(channel.append(run, [(None, _event(n)), (None, _event(n + 1))]) for n in range(0, 6, 2) for run in runs)
+        )
+        assert given == [[1, 2]] * 5 + [[3, 4]] * 5 + [[5, 6]] * 5
+        for run in runs:
+            assert _values(await channel.read(run, 0)) == list(range(6))
+    finally:
+        await channel.close()
