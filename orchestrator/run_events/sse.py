@@ -29,6 +29,9 @@ log = logging.getLogger("toolmesh.run_events")
 
 RETRY_MS = 2000
 """How long a disconnected EventSource waits before reconnecting."""
+FIRST_CHECK_SECONDS = 1.0
+"""Silence after which a watcher first asks whether the run ended without a closing event. A run
+that is going on says so by its events; asking at once cost every watcher a status lookup."""
 
 Closing = Callable[[], Awaitable[dict[str, Any] | None]]
 """The run's closing event when the run has ended (None while it runs); see ``sse_frames``."""
@@ -46,8 +49,9 @@ async def sse_frames(
 
     The watcher reads what the channel keeps until it has caught up, then joins the run's
     shared feed in this process (``fanout``); should it fall behind the feed, it reads from the
-    channel again. ``closing`` is asked at the start (while the watcher already reads, so a
-    slow answer delays nothing) and after each silent ``keepalive``: when the run has ended
+    channel again. ``closing`` is asked after the first ``FIRST_CHECK_SECONDS`` of silence and
+    after each silent ``keepalive`` from then on, while the watcher goes on reading (a slow
+    answer delays nothing): when the run has ended
     and its stream holds no closing event (the run could not publish it: a crash, a failure
     outside the loop), the event it returns is published under ``FINAL_KEY``, so every
     watcher sees the same one and the stream ends.
@@ -55,7 +59,8 @@ async def sse_frames(
     yield f"retry: {RETRY_MS}\n\n".encode()
     last = after
     ended = False
-    check: asyncio.Future[dict[str, Any] | None] | None = asyncio.ensure_future(closing())
+    check: asyncio.Future[dict[str, Any] | None] | None = None
+    silence = min(keepalive, FIRST_CHECK_SECONDS)  # until ``closing`` is first asked
     feed: RunFeed | None = None
     with contextlib.ExitStack() as joined:
         joined.callback(lambda: check is not None and check.cancel())
@@ -73,9 +78,12 @@ async def sse_frames(
                         raise ChannelUnavailable(feed.error)
                     found = feed.after(last)
                     if found == []:
-                        if not await feed.changed(keepalive, also=check):
+                        if not await feed.changed(silence, also=check):
                             if check is None:
                                 check = asyncio.ensure_future(closing())
+                            if silence < keepalive:  # the first check: no keep-alive is due yet
+                                silence = keepalive
+                                continue
                             yield b": keep-alive\n\n"
                         continue
                 if found is None:  # not following the feed (yet), or behind it: read what is kept

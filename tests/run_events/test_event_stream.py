@@ -184,3 +184,23 @@ def test_a_host_killed_mid_run_resumes_the_stream_with_nothing_lost_or_repeated(
     assert kinds.count("RUN_STARTED") == 1 and kinds.count("RUN_FINISHED") == 1
     added = [e.data["value"]["id"] for e in events if e.data.get("name") == "toolmesh.task_added"]
     assert added == sorted(set(added)) and added
+
+
+def test_a_run_that_ended_without_its_closing_event_gets_one_and_its_stream_closes(mesh: Mesh) -> None:
+    """A run terminated through the durable API publishes no end of its own: a watcher finds the
+    end in the run's status once the stream falls silent, publishes it once, and closes."""
+    run_id = mesh.start_run({**TEXT_RUN, "model": "slow"})
+    before = read_events(_url(mesh, run_id), _key(mesh), stop=lambda e: _is(e, "RUN_STARTED"))
+    with mesh.api() as api:
+        stopped = api.post(
+            f"/runtime/webhooks/durabletask/instances/{run_id}/terminate", params={"reason": "stopped by hand"}
+        )
+    assert stopped.status_code == 202, stopped.text
+    assert mesh.wait(run_id)["status"] == "Terminated"
+    after = read_events(_url(mesh, run_id), _key(mesh), last_event_id=before.last_id, timeout=60)
+    assert after.closed, after.events[-3:]
+    end = after.events[-1].data
+    assert end["type"] == "RUN_FINISHED" and end["outcome"]["type"] == "cancelled"
+    again = read_events(_url(mesh, run_id), _key(mesh), timeout=60)
+    assert again.closed and [e.data["type"] for e in again.events].count("RUN_FINISHED") == 1
+    assert again.events == before.events + after.events
