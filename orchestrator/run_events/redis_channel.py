@@ -4,7 +4,8 @@ Each run has three keys: the stream (entry ids ``<n>-0``, so the entry id is the
 its counter and the hash of idempotency keys already used. One Lua script appends a batch
 atomically: keys seen before are skipped, the rest get the next numbers. The stream is capped
 at about ``max_events`` entries and all three keys expire ``max_age_seconds`` after the last
-append. Watchers block on ``XREAD`` for new entries.
+append. Events this process appends are handed to its watchers at once (``Fanout.deliver``);
+a run's feed blocks on ``XREAD`` for the events other instances append.
 """
 
 from __future__ import annotations
@@ -99,7 +100,12 @@ class RedisChannel(EventChannel):
             argv += [key or "", orjson.dumps(event)]
         with _reachable():
             given = await self._append(keys=_keys(run_id), args=argv)
-        return [int(n) for n in given]
+        ids = [int(n) for n in given]
+        if self._fanout is not None and ids and len(ids) == len(events):
+            # Every event got an id (none was a repeated key), in order: this process's watchers
+            # take them now instead of when the feed's blocking read brings them back.
+            self._fanout.deliver(run_id, [StoredEvent(id=n, data=argv[3 + 2 * i].decode()) for i, n in enumerate(ids)])
+        return ids
 
     async def read(self, run_id: str, after: int, limit: int = 500) -> list[StoredEvent]:
         with _reachable():

@@ -104,6 +104,28 @@ async def test_a_slow_watcher_misses_nothing_and_holds_no_one_up(channel: EventC
     assert slow == list(range(1, total + 2))  # its backlog came from the channel, once each and in order
 
 
+async def test_a_feed_takes_this_process_s_appends_without_reading_them_back(
+    channel: EventChannel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Appends made here reach the run's watchers here directly: the feed's own reader, which
+    waits for appends from elsewhere, never returns in this test."""
+
+    async def never(run_id: str, feed: Any, timeout: float) -> list[Any]:
+        await asyncio.Event().wait()
+        return []
+
+    monkeypatch.setattr(channel, "follow", never)
+    run = f"run-{uuid.uuid4().hex[:8]}"
+    seen: list[int] = []
+    following = asyncio.create_task(_collect(channel, run, seen))
+    await _until(lambda: run in channel.fanout._feeds)
+    for n in range(1, 21):
+        await channel.append(run, [(None, _event(n))])
+    await channel.append(run, [(None, run_finished(run, 0))])
+    await asyncio.wait_for(following, 30)
+    assert seen == list(range(1, 22))
+
+
 async def test_a_feed_takes_appends_from_another_process(config: ChannelConfig) -> None:
     """A second channel on the same file (or Redis) stands for an activity in another process."""
     here, elsewhere = open_channel(config), open_channel(config)
