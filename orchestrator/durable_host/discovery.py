@@ -26,6 +26,7 @@ from azure.functions.decorators.utils import StringifyEnumJsonEncoder
 from durable_host.app_import import run_app_script
 from durable_host.errors import ConfigError, UnsupportedFeatureError
 from durable_host.function_json import FunctionSpec, function_json_folders, load_v1_functions
+from durable_host.json_config import read_json_config
 from durable_host.routes import RouteTemplate
 
 __all__ = ["ActivityFunction", "FunctionIndex", "HttpFunction", "load_app"]
@@ -83,7 +84,7 @@ def load_local_settings(app_dir: Path) -> None:
     if not path.is_file():
         return
     try:
-        values = json.loads(path.read_text()).get("Values") or {}
+        values = read_json_config(path).get("Values") or {}
     except (json.JSONDecodeError, AttributeError) as exc:
         raise ConfigError(f"{path} is not valid JSON with a 'Values' object: {exc}") from exc
     for key, value in values.items():
@@ -95,7 +96,7 @@ def _host_json(app_dir: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
     try:
-        data = json.loads(path.read_text())
+        data = read_json_config(path)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path} is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):

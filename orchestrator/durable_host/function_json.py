@@ -23,6 +23,7 @@ from typing import Any
 
 from durable_host.app_import import APP_NAMESPACE, import_app_module, install_app_namespace
 from durable_host.errors import ConfigError, UnsupportedFeatureError
+from durable_host.json_config import read_json_config
 
 __all__ = ["FunctionSpec", "function_json_folders", "load_v1_functions"]
 
@@ -107,7 +108,7 @@ def load_v1_functions(app_dir: Path) -> list[FunctionSpec]:
 
 def _read_function_json(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text())
+        data = read_json_config(path)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ConfigError(f"{path} is not valid JSON: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("bindings"), list):

@@ -94,16 +94,53 @@ def test_an_http_function_answers_through_one_http_out_binding(tmp_path: Path) -
         load_app(app_dir)
 
 
-def test_a_v1_entry_point_that_does_not_exist_is_named(tmp_path: Path) -> None:
+def _v1_echo(tmp_path: Path, function: str, function_json: str) -> Path:
+    """A v1 app whose one function folder, ``hello``, holds ``function`` (an echo) and ``function_json``."""
     folder = tmp_path / "v1" / "hello"
     folder.mkdir(parents=True)
-    (folder / "__init__.py").write_text("def run(x: str) -> str:\n    return x\n")
+    (folder / "__init__.py").write_text(f"def {function}(x: str) -> str:\n    return x\n")
+    (folder / "function.json").write_text(function_json)
+    return tmp_path / "v1"
+
+
+def test_a_v1_entry_point_that_does_not_exist_is_named(tmp_path: Path) -> None:
     trigger = {"name": "x", "type": "activityTrigger", "direction": "in"}
-    (folder / "function.json").write_text(json.dumps({"bindings": [trigger]}))
+    app_dir = _v1_echo(tmp_path, "run", json.dumps({"bindings": [trigger]}))
     with pytest.raises(ConfigError, match=r"has no function main\(\) \(set 'entryPoint'"):
-        load_app(tmp_path / "v1")
-    (folder / "function.json").write_text(json.dumps({"entryPoint": "run", "bindings": [trigger]}))
-    assert load_app(tmp_path / "v1").activities["hello"].fn("hi") == "hi"
+        load_app(app_dir)
+    (app_dir / "hello" / "function.json").write_text(json.dumps({"entryPoint": "run", "bindings": [trigger]}))
+    assert load_app(app_dir).activities["hello"].fn("hi") == "hi"
+
+
+def test_settings_files_may_carry_comments_as_the_functions_host_allows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app_dir = _v2_app(tmp_path, "app = df.DFApp()\n" + ACTIVITY.format(app="app"))
+    (app_dir / "host.json").write_text(
+        "// written for func start\n"
+        '{\n  "version": "2.0", /* the runtime */\n'
+        '  "extensions": {"http": {"routePrefix": "v1//x"}},  // a string keeps its slashes\n'
+        '  "note": "a /* not a comment */ here"\n}\n'
+    )
+    (app_dir / "local.settings.json").write_text(
+        '{\n  // only for this machine\n  "Values": {"TOOLMESH_TEST_COMMENTED": "http://localhost:1/*x*/"}\n}\n'
+    )
+    monkeypatch.delenv("TOOLMESH_TEST_COMMENTED", raising=False)
+    index = load_app(app_dir)
+    assert index.route_prefix == "v1//x" and "echo" in index.activities
+    assert os.environ.pop("TOOLMESH_TEST_COMMENTED") == "http://localhost:1/*x*/"
+
+
+def test_a_mistake_in_a_commented_host_json_is_named_at_its_line(tmp_path: Path) -> None:
+    app_dir = _v2_app(tmp_path, "app = df.DFApp()\n")
+    (app_dir / "host.json").write_text('/* one\n   two */\n{\n  "version": "2.0"\n  "logging": {}\n}\n')
+    with pytest.raises(ConfigError, match=r"host.json is not valid JSON: .*line 5 column 3"):
+        load_app(app_dir)
+
+
+def test_a_v1_function_json_may_carry_comments(tmp_path: Path) -> None:
+    commented = '{\n  // an activity\n  "bindings": [{"name": "x", "type": "activityTrigger", "direction": "in"}]\n}\n'
+    assert load_app(_v1_echo(tmp_path, "main", commented)).activities["hello"].fn("hi") == "hi"
 
 
 def test_a_folder_without_an_app_says_what_it_looked_for(tmp_path: Path) -> None:
