@@ -95,16 +95,18 @@ class RedisChannel(EventChannel):
         self._max_age = max_age_seconds
 
     async def append(self, run_id: str, events: list[Keyed]) -> list[int]:
+        encoded = [orjson.dumps(event) for _, event in events]
         argv: list[Any] = [self._max_events, self._max_age]
-        for key, event in events:
-            argv += [key or "", orjson.dumps(event)]
+        for (key, _), data in zip(events, encoded, strict=True):
+            argv += [key or "", data]
         with _reachable():
             given = await self._append(keys=_keys(run_id), args=argv)
         ids = [int(n) for n in given]
         if self._fanout is not None and ids and len(ids) == len(events):
             # Every event got an id (none was a repeated key), in order: this process's watchers
             # take them now instead of when the feed's blocking read brings them back.
-            self._fanout.deliver(run_id, [StoredEvent(id=n, data=argv[3 + 2 * i].decode()) for i, n in enumerate(ids)])
+            added = [StoredEvent(id=n, data=data.decode()) for n, data in zip(ids, encoded, strict=True)]
+            self._fanout.deliver(run_id, added)
         return ids
 
     async def read(self, run_id: str, after: int, limit: int = 500) -> list[StoredEvent]:
