@@ -27,8 +27,10 @@ __all__ = ["OperationDraft", "draft_operation", "pick_media_type"]
 
 _LOCATIONS = ("path", "query", "header", "cookie")
 _DEFAULT_STYLE = {"path": "simple", "query": "form", "header": "simple", "cookie": "form"}
-# Headers the engine writes itself; the run id header in particular must never be the model's to set.
-_IGNORED_HEADERS = frozenset({"accept", "content-type", "authorization", RUN_ID_HEADER.lower()})
+# Headers the engine writes itself; the run id header in particular must never be the model's to set,
+# nor the idempotency key: the run derives one per call, and a model reusing one key for two different
+# calls would get the first call's answer back for the second.
+_IGNORED_HEADERS = frozenset({"accept", "content-type", "authorization", "idempotency-key", RUN_ID_HEADER.lower()})
 _CREDENTIAL_NAMES = frozenset(
     {"token", "access_token", "api_key", "apikey", "api-key", "x-api-key", "auth_token", "authorization"}
 )

@@ -75,5 +75,6 @@ async def echo(request: Request, rest: str) -> dict[str, Any]:
         "raw_path": request.scope["raw_path"].decode(),
         "query": request.scope["query_string"].decode(),
         "headers": {k.decode().lower(): v.decode() for k, v in request.scope["headers"]},
+        "header_lines": [[k.decode().lower(), v.decode()] for k, v in request.scope["headers"]],
         "body": body,
     }

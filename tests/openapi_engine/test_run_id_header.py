@@ -44,3 +44,30 @@ async def test_the_run_id_header_is_the_callers_and_never_a_model_argument(
     assert echoed["headers"]["x-trace"] == "t1"
     unscoped = await invoke(function, arguments, base_url=echo_server.url, client=client, settings={})
     assert "x-toolmesh-run-id" not in json.loads(unscoped.body)["headers"]
+
+
+async def test_the_idempotency_key_is_the_runs_and_never_a_model_argument(
+    echo_server: RunningServer, client: aiohttp.ClientSession
+) -> None:
+    """A spec that declares the key (as FastAPI services with replay do) does not offer it to the model."""
+    spec: dict[str, Any] = {
+        "openapi": "3.0.3",
+        "info": {"title": "t", "version": "1"},
+        "paths": {
+            "/things": {
+                "post": {
+                    "operationId": "makeThing",
+                    "parameters": [{"name": "idempotency-key", "in": "header", "schema": {"type": "string"}}],
+                    "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}},
+                    "responses": {"200": {"description": "ok"}},
+                }
+            }
+        },
+    }
+    (function,) = convert_document(spec, "things.json").functions
+    assert "idempotency" not in json.dumps(function.openai_tool()).lower()
+    result = await invoke(function, {"body": {}}, base_url=echo_server.url, client=client, settings={},
+                          idempotency_key="run7-c1-0-0")  # fmt: skip
+    assert result.ok, result
+    sent = [value for name, value in json.loads(result.body)["header_lines"] if name == "idempotency-key"]
+    assert sent == ["run7-c1-0-0"]
