@@ -209,7 +209,8 @@ async def llm_step(payload: dict[str, Any]) -> dict[str, Any]:
         kind=SpanKind.CLIENT,
         attributes=run_trace.chat_attributes(request.run_id, request.step, request.model, request.messages),
     ) as span:
-        events = _step_events(request)
+        message_id, call_id = _step_ids(request)
+        events = _step_events(request, message_id, call_id)
         streamed = events if events is not None and settings.stream_model_steps else None
         try:
             completion, aborted = await unless_aborted(
@@ -231,24 +232,39 @@ async def llm_step(payload: dict[str, Any]) -> dict[str, Any]:
             await events.close()
         usage = {**answer["usage"], "step": request.step}
         await publish(request.stream or request.run_id, [(None, custom("toolmesh.usage", usage, now_ms()))])
+    _name_calls(answer, events, call_id)
     return {**answer, "timing": activity_timing(started)}
 
 
-def _step_events(request: LlmStepInput) -> StepEvents | None:
-    """The model step's live events (None when events are off).
+def _step_ids(request: LlmStepInput) -> tuple[str, Callable[[int], str]]:
+    """The model step's message id, and the ids its events give its tool calls, by index.
 
-    The message id is new for every execution of the activity, so a step retried after a crash
-    streams as a new message rather than continuing one the watchers saw cut off.
+    Both are new for every execution of the activity, so a step run again (after a crash, or
+    when the gateway was away) streams as a new message with new calls rather than continuing
+    ones the watchers saw cut off. A call's id starts with the run's id for it.
     """
-    if event_channel() is None:
-        return None
     run_id, prefix = request.run_id, request.call_prefix
-    message_id = f"{run_id}/{request.span_key or request.step}/{uuid.uuid4().hex[:8]}"
+    execution = uuid.uuid4().hex[:8]
+    message_id = f"{run_id}/{request.span_key or request.step}/{execution}"
 
     def call_id(index: int) -> str:
-        return agui_call_id(run_id, f"{prefix}{index}") if prefix else f"{message_id}/call{index}"
+        return agui_call_id(run_id, f"{prefix}{index}@{execution}") if prefix else f"{message_id}/call{index}"
 
-    return StepEvents(partial(publish, request.stream or run_id), message_id, call_id, request.step)
+    return message_id, call_id
+
+
+def _step_events(request: LlmStepInput, message_id: str, call_id: Callable[[int], str]) -> StepEvents | None:
+    """The model step's live events (None when events are off)."""
+    if event_channel() is None:
+        return None
+    return StepEvents(partial(publish, request.stream or request.run_id), message_id, call_id, request.step)
+
+
+def _name_calls(answer: dict[str, Any], events: StepEvents | None, call_id: Callable[[int], str]) -> None:
+    """Put on each tool call of ``answer`` the id its events gave it, for the events of its result."""
+    told = events.told_calls if events is not None else {}
+    for index, call in enumerate(answer["tool_calls"]):
+        call["event_id"] = told.get(index) or call_id(index)
 
 
 def _tell_answer(events: StepEvents, answer: dict[str, Any]) -> None:
@@ -443,7 +459,7 @@ async def invoke_tool(payload: dict[str, Any]) -> dict[str, Any]:
         aborted_event = custom("toolmesh.tool_call", {**call, "status": "aborted"}, now_ms())
         await publish(stream, [(f"{key}-aborted", aborted_event)])
         return {"ok": False, "error": "the turn was aborted", "aborted": True, "timing": activity_timing(started)}
-    await publish(stream, _tool_events(request.run_id, call, result, key))
+    await publish(stream, _tool_events(request.run_id, call, result, key, request.event_call_id))
     moved = {"base_url": tool.base_url} if tool.base_url != snapshot.base_url else {}
     return {
         **result.to_dict(),
@@ -476,8 +492,11 @@ TOOL_RESULT_CHARS = 2000
 """How much of a tool's answer its result event shows (the model gets all of it)."""
 
 
-def _tool_events(run_id: str, call: dict[str, str], result: ToolResult, key: str) -> list[tuple[str | None, Any]]:
-    """A finished tool call as events: its outcome, and AG-UI's result for the call the model made."""
+def _tool_events(
+    run_id: str, call: dict[str, str], result: ToolResult, key: str, event_call_id: str | None
+) -> list[tuple[str | None, Any]]:
+    """A finished tool call as events: its outcome, and AG-UI's result for the call the model made
+    (``event_call_id``, the id the model step's events gave it)."""
     at = now_ms()
     status = "waiting for input" if result.input_required else "ok" if result.ok else "failed"
     outcome = {**call, "status": status, "http_status": result.status, "attempts": result.attempts,
@@ -485,7 +504,7 @@ def _tool_events(run_id: str, call: dict[str, str], result: ToolResult, key: str
     content = result.body[:TOOL_RESULT_CHARS] if result.ok else f"error: {result.error or 'the call failed'}"
     return [
         (f"{key}-finished", custom("toolmesh.tool_call", outcome, at)),
-        (f"{key}-result", tool_call_result(agui_call_id(run_id, call["call_id"]), content, at)),
+        (f"{key}-result", tool_call_result(event_call_id or agui_call_id(run_id, call["call_id"]), content, at)),
     ]
 
 

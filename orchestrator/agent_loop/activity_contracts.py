@@ -134,6 +134,9 @@ class StepToolCall(_Result):
     id: str
     name: str
     arguments: str = "{}"
+    event_id: str | None = None
+    """The id the step's live events gave the call (AG-UI's ``toolCallId``); None in results kept
+    before steps named their calls, whose events used the run's id for the call."""
 
 
 class StepAnswer(_Result):
@@ -168,6 +171,8 @@ class ToolCallInput(ActivityInput):
     input_responses: dict[str, Any] | None = None
     """People's answers to the questions an MCP tool asked during this call, by question key."""
     request_state: str | None = None
+    event_call_id: str | None = None
+    """The id the model step's events gave the call, for its result event (AG-UI's ``toolCallId``)."""
 
 
 class StoreMemoryInput(ActivityInput):

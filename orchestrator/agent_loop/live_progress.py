@@ -54,6 +54,7 @@ class RunEvents:
         self._agui_run = self.stream
         self._task_step: str | None = None
         """The AG-UI step of the task being worked on: closed before an interrupt, opened again after."""
+        self._event_ids: dict[str, str] = {}
 
     @property
     def pending(self) -> bool:
@@ -140,10 +141,18 @@ class RunEvents:
 
     # -- calls and waits -----------------------------------------------------------------------
 
+    def name_call(self, call_id: str, event_id: str | None) -> None:
+        """Note the id the model step's events gave the run's call ``call_id`` (None: they used the run's own)."""
+        if event_id:
+            self._event_ids[call_id] = event_id
+
+    def event_call_id(self, call_id: str) -> str:
+        """The id the events of the run's call ``call_id`` go by (AG-UI's ``toolCallId``)."""
+        return self._event_ids.get(call_id) or agui_call_id(self._instance, call_id)
+
     def tool_result(self, call_id: str, reply: str) -> None:
         """The answer to a call the run made itself (a built-in) or did not make (invalid, denied)."""
-        call = agui_call_id(self._instance, call_id)
-        self._add(tool_call_result(call, reply[:TOOL_RESULT_CHARS], self._ms()))
+        self._add(tool_call_result(self.event_call_id(call_id), reply[:TOOL_RESULT_CHARS], self._ms()))
 
     def approval_asked(self, entry: dict[str, Any]) -> None:
         """An approval (or a tool's questions) as an AG-UI interrupt: the AG-UI run pauses on it."""
@@ -157,7 +166,7 @@ class RunEvents:
             "id": call_id,
             "reason": "input_required" if kind == "input" else "tool_approval",
             "message": f"{entry.get('function')}: {entry.get('method')} {entry.get('path')}",
-            "toolCallId": agui_call_id(self._instance, base_call),
+            "toolCallId": self.event_call_id(base_call),
             "expiresAt": entry.get("expires_at"),
         }
         if self._task_step:  # an AG-UI run ends with no step open

@@ -214,7 +214,11 @@ class _Pieces:
 class StepEvents:
     """A model step's pieces as AG-UI events: one text message, and each tool call as it forms.
 
-    ``call_id`` names tool call ``index`` as the run will (so the tool's result event matches it).
+    ``call_id`` names tool call ``index`` for this execution of the step. Every attempt tells its
+    message and its tool calls under ids of its own (the second attempt's end in ``.2``): AG-UI
+    clients add a tool call's arguments to the call of that id they already hold, so a call told
+    again under the same id would show the cut-off attempt's arguments followed by the new ones.
+    ``told_calls`` keeps the ids the last attempt gave its calls, for their results to refer to.
     Events are held until ``flush``; a flush within ``COALESCE_SECONDS`` of the last publish
     leaves them for a timer that publishes everything held then, so consecutive text pieces
     become one delta. Publishes go out one at a time, in order.
@@ -238,6 +242,8 @@ class StepEvents:
         self._text_open = False
         self._text_done = False
         self._open_calls: dict[int, str] = {}
+        self.told_calls: dict[int, str] = {}
+        """The ids the last attempt that told anything gave its tool calls, by index."""
         self._sending = asyncio.Lock()
         self._last_sent = -COALESCE_SECONDS
         self._timer: asyncio.Task[None] | None = None
@@ -269,7 +275,10 @@ class StepEvents:
             if name is None:
                 return  # arguments before the name: the call is not started yet (never seen in practice)
             self._close_text(at)
-            call_id = self._open_calls[index] = self._call_id(index)
+            call_id = self._call_id(index)
+            if self._attempt > 1:
+                call_id = f"{call_id}.{self._attempt}"
+            self._open_calls[index] = call_id
             self._held.append((None, tool_call_start(call_id, name, at, parent_message_id=self._message_id)))
         if arguments:
             self._piece(True, call_id, arguments, at)
@@ -302,18 +311,20 @@ class StepEvents:
     async def close(self) -> None:
         """End what is open (also after a failed attempt, so the stream stays well formed).
 
-        A retried attempt streams again as a new message (the id gets the attempt number).
+        A retried attempt streams again as a new message with new tool-call ids (they get the
+        attempt number).
         """
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         at = now_ms()
         self._close_text(at)
-        for call_id in self._open_calls.values():
+        told, self._open_calls = self._open_calls, {}
+        for call_id in told.values():
             self._held.append((None, tool_call_end(call_id, at)))
-        self._open_calls.clear()
         await self._send()
-        if self._text_done:
+        if self._text_done or told:
+            self.told_calls = told
             self._attempt += 1
             self._message_id = f"{self._base_id}.{self._attempt}"
             self._text_done = False

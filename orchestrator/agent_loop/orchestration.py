@@ -709,6 +709,7 @@ class AgentRun:
         runnable: list[tuple[int, str, ToolFunction, dict[str, Any]]] = []
         for index, call in enumerate(calls):
             call_id = f"c{task.id}-{turn}-{index}"
+            self.events.name_call(call_id, call.event_id)
             function = by_name.get(call.name)
             arguments = parse_json_object(call.arguments or "{}")
             problem = None
@@ -805,6 +806,7 @@ class AgentRun:
             function=self.function_json[function.name],
             tool=self.tool_json[function.tool],
             arguments=arguments,
+            event_call_id=self.events.event_call_id(call_id),
             **answers,
         )
         return built.payload()

@@ -207,7 +207,7 @@ def test_tool_calls_without_arguments_get_an_empty_object() -> None:
         ]
     }
     answer = step_answer("execute_task", completion)
-    assert answer["tool_calls"] == [{"id": "c1", "name": "add", "arguments": "{}"}]
+    assert answer["tool_calls"] == [{"id": "c1", "name": "add", "arguments": "{}", "event_id": None}]
     assert answer["usage"] == {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0, "cost_usd": 0.0}
 
 
@@ -216,4 +216,4 @@ def test_arguments_as_an_object_and_content_as_parts_are_normalised() -> None:
     content = [{"type": "text", "text": "two "}, {"type": "reasoning", "summary": []}, "parts"]
     answer = step_answer("execute_task", {"choices": [{"message": {"content": content, "tool_calls": [call]}}]})
     assert answer["content"] == "two parts"
-    assert answer["tool_calls"] == [{"id": "c1", "name": "add", "arguments": '{"a": 1, "b": "é"}'}]
+    assert answer["tool_calls"] == [{"id": "c1", "name": "add", "arguments": '{"a": 1, "b": "é"}', "event_id": None}]

@@ -64,3 +64,21 @@ async def test_close_sends_what_is_held_in_order_with_tool_call_arguments_joined
     assert args[0]["delta"] == '{"q": "sky"}' and args[0]["toolCallId"] == "call0"
     await asyncio.sleep(COALESCE_SECONDS * 2)
     assert published.kinds()[-1] == "TOOL_CALL_END"  # the cancelled timer sent nothing after close
+
+
+async def test_a_retried_attempt_tells_its_calls_under_new_ids_and_keeps_them_for_the_results() -> None:
+    published = _Published()
+    events = _events(published)
+    events.tool(0, "search", '{"q": "sk')  # the first attempt breaks off here
+    await events.close()
+    events.text("Searching.")
+    events.tool(0, "search", '{"q": "sky"}')
+    events.tool(1, "fetch", "{}")
+    await events.close()
+    starts = [e for batch in published.batches for e in batch if e["type"] == "TOOL_CALL_START"]
+    assert [e["toolCallId"] for e in starts] == ["call0", "call0.2", "call1.2"]
+    assert events.told_calls == {0: "call0.2", 1: "call1.2"}
+    messages = {e["messageId"] for batch in published.batches for e in batch if e["type"] == "TEXT_MESSAGE_START"}
+    assert messages == {"m1.2"}  # the attempt that told text first is the second
+    await events.close()  # closing again, with nothing told, forgets nothing
+    assert events.told_calls == {0: "call0.2", 1: "call1.2"}

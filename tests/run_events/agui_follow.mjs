@@ -1,7 +1,8 @@
 // Follows a toolmesh run with the official AG-UI client (@ag-ui/client's HttpAgent), unmodified:
 // it POSTs a RunAgentInput to the run's events URL and applies the stream with the client's own
 // verification. When the run asks for an approval (an interrupt), a second HttpAgent answers it with
-// a resume entry, as an AG-UI application would. Prints what it saw as one JSON line.
+// a resume entry, as an AG-UI application would. Prints what it saw, with the messages the client
+// put together from the stream, as one JSON line.
 import { HttpAgent } from "@ag-ui/client";
 
 const [url, key, runId] = process.argv.slice(2);
@@ -47,4 +48,5 @@ try {
 } catch (error) {
   seen.errors.push(String(error));
 }
+seen.messages = agent.messages;
 console.log(JSON.stringify(seen));

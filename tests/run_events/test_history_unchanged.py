@@ -14,6 +14,8 @@ REQUEST = {
     "budgets": {"max_iterations": 3},
 }
 _TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?")
+_EXECUTION = re.compile(r"@[0-9a-f]{8}\b")
+"""The model step's execution in the ids its events give tool calls (new for every execution)."""
 _VOLATILE = {"Timestamp", "ScheduledTime", "FireAt", "timestamp", "timing", "start", "end", "since", "asked_at",
              "expires_at", "started_at", "finished_at", "trace_id", "note_id", "seconds"}  # fmt: skip
 
@@ -37,7 +39,8 @@ def _shape(value: Any, run_id: str) -> Any:
                 return _shape(json.loads(value), run_id)
             except ValueError:
                 pass
-        return re.sub(r"note_[0-9a-f]+", "<note>", _TIME.sub("<time>", value.replace(run_id, "<run>")))
+        value = _EXECUTION.sub("@<execution>", _TIME.sub("<time>", value.replace(run_id, "<run>")))
+        return re.sub(r"note_[0-9a-f]+", "<note>", value)
     if isinstance(value, dict):
         return {k: "<volatile>" if k in _VOLATILE else _shape(v, run_id) for k, v in value.items()}
     if isinstance(value, list):

@@ -12,8 +12,11 @@ misbehaving upstream simply by naming a model. The model is ``name`` optionally 
 ``error=S``             answer with HTTP status S and an OpenAI error body
 ``retry_after=N``       with ``error``: add ``Retry-After: N``
 ``fail_times=N``        with ``error``: only the first N requests for this exact model string fail
-``midstream=N``         streams: drop the connection after N content chunks
-``midstream_error=N``   streams: after N content chunks send an in-band ``{"error": ...}`` event, no [DONE]
+``midstream=N``         streams: drop the connection after N content (or tool-call argument) chunks
+``midstream_error=N``   streams: after N content (or tool-call argument) chunks send an in-band
+                        ``{"error": ...}`` event, no [DONE]
+``fail_times=N``        with ``midstream`` or ``midstream_error``: only the first N streams for this exact
+                        model string break off
 ``tools=1``             answer with one tool call per offered tool (parallel calls), args from schemas
 ``tools=first``         as ``tools=1``, but only while the conversation holds no tool result yet
 ``args=object``         tool calls carry ``arguments`` as a JSON object, not JSON text (some servers do)
@@ -232,6 +235,22 @@ async def _failure(request: Request, model: str, directives: dict[str, str]) -> 
     return _error(int(status), f"injected failure {status}", retry_after=directives.get("retry_after"))
 
 
+_ERROR_EVENT = {"error": {"message": "injected mid-stream error", "type": "server_error", "param": None, "code": None}}
+_MIDSTREAM_ERROR = b"data: " + json.dumps(_ERROR_EVENT).encode() + b"\n\n"
+
+
+def _breaks_off(model: str, directives: dict[str, str]) -> dict[str, str]:
+    """The directives for this stream: with ``fail_times``, streams after the first N do not break off."""
+    fail_times = directives.get("fail_times")
+    if fail_times is None or "error" in directives:
+        return directives
+    seen = _FAIL_COUNTS.get(model, 0)
+    _FAIL_COUNTS[model] = seen + 1
+    if seen < int(fail_times):
+        return directives
+    return {k: v for k, v in directives.items() if k not in ("midstream", "midstream_error")}
+
+
 def _chunk(base: dict[str, Any], delta: dict[str, Any], finish: str | None = None) -> bytes:
     payload = dict(base, choices=[{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}])
     return b"data: " + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n"
@@ -267,7 +286,13 @@ async def _stream(
             arguments = call["function"]["arguments"]
             middle = len(arguments) // 2
             for piece in (arguments[:middle], arguments[middle:]):
+                if sent == drop_after:
+                    raise ConnectionResetError("injected mid-stream failure")
+                if sent == error_after:
+                    yield _MIDSTREAM_ERROR
+                    return
                 yield _chunk(base, {"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
+                sent += 1
     elif directives.get("stamp"):
         for _ in range(max(1, int(directives.get("chunks", "4")))):
             yield _chunk(base, {"content": f"[{time.time():.6f}]"})
@@ -279,15 +304,7 @@ async def _stream(
             if sent == drop_after:
                 raise ConnectionResetError("injected mid-stream failure")
             if sent == error_after:
-                error = {
-                    "error": {
-                        "message": "injected mid-stream error",
-                        "type": "server_error",
-                        "param": None,
-                        "code": None,
-                    }
-                }
-                yield b"data: " + json.dumps(error).encode() + b"\n\n"
+                yield _MIDSTREAM_ERROR
                 return
             yield _chunk(base, {"content": text[start : start + step]})
             sent += 1
@@ -341,6 +358,7 @@ async def _chat(request: Request, deployment: str | None = None) -> Response:
     if body.get("stream"):
         options = body.get("stream_options") or {}
         include_usage = bool(options.get("include_usage")) if isinstance(options, dict) else False
+        directives = _breaks_off(model, directives)
         return StreamingResponse(
             _stream(base, text, calls, usage, directives, include_usage), media_type="text/event-stream"
         )
