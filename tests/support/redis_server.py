@@ -29,8 +29,8 @@ def _answers(port: int) -> bool:
 
 
 @contextmanager
-def redis_server(workdir: Path) -> Iterator[str]:
-    """Start redis-server (no persistence) and yield its URL; stopped on exit."""
+def redis_server(workdir: Path, *options: str) -> Iterator[str]:
+    """Start redis-server (no persistence, plus ``options``) and yield its URL; stopped on exit."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError(MISSING)
@@ -39,7 +39,7 @@ def redis_server(workdir: Path) -> Iterator[str]:
     log = (workdir / "redis.log").open("wb")
     process = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(workdir)],
+         "--dir", str(workdir), *options],
         stdout=log,
         stderr=subprocess.STDOUT,
     )  # fmt: skip
