@@ -257,7 +257,8 @@ def _step_events(request: LlmStepInput, message_id: str, call_id: Callable[[int]
     """The model step's live events (None when events are off)."""
     if event_channel() is None:
         return None
-    return StepEvents(partial(publish, request.stream or request.run_id), message_id, call_id, request.step)
+    coalesce = get_settings().events_merge_ms / 1000
+    return StepEvents(partial(publish, request.stream or request.run_id), message_id, call_id, request.step, coalesce)
 
 
 def _name_calls(answer: dict[str, Any], events: StepEvents | None, call_id: Callable[[int], str]) -> None:

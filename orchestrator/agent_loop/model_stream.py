@@ -189,9 +189,9 @@ async def assemble_stream(chunks: AsyncIterator[bytes], listener: StepListener) 
 
 
 COALESCE_SECONDS = 0.02
-"""Pieces that arrive within this long of the last publish wait and go out together, so a fast
-model makes a few appends per step rather than one per token, while a watcher still sees
-text at most this much later than it came."""
+"""The default merge window (``TOOLMESH_EVENTS_MERGE_MS``): pieces that arrive within this long
+of the last publish wait and go out together, so a fast model makes a few appends per step
+rather than one per token, while a watcher still sees text at most this much later than it came."""
 COALESCE_CHARS = 2000
 """Held text beyond this many characters is published at once."""
 
@@ -219,7 +219,7 @@ class StepEvents:
     clients add a tool call's arguments to the call of that id they already hold, so a call told
     again under the same id would show the cut-off attempt's arguments followed by the new ones.
     ``told_calls`` keeps the ids the last attempt gave its calls, for their results to refer to.
-    Events are held until ``flush``; a flush within ``COALESCE_SECONDS`` of the last publish
+    Events are held until ``flush``; a flush within ``coalesce`` seconds of the last publish
     leaves them for a timer that publishes everything held then, so consecutive text pieces
     become one delta. Publishes go out one at a time, in order.
     """
@@ -230,6 +230,7 @@ class StepEvents:
         message_id: str,
         call_id: Callable[[int], str],
         step: str,
+        coalesce: float = COALESCE_SECONDS,
     ) -> None:
         self._publish = publish
         self._base_id = message_id
@@ -245,7 +246,8 @@ class StepEvents:
         self.told_calls: dict[int, str] = {}
         """The ids the last attempt that told anything gave its tool calls, by index."""
         self._sending = asyncio.Lock()
-        self._last_sent = -COALESCE_SECONDS
+        self._coalesce = coalesce
+        self._last_sent = -coalesce
         self._timer: asyncio.Task[None] | None = None
 
     def _close_text(self, at: int) -> None:
@@ -286,7 +288,7 @@ class StepEvents:
     async def flush(self) -> None:
         if not self._held:
             return
-        wait = self._last_sent + COALESCE_SECONDS - asyncio.get_running_loop().time()
+        wait = self._last_sent + self._coalesce - asyncio.get_running_loop().time()
         if wait <= 0 or self._held_chars >= COALESCE_CHARS:
             await self._send()
         elif self._timer is None:

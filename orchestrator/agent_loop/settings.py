@@ -85,6 +85,10 @@ class Settings(BaseSettings):
     """Events kept per run; a watcher that falls further behind is told which ones it missed."""
     events_max_age_seconds: int = Field(default=7 * 86_400, ge=60, alias="TOOLMESH_EVENTS_MAX_AGE")
     """How long a run's events are kept after its last one."""
+    events_merge_ms: float = Field(default=20.0, ge=0, le=2000, alias="TOOLMESH_EVENTS_MERGE_MS")
+    """A model step's text and argument pieces that come within this long of its last published
+    delta wait and go out together as one delta: fewer appends and frames per step (less CPU),
+    for text that reaches watchers up to this much later. 0 publishes every piece as it comes."""
     events_keepalive_seconds: float = Field(default=15.0, gt=0, le=300, alias="TOOLMESH_EVENTS_KEEPALIVE")
     """Silence after which an event stream sends a keep-alive comment (and checks whether the run ended)."""
     events_http_streams: bool = Field(default=True, alias="TOOLMESH_EVENTS_HTTP_STREAMS")
