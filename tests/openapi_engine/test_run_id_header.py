@@ -10,23 +10,24 @@ import aiohttp
 from openapi_engine import RUN_ID_HEADER, convert_document, invoke
 from tests.support.servers import RunningServer
 
-SPEC: dict[str, Any] = {
-    "openapi": "3.0.3",
-    "info": {"title": "t", "version": "1"},
-    "paths": {
-        "/things": {
-            "get": {
-                "operationId": "listThings",
-                "parameters": [
-                    {"name": RUN_ID_HEADER, "in": "header", "schema": {"type": "string"}},
-                    {"name": "x-toolmesh-run-id", "in": "query", "schema": {"type": "string"}},
-                    {"name": "X-Trace", "in": "header", "schema": {"type": "string"}},
-                ],
-                "responses": {"200": {"description": "ok"}},
-            }
-        }
+
+def _spec(method: str, operation: dict[str, Any]) -> dict[str, Any]:
+    """A document with one operation, ``method /things``."""
+    operation = {**operation, "responses": {"200": {"description": "ok"}}}
+    return {"openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "paths": {"/things": {method: operation}}}
+
+
+SPEC = _spec(
+    "get",
+    {
+        "operationId": "listThings",
+        "parameters": [
+            {"name": RUN_ID_HEADER, "in": "header", "schema": {"type": "string"}},
+            {"name": "x-toolmesh-run-id", "in": "query", "schema": {"type": "string"}},
+            {"name": "X-Trace", "in": "header", "schema": {"type": "string"}},
+        ],
     },
-}
+)
 
 
 async def test_the_run_id_header_is_the_callers_and_never_a_model_argument(
@@ -50,20 +51,14 @@ async def test_the_idempotency_key_is_the_runs_and_never_a_model_argument(
     echo_server: RunningServer, client: aiohttp.ClientSession
 ) -> None:
     """A spec that declares the key (as FastAPI services with replay do) does not offer it to the model."""
-    spec: dict[str, Any] = {
-        "openapi": "3.0.3",
-        "info": {"title": "t", "version": "1"},
-        "paths": {
-            "/things": {
-                "post": {
-                    "operationId": "makeThing",
-                    "parameters": [{"name": "idempotency-key", "in": "header", "schema": {"type": "string"}}],
-                    "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}},
-                    "responses": {"200": {"description": "ok"}},
-                }
-            }
+    spec = _spec(
+        "post",
+        {
+            "operationId": "makeThing",
+            "parameters": [{"name": "idempotency-key", "in": "header", "schema": {"type": "string"}}],
+            "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}},
         },
-    }
+    )
     (function,) = convert_document(spec, "things.json").functions
     assert "idempotency" not in json.dumps(function.openai_tool()).lower()
     result = await invoke(function, {"body": {}}, base_url=echo_server.url, client=client, settings={},

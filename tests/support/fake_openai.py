@@ -227,11 +227,8 @@ async def _failure(request: Request, model: str, directives: dict[str, str]) -> 
     if status is None:
         return None
     fail_times = directives.get("fail_times")
-    if fail_times is not None:
-        seen = _FAIL_COUNTS.get(model, 0)
-        _FAIL_COUNTS[model] = seen + 1
-        if seen >= int(fail_times):
-            return None
+    if fail_times is not None and not _among_first(model, fail_times):
+        return None
     return _error(int(status), f"injected failure {status}", retry_after=directives.get("retry_after"))
 
 
@@ -239,16 +236,26 @@ _ERROR_EVENT = {"error": {"message": "injected mid-stream error", "type": "serve
 _MIDSTREAM_ERROR = b"data: " + json.dumps(_ERROR_EVENT).encode() + b"\n\n"
 
 
-def _breaks_off(model: str, directives: dict[str, str]) -> dict[str, str]:
-    """The directives for this stream: with ``fail_times``, streams after the first N do not break off."""
-    fail_times = directives.get("fail_times")
-    if fail_times is None or "error" in directives:
-        return directives
+def _among_first(model: str, times: str) -> bool:
+    """Count a request for ``model`` (the exact string); whether it is among the first ``times``."""
     seen = _FAIL_COUNTS.get(model, 0)
     _FAIL_COUNTS[model] = seen + 1
-    if seen < int(fail_times):
+    return seen < int(times)
+
+
+def _stream_directives(model: str, directives: dict[str, str]) -> dict[str, str]:
+    """The directives for this stream: with ``fail_times``, streams after the first N do not break off."""
+    fail_times = directives.get("fail_times")
+    if fail_times is None or "error" in directives or _among_first(model, fail_times):
         return directives
     return {k: v for k, v in directives.items() if k not in ("midstream", "midstream_error")}
+
+
+def _break_off(sent: int, drop_after: int, error_after: int) -> bytes | None:
+    """After ``sent`` chunks: drop the connection (raises), or the in-band error to end the stream with."""
+    if sent == drop_after:
+        raise ConnectionResetError("injected mid-stream failure")
+    return _MIDSTREAM_ERROR if sent == error_after else None
 
 
 def _chunk(base: dict[str, Any], delta: dict[str, Any], finish: str | None = None) -> bytes:
@@ -286,10 +293,8 @@ async def _stream(
             arguments = call["function"]["arguments"]
             middle = len(arguments) // 2
             for piece in (arguments[:middle], arguments[middle:]):
-                if sent == drop_after:
-                    raise ConnectionResetError("injected mid-stream failure")
-                if sent == error_after:
-                    yield _MIDSTREAM_ERROR
+                if (error := _break_off(sent, drop_after, error_after)) is not None:
+                    yield error
                     return
                 yield _chunk(base, {"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
                 sent += 1
@@ -301,10 +306,8 @@ async def _stream(
         pieces = max(1, int(directives.get("chunks", "4")))
         step = max(1, -(-len(text) // pieces))
         for start in range(0, len(text), step):
-            if sent == drop_after:
-                raise ConnectionResetError("injected mid-stream failure")
-            if sent == error_after:
-                yield _MIDSTREAM_ERROR
+            if (error := _break_off(sent, drop_after, error_after)) is not None:
+                yield error
                 return
             yield _chunk(base, {"content": text[start : start + step]})
             sent += 1
@@ -358,7 +361,7 @@ async def _chat(request: Request, deployment: str | None = None) -> Response:
     if body.get("stream"):
         options = body.get("stream_options") or {}
         include_usage = bool(options.get("include_usage")) if isinstance(options, dict) else False
-        directives = _breaks_off(model, directives)
+        directives = _stream_directives(model, directives)
         return StreamingResponse(
             _stream(base, text, calls, usage, directives, include_usage), media_type="text/event-stream"
         )
