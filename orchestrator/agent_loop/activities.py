@@ -53,6 +53,7 @@ from .activity_contracts import (
     StepToolCall,
     StoreMemoryInput,
     ToolCallInput,
+    ToolCallOutcome,
 )
 from .callbacks import callback_url, withhold_signatures
 from .catalog_source import catalog_function, current_catalog, current_catalog_async, registry_entry
@@ -72,6 +73,7 @@ __all__ = [
     "PUBLISHING",
     "REPLAYED_INPUT",
     "bp",
+    "call_outcome",
     "current_tool",
     "idempotency_key",
     "is_away",
@@ -437,7 +439,7 @@ async def invoke_tool(payload: dict[str, Any]) -> dict[str, Any]:
     tool = current_tool(snapshot)
     if tool is None:
         error = f"the tool {snapshot.name!r} is no longer registered (removed or disabled); {function.name} is gone"
-        return {**ToolResult(ok=False, error=error).to_dict(), "json": None, "timing": activity_timing(started)}
+        return call_outcome(ToolResult(ok=False, error=error), started, json=None)
     answers = McpAnswers.from_payload(request.model_dump(include={"input_responses", "request_state"}))
     stream, call = request.stream or request.run_id, {"call_id": request.call_id, "function": function.name}
     key = f"{request.run_id}:{request.span_key}:tool"
@@ -459,16 +461,19 @@ async def invoke_tool(payload: dict[str, Any]) -> dict[str, Any]:
     if aborted or result is None:
         aborted_event = custom("toolmesh.tool_call", {**call, "status": "aborted"}, now_ms())
         await publish(stream, [(f"{key}-aborted", aborted_event)])
-        return {"ok": False, "error": "the turn was aborted", "aborted": True, "timing": activity_timing(started)}
+        timing = activity_timing(started)
+        aborted_call = {"ok": False, "error": "the turn was aborted", "aborted": True, "timing": timing}
+        return ToolCallOutcome.model_validate(aborted_call).result()
     await publish(stream, _tool_events(request.run_id, call, result, key, request.event_call_id))
     moved = {"base_url": tool.base_url} if tool.base_url != snapshot.base_url else {}
-    return {
-        **result.to_dict(),
-        "json": _json_body(result),
-        "away": is_away(result),
-        **moved,
-        "timing": activity_timing(started),
-    }
+    away = (result.error or "the service was away") if is_away(result) else None
+    return call_outcome(result, started, json=_json_body(result), away=away, **moved)
+
+
+def call_outcome(result: ToolResult, started: datetime, **added: Any) -> dict[str, Any]:
+    """``invoke_tool``'s answer: the engine's result, what the activity ``added``, and its timing."""
+    fields = {**result.to_dict(), **added, "timing": activity_timing(started)}
+    return ToolCallOutcome.model_validate(fields).result()
 
 
 def current_tool(snapshot: ToolInfo) -> ToolInfo | None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
     "REPLAYED_INPUT",
@@ -39,6 +39,7 @@ __all__ = [
     "StoreMemoryInput",
     "Timing",
     "ToolCallInput",
+    "ToolCallOutcome",
 ]
 
 REPLAYED_INPUT: dict[str, Any] = {"replayed_call": True}
@@ -80,12 +81,6 @@ class Timing(_Result):
 
     start: str
     end: str
-
-    @classmethod
-    def of(cls, result: Any) -> Timing | None:
-        """The timing an activity's result carries, if it is one that does."""
-        timing = result.get("timing") if isinstance(result, dict) else None
-        return cls.model_validate(timing) if isinstance(timing, dict) else None
 
 
 class LoadCatalogInput(ActivityInput):
@@ -173,6 +168,53 @@ class ToolCallInput(ActivityInput):
     request_state: str | None = None
     event_call_id: str | None = None
     """The id the model step's events gave the call, for its result event (AG-UI's ``toolCallId``)."""
+
+
+class ToolCallOutcome(_Result):
+    """What a tool call came to (``invoke_tool``, and the MCP task activities for a call that runs as a task).
+
+    The engine's ``ToolResult`` fields come first, in its order (a test keeps the two the same),
+    then what the activity adds; a result is kept with the keys the activity set (``result()``).
+    """
+
+    ok: bool = False
+    status: int | None = None
+    content_type: str | None = None
+    body: str = ""
+    truncated: bool = False
+    error: str | None = None
+    retryable: bool = False
+    attempts: int = 1
+    input_required: dict[str, Any] | None = None
+    """A tool's questions for a person before it can finish (``questions`` by key, and its ``state``)."""
+    task: dict[str, Any] | None = None
+    """The MCP task the call goes on as (``id``, ``status``, ``message``, ``poll_interval_ms``)."""
+    json_body: Any = Field(default=None, alias="json")
+    """The answer's body parsed, when it was whole JSON; None otherwise."""
+    away: str | None = None
+    """Set when the tool's service was away, saying how (see agent_loop.dependency_retry)."""
+    aborted: bool = False
+    """The call's chat turn was aborted before the call ended (see agent_loop.turn_abort)."""
+    base_url: str | None = None
+    """Where the registry had the tool when the call was made, when the run's catalog said elsewhere."""
+    timing: Timing | None = None
+    retries: int = 0
+    """Calls made again after the service was away (set by the orchestrator, never by the activity)."""
+    away_seconds: float = 0.0
+
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    @field_validator("away", mode="before")
+    @classmethod
+    def _away_text(cls, value: Any) -> Any:
+        # Results kept by earlier versions say only whether the service was away.
+        if value is True:
+            return "the service was away"
+        return None if value is False else value
+
+    def result(self) -> dict[str, Any]:
+        """The activity's answer: the fields it set, by their names in history (``json``)."""
+        return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
 
 
 class StoreMemoryInput(ActivityInput):

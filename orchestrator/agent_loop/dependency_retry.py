@@ -42,6 +42,12 @@ def _give_up_at(run: AgentRun, since: datetime) -> datetime:
     return deadline if limit is None else min(deadline, since + timedelta(seconds=limit))
 
 
+def _away_text(result: dict[str, Any]) -> str:
+    """How the dependency was away; a tool's result kept by an earlier version says only ``True``."""
+    away = result.get("away")
+    return away if isinstance(away, str) else str(result.get("error") or "the service was away")
+
+
 def retry_while_away(
     run: AgentRun, kind: str, name: str, call: Callable[[], TaskBase], result: dict[str, Any], task: Task | None
 ) -> Steps:
@@ -67,7 +73,7 @@ def retry_while_away(
             "since": since.isoformat(),
             "retry": retries + 1,
             "next_at": wake.isoformat(),
-            "error": one_line(str(result["away"]), 200),
+            "error": one_line(_away_text(result), 200),
         }
         run.retrying.append(entry)
         run._status(*run._shown)
@@ -81,7 +87,7 @@ def retry_while_away(
     if result.get("away"):
         run.state.events.append(
             f"{kind} {name}: still away after {retries} retries over {waited:.0f} s "
-            f"({one_line(str(result['away']), 200)}); gave up"
+            f"({one_line(_away_text(result), 200)}); gave up"
         )
     else:
         run.state.events.append(f"{kind} {name}: was away; back after {retries} retries over {waited:.0f} s")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from openapi_engine import ToolFunction
 
-from .activity_contracts import HeldEventLookup
+from .activity_contracts import HeldEventLookup, ToolCallOutcome
 from .events_api import find_held_event
 from .outside_events import event_matches, resolve_match, wait_event_name
 from .planning import one_line
@@ -103,13 +103,13 @@ def _no_answer(name: str, expected: dict[str, Any], seconds: int) -> str:
 
 
 def wait_after_call(
-    run: AgentRun, task: Task, call_id: str, function: ToolFunction, arguments: dict[str, Any], outcome: dict[str, Any]
+    run: AgentRun, task: Task, call_id: str, function: ToolFunction, arguments: dict[str, Any], outcome: ToolCallOutcome
 ) -> Steps:
     """After an operation that declares a wait: the tool result the model gets, and whether it counts as ok."""
     assert function.wait is not None
     spec = function.wait
-    body = str(outcome.get("body") or "")
-    response = outcome.get("json")
+    body = outcome.body
+    response = outcome.json_body
     expected, problem = resolve_match(
         spec.match, inputs=dict(run.request.inputs), arguments=arguments, response=response
     )

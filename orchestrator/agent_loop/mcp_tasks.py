@@ -25,14 +25,13 @@ import azure.durable_functions as df
 from opentelemetry.trace import SpanKind
 
 from mcp_engine import McpAnswers, answer_mcp_task, cancel_mcp_task, poll_mcp_task
-from openapi_engine import ToolFunction, ToolInfo, ToolResult
+from openapi_engine import ToolFunction, ToolInfo
 
 from . import run_trace
-from .activities import tool_settings
-from .activity_contracts import ToolCallInput
+from .activities import call_outcome, tool_settings
+from .activity_contracts import ToolCallInput, ToolCallOutcome
 from .planning import one_line
 from .state import Task
-from .timeline import activity_timing
 
 if TYPE_CHECKING:
     from .orchestration import AgentRun
@@ -94,16 +93,12 @@ async def _traced(payload: Any, what: str) -> AsyncIterator[tuple[McpTaskInput, 
         yield request, function, where
 
 
-def _answer(result: ToolResult, started: datetime) -> dict[str, Any]:
-    return {**result.to_dict(), "timing": activity_timing(started)}
-
-
 @bp.activity_trigger(input_name="payload")
 async def mcp_task_status(payload: dict[str, Any]) -> dict[str, Any]:
     """One `tasks/get`: the call's final outcome, or the task still at work (``task`` set)."""
     started = datetime.now(UTC)
     async with _traced(payload, "tasks/get") as (request, function, where):
-        return _answer(await poll_mcp_task(function, request.task_id, **where), started)
+        return call_outcome(await poll_mcp_task(function, request.task_id, **where), started)
 
 
 @bp.activity_trigger(input_name="payload")
@@ -111,7 +106,7 @@ async def mcp_task_cancel(payload: dict[str, Any]) -> dict[str, Any]:
     """One `tasks/cancel` for a task the run stopped waiting for."""
     started = datetime.now(UTC)
     async with _traced(payload, "tasks/cancel") as (request, function, where):
-        return _answer(await cancel_mcp_task(function, request.task_id, **where), started)
+        return call_outcome(await cancel_mcp_task(function, request.task_id, **where), started)
 
 
 @bp.activity_trigger(input_name="payload")
@@ -120,7 +115,7 @@ async def mcp_task_answer(payload: dict[str, Any]) -> dict[str, Any]:
     started = datetime.now(UTC)
     async with _traced(payload, "tasks/update") as (request, function, where):
         answers = McpAnswers(responses=request.input_responses or {})
-        return _answer(await answer_mcp_task(function, request.task_id, answers, **where), started)
+        return call_outcome(await answer_mcp_task(function, request.task_id, answers, **where), started)
 
 
 # -- the wait (orchestrator code) --------------------------------------------------------------
@@ -132,12 +127,13 @@ def _message(task: dict[str, Any]) -> str:
 
 
 def await_task(
-    run: AgentRun, task: Task, call_id: str, function: ToolFunction, arguments: dict[str, Any], outcome: dict[str, Any]
+    run: AgentRun, task: Task, call_id: str, function: ToolFunction, arguments: dict[str, Any], outcome: ToolCallOutcome
 ) -> Steps:
-    """Wait for the task a call started; returns the call's final outcome (a ToolResult dict)."""
+    """Wait for the task a call started; returns the call's final outcome (a ``ToolCallOutcome``)."""
     from .orchestration import RunCancelled  # orchestration imports this module
 
-    handle: dict[str, Any] = outcome["task"]
+    assert outcome.task is not None
+    handle: dict[str, Any] = outcome.task
     request = McpTaskInput.model_validate({**run._tool_call(call_id, function, arguments), "task_id": handle["id"]})
     payload = request.payload()
     since = run._now_iso()
@@ -154,7 +150,7 @@ def await_task(
     run.state.events.append(f"call {call_id} to {function.name} runs as MCP task {handle['id']}")
     delay: float | None = None
     rounds = 0
-    final: dict[str, Any] = {"ok": False, "error": "the wait for the MCP task ended"}
+    final = ToolCallOutcome(ok=False, error="the wait for the MCP task ended")
     try:
         while True:
             delay = next_poll_delay(handle.get("poll_interval_ms"), delay)
@@ -163,11 +159,11 @@ def await_task(
             if now >= deadline:
                 yield from _cancel(run, payload)
                 budget = run.request.budgets.deadline_seconds
-                final = {
-                    "ok": False,
-                    "error": f"the run's deadline ({budget} seconds from its start) ended the wait for MCP task "
+                final = ToolCallOutcome(
+                    ok=False,
+                    error=f"the run's deadline ({budget} seconds from its start) ended the wait for MCP task "
                     f"{handle['id']}; the task was cancelled",
-                }
+                )
                 return final
             timer = run.context.create_timer(min(now + timedelta(seconds=delay), deadline))
             try:
@@ -175,30 +171,31 @@ def await_task(
             except RunCancelled:
                 yield from _cancel(run, payload)
                 raise
-            status: dict[str, Any] = yield from run._activity(mcp_task_status, payload)
-            if status.get("input_required") and status.get("task"):
+            status = ToolCallOutcome.model_validate((yield from run._activity(mcp_task_status, payload)))
+            if status.input_required and status.task:
                 rounds += 1
                 answered = yield from _ask_people(run, task, call_id, function, arguments, request, status, rounds)
                 if answered is not None:
                     yield from _cancel(run, payload)
-                    final = {"ok": False, "error": answered}
+                    final = ToolCallOutcome(ok=False, error=answered)
                     return final
-                handle, delay = status["task"], None
-            elif status.get("task"):
-                handle = status["task"]
+                handle, delay = status.task, None
+            elif status.task:
+                handle = status.task
                 if entry["message"] != _message(handle):
                     entry["message"] = _message(handle)
                     run._status("waiting", task)
-            elif not status.get("retryable"):
+            elif not status.retryable:
                 final = status
                 return final
             # else: the server could not be reached; the task is still its, so look again later
     finally:
         if entry in run.waiting:
             run.waiting.remove(entry)
-        ok = bool(final.get("ok"))
-        detail = f"MCP task {handle['id']}: " + ("done" if ok else str(final.get("error") or "ended"))
-        run._time_wait("tool", function.name, since, task=task, call_id=call_id, ok=ok, detail=one_line(detail, 120))
+        detail = f"MCP task {handle['id']}: " + ("done" if final.ok else final.error or "ended")
+        run._time_wait(
+            "tool", function.name, since, task=task, call_id=call_id, ok=final.ok, detail=one_line(detail, 120)
+        )
 
 
 def _ask_people(
@@ -208,13 +205,13 @@ def _ask_people(
     function: ToolFunction,
     arguments: dict[str, Any],
     request: McpTaskInput,
-    status: dict[str, Any],
+    status: ToolCallOutcome,
     round_number: int,
 ) -> Steps:
     """Put a task's questions to the run's people and send their answers; an error text when that failed."""
     if round_number > MAX_TASK_QUESTION_ROUNDS:
         return f"{function.name} kept asking for input; the task was cancelled"
-    needed = status["input_required"]
+    needed = status.input_required or {}
     entry = run._approval_entry(f"{call_id}-task{round_number}", function, arguments)
     entry.update(kind="input", questions=needed.get("questions") or {})
     decision, unanswered = yield from run._wait_for_person(task, entry)
@@ -228,9 +225,9 @@ def _ask_people(
     }
     run.state.events.append(f"call {call_id} to {function.name}: task input round {round_number} answered")
     answered = McpTaskInput.model_validate({**request.payload(), "input_responses": responses})
-    sent = yield from run._activity(mcp_task_answer, answered.payload())
-    if not sent.get("ok"):
-        return f"the answers could not be sent to {function.name}: {sent.get('error')}"
+    sent = ToolCallOutcome.model_validate((yield from run._activity(mcp_task_answer, answered.payload())))
+    if not sent.ok:
+        return f"the answers could not be sent to {function.name}: {sent.error}"
     return None
 
 

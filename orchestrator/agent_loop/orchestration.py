@@ -34,6 +34,7 @@ from .activity_contracts import (
     StoreMemoryInput,
     Timing,
     ToolCallInput,
+    ToolCallOutcome,
 )
 from .agents import AgentConfig, AgentSpec
 from .dependency_retry import retry_while_away
@@ -762,34 +763,35 @@ class AgentRun:
                 self._time_activity(
                     "tool",
                     function.name,
-                    Timing.of(outcome),
-                    ok=bool(outcome.get("ok")),
+                    outcome.timing,
+                    ok=outcome.ok,
                     task_id=task.id,
                     call_id=call_id,
-                    attempts=int(outcome.get("attempts") or 1),
-                    detail=str(outcome.get("status") or outcome.get("error") or "")[:120],
+                    attempts=outcome.attempts,
+                    detail=str(outcome.status or outcome.error or "")[:120],
                 )
                 reply = yield from self._finish_call(task, call_id, function, arguments, outcome)
                 replies[index] = reply
-                if outcome.get("base_url"):  # the tool was elsewhere than the run's catalog says
+                if outcome.base_url:  # the tool was elsewhere than the run's catalog says
                     for record in task.tool_calls:
                         if record.call_id == call_id:
-                            record.base_url = str(outcome["base_url"])
+                            record.base_url = outcome.base_url
         return [r or "" for r in replies]
 
     def _tool_back(
-        self, task: Task, call_id: str, function: ToolFunction, arguments: dict[str, Any], outcome: dict[str, Any]
+        self, task: Task, call_id: str, function: ToolFunction, arguments: dict[str, Any], raw: Any
     ) -> Steps:
         """The call's outcome once its tool is back; a tool that stayed away fails the task, said to the model."""
-        outcome = yield from retry_while_away(
+        raw = yield from retry_while_away(
             self, "tool", function.name,
             lambda: self._call(activities.invoke_tool, self._tool_call(call_id, function, arguments)),
-            outcome, task,
+            raw if isinstance(raw, dict) else {}, task,
         )  # fmt: skip
-        if outcome.get("away"):
-            waited = f"{float(outcome.get('away_seconds') or 0):.0f} s"
-            error = f"{outcome.get('error') or 'the service was away'} (still away after waiting {waited})"
-            outcome = {**outcome, "error": error}
+        outcome = ToolCallOutcome.model_validate(raw)
+        if outcome.away:
+            waited = f"{outcome.away_seconds:.0f} s"
+            error = f"{outcome.error or outcome.away} (still away after waiting {waited})"
+            outcome = outcome.model_copy(update={"error": error})
             task.failures.append(f"{function.name}: {error}")
         return outcome
 
@@ -832,28 +834,28 @@ class AgentRun:
         call_id: str,
         function: ToolFunction,
         arguments: dict[str, Any],
-        outcome: dict[str, Any],
+        outcome: ToolCallOutcome,
     ) -> Steps:
-        if outcome.get("input_required"):
+        if outcome.input_required:
             outcome = yield from self._answer_input(task, call_id, function, arguments, outcome)
-        if outcome.get("task"):
+        if outcome.task:
             outcome = yield from mcp_tasks.await_task(self, task, call_id, function, arguments, outcome)
         args_text = json.dumps(arguments, ensure_ascii=False)
-        body = str(outcome.get("body") or "")
-        if not outcome.get("ok"):
-            reply = f"error: {outcome.get('error') or 'the call failed'}" + (f"\n{body}" if body else "")
-            self._record(task, call_id, function.name, args_text, False, outcome.get("status"), reply)
+        body = outcome.body
+        if not outcome.ok:
+            reply = f"error: {outcome.error or 'the call failed'}" + (f"\n{body}" if body else "")
+            self._record(task, call_id, function.name, args_text, False, outcome.status, reply)
             return reply
         if function.wait is not None:
             reply, ok = yield from event_waiting.wait_after_call(self, task, call_id, function, arguments, outcome)
-            self._record(task, call_id, function.name, args_text, ok, outcome.get("status"), reply)
+            self._record(task, call_id, function.name, args_text, ok, outcome.status, reply)
             return reply
         if function.callback is None:
-            self._record(task, call_id, function.name, args_text, True, outcome.get("status"), body)
+            self._record(task, call_id, function.name, args_text, True, outcome.status, body)
             return body
         seconds = int(function.callback.timeout_seconds or self.request.options.callback_timeout_seconds)
         since = self._now_iso()
-        shown = _without_callback_url(outcome.get("json"))
+        shown = _without_callback_url(outcome.json_body)
         entry = {
             "call_id": call_id,
             "function": function.name,
@@ -886,13 +888,13 @@ class AgentRun:
             # What the call returned, as the model may see it: the signed callback URL is left out.
             made = json.dumps(shown, ensure_ascii=False) if shown is not None else body
             reply = f"error: no callback arrived: {unanswered}\nthe call's answer was: {made}"
-            self._record(task, call_id, function.name, args_text, False, outcome.get("status"), reply)
+            self._record(task, call_id, function.name, args_text, False, outcome.status, reply)
             return reply
         # The callback's payload first: it is what the model waited for. The signed callback URL
         # is a credential for this run and never goes back to the model.
-        response = _without_callback_url(outcome.get("json"))
+        response = _without_callback_url(outcome.json_body)
         reply = json.dumps({"callback": payload, "response": response or body}, ensure_ascii=False)
-        self._record(task, call_id, function.name, args_text, True, outcome.get("status"), reply)
+        self._record(task, call_id, function.name, args_text, True, outcome.status, reply)
         return reply
 
     def _wait_for_person(self, task: Task, entry: dict[str, Any]) -> Steps:
@@ -950,7 +952,7 @@ class AgentRun:
         return f"error: a person denied the call to {function.name}" + (f": {comment}" if comment else "")
 
     def _answer_input(
-        self, task: Task, call_id: str, function: ToolFunction, arguments: dict[str, Any], outcome: dict[str, Any]
+        self, task: Task, call_id: str, function: ToolFunction, arguments: dict[str, Any], outcome: ToolCallOutcome
     ) -> Steps:
         """A tool asked for input during its call (MCP elicitation): ask the run's people, send their answers.
 
@@ -958,15 +960,15 @@ class AgentRun:
         them with the decision's ``input``, denying declines them. Returns the call's final outcome.
         """
         for round_number in range(1, MAX_INPUT_ROUNDS + 1):
-            needed = outcome.get("input_required")
-            if not isinstance(needed, dict):
+            needed = outcome.input_required
+            if needed is None:
                 return outcome
             entry = self._approval_entry(f"{call_id}-input{round_number}", function, arguments)
             entry.update(kind="input", questions=needed.get("questions") or {})
             decision, unanswered = yield from self._wait_for_person(task, entry)
             if unanswered is not None:
                 error = f"no one answered {function.name}'s questions ({unanswered}); the call ended"
-                return {"ok": False, "error": error}
+                return ToolCallOutcome(ok=False, error=error)
             answers = decision.get("input") if isinstance(decision.get("input"), dict) else {}
             responses = {
                 key: {"action": "accept", "content": answers.get(key) or {}}
@@ -978,13 +980,13 @@ class AgentRun:
             payload = self._tool_call(
                 call_id, function, arguments, input_responses=responses, request_state=needed.get("state")
             )
-            outcome = yield from self._activity(activities.invoke_tool, payload)
+            outcome = ToolCallOutcome.model_validate((yield from self._activity(activities.invoke_tool, payload)))
             self._time_activity(
-                "tool", function.name, Timing.of(outcome), ok=bool(outcome.get("ok")), task_id=task.id, call_id=call_id,
-                attempts=int(outcome.get("attempts") or 1), detail=f"after input round {round_number}",
+                "tool", function.name, outcome.timing, ok=outcome.ok, task_id=task.id, call_id=call_id,
+                attempts=outcome.attempts, detail=f"after input round {round_number}",
             )  # fmt: skip
-        if outcome.get("input_required"):
-            return {"ok": False, "error": f"{function.name} kept asking for input; the call ended"}
+        if outcome.input_required:
+            return ToolCallOutcome(ok=False, error=f"{function.name} kept asking for input; the call ended")
         return outcome
 
 

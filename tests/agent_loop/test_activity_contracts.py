@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -16,7 +17,9 @@ from agent_loop.activity_contracts import (
     StepAnswer,
     StoreMemoryInput,
     Timing,
+    ToolCallOutcome,
 )
+from openapi_engine import ToolResult
 
 STEP: dict[str, Any] = {
     "run_id": "run-1",
@@ -72,4 +75,23 @@ def test_the_model_step_answer_keeps_its_shape_in_history() -> None:
         "model": "m",
         "usage": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3, "cost_usd": 0.5},
     }
-    assert Timing.of({**answer, "timing": {"start": "a", "end": "b"}}) == Timing(start="a", end="b")
+    timed = StepAnswer.model_validate({**answer, "timing": {"start": "a", "end": "b"}})
+    assert timed.timing == Timing(start="a", end="b")
+
+
+def test_a_tool_call_outcome_keeps_the_keys_the_activity_set_in_the_engine_order() -> None:
+    result = ToolResult(ok=True, status=200, content_type="application/json", body="[1]")
+    outcome = activities.call_outcome(result, datetime.now(UTC), json=[1], away=None)
+    assert list(outcome) == [*result.to_dict(), "json", "away", "timing"]
+    assert (outcome["json"], outcome["away"]) == ([1], None)
+    read = ToolCallOutcome.model_validate(outcome)
+    assert (read.ok, read.status, read.json_body, read.timing is not None) == (True, 200, [1], True)
+    assert read.result() == outcome  # read back and written again, it is the same
+
+
+def test_tool_call_outcomes_written_by_earlier_versions_still_read() -> None:
+    # Before, ``away`` said only whether the service was away.
+    away = ToolCallOutcome.model_validate({"ok": False, "error": "could not reach the service", "away": True})
+    assert away.away == "the service was away" and away.error == "could not reach the service"
+    back = ToolCallOutcome.model_validate({"ok": True, "status": 200, "body": "{}", "json": {}, "away": False})
+    assert back.away is None and back.json_body == {} and back.attempts == 1

@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+import pytest
+
 from agent_loop.dependency_retry import backoff_seconds
 from agent_loop.orchestration import AgentRun
 from agent_loop.run_request import RunOptions
@@ -18,7 +20,10 @@ from tests.agent_loop.fake_durable import T0, Driver, FakeContext
 from tests.agent_loop.test_loop_decisions import Script, _call, _run, _tasks, _text
 
 AWAY = {"away": "could not reach the gateway (ClientConnectorError)"}
-TOOL_AWAY = {"ok": False, "status": None, "error": "could not reach the service (ClientConnectorError)", "away": True}
+REFUSED = "could not reach the service (ClientConnectorError)"
+TOOL_AWAY = {"ok": False, "status": None, "error": REFUSED, "away": REFUSED}
+TOOL_AWAY_BEFORE = {**TOOL_AWAY, "away": True}
+"""The same, as results kept by earlier versions said it."""
 LIST = _call("listNotes", "{}")
 
 
@@ -79,6 +84,16 @@ def test_a_tool_call_is_made_again_with_the_same_call_once_the_tool_is_back() ->
     assert [call["call_id"] for call in tool_calls] == ["c1-0-0", "c1-0-0"]  # one idempotency key
     assert [e["kind"] for e in _retrying(context)] == ["tool"]
     assert report["tasks"][0]["tool_calls"] == [{"function": "listNotes", "ok": True, "status": 200}]
+
+
+@pytest.mark.parametrize("away", [TOOL_AWAY, TOOL_AWAY_BEFORE], ids=["now", "kept-before"])
+def test_a_tool_that_is_away_shows_why_while_the_run_waits_for_it(away: dict[str, Any]) -> None:
+    script = Script(create_tasks=[_tasks("a"), _tasks(met=True)], execute_task=[LIST, _text("listed")])
+    answers = _answers(away, away, {"ok": True, "status": 200, "body": "[]", "json": []})
+    script.tool = lambda payload: next(answers)  # type: ignore[method-assign]
+    report, context = _run(script, {})
+    assert report["outcome"] == "completed"
+    assert [(e["kind"], e["error"]) for e in _retrying(context)] == [("tool", REFUSED)] * 2
 
 
 def test_a_tool_that_stays_away_fails_its_task_and_the_outcome_says_so() -> None:
