@@ -21,4 +21,3 @@ def render_spec() -> str:
 
     document: dict[str, Any] = app.openapi()
     return json.dumps(document, indent=2, sort_keys=True) + "\n"
-

@@ -61,8 +61,6 @@ def test_a_reference_to_a_missing_doc_is_caught(tmp_path: Path) -> None:
     assert not _resolves("docs/no-such-page.md", cited)
     assert _resolves("docs/durable-host.md", cited)
     sample = tmp_path / "sample.md"
-    sample.write_text(
-        "See docs/durable-host.md and docs/gone.md, not https://github.com/x/y/blob/main/docs/other.md\n"
-    )
+    sample.write_text("See docs/durable-host.md and docs/gone.md, not https://github.com/x/y/blob/main/docs/other.md\n")
     found = [entry.split(": ", 1)[1] for entry in dangling_references([sample])]
     assert found == ["docs/gone.md"]

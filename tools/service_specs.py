@@ -30,4 +30,3 @@ def render_spec(name: str) -> str:
     module = importlib.import_module(f"tools.{name}.main")
     spec: dict[str, Any] = module.app.openapi()
     return json.dumps(spec, indent=2, ensure_ascii=False) + "\n"
-

@@ -71,9 +71,7 @@ def _read_catalog(only: list[str] | None = None, *, reconvert: bool = False) -> 
     registry = load_registry(path)
     if reconvert:
         _conversions.clear()
-    return build_catalog(
-        registry, client=spec_client(), only=only, cache=_conversions, loaders={"mcp": load_mcp_entry}
-    )
+    return build_catalog(registry, client=spec_client(), only=only, cache=_conversions, loaders={"mcp": load_mcp_entry})
 
 
 def _registry_stamp() -> str:

@@ -72,7 +72,5 @@ def spec_client() -> httpx.Client:
     global _spec_http
     with _spec_http_lock:
         if _spec_http is None or _spec_http.is_closed:
-            _spec_http = httpx.Client(
-                timeout=SPEC_FETCH_TIMEOUT, follow_redirects=False, cookies=_no_cookies()
-            )
+            _spec_http = httpx.Client(timeout=SPEC_FETCH_TIMEOUT, follow_redirects=False, cookies=_no_cookies())
         return _spec_http

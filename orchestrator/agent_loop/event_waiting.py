@@ -136,7 +136,7 @@ def wait_for_event_function(events: list[str]) -> ToolFunction:
             "event": {"type": "string", "enum": list(events), "description": "The event to wait for."},
             "match": {
                 "type": "object",
-                "description": "Event data fields and the values they must equal, e.g. {\"ticketId\": \"T-1\"}.",
+                "description": 'Event data fields and the values they must equal, e.g. {"ticketId": "T-1"}.',
                 "additionalProperties": {"type": ["string", "number", "boolean"]},
                 "minProperties": 1,
             },

@@ -35,6 +35,7 @@ __all__ = ["bp"]
 
 bp = df.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
 
+
 def _control_error(exc: RunControlError) -> func.HttpResponse:
     return _error(exc.status, exc.message, exc.field)
 

@@ -116,7 +116,7 @@ def messages_step_messages(
             '"task" (work to add: give the tasks), "plan" (a change of plan: the given tasks replace the '
             'pending ones), "answer" (a question or remark to answer in the reply, no work), "stop" (the '
             'person wants the run to stop) or "chat" (nothing to do). '
-            + ("This run is a chat: each piece of work a message asks for is a turn, so use \"task\". " if chat else "")
+            + ('This run is a chat: each piece of work a message asks for is a turn, so use "task". ' if chat else "")
             + 'Answer with a JSON object: {"decisions": [{"id": "message id", "meaning": "task|plan|answer|stop|chat", '
             '"tasks": ["imperative task", ...]}], "reply": "a short reply to the people"}.',
         ),

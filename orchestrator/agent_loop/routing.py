@@ -71,7 +71,6 @@ def parse_route(content: str | None, network: NetworkSpec) -> Route:
     fallback = network.agents[0]
     return Route(
         agent=fallback,
-        reason=f"the routing answer {one_line(str(content), 120)!r} named no agent of the network; "
-        f"{fallback} takes it",
+        reason=f"the routing answer {one_line(str(content), 120)!r} named no agent of the network; {fallback} takes it",
         by="fallback",
     )

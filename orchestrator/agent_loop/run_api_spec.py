@@ -412,4 +412,3 @@ def run_api_spec() -> dict[str, Any]:
 def render_spec() -> str:
     """The document exactly as it is exported (stable key order, final newline)."""
     return json.dumps(run_api_spec(), indent=2, ensure_ascii=False) + "\n"
-

@@ -19,6 +19,4 @@ console_bp = func.Blueprint()  # type: ignore[no-untyped-call]
 def console_page(req: func.HttpRequest) -> func.HttpResponse:
     """The web console page (HTML with its script and style inline)."""
     headers = console_headers()
-    return func.HttpResponse(
-        render_console(), status_code=200, mimetype="text/html", charset="utf-8", headers=headers
-    )
+    return func.HttpResponse(render_console(), status_code=200, mimetype="text/html", charset="utf-8", headers=headers)

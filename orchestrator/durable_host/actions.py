@@ -84,9 +84,7 @@ def start_message(row: InstanceRow, at: datetime) -> NewMessage:
         input_text=input_text,
         parent=parent,
     )
-    return NewMessage(
-        instance_id=row.instance_id, kind=MessageKind.EVENT, payload=event, execution_id=row.execution_id
-    )
+    return NewMessage(instance_id=row.instance_id, kind=MessageKind.EVENT, payload=event, execution_id=row.execution_id)
 
 
 def flatten_actions(actions: Any) -> list[dict[str, Any]]:
@@ -241,11 +239,7 @@ def advance_retry(b: ActionBuilder, event: Event, known: InstanceDirectory) -> N
         b.retries[task_id] = following
         return
     record = b.retries.pop(event["TaskScheduledId"])
-    delay = (
-        timedelta(milliseconds=record.first_interval_ms)
-        if record.attempt < record.max_attempts
-        else timedelta()
-    )
+    delay = timedelta(milliseconds=record.first_interval_ms) if record.attempt < record.max_attempts else timedelta()
     timer_id = b.take_id()
     _schedule_timer(b, timer_id, b.now + delay)
     b.retries[timer_id] = replace(record, waiting_on_timer=True)

@@ -139,9 +139,7 @@ def execution_started(
 
 def execution_completed(at: datetime, *, status: str, result: str | None) -> Event:
     event = _base(EventType.EXECUTION_COMPLETED, -1, at)
-    event.update(
-        {"OrchestrationStatus": ORCHESTRATION_STATUS_CODE[status], "Result": result, "FailureDetails": None}
-    )
+    event.update({"OrchestrationStatus": ORCHESTRATION_STATUS_CODE[status], "Result": result, "FailureDetails": None})
     return event
 
 
@@ -185,9 +183,7 @@ def sub_orchestration_created(
     at: datetime, event_id: int, name: str, instance_id: str, input_text: str | None
 ) -> Event:
     event = _base(EventType.SUB_ORCHESTRATION_INSTANCE_CREATED, event_id, at)
-    event.update(
-        {"Name": name, "Version": "", "InstanceId": instance_id, "Input": input_text, "ClientSpanId": None}
-    )
+    event.update({"Name": name, "Version": "", "InstanceId": instance_id, "Input": input_text, "ClientSpanId": None})
     return event
 
 

@@ -267,6 +267,7 @@ def build_app(config: HostConfig) -> Starlette:
         return Response(content=body, status_code=status, headers=headers)
 
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
     async def not_found(_: Request, __: Exception) -> Response:
         # A path no route pattern takes (one holding a newline, say) gets the same bare 404 as
         # any other path no function serves, not Starlette's text page.

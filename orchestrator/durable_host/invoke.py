@@ -85,10 +85,7 @@ async def run_activity(
     activity = activities.get(name)
     now = datetime.now(UTC)
     if activity is None:
-        reason = (
-            f"The function '{name}' doesn't exist, is disabled, "
-            "or is not an activity or orchestrator function."
-        )
+        reason = f"The function '{name}' doesn't exist, is disabled, or is not an activity or orchestrator function."
         return h.task_failed(now, task_id, reason, None)
     try:
         value = ActivityTriggerConverter.decode(Datum(input_text, "json"), trigger_metadata=None)
@@ -119,8 +116,7 @@ async def _run_http_activity(input_text: str | None, task_id: int, client: httpx
     try:
         request = json.loads(input_text or "null") or {}
         headers = {
-            k: (", ".join(v) if isinstance(v, list) else str(v))
-            for k, v in (request.get("headers") or {}).items()
+            k: (", ".join(v) if isinstance(v, list) else str(v)) for k, v in (request.get("headers") or {}).items()
         }
         response = await client.request(
             str(request.get("method", "GET")).upper(),

@@ -64,11 +64,7 @@ def _surely_valid(schema: dict[str, Any], arguments: Any) -> bool:
 
 def _resolve(schema: Any, defs: Mapping[str, Any]) -> Any:
     for _ in range(16):
-        if (
-            isinstance(schema, dict)
-            and isinstance(schema.get("$ref"), str)
-            and schema["$ref"].startswith("#/$defs/")
-        ):
+        if isinstance(schema, dict) and isinstance(schema.get("$ref"), str) and schema["$ref"].startswith("#/$defs/"):
             schema = defs.get(schema["$ref"][8:], {})
         else:
             break
@@ -104,9 +100,7 @@ def _drop(value: Any, schema: Any, defs: Mapping[str, Any], depth: int) -> Any:
     if isinstance(value, list) and isinstance(schema.get("items"), dict):
         return [_drop(item, schema["items"], defs, depth + 1) for item in value]
     if isinstance(value, (dict, list)) and schema.get("anyOf"):
-        branches = [
-            b for b in schema["anyOf"] if not _allows_null(b, defs) or _resolve(b, defs).get("properties")
-        ]
+        branches = [b for b in schema["anyOf"] if not _allows_null(b, defs) or _resolve(b, defs).get("properties")]
         if len(branches) == 1:
             return _drop(value, branches[0], defs, depth + 1)
     return value
@@ -151,9 +145,7 @@ def validate_arguments(function: ToolFunction, arguments: object) -> list[str]:
     if _surely_valid(function.parameters, cleaned):
         return []
     validator = Draft202012Validator(function.parameters)
-    errors = sorted(
-        validator.iter_errors(cleaned), key=lambda e: (list(map(str, e.absolute_path)), e.message)
-    )
+    errors = sorted(validator.iter_errors(cleaned), key=lambda e: (list(map(str, e.absolute_path)), e.message))
     messages: list[str] = []
     for error in errors:
         message = _message(error)

@@ -95,9 +95,7 @@ def build_catalog(
             try:
                 converted = loader(entry) if loader is not None else _convert(entry, http, cache)
             except SpecLoadError as exc:
-                problems.append(
-                    Problem(tool=entry.name, operation=None, pointer=exc.pointer, reason=str(exc))
-                )
+                problems.append(Problem(tool=entry.name, operation=None, pointer=exc.pointer, reason=str(exc)))
                 continue
             per_tool[entry.name] = converted.functions
             entries[entry.name] = entry

@@ -159,13 +159,10 @@ def convert_document(
             drafts.append(converted)
     names = dedupe((base_name(d.operation_id, d.method, d.path), d.method, d.path) for d, _, _ in drafts)
     functions = [
-        _function(d, schema, note, name, options)
-        for (d, schema, note), name in zip(drafts, names, strict=True)
+        _function(d, schema, note, name, options) for (d, schema, note), name in zip(drafts, names, strict=True)
     ]
     info = document.get("info") if isinstance(document.get("info"), dict) else {}
-    return ConvertedSpec(
-        source=source, title=str(info.get("title") or ""), functions=functions, problems=problems
-    )
+    return ConvertedSpec(source=source, title=str(info.get("title") or ""), functions=functions, problems=problems)
 
 
 class _Skip(Exception):

@@ -67,9 +67,7 @@ def is_url(source: str) -> bool:
 def parse_document(data: bytes | str, source: str) -> Any:
     """Parse JSON or YAML text; errors name the source and the line."""
     if len(data) > MAX_DOCUMENT_BYTES:
-        raise SpecLoadError(
-            source, None, f"document is {len(data)} bytes, over the {MAX_DOCUMENT_BYTES} limit"
-        )
+        raise SpecLoadError(source, None, f"document is {len(data)} bytes, over the {MAX_DOCUMENT_BYTES} limit")
     text = data.decode("utf-8-sig", errors="replace") if isinstance(data, bytes) else data
     stripped = text.lstrip()
     if not stripped:

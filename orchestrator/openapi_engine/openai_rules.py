@@ -37,9 +37,7 @@ MAX_PROPERTIES = 5000
 MAX_ENUM_VALUES = 1000
 MAX_SCHEMA_STRING_CHARS = 120_000
 MAX_LARGE_ENUM_CHARS = 15_000
-STRICT_FORMATS = frozenset(
-    {"date-time", "time", "date", "duration", "email", "hostname", "ipv4", "ipv6", "uuid"}
-)
+STRICT_FORMATS = frozenset({"date-time", "time", "date", "duration", "email", "hostname", "ipv4", "ipv6", "uuid"})
 FORBIDDEN_KEYWORDS = frozenset(
     {"allOf", "oneOf", "not", "if", "then", "else", "dependentRequired", "dependentSchemas",
      "patternProperties", "default", "minLength", "maxLength", "uniqueItems", "minProperties",
@@ -74,18 +72,14 @@ def check_tools(
         else:
             seen.add(name)
         description = fn.get("description")
-        if description is not None and (
-            not isinstance(description, str) or len(description) > MAX_DESCRIPTION
-        ):
+        if description is not None and (not isinstance(description, str) or len(description) > MAX_DESCRIPTION):
             problems.append(f"{where}.function.description: longer than {MAX_DESCRIPTION} characters")
         params = fn.get("parameters")
         if not isinstance(params, Mapping) or params.get("type") != "object":
             problems.append(f"{where}.function.parameters: must be a JSON schema of type object")
             continue
         if fn.get("strict") is True:
-            problems.extend(
-                f"{where}.function.parameters{p}" for p in check_strict_schema(params, limits=limits)
-            )
+            problems.extend(f"{where}.function.parameters{p}" for p in check_strict_schema(params, limits=limits))
     return problems
 
 
@@ -135,9 +129,7 @@ def check_strict_schema(schema: Mapping[str, Any], *, limits: StrictLimits | Non
     if walk.enums > limits.max_enum_values:
         walk.problems.append(f": {walk.enums} enum values exceeds limit of {limits.max_enum_values}")
     if walk.chars > limits.max_string_chars:
-        walk.problems.append(
-            f": {walk.chars} characters of names and enum values exceeds {limits.max_string_chars}"
-        )
+        walk.problems.append(f": {walk.chars} characters of names and enum values exceeds {limits.max_string_chars}")
     return walk.problems
 
 
@@ -179,8 +171,7 @@ def _check(node: Any, where: str, depth: int, walk: _Walk) -> None:
         walk.chars += chars
         if len(enum) > 250 and chars > limits.max_large_enum_chars:
             problems.append(
-                f"{where}: an enum of {len(enum)} values has {chars} characters "
-                f"(limit {limits.max_large_enum_chars})"
+                f"{where}: an enum of {len(enum)} values has {chars} characters (limit {limits.max_large_enum_chars})"
             )
     if "object" in kinds:
         props = node.get("properties")
@@ -192,9 +183,7 @@ def _check(node: Any, where: str, depth: int, walk: _Walk) -> None:
         required = node.get("required")
         missing = [p for p in props if not isinstance(required, list) or p not in required]
         if missing:
-            problems.append(
-                f"{where}: 'required' must include every key in properties; missing {missing[:5]}"
-            )
+            problems.append(f"{where}: 'required' must include every key in properties; missing {missing[:5]}")
         walk.properties += len(props)
         walk.chars += sum(len(p) for p in props)
         for prop, sub in props.items():

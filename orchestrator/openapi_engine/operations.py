@@ -170,9 +170,7 @@ def _request_body(
         required = [r for r in required if r != hidden]
     binary: list[str] = []
     if "multipart" in media_type.lower():
-        binary = [
-            p for p, s in fields.items() if isinstance(s, dict) and s.get("format") in ("binary", "base64")
-        ]
+        binary = [p for p, s in fields.items() if isinstance(s, dict) and s.get("format") in ("binary", "base64")]
     for prop in binary:
         fields[prop] = _file_schema(fields[prop])
     binding = BodyBinding(
@@ -282,9 +280,7 @@ def draft_operation(
     )
 
 
-def _param_schema(
-    param: dict[str, Any], doc: str, compiler: SchemaCompiler
-) -> tuple[dict[str, Any], str | None]:
+def _param_schema(param: dict[str, Any], doc: str, compiler: SchemaCompiler) -> tuple[dict[str, Any], str | None]:
     content_type: str | None = None
     raw = param.get("schema")
     content = param.get("content")

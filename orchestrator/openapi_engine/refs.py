@@ -142,9 +142,7 @@ class Resolver:
             if host != self._root_host:
                 if parts.hostname and parts.hostname.lower() in self._allowed_hosts:
                     return absolute.split("#", 1)[0]
-                raise RefError(
-                    doc, None, f"$ref {target!r} points at another host ({host}), which is not allowed"
-                )
+                raise RefError(doc, None, f"$ref {target!r} points at another host ({host}), which is not allowed")
             if not parts.path.startswith(self._root_dir) or "/../" in parts.path:
                 raise RefError(doc, None, f"$ref {target!r} leaves the spec's root {self._root_dir}")
             return absolute.split("#", 1)[0]

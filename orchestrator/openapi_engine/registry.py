@@ -59,9 +59,7 @@ class _Entry(BaseModel):
     include: _Filter = Field(default_factory=_Filter)
     exclude: _Filter = Field(default_factory=_Filter)
     approval: Approval = "safe-methods"
-    approval_overrides: dict[str, Literal["always", "required", "never", "safe-methods"]] = Field(
-        default_factory=dict
-    )
+    approval_overrides: dict[str, Literal["always", "required", "never", "safe-methods"]] = Field(default_factory=dict)
     timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
     tags: list[str] = Field(default_factory=list)
     waits: dict[str, Any] = Field(default_factory=dict)
@@ -186,9 +184,7 @@ def load_registry(path: str | Path, *, environ: Mapping[str, str] | None = None)
     return parse_registry(data, source=source, base_dir=base_dir, environ=environ)
 
 
-def parse_registry(
-    data: Any, *, source: str, base_dir: Path, environ: Mapping[str, str] | None = None
-) -> Registry:
+def parse_registry(data: Any, *, source: str, base_dir: Path, environ: Mapping[str, str] | None = None) -> Registry:
     """Validate already-parsed registry data; relative spec paths are taken from `base_dir`."""
     env = os.environ if environ is None else environ
     if not isinstance(data, dict) or not isinstance(data.get("tools"), dict):

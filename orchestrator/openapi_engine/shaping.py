@@ -127,9 +127,7 @@ def finish(
     inline = {
         name
         for name in graph
-        if name
-        and name not in recursive
-        and (counts.get(name, 0) == 1 or json_size(defs[name]) <= _INLINE_SMALL_CHARS)
+        if name and name not in recursive and (counts.get(name, 0) == 1 or json_size(defs[name]) <= _INLINE_SMALL_CHARS)
     }
 
     def expand(node: Any, depth: int) -> Any:
@@ -181,9 +179,7 @@ def _budget(schema: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
                 cut["$defs"][name] = {"type": "object"}
         if json_size(cut) <= MAX_SCHEMA_CHARS:
             return cut, f"structure below depth {limit} summarized to fit the size budget"
-    return _strip_descriptions(
-        cut, 0, keep_root=True
-    ), "nested structure summarized and field descriptions removed"
+    return _strip_descriptions(cut, 0, keep_root=True), "nested structure summarized and field descriptions removed"
 
 
 def _strip_descriptions(node: Any, depth: int, *, keep_root: bool = False) -> Any:
@@ -213,9 +209,7 @@ def _summarize_below(node: dict[str, Any], depth: int, limit: int) -> dict[str, 
     out: dict[str, Any] = {}
     for key, value in node.items():
         if key == "properties" and isinstance(value, dict):
-            out[key] = {
-                p: _summarize_below(s, depth + 1, limit) for p, s in value.items() if isinstance(s, dict)
-            }
+            out[key] = {p: _summarize_below(s, depth + 1, limit) for p, s in value.items() if isinstance(s, dict)}
         elif key in _SUBSCHEMA_KEYS and isinstance(value, dict):
             out[key] = _summarize_below(value, depth + 1, limit)
         elif key in ("anyOf", "allOf") and isinstance(value, list):

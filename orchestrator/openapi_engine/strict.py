@@ -18,9 +18,7 @@ from .schemas import make_nullable
 
 __all__ = ["StrictError", "to_strict"]
 
-_DROP = frozenset(
-    {"default", "minLength", "maxLength", "uniqueItems", "minProperties", "maxProperties", "title"}
-)
+_DROP = frozenset({"default", "minLength", "maxLength", "uniqueItems", "minProperties", "maxProperties", "title"})
 _KEEP = frozenset(
     {"type", "description", "enum", "const", "pattern", "multipleOf", "maximum", "exclusiveMaximum",
      "minimum", "exclusiveMinimum", "minItems", "maxItems", "$ref"}

@@ -130,9 +130,7 @@ def _operation(
     consumes: list[str],
     produces: list[str],
 ) -> dict[str, Any]:
-    new: dict[str, Any] = {
-        k: v for k, v in op.items() if k not in ("parameters", "consumes", "produces", "responses")
-    }
+    new: dict[str, Any] = {k: v for k, v in op.items() if k not in ("parameters", "consumes", "produces", "responses")}
     op_consumes = op.get("consumes") or consumes
     op_produces = op.get("produces") or produces
     merged: dict[tuple[str, str], Any] = {}
@@ -179,9 +177,7 @@ def _operation(
         }
     if params:
         new["parameters"] = params
-    new["responses"] = {
-        str(code): _response(resp, op_produces) for code, resp in (op.get("responses") or {}).items()
-    }
+    new["responses"] = {str(code): _response(resp, op_produces) for code, resp in (op.get("responses") or {}).items()}
     return new
 
 
@@ -198,9 +194,7 @@ def _parameter(param: dict[str, Any]) -> dict[str, Any]:
     if "$ref" in param:
         return param
     new: dict[str, Any] = {
-        k: v
-        for k, v in param.items()
-        if k not in _SCHEMA_KEYS and k not in ("collectionFormat", "allowEmptyValue")
+        k: v for k, v in param.items() if k not in _SCHEMA_KEYS and k not in ("collectionFormat", "allowEmptyValue")
     }
     schema = {k: param[k] for k in _SCHEMA_KEYS if k in param}
     new["schema"] = schema

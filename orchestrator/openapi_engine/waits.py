@@ -56,6 +56,4 @@ def parse_wait(raw: Any) -> WaitSpec:
         isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= MAX_TIMEOUT_SECONDS
     ):
         raise ValueError(f"x-toolmesh-wait.timeout_seconds must be a number in (0, {MAX_TIMEOUT_SECONDS}]")
-    return WaitSpec(
-        event=event, match=dict(match), timeout_seconds=float(timeout) if timeout is not None else None
-    )
+    return WaitSpec(event=event, match=dict(match), timeout_seconds=float(timeout) if timeout is not None else None)

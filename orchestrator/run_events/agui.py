@@ -96,9 +96,7 @@ def run_finished(
 ) -> Event:
     """The run (or the AG-UI run before an interrupt) ends; ``interrupts`` makes it a pause."""
     if interrupts:
-        outcome: Any = RunFinishedInterruptOutcome(
-            interrupts=[Interrupt.model_validate(i) for i in interrupts]
-        )
+        outcome: Any = RunFinishedInterruptOutcome(interrupts=[Interrupt.model_validate(i) for i in interrupts])
     elif cancelled:
         outcome = RunFinishedCancelledOutcome()
     else:

@@ -65,9 +65,7 @@ class ApiClient:
         if target.key:
             headers["x-functions-key"] = target.key
         self.url = target.url
-        self._http = httpx.Client(
-            base_url=target.url, headers=headers, timeout=DEFAULT_TIMEOUT, transport=transport
-        )
+        self._http = httpx.Client(base_url=target.url, headers=headers, timeout=DEFAULT_TIMEOUT, transport=transport)
 
     def __enter__(self) -> Self:
         return self

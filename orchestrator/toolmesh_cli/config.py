@@ -92,9 +92,7 @@ def _key_from_state(state_dir: Path) -> str | None:
     return None
 
 
-def resolve_target(
-    *, url: str | None, key: str | None, state_dir: Path | None, settings: Settings
-) -> ApiTarget:
+def resolve_target(*, url: str | None, key: str | None, state_dir: Path | None, settings: Settings) -> ApiTarget:
     """Combine options, environment and the mesh's files into one target."""
     resolved_url = _check_url(url or settings.url)
     resolved_key = key or settings.functions_key

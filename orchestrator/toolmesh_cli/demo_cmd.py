@@ -70,9 +70,7 @@ def demo(
     state = cli_context(ctx)
     state_dir = Path(tempfile.mkdtemp(prefix="toolmesh-demo-"))
     out = state.out
-    out.print(
-        f"starting the mesh (gateway, notes, issues, calc, mailbox, durable host); state in {state_dir}"
-    )
+    out.print(f"starting the mesh (gateway, notes, issues, calc, mailbox, durable host); state in {state_dir}")
     with reporting_errors(state.err):
         mesh = start_mesh(state_dir, ports=MeshPorts.free())
     try:

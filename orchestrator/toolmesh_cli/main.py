@@ -48,9 +48,7 @@ def _root(
     settings = get_settings()
     with reporting_errors(err):
         target = resolve_target(url=url, key=key, state_dir=state_dir, settings=settings)
-    ctx.obj = CliContext(
-        target=target, state_dir=state_dir or settings.state_dir, out=Console(soft_wrap=True), err=err
-    )
+    ctx.obj = CliContext(target=target, state_dir=state_dir or settings.state_dir, out=Console(soft_wrap=True), err=err)
 
 
 @app.command()

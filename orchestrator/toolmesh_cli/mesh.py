@@ -567,9 +567,7 @@ def _is_ours(record: ServiceRecord) -> bool:
     return True
 
 
-def _stop(
-    records: Sequence[ServiceRecord], processes: Mapping[str, subprocess.Popen[bytes]], timeout: float
-) -> None:
+def _stop(records: Sequence[ServiceRecord], processes: Mapping[str, subprocess.Popen[bytes]], timeout: float) -> None:
     """SIGTERM ``records`` (the host first, so no new calls start), then SIGKILL those still there."""
     ordered = sorted(records, key=lambda r: r.name != "host")
     for record in ordered:

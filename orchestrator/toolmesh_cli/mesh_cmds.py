@@ -31,9 +31,7 @@ __all__ = ["register"]
 
 def up(
     ctx: typer.Context,
-    port: Annotated[
-        int, typer.Option(help="Port of the host (the API and console).", min=1, max=65535)
-    ] = 7071,
+    port: Annotated[int, typer.Option(help="Port of the host (the API and console).", min=1, max=65535)] = 7071,
     auto_ports: Annotated[
         bool, typer.Option("--auto-ports", help="Pick free ports for the gateway and the tools.")
     ] = False,
@@ -41,9 +39,7 @@ def up(
         list[str],
         typer.Option("--tool", help="Start only these tool services (repeatable; default all, or the recorded ones)."),
     ] = [],  # noqa: B006
-    timeout: Annotated[
-        float, typer.Option(help="Seconds each service may take to start.")
-    ] = DEFAULT_START_TIMEOUT,
+    timeout: Annotated[float, typer.Option(help="Seconds each service may take to start.")] = DEFAULT_START_TIMEOUT,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Start the local mesh in the background: tools, LLM gateway, then the durable host.
@@ -64,9 +60,7 @@ def restart(
     service: Annotated[
         list[str] | None, typer.Argument(help="Services to restart: host, gateway or a tool (default: all).")
     ] = None,
-    timeout: Annotated[
-        float, typer.Option(help="Seconds each service may take to start.")
-    ] = DEFAULT_START_TIMEOUT,
+    timeout: Annotated[float, typer.Option(help="Seconds each service may take to start.")] = DEFAULT_START_TIMEOUT,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Restart some services of the local mesh (or all) on their ports, keeping their data and keys."""

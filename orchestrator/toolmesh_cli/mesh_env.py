@@ -54,9 +54,7 @@ def _may_see(service: str, variable: str) -> bool:
     return service == "gateway" or _CREDENTIAL.search(variable.upper()) is None
 
 
-def service_environment(
-    service: str, environ: Mapping[str, str], root: Path, own: Mapping[str, str]
-) -> dict[str, str]:
+def service_environment(service: str, environ: Mapping[str, str], root: Path, own: Mapping[str, str]) -> dict[str, str]:
     """The environment of ``service``: what it may see of ``environ``, the checkout on the path, then ``own``."""
     env = {name: value for name, value in environ.items() if _may_see(service, name)}
     paths = [str(root), str(root / "orchestrator")]

@@ -29,9 +29,7 @@ def _parse_approvals(values: list[str]) -> dict[str, str]:
     return approvals
 
 
-def _follow_and_exit(
-    state: CliContext, client: ApiClient, run_id: str, *, as_json: bool, interval: float
-) -> None:
+def _follow_and_exit(state: CliContext, client: ApiClient, run_id: str, *, as_json: bool, interval: float) -> None:
     """Follow until the run ends and exit with its code; Ctrl-C detaches and says how to come back."""
     try:
         if as_json:
@@ -69,9 +67,7 @@ def run(
         list[str], typer.Option(help="NAME=always|never|default: approval policy for a tool or function.")
     ] = [],  # noqa: B006
     detach: Annotated[bool, typer.Option("--detach", "-d", help="Start and return at once.")] = False,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print JSON (the final status) for scripts.")
-    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (the final status) for scripts.")] = False,
     interval: Annotated[float, typer.Option(help="Seconds between polls.", min=0.1)] = DEFAULT_POLL_INTERVAL,
 ) -> None:
     """Start a run and follow it live until it ends (Ctrl-C detaches; the run goes on)."""
@@ -173,9 +169,7 @@ def reply(
     run_id: Annotated[str, typer.Argument(metavar="ID", help="The run id.")],
     call_id: Annotated[str, typer.Argument(metavar="CALL", help="The call waiting for a reply.")],
     text: Annotated[str, typer.Argument(help="The reply.")],
-    sender: Annotated[
-        str | None, typer.Option("--from", help="Who replies (default: your user name).")
-    ] = None,
+    sender: Annotated[str | None, typer.Option("--from", help="Who replies (default: your user name).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Answer a message a run sent and is waiting on (e.g. through the mailbox tool)."""

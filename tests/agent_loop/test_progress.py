@@ -41,9 +41,7 @@ def test_state_round_trips_through_json():
 
 def test_report_lists_tasks_and_stop_reason():
     state = _big_state()
-    report = build_report(
-        state, outcome="budget_exhausted", stop_reason="max_iterations", summary="s", model="m"
-    )
+    report = build_report(state, outcome="budget_exhausted", stop_reason="max_iterations", summary="s", model="m")
     assert report["stop_reason"] == "max_iterations"
     assert len(report["tasks"]) == 100 and len(report["pending"]) == 50
     assert report["tasks"][0]["tool_calls"] == [{"function": "f", "ok": True, "status": 200}]

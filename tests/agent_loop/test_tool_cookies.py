@@ -18,9 +18,7 @@ from tests.support.servers import RunningServer, start_uvicorn
 
 @pytest.fixture(scope="module")
 def echo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    server = start_uvicorn(
-        "tests.openapi_engine.echo_app:app", log_path=tmp_path_factory.mktemp("echo") / "echo.log"
-    )
+    server = start_uvicorn("tests.openapi_engine.echo_app:app", log_path=tmp_path_factory.mktemp("echo") / "echo.log")
     try:
         yield server
     finally:

@@ -149,8 +149,7 @@ def main() -> None:
         sys.exit(f"corpus not found at {CORPUS}")
     python = None if args.no_fastmcp else ensure_fastmcp()
     header = (
-        f"{'spec':<28}{'who':<9}{'conv s':>8}{'parse s':>8}{'tools':>6}{'strict':>7}"
-        f"{'median':>8}{'p95':>8}{'max':>9}"
+        f"{'spec':<28}{'who':<9}{'conv s':>8}{'parse s':>8}{'tools':>6}{'strict':>7}{'median':>8}{'p95':>8}{'max':>9}"
     )
     print(header)
     print("-" * len(header))

@@ -138,8 +138,10 @@ def main() -> None:
         print(f"  {mode:<12} {medians[mode]:7.1f} us{stage}   (rounds: {rounds})")
         previous = medians[mode]
     extra = medians["OTLP export"] - medians["off"]
-    print(f"  OTLP export costs {extra:.0f} us per span over off: {extra * SPANS_PER_RUN / 1000:.1f} ms CPU per run at "
-          f"{SPANS_PER_RUN} spans per run, before the services' own server spans are made")
+    print(
+        f"  OTLP export costs {extra:.0f} us per span over off: {extra * SPANS_PER_RUN / 1000:.1f} ms CPU per run at "
+        f"{SPANS_PER_RUN} spans per run, before the services' own server spans are made"
+    )
 
 
 if __name__ == "__main__":

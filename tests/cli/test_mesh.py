@@ -25,9 +25,7 @@ from toolmesh_cli.mesh import MeshPorts, start_mesh
 
 @pytest.fixture(scope="module")
 def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MeshUnderTest]:
-    missing = [
-        p for p in ("orchestrator/function_app.py", "llm_gateway/main.py") if not (REPO_ROOT / p).is_file()
-    ]
+    missing = [p for p in ("orchestrator/function_app.py", "llm_gateway/main.py") if not (REPO_ROOT / p).is_file()]
     if missing or "notes" not in AVAILABLE_TOOLS:
         pytest.skip(f"the mesh is incomplete in this checkout (missing: {missing or ['tools/notes']})")
     state_dir = tmp_path_factory.mktemp("mesh") / ".toolmesh"
@@ -65,9 +63,7 @@ def test_status_shows_every_service_healthy(mesh: MeshUnderTest) -> None:
 
 
 def test_run_completes_on_the_mesh_with_the_key_found_in_the_state_dir(mesh: MeshUnderTest) -> None:
-    result = mesh(
-        "run", "Create a note titled groceries with milk and eggs", "--max-iterations", "3", "--json"
-    )
+    result = mesh("run", "Create a note titled groceries with milk and eggs", "--max-iterations", "3", "--json")
     assert result.code == 0, result.stdout + result.stderr
     final = result.json()
     assert final["status"] == "Completed"
@@ -198,9 +194,7 @@ def test_up_refuses_a_port_in_use_and_starts_nothing(tmp_path: Path) -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        result = toolmesh(
-            tmp_path / ".toolmesh", "up", "--port", str(port), "--auto-ports", "--tool", "notes"
-        )
+        result = toolmesh(tmp_path / ".toolmesh", "up", "--port", str(port), "--auto-ports", "--tool", "notes")
     assert result.code == 1
     assert f"port {port} for host is in use" in result.stderr
     assert not (tmp_path / ".toolmesh" / "mesh.json").exists()
@@ -214,9 +208,7 @@ def test_a_service_that_crashes_at_start_is_named_and_the_others_are_stopped(tmp
     (root / "tools" / "__init__.py").write_text("")
     (root / "tools" / "notes" / "__init__.py").write_text("")
     (root / "llm_gateway" / "__init__.py").write_text("")
-    (root / "tools" / "notes" / "main.py").write_text(
-        "raise RuntimeError('notes cannot open its database')\n"
-    )
+    (root / "tools" / "notes" / "main.py").write_text("raise RuntimeError('notes cannot open its database')\n")
     (root / "llm_gateway" / "main.py").write_text(
         "async def app(scope, receive, send):\n"
         "    if scope['type'] != 'http':\n        return\n"

@@ -27,9 +27,7 @@ PROGRESS: dict[str, Any] = {
             "summary": "1 hit",
         },
     ],
-    "approvals": [
-        {"call_id": "c2", "tool": "notes", "function": "notes_deleteNote", "arguments": '{"id":7}'}
-    ],
+    "approvals": [{"call_id": "c2", "tool": "notes", "function": "notes_deleteNote", "arguments": '{"id":7}'}],
     "waiting": [{"call_id": "c3", "function": "mailbox_sendMessage", "message": "Is Friday fine?"}],
     "usage": {
         "llm_calls": 3,
@@ -50,9 +48,7 @@ def _text(run: RunStatus) -> str:
 
 
 def test_run_view_shows_tasks_calls_and_what_needs_a_person() -> None:
-    run = RunStatus.model_validate(
-        {"id": "r1", "status": "Running", "objective": "tidy", "progress": PROGRESS}
-    )
+    run = RunStatus.model_validate({"id": "r1", "status": "Running", "objective": "tidy", "progress": PROGRESS})
     text = _text(run)
     assert "found note 7" in text and "remove the draft" in text and "tell the team" in text
     assert "notes_searchNotes" in text and "1 hit" in text
@@ -62,9 +58,7 @@ def test_run_view_shows_tasks_calls_and_what_needs_a_person() -> None:
 
 
 def test_failed_run_shows_its_error_and_exits_one() -> None:
-    run = RunStatus.model_validate(
-        {"id": "r1", "status": "Failed", "objective": "x", "output": "boom: no catalog"}
-    )
+    run = RunStatus.model_validate({"id": "r1", "status": "Failed", "objective": "x", "output": "boom: no catalog"})
     assert run.failure == "boom: no catalog" and run.output is None
     assert "boom: no catalog" in _text(run)
     assert exit_code_for(run) == 1
@@ -86,9 +80,7 @@ def test_exit_codes_follow_the_outcome() -> None:
 
 def test_change_log_reports_each_change_once() -> None:
     log = ChangeLog()
-    run = RunStatus.model_validate(
-        {"id": "r1", "status": "Running", "objective": "tidy", "progress": PROGRESS}
-    )
+    run = RunStatus.model_validate({"id": "r1", "status": "Running", "objective": "tidy", "progress": PROGRESS})
     first = list(log.changes(run))
     assert any(line.startswith("approval needed: notes_deleteNote") for line in first)
     assert any("toolmesh reply r1 c3" in line for line in first)
@@ -104,8 +96,6 @@ def test_change_log_reports_each_change_once() -> None:
 
 def test_text_from_the_run_is_never_read_as_markup() -> None:
     progress = {**PROGRESS, "done": [{"id": 1, "task": "[bold]x[/] and [/]", "result": "[red]r"}]}
-    run = RunStatus.model_validate(
-        {"id": "r1", "status": "Running", "objective": "[/]", "progress": progress}
-    )
+    run = RunStatus.model_validate({"id": "r1", "status": "Running", "objective": "[/]", "progress": progress})
     text = _text(run)
     assert "[bold]x[/] and [/]" in text and "[red]r" in text

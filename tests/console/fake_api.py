@@ -79,9 +79,7 @@ class FakeRun:
         }
 
     def progress(self) -> dict[str, Any]:
-        current = (
-            {"id": self.index + 1, "task": self.tasks[self.index]} if self.index < len(self.tasks) else None
-        )
+        current = {"id": self.index + 1, "task": self.tasks[self.index]} if self.index < len(self.tasks) else None
         phase = "waiting" if self.approvals or self.waiting else "executing"
         return {
             "phase": "done" if self.output else phase,
@@ -129,9 +127,7 @@ class FakeRun:
             if call_id in self.decisions:
                 approved = self.decisions[call_id]
                 self.approvals.clear()
-                self._complete(
-                    task, call_id, "notes_deleteNote", approved, "deleted" if approved else "denied"
-                )
+                self._complete(task, call_id, "notes_deleteNote", approved, "deleted" if approved else "denied")
             elif not self.approvals:
                 self.approvals.append(
                     {
@@ -301,9 +297,7 @@ async def start_run(request: Request) -> Response:
 def list_runs(status: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
     runs = [r for r in RUNS.values() if not status or r.status == status]
     runs.sort(key=lambda r: r.created, reverse=True)
-    return [
-        {k: r.view()[k] for k in ("id", "status", "objective", "created", "updated")} for r in runs[:limit]
-    ]
+    return [{k: r.view()[k] for k in ("id", "status", "objective", "created", "updated")} for r in runs[:limit]]
 
 
 @app.get("/api/runs/{run_id}")
@@ -367,11 +361,7 @@ def _tool(name: str, full: bool) -> dict[str, Any]:
                 "needs_approval": asks,
                 "size_chars": 100 + len(desc),
                 "approx_tokens": 25 + len(desc) // 4,
-                **(
-                    {"parameters": {"type": "object", "properties": {"id": {"type": "integer"}}}}
-                    if full
-                    else {}
-                ),
+                **({"parameters": {"type": "object", "properties": {"id": {"type": "integer"}}}} if full else {}),
             }
             for fn, desc, asks in CATALOG[name]
         ],

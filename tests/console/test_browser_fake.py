@@ -30,9 +30,7 @@ def page(browser: Browser) -> Iterator[Page]:
 
 
 def _start(api: RunningServer, objective: str) -> str:
-    response = httpx.post(
-        api.url + "/api/runs", json={"objective": objective}, headers={"x-functions-key": FAKE_KEY}
-    )
+    response = httpx.post(api.url + "/api/runs", json={"objective": objective}, headers={"x-functions-key": FAKE_KEY})
     assert response.status_code == 202, response.text
     return str(response.json()["id"])
 
@@ -41,9 +39,7 @@ def _open(page: Page, api: RunningServer, route: str) -> None:
     page.goto(f"{api.url}/console?code={FAKE_KEY}#{route}")
 
 
-def test_start_run_from_the_page_and_watch_it_finish(
-    page: Page, fake_api: RunningServer, artifacts: Path
-) -> None:
+def test_start_run_from_the_page_and_watch_it_finish(page: Page, fake_api: RunningServer, artifacts: Path) -> None:
     _open(page, fake_api, "/new")
     assert "code=" not in page.url, "the key must not stay in the address bar"
     page.fill("#objective-input", "collect facts then summarize")
@@ -174,9 +170,7 @@ def test_runs_list_updates_without_reload(page: Page, fake_api: RunningServer) -
     page.wait_for_selector("#objective:text-is('a brand new run')", timeout=WAIT_MS)
 
 
-def test_tool_catalog_lists_sizes_and_shows_schemas(
-    page: Page, fake_api: RunningServer, artifacts: Path
-) -> None:
+def test_tool_catalog_lists_sizes_and_shows_schemas(page: Page, fake_api: RunningServer, artifacts: Path) -> None:
     _open(page, fake_api, "/tools")
     page.wait_for_selector(".tool[data-tool='notes']", timeout=WAIT_MS)
     text = page.inner_text("#tools-list")

@@ -44,9 +44,7 @@ def _open(browser: Browser, mesh: Mesh, route: str) -> Page:
     return page
 
 
-def test_start_a_run_from_the_page_and_watch_it_progress(
-    browser: Browser, mesh: Mesh, artifacts: Path
-) -> None:
+def test_start_a_run_from_the_page_and_watch_it_progress(browser: Browser, mesh: Mesh, artifacts: Path) -> None:
     page = _open(browser, mesh, "/new")
     try:
         page.wait_for_selector("#tool-checks input[value='notes']", timeout=RUN_WAIT_MS)
@@ -83,9 +81,7 @@ def test_bad_input_shows_the_real_api_message(browser: Browser, mesh: Mesh, arti
         page.context.close()
 
 
-def test_approval_in_one_page_disappears_from_the_other(
-    browser: Browser, mesh: Mesh, artifacts: Path
-) -> None:
+def test_approval_in_one_page_disappears_from_the_other(browser: Browser, mesh: Mesh, artifacts: Path) -> None:
     started = httpx.post(
         mesh.url + "/api/runs",
         json={"objective": "Delete note 1", "budgets": {"max_iterations": 2}},

@@ -36,9 +36,7 @@ def test_sdk_client_builds_check_status_payload_from_the_binding() -> None:
     # check-status body (CreateCheckStatusResponseMessage) does not.
     assert "rewindPostUri" in payload and "rewindPostUri" not in check_status_payload(CTX, "abc")
     assert {k: v for k, v in payload.items() if k != "rewindPostUri"} == check_status_payload(CTX, "abc")
-    assert payload["terminatePostUri"].startswith(
-        "http://127.0.0.1:7071/runtime/webhooks/durabletask/instances/abc/"
-    )
+    assert payload["terminatePostUri"].startswith("http://127.0.0.1:7071/runtime/webhooks/durabletask/instances/abc/")
 
 
 def test_instance_ids_are_escaped_in_urls() -> None:

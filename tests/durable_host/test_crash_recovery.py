@@ -61,10 +61,7 @@ def test_sigkill_at_random_points_loses_nothing(tmp_path: Path) -> None:
             if pending_events and rng.random() < 0.6:
                 run = pending_events.pop()
                 with host.client() as client:
-                    assert (
-                        client.post(f"{MGMT}/instances/{run}/raiseEvent/Go", json={"run": run}).status_code
-                        == 202
-                    )
+                    assert client.post(f"{MGMT}/instances/{run}/raiseEvent/Go", json={"run": run}).status_code == 202
             host.server.kill()
             host = launch_host("basic", data, marks, port=port)
         headers = {"x-functions-key": "test-functions-key"}

@@ -100,9 +100,7 @@ class Sim:
 
     def step(self, seconds: float = 1.0) -> EpisodeCommit:
         self.now += timedelta(seconds=seconds)
-        visible = [
-            m for m in self.queue if m.instance_id == "inst-1" and m.visible_at <= self.now.timestamp()
-        ]
+        visible = [m for m in self.queue if m.instance_id == "inst-1" and m.visible_at <= self.now.timestamp()]
         plan = episode.prepare(self.instance, self.history, visible, self.now)
         if plan.commit is not None:
             commit = plan.commit

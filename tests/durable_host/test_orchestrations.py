@@ -112,9 +112,7 @@ def test_external_event_from_direct_post_arrives_as_object(host: Host) -> None:
 def test_external_event_from_sdk_client_is_double_encoded_as_on_azure(host: Host) -> None:
     instance_id = host.start("wait_event")
     with host.client() as client:
-        response = client.post(
-            f"/api/client/{instance_id}/raise", json={"name": "Approval", "data": {"ok": 1}}
-        )
+        response = client.post(f"/api/client/{instance_id}/raise", json={"name": "Approval", "data": {"ok": 1}})
     assert response.status_code == 200, response.text
     assert host.wait(instance_id)["output"] == {"got": '{"ok": 1}'}
 

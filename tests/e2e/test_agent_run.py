@@ -113,9 +113,7 @@ def test_a_killed_host_continues_the_run_with_nothing_lost_or_repeated(tmp_path:
     try:
         objective = " ".join(f"Write a note about topic number {i}." for i in range(1, 7))
         run_id = crash_mesh.start_run({"objective": objective, "budgets": {"max_iterations": 10}})
-        crash_mesh.wait(
-            run_id, until=lambda v: len((v.get("progress") or {}).get("done") or []) >= 2, timeout=90
-        )
+        crash_mesh.wait(run_id, until=lambda v: len((v.get("progress") or {}).get("done") or []) >= 2, timeout=90)
         assert crash_mesh.host is not None
         crash_mesh.host.kill()
         crash_mesh.start_host()

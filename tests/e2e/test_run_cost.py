@@ -74,9 +74,7 @@ def test_the_reports_cost_matches_the_gateways_usage_log(priced_mesh: Mesh) -> N
 
 
 def test_max_cost_stops_the_run_like_any_budget(priced_mesh: Mesh) -> None:
-    run_id = priced_mesh.start_run(
-        {"objective": OBJECTIVE, "budgets": {"max_cost": 1.5, "max_iterations": 20}}
-    )
+    run_id = priced_mesh.start_run({"objective": OBJECTIVE, "budgets": {"max_cost": 1.5, "max_iterations": 20}})
     view = priced_mesh.wait(run_id)
     assert view["status"] == "Completed", view
     report = view["output"]

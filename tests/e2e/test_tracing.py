@@ -46,6 +46,7 @@ def traced_mesh(tmp_path: Path, receiver: OtlpReceiver, monkeypatch: pytest.Monk
 
 def _run_spans(receiver: OtlpReceiver, trace_id: str, mesh: Mesh) -> list[ReceivedSpan]:
     """The run's spans, once its root has arrived (the host exports it before the run can finish)."""
+
     def has_root(spans: list[ReceivedSpan]) -> bool:
         return any(s.trace_id == trace_id and s.name.startswith("invoke_agent") for s in spans)
 

@@ -116,11 +116,7 @@ def _hybrid_schema(cls: type) -> dict[str, Slot]:
             names = re.findall(r"_models\.(\w+)", text)
             target = _resolve(cls, names[-1]) if names else None
             kind: Kind = (
-                "map"
-                if re.search(r"[dD]ict\[str", text)
-                else "list"
-                if re.search(r"[lL]ist\[", text)
-                else "one"
+                "map" if re.search(r"[dD]ict\[str", text) else "list" if re.search(r"[lL]ist\[", text) else "one"
             )
             schema[rest] = Slot(kind=kind, target=target)
     return schema

@@ -150,9 +150,7 @@ def settings_env_names(module: str) -> set[str]:
     try:
         settings_cls = importlib.import_module(module).Settings
     except (ImportError, AttributeError) as exc:
-        raise AssertionError(
-            f"{module}.Settings, which says what the service reads, is missing: {exc}"
-        ) from exc
+        raise AssertionError(f"{module}.Settings, which says what the service reads, is missing: {exc}") from exc
     assert issubclass(settings_cls, BaseSettings), f"{module}.Settings is not a BaseSettings"
     prefix = str(settings_cls.model_config.get("env_prefix", "") or "")
     names: set[str] = set()

@@ -51,9 +51,7 @@ def test_azure_yaml_builds_each_container_service_from_its_dockerfile() -> None:
         project = REPO_ROOT / entry["project"]
         docker = entry["docker"]
         assert (project / docker["path"]).resolve() == service.dockerfile, f"{service.name}: wrong Dockerfile"
-        assert (project / docker["context"]).resolve() == REPO_ROOT, (
-            f"{service.name}: context is not the root"
-        )
+        assert (project / docker["context"]).resolve() == REPO_ROOT, f"{service.name}: context is not the root"
 
 
 def test_each_azd_service_is_tagged_on_its_azure_resource() -> None:

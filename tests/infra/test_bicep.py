@@ -181,9 +181,7 @@ def test_bicep_names_fit_azure_limits() -> None:
             value = fill(template, **names, **{"tool.name": longest})
             assert len(value) <= limit, f"module {name}: {param} '{value}' is longer than {limit}"
             if limit == 24 and "storage" in param.lower() or "registry" in call["detail"]["path"]:
-                assert re.fullmatch(r"[a-z0-9]+", value), (
-                    f"module {name}: {param} '{value}' must be alphanumeric"
-                )
+                assert re.fullmatch(r"[a-z0-9]+", value), f"module {name}: {param} '{value}' must be alphanumeric"
 
 
 def test_main_deploys_every_registry_tool_as_its_own_container_app() -> None:
@@ -220,9 +218,7 @@ def test_container_app_has_an_http_concurrency_scale_rule_and_own_identity() -> 
     assert "azd-service-name" in json.dumps(app["tags"])
     assert app["properties"]["configuration"]["ingress"]["allowInsecure"] is False
     secrets = module["variables"]["secretRefs"]
-    assert {"keyVaultUrl", "identity"} <= set(json.dumps(secrets) and _keys(secrets)), (
-        "secrets are not KV refs"
-    )
+    assert {"keyVaultUrl", "identity"} <= set(json.dumps(secrets) and _keys(secrets)), "secrets are not KV refs"
 
 
 def _keys(node: Any) -> set[str]:
@@ -267,9 +263,7 @@ def test_function_secrets_are_key_vault_references_never_values() -> None:
 
 def test_function_urls_point_at_the_matching_tool_app() -> None:
     settings = main_call("functionSettings")["settings"]
-    apps = {
-        key: value for obj in literal_objects(settings) for key, value in obj.items() if key.endswith("_URL")
-    }
+    apps = {key: value for obj in literal_objects(settings) for key, value in obj.items() if key.endswith("_URL")}
     for index, tool in enumerate(tools_table()):
         url = apps.get(f"{tool['prefix']}_URL")
         assert url is not None, f"{tool['prefix']}_URL is not set"
@@ -305,9 +299,7 @@ def test_container_app_settings_are_read_by_the_service(service: Service) -> Non
     names = container_app_env(service.name)
     assert names, f"the {service.name} app gets no settings"
     unknown = names - settings_env_names(service.settings_module)
-    assert not unknown, (
-        f"the {service.name} app sets {sorted(unknown)}, which {service.settings_module} never reads"
-    )
+    assert not unknown, f"the {service.name} app sets {sorted(unknown)}, which {service.settings_module} never reads"
 
 
 @pytest.mark.parametrize("service", container_services(), ids=[s.name for s in container_services()])
@@ -323,9 +315,7 @@ def test_compose_and_azure_give_the_orchestrator_the_same_settings() -> None:
     plain, secret = function_settings()
     azure = {n for n in plain | set(secret) if not PLATFORM_SETTINGS.match(n)}
     compose = {n for n in compose_environment(ORCHESTRATOR) if not n.startswith("AzureWebJobs")}
-    assert compose == azure, (
-        f"only in compose {sorted(compose - azure)}, only on Azure {sorted(azure - compose)}"
-    )
+    assert compose == azure, f"only in compose {sorted(compose - azure)}, only on Azure {sorted(azure - compose)}"
 
 
 def test_the_event_channel_is_the_redis_cache_over_tls_from_the_vault() -> None:
@@ -399,9 +389,7 @@ def test_azure_mailbox_accepts_the_orchestrators_callback_urls() -> None:
     settings = main_call("functionSettings")["settings"]
     public = next(o["TOOLMESH_PUBLIC_URL"] for o in literal_objects(settings) if "TOOLMESH_PUBLIC_URL" in o)
     only_for = main_call("toolApps")["env"]["function"]["parameters"]["arg_2"]["operator"]["operands"]
-    origins = next(
-        o["value"] for o in literal_objects(only_for["true_value"]) if o.get("name", "").endswith("ORIGINS")
-    )
+    origins = next(o["value"] for o in literal_objects(only_for["true_value"]) if o.get("name", "").endswith("ORIGINS"))
     url = callback_url(fill(public, **host), "secret", "run-1", "call-1")
     assert check_callback_url(url, parse_origins(fill(origins, **host))) == url
 
@@ -413,9 +401,7 @@ def test_bicep_resource_properties_exist_in_the_azure_rest_models(path: Path) ->
     for name, resource in parse(path)["resources"].items():
         if resource.get("existing") or resource["type"] in unmodelled:
             continue
-        assert resource["type"] in RESOURCE_MODELS, (
-            f"{path.name}: no REST model mapped for {resource['type']}"
-        )
+        assert resource["type"] in RESOURCE_MODELS, f"{path.name}: no REST model mapped for {resource['type']}"
         model, version = model_class(resource["type"], resource["api_version"])
         assert version == resource["api_version"], (
             f"{path.name}: {name} pins {resource['type']}@{resource['api_version']}, "

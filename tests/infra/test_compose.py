@@ -118,18 +118,14 @@ def test_compose_environment_names_are_read_by_the_orchestrator() -> None:
     read = settings_env_names("agent_loop.settings") | FUNCTIONS_HOST_SETTINGS
     registry = set().union(*(registry_settings(n) for n in tool_names()))
     unknown = set(compose_environment(ORCHESTRATOR)) - read - registry
-    assert not unknown, (
-        f"orchestrator sets {sorted(unknown)}, which neither its settings nor the registry read"
-    )
+    assert not unknown, f"orchestrator sets {sorted(unknown)}, which neither its settings nor the registry read"
 
 
 def test_compose_orchestrator_sets_everything_the_registry_reads() -> None:
     env = compose_environment(ORCHESTRATOR)
     for tool in tool_names():
         missing = registry_settings(tool) - set(env)
-        assert not missing, (
-            f"the registry entry of {tool} reads {sorted(missing)}, unset for the orchestrator"
-        )
+        assert not missing, f"the registry entry of {tool} reads {sorted(missing)}, unset for the orchestrator"
 
 
 def test_compose_tool_databases_live_on_volumes() -> None:
@@ -212,18 +208,13 @@ def test_new_env_refuses_an_env_file_with_an_empty_function_key(tmp_path: Path) 
 
 def new_env_in_place(infra: Path) -> tuple[Path, subprocess.CompletedProcess[str]]:
     """Run the copied new-env.sh again without refreshing the copied compose file."""
-    result = subprocess.run(
-        ["sh", str(infra / "new-env.sh")], capture_output=True, text=True, timeout=30, check=False
-    )
+    result = subprocess.run(["sh", str(infra / "new-env.sh")], capture_output=True, text=True, timeout=30, check=False)
     return infra, result
 
 
 def compose_cli() -> list[str] | None:
     docker = shutil.which("docker")
-    if (
-        docker
-        and subprocess.run([docker, "compose", "version"], capture_output=True, check=False).returncode == 0
-    ):
+    if docker and subprocess.run([docker, "compose", "version"], capture_output=True, check=False).returncode == 0:
         return [docker, "compose"]
     legacy = shutil.which("docker-compose")
     return [legacy] if legacy else None
@@ -287,6 +278,4 @@ def test_compose_mailbox_accepts_the_orchestrators_callback_urls() -> None:
     allowed = parse_origins(compose_environment("mailbox")["MAILBOX_CALLBACK_ALLOWED_ORIGINS"] or "")
     url = callback_url(public, "secret", "run-1", "call-1")
     assert check_callback_url(url, allowed) == url
-    assert urlsplit(public).hostname == ORCHESTRATOR, (
-        "callbacks must reach the orchestrator by its compose name"
-    )
+    assert urlsplit(public).hostname == ORCHESTRATOR, "callbacks must reach the orchestrator by its compose name"

@@ -58,9 +58,7 @@ def uvicorn_options(argv: list[str]) -> tuple[str, dict[str, str]]:
     if argv[:3] == ["python", "-m", "uvicorn"]:
         argv = argv[2:]
     assert argv and argv[0] == "uvicorn", f"the command does not run uvicorn: {argv}"
-    positional = [
-        a for i, a in enumerate(argv[1:], 1) if not a.startswith("-") and not argv[i - 1].startswith("--")
-    ]
+    positional = [a for i, a in enumerate(argv[1:], 1) if not a.startswith("-") and not argv[i - 1].startswith("--")]
     assert len(positional) == 1, f"expected exactly one app in {argv}"
     options = {argv[i]: argv[i + 1] for i in range(1, len(argv) - 1) if argv[i].startswith("--")}
     return positional[0], options
@@ -212,9 +210,7 @@ def pruned_app_root(tmp_path: Path) -> Path:
 
 def test_orchestrator_image_runs_the_functions_host_on_the_pinned_runtime() -> None:
     app_stage, runtime = stages(ORCHESTRATOR_DOCKERFILE)
-    assert [s[0].value[0] for s in (app_stage, runtime)] == [FUNCTIONS_IMAGE] * 2, (
-        "stages must use the pinned image"
-    )
+    assert [s[0].value[0] for s in (app_stage, runtime)] == [FUNCTIONS_IMAGE] * 2, "stages must use the pinned image"
     assert not [c for c in runtime if c.cmd in {"CMD", "ENTRYPOINT"}], (
         "the base image's entrypoint starts the Functions host; overriding it would skip the host"
     )
@@ -224,13 +220,9 @@ def test_orchestrator_image_runs_the_functions_host_on_the_pinned_runtime() -> N
     assert staged == [("orchestrator/", "/src/")], "the app stage copies the app root"
     copies = {c.value[0]: c.value[-1] for c in runtime if c.cmd == "COPY"}
     from_app = [c for c in runtime if c.cmd == "COPY" and "--from=app" in c.flags]
-    assert [c.value for c in from_app] == [("/src/", f"{SCRIPT_ROOT}/")], (
-        "the pruned app root is the script root"
-    )
+    assert [c.value for c in from_app] == [("/src/", f"{SCRIPT_ROOT}/")], "the pruned app root is the script root"
     registry = env.get("TOOLMESH_REGISTRY", "")
-    assert registry.startswith(copies.get("specs/", "<specs/ not copied>")), (
-        "the registry is not in the image"
-    )
+    assert registry.startswith(copies.get("specs/", "<specs/ not copied>")), "the registry is not in the image"
     installs = [c.original for c in runtime if c.cmd == "RUN" and "pip install" in c.original]
     assert any("requirements.txt" in line for line in installs), "orchestrator/requirements.txt not installed"
 

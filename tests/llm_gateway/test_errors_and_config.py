@@ -82,8 +82,12 @@ HELLO_PREFIX = '{"model": "offline", "messages": [{"role": "user", "content": "x
         # Within the parser's depth limit, and still far too deep to pass on upstream.
         (HELLO_PREFIX + '"metadata": ' + '{"a":' * 990 + "1" + "}" * 990 + "}", "nested more than"),
         (
-            HELLO_PREFIX + '"tools": [{"type": "function", "function": {"name": "f", "parameters": '
-            + '{"a":' * 500 + "1" + "}" * 500 + "}}]}",
+            HELLO_PREFIX
+            + '"tools": [{"type": "function", "function": {"name": "f", "parameters": '
+            + '{"a":' * 500
+            + "1"
+            + "}" * 500
+            + "}}]}",
             "nested more than",
         ),
     ],

@@ -57,12 +57,12 @@ NOTE = ToolSpec(
 
 
 def test_an_optional_body_holds_earlier_results_when_the_task_refers_to_them() -> None:
-    earlier = ["Calculate 12 * 49.90: evaluateExpression returned {\"value\": 598.8}"]
+    earlier = ['Calculate 12 * 49.90: evaluateExpression returned {"value": 598.8}']
     filled = fill_arguments(NOTE, "Write a note with the licence budget result", earlier)
     assert "598.8" in filled["content"]
 
 
 def test_an_optional_body_stays_empty_when_the_task_does_not_refer_to_earlier_work() -> None:
-    earlier = ["Calculate 12 * 49.90: evaluateExpression returned {\"value\": 598.8}"]
+    earlier = ['Calculate 12 * 49.90: evaluateExpression returned {"value": 598.8}']
     assert "content" not in fill_arguments(NOTE, "Write a note titled Groceries", earlier)
     assert "content" not in fill_arguments(NOTE, "Write a note with the result", [])

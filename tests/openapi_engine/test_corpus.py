@@ -92,9 +92,7 @@ def test_invalid_box_operation_ids_are_sanitized_uniquely() -> None:
 
 
 def test_twilio_form_bodies_keep_their_fields() -> None:
-    create = next(
-        fn for fn in converted("twilio-3.0/twilio_api_v2010.json").functions if fn.name == "CreateMessage"
-    )
+    create = next(fn for fn in converted("twilio-3.0/twilio_api_v2010.json").functions if fn.name == "CreateMessage")
     assert create.body is not None and create.body.media_type == "application/x-www-form-urlencoded"
     assert "To" in create.parameters["required"] and "AccountSid" in create.parameters["required"]
     assert len(create.parameters["properties"]) > 20
@@ -103,9 +101,7 @@ def test_twilio_form_bodies_keep_their_fields() -> None:
 
 def test_slack_swagger2_form_data_and_token_are_handled() -> None:
     post = next(
-        fn
-        for fn in converted("slack-2.0/slack_web_openapi_v2.json").functions
-        if fn.name == "chat_postMessage"
+        fn for fn in converted("slack-2.0/slack_web_openapi_v2.json").functions if fn.name == "chat_postMessage"
     )
     assert post.body is not None and post.body.media_type == "application/x-www-form-urlencoded"
     assert "channel" in post.parameters["required"]

@@ -18,7 +18,7 @@ SPEC = {
 async def _answer_cut_off(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     await reader.readuntil(b"\r\n\r\n")
     # The head promises 100 bytes; the connection ends after 10, as when the process dies.
-    writer.write(b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"id\": 12")
+    writer.write(b'HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"id": 12')
     await writer.drain()
     writer.close()
 

@@ -58,9 +58,7 @@ def test_ref_to_another_host_is_refused_unless_allowed(tmp_path: Path) -> None:
 def test_url_spec_follows_relative_refs_under_its_root_only() -> None:
     files = {
         "/api/openapi.json": spec_with_body({"$ref": "schemas/thing.json#/Thing"}),
-        "/api/schemas/thing.json": {
-            "Thing": {"type": "object", "properties": {"name": {"$ref": "common.json#/Name"}}}
-        },
+        "/api/schemas/thing.json": {"Thing": {"type": "object", "properties": {"name": {"$ref": "common.json#/Name"}}}},
         "/api/schemas/common.json": {"Name": {"type": "string", "maxLength": 5}},
     }
 

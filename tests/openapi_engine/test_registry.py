@@ -91,9 +91,7 @@ def test_catalog_applies_filters_policies_and_round_trips_json() -> None:
     assert {fn.operation_id for fn in store} == {"getInventory", "placeOrder", "getOrderById", "deleteOrder"}
     assert all(fn.needs_approval for fn in store)
     assert catalog.tools["echo"].auth == {"ApiKeyAuth": "ECHO_API_KEY"}
-    assert catalog.tools["echo"].size_chars == sum(
-        fn.size_chars for fn in catalog.functions if fn.tool == "echo"
-    )
+    assert catalog.tools["echo"].size_chars == sum(fn.size_chars for fn in catalog.functions if fn.tool == "echo")
     again = Catalog.from_dict(json.loads(json.dumps(catalog.to_dict())))
     assert again == catalog
 

@@ -80,9 +80,7 @@ async def test_query_styles_serialize_per_spec(fn, echo_server, client) -> None:
 
 
 async def test_header_and_cookie_parameters_are_sent(fn, echo_server, client) -> None:
-    seen = echoed(
-        await call(fn, "queryStyles", {"X-Trace": "t-1", "theme": "dark mode"}, echo_server, client)
-    )
+    seen = echoed(await call(fn, "queryStyles", {"X-Trace": "t-1", "theme": "dark mode"}, echo_server, client))
     assert seen["headers"]["x-trace"] == "t-1"
     assert seen["headers"]["cookie"] == "theme=dark%20mode"
 
@@ -115,9 +113,7 @@ async def test_form_body_is_urlencoded_with_repeated_arrays(fn, echo_server, cli
 
 async def test_multipart_body_sends_file_parts_and_fields(fn, echo_server, client) -> None:
     payload = base64.b64encode(b"\x00\x01binary").decode()
-    seen = echoed(
-        await call(fn, "upload", {"file": "base64:" + payload, "caption": "pic"}, echo_server, client)
-    )
+    seen = echoed(await call(fn, "upload", {"file": "base64:" + payload, "caption": "pic"}, echo_server, client))
     assert seen["headers"]["content-type"].startswith("multipart/form-data; boundary=")
     raw = seen["body"]
     raw_bytes = base64.b64decode(raw[7:]) if raw.startswith("base64:") else raw.encode()
@@ -175,9 +171,7 @@ async def test_callback_url_is_hidden_and_filled_in(fn, echo_server, client) -> 
 
 
 async def test_idempotency_key_header_is_sent(fn, echo_server, client) -> None:
-    seen = echoed(
-        await call(fn, "postText", {"body": "x"}, echo_server, client, idempotency_key="run1-call7")
-    )
+    seen = echoed(await call(fn, "postText", {"body": "x"}, echo_server, client, idempotency_key="run1-call7"))
     assert seen["headers"]["idempotency-key"] == "run1-call7"
 
 

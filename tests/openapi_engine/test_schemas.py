@@ -10,9 +10,7 @@ from openapi_engine.strict import to_strict
 from openapi_engine.text import clean_text
 
 
-def convert(
-    schema: dict[str, Any], schemas: dict[str, Any] | None = None, version: str = "3.0.3"
-) -> dict[str, Any]:
+def convert(schema: dict[str, Any], schemas: dict[str, Any] | None = None, version: str = "3.0.3") -> dict[str, Any]:
     spec = {
         "openapi": version,
         "info": {"title": "t", "version": "1"},
@@ -38,9 +36,7 @@ def test_all_of_objects_are_merged() -> None:
         "Base": {"type": "object", "required": ["id"], "properties": {"id": {"type": "integer"}}},
         "Named": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}},
     }
-    out = convert(
-        {"allOf": [{"$ref": "#/components/schemas/Base"}, {"$ref": "#/components/schemas/Named"}]}, schemas
-    )
+    out = convert({"allOf": [{"$ref": "#/components/schemas/Base"}, {"$ref": "#/components/schemas/Named"}]}, schemas)
     params = out["parameters"]
     assert params["properties"] == {"id": {"type": "integer"}, "name": {"type": "string"}}
     assert params["required"] == ["id", "name"]
@@ -122,9 +118,7 @@ def test_strict_variant_requires_everything_with_null_unions() -> None:
 
 
 def test_free_form_objects_fall_back_to_non_strict_with_a_reason() -> None:
-    out = convert(
-        {"type": "object", "properties": {"meta": {"type": "object", "additionalProperties": True}}}
-    )
+    out = convert({"type": "object", "properties": {"meta": {"type": "object", "additionalProperties": True}}})
     assert out["strict"] is None
     assert "/properties/meta" in out["reason"] and "free-form" in out["reason"]
 
@@ -182,10 +176,7 @@ def test_names_are_sanitized_shortened_and_deduplicated_stably() -> None:
 
 
 def test_descriptions_are_plain_text_within_limit() -> None:
-    text = (
-        '# Title\n\nSee [the docs](http://x) and <b>bold</b> `code`.\n\n```json\n{"a": 1}\n```\n'
-        + "word " * 400
-    )
+    text = '# Title\n\nSee [the docs](http://x) and <b>bold</b> `code`.\n\n```json\n{"a": 1}\n```\n' + "word " * 400
     cleaned = clean_text(text)
     assert cleaned.startswith("Title See the docs and bold code.")
     assert len(cleaned) <= 1024 and cleaned.endswith("…")

@@ -61,6 +61,7 @@ def test_history_is_the_same_with_streaming_on_and_off(tmp_path: Path) -> None:
         assert mesh.wait(plain)["status"] == "Completed"
         with_events, without = _history(mesh, streamed), _history(mesh, plain)
         assert [e["EventType"] for e in with_events] == [e["EventType"] for e in without]
+
         # Parallel activities (a memory write beside a model step) may complete in either order.
         def events(history: list[dict[str, Any]], run_id: str) -> list[str]:
             return sorted(json.dumps(_shape(e, run_id), sort_keys=True) for e in history)

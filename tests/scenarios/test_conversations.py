@@ -111,9 +111,7 @@ def test_a_message_sent_mid_run_adds_a_task_that_the_run_then_does(mesh: Mesh) -
 
 
 def test_a_message_during_an_approval_wait_is_taken_and_the_wait_goes_on(mesh: Mesh) -> None:
-    run_id = mesh.start_run(
-        {"objective": "Sum", "initial_tasks": ["Calculate 2 + 3"], "approval": {"calc": "always"}}
-    )
+    run_id = mesh.start_run({"objective": "Sum", "initial_tasks": ["Calculate 2 + 3"], "approval": {"calc": "always"}})
     view = mesh.wait(run_id, until=lambda v: bool(_progress(v).get("approvals")))
     asked = _progress(view)["approvals"][0]
     with mesh.api() as api:
@@ -216,9 +214,7 @@ def _taken(api: httpx.Client, run_id: str) -> int:
 
 
 def test_a_storm_of_a_thousand_messages_is_bounded(mesh: Mesh) -> None:
-    run_id = mesh.start_run(
-        {"objective": "Sum", "initial_tasks": ["Calculate 2 + 3"], "approval": {"calc": "always"}}
-    )
+    run_id = mesh.start_run({"objective": "Sum", "initial_tasks": ["Calculate 2 + 3"], "approval": {"calc": "always"}})
     view = mesh.wait(run_id, until=lambda v: bool(_progress(v).get("approvals")))
     asked = _progress(view)["approvals"][0]
     before = _history_events(mesh, run_id)
@@ -336,9 +332,7 @@ def test_the_cli_says_reads_the_conversation_and_chats_with_approvals_inline(mes
     lines = iter(["Write a note titled From the terminal", "/quit"])
     out = Console(file=io.StringIO(), width=200)
     with ApiClient(ApiTarget(url=mesh.url, key=mesh.keys["functions"])) as client:
-        chat_session(
-            client, chat_id, lambda: next(lines), out, approve, author="Kim", interval=0.1
-        )
+        chat_session(client, chat_id, lambda: next(lines), out, approve, author="Kim", interval=0.1)
     printed = out.file.getvalue()  # type: ignore[attr-defined]
     assert len(asked) == 1 and "createNote" in asked[0]
     assert "agent: [offline] Completed 'Write a note titled From the terminal'" in printed

@@ -103,8 +103,7 @@ def wait_until_healthy(url: str, process: subprocess.Popen[bytes], log_path: Pat
         time.sleep(0.05)
     process.kill()
     raise RuntimeError(
-        f"server at {url} not healthy after {timeout}s ({last_error}); log:\n"
-        + log_path.read_text(errors="replace")
+        f"server at {url} not healthy after {timeout}s ({last_error}); log:\n" + log_path.read_text(errors="replace")
     )
 
 

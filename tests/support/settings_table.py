@@ -128,4 +128,3 @@ def render() -> str:
         for s in settings_of(deployable):
             lines.append(f"| `{s.env}` | {s.type.replace('|', '&#124;')} | {s.default} | {s.description} |")
     return "\n".join(lines) + "\n"
-

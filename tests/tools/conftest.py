@@ -25,17 +25,13 @@ def start_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StartSer
     servers: list[RunningServer] = []
     base = tmp_path_factory.mktemp("service")
 
-    def start(
-        name: str, *, db: Path | None = None, api_key: str | None = API_KEY, **env: str
-    ) -> RunningServer:
+    def start(name: str, *, db: Path | None = None, api_key: str | None = API_KEY, **env: str) -> RunningServer:
         prefix = name.upper()
         values = {f"{prefix}_DB": str(db or base / f"{name}-{len(servers)}.sqlite3")}
         if api_key is not None:
             values[f"{prefix}_API_KEY"] = api_key
         values.update({f"{prefix}_{key.upper()}": value for key, value in env.items()})
-        server = start_uvicorn(
-            f"tools.{name}.main:app", log_path=base / f"{name}-{len(servers)}.log", env=values
-        )
+        server = start_uvicorn(f"tools.{name}.main:app", log_path=base / f"{name}-{len(servers)}.log", env=values)
         servers.append(server)
         return server
 

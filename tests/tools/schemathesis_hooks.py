@@ -26,9 +26,5 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
         return
     headers = case.headers or {}
     for name in list(headers):
-        if (
-            name.lower() == "idempotency-key"
-            and isinstance(headers[name], str)
-            and _VALID_KEY.match(headers[name])
-        ):
+        if name.lower() == "idempotency-key" and isinstance(headers[name], str) and _VALID_KEY.match(headers[name]):
             headers[name] = f"st-{uuid.uuid4().hex}"

@@ -87,9 +87,7 @@ def test_irrational_result_is_marked_inexact(http: httpx.Client) -> None:
         ("2" + "^2" * 200, "nested deeper than 100"),
     ],
 )
-def test_bad_expression_is_422_saying_what_and_where(
-    http: httpx.Client, expression: str, message: str
-) -> None:
+def test_bad_expression_is_422_saying_what_and_where(http: httpx.Client, expression: str, message: str) -> None:
     response = http.post("/evaluate", json={"expression": expression})
     assert response.status_code == 422
     assert message in response.json()["detail"]
@@ -111,9 +109,7 @@ def test_malformed_request_is_422(http: httpx.Client, body: dict[str, Any]) -> N
         (37, "degC", "K", "310.15"),
     ],
 )
-def test_units_convert_in_decimals(
-    http: httpx.Client, value: Any, source: str, target: str, result: str
-) -> None:
+def test_units_convert_in_decimals(http: httpx.Client, value: Any, source: str, target: str, result: str) -> None:
     response = http.post("/convert", json={"value": value, "from_unit": source, "to_unit": target})
     assert response.status_code == 200, response.text
     assert response.json()["result"] == result
@@ -129,9 +125,7 @@ def test_units_convert_in_decimals(
         ("m^99", "km^99", "power beyond"),
     ],
 )
-def test_bad_conversion_is_422_with_reason(
-    http: httpx.Client, source: str, target: str, message: str
-) -> None:
+def test_bad_conversion_is_422_with_reason(http: httpx.Client, source: str, target: str, message: str) -> None:
     response = http.post("/convert", json={"value": "1", "from_unit": source, "to_unit": target})
     assert response.status_code == 422
     assert message in response.json()["detail"]

@@ -84,8 +84,7 @@ def test_list_sorts_by_priority_then_newest_and_filters(http: httpx.Client) -> N
     assert [i["id"] for i in page["items"]] == [urgent["id"], newer_low["id"], low["id"]]
     assert http.get("/issues", params={"project": "LST", "label": "ops"}).json()["total"] == 1
     assert (
-        http.get("/issues", params={"project": "LST", "assignee": "kim"}).json()["items"][0]["id"]
-        == (newer_low["id"])
+        http.get("/issues", params={"project": "LST", "assignee": "kim"}).json()["items"][0]["id"] == (newer_low["id"])
     )
     paged = http.get("/issues", params={"project": "LST", "limit": 2}).json()
     assert paged["next_offset"] == 2 and paged["total"] == 3
@@ -197,9 +196,7 @@ def test_idempotent_create_files_one_issue(http: httpx.Client) -> None:
 def test_destructive_operations_require_approval_in_the_spec(http: httpx.Client) -> None:
     spec = http.get("/openapi.json").json()
     approval = {
-        op["operationId"]: op.get("x-toolmesh-approval")
-        for item in spec["paths"].values()
-        for op in item.values()
+        op["operationId"]: op.get("x-toolmesh-approval") for item in spec["paths"].values() for op in item.values()
     }
     assert approval["closeIssue"] == approval["deleteIssue"] == "required"
     assert approval["createIssue"] is None and approval["commentOnIssue"] is None

@@ -97,9 +97,7 @@ def test_pending_delivery_survives_a_mailbox_crash(start_service: StartService, 
     first = start_service("mailbox", db=db, **FAST_RETRIES)
     message = _send(client(first), callback_url=f"http://127.0.0.1:{port}/cb/run-9")
     client(first).post(f"/messages/{message['id']}/reply", json={"reply": "later is fine"})
-    failing = _wait_for(
-        lambda: client(first).get(f"/messages/{message['id']}").json()["delivery"]["last_error"]
-    )
+    failing = _wait_for(lambda: client(first).get(f"/messages/{message['id']}").json()["delivery"]["last_error"])
     assert "Connect" in failing
     first.kill()
     receiver = start_uvicorn("tests.tools.callback_receiver:app", log_path=tmp_path / "late.log", port=port)
@@ -133,9 +131,7 @@ def test_callback_outside_allowed_origins_is_422(http: httpx.Client, url: str, r
 def test_allowed_origins_come_from_the_setting(start_service: StartService) -> None:
     server = start_service("mailbox", CALLBACK_ALLOWED_ORIGINS="https://orchestrator.example:7071")
     body = {"to": "a", "subject": "s", "body": "b"}
-    ok = client(server).post(
-        "/messages", json={**body, "callback_url": "https://orchestrator.example:7071/cb"}
-    )
+    ok = client(server).post("/messages", json={**body, "callback_url": "https://orchestrator.example:7071/cb"})
     assert ok.status_code == 201
     for url in ("https://orchestrator.example:7072/cb", "http://127.0.0.1:7071/cb"):
         refused = client(server).post("/messages", json={**body, "callback_url": url})
@@ -174,9 +170,7 @@ def test_list_filters_by_recipient_and_status(http: httpx.Client) -> None:
     assert [m["id"] for m in pending["items"]] == [waiting["id"]]
 
 
-@pytest.mark.parametrize(
-    ("method", "path"), [("GET", "/messages/msg_nope"), ("POST", "/messages/msg_nope/reply")]
-)
+@pytest.mark.parametrize(("method", "path"), [("GET", "/messages/msg_nope"), ("POST", "/messages/msg_nope/reply")])
 def test_unknown_message_is_404(http: httpx.Client, method: str, path: str) -> None:
     response = http.request(method, path, json={"reply": "x"} if method == "POST" else None)
     assert response.status_code == 404 and "msg_nope" in response.json()["detail"]
@@ -191,9 +185,7 @@ def test_unknown_message_is_404(http: httpx.Client, method: str, path: str) -> N
         ({"to": "a", "subject": "s", "body": "b", "cc": "x"}, "cc"),
     ],
 )
-def test_invalid_message_is_422_naming_the_field(
-    http: httpx.Client, body: dict[str, Any], field: str
-) -> None:
+def test_invalid_message_is_422_naming_the_field(http: httpx.Client, body: dict[str, Any], field: str) -> None:
     response = http.post("/messages", json=body)
     assert response.status_code == 422
     assert field in {str(part) for problem in response.json()["detail"] for part in problem["loc"]}
@@ -223,10 +215,7 @@ def test_delivery_is_abandoned_when_its_origin_is_no_longer_allowed(
     second = start_service("mailbox", db=db, CALLBACK_ALLOWED_ORIGINS="http://localhost", **FAST_RETRIES)
     client(second).post(f"/messages/{message['id']}/reply", json={"reply": "yes"})
     delivery = _wait_for(
-        lambda: (
-            (d := client(second).get(f"/messages/{message['id']}").json()["delivery"])["state"] == "failed"
-            and d
-        )
+        lambda: (d := client(second).get(f"/messages/{message['id']}").json()["delivery"])["state"] == "failed" and d
     )
     assert "is not allowed" in delivery["last_error"] and delivery["attempts"] == 0
 

@@ -40,8 +40,7 @@ def test_create_then_get_returns_the_same_note(http: httpx.Client) -> None:
 
 def test_list_filters_by_run_and_tag_and_pages_newest_first(http: httpx.Client) -> None:
     ids = [
-        _create(http, title=f"n{i}", tags=["even" if i % 2 == 0 else "odd"], run_id="run-list")["id"]
-        for i in range(5)
+        _create(http, title=f"n{i}", tags=["even" if i % 2 == 0 else "odd"], run_id="run-list")["id"] for i in range(5)
     ]
     _create(http, title="other run", run_id="run-other")
     first = http.get("/notes", params={"run_id": "run-list", "limit": 2}).json()
@@ -55,9 +54,7 @@ def test_list_filters_by_run_and_tag_and_pages_newest_first(http: httpx.Client) 
 
 def test_search_ranks_title_matches_above_passing_mentions(http: httpx.Client) -> None:
     mention = _create(http, title="Shopping", content="also check the budget later", run_id="run-search")
-    focused = _create(
-        http, title="Budget for groceries", content="budget is 120 EUR a week", run_id="run-search"
-    )
+    focused = _create(http, title="Budget for groceries", content="budget is 120 EUR a week", run_id="run-search")
     _create(http, title="Unrelated", content="the cat sat on the mat", run_id="run-search")
     result = http.get("/notes/search", params={"q": "budgets", "run_id": "run-search"}).json()
     assert [hit["id"] for hit in result["items"]] == [focused["id"], mention["id"]]
@@ -120,9 +117,7 @@ def test_unknown_id_is_404_naming_it(http: httpx.Client, method: str) -> None:
         ({"content": "no title"}, "title"),
     ],
 )
-def test_invalid_note_is_422_naming_the_field(
-    http: httpx.Client, body: dict[str, object], field: str
-) -> None:
+def test_invalid_note_is_422_naming_the_field(http: httpx.Client, body: dict[str, object], field: str) -> None:
     response = http.post("/notes", json=body)
     assert response.status_code == 422
     assert field in {str(part) for problem in response.json()["detail"] for part in problem["loc"]}

@@ -136,9 +136,7 @@ def _call(node: Call, args: list[Value]) -> Value:
         "max": (1, 100),
     }
     if name not in arity:
-        raise ExpressionError(
-            f"unknown function {name!r} at position {position}; known: {', '.join(FUNCTIONS)}"
-        )
+        raise ExpressionError(f"unknown function {name!r} at position {position}; known: {', '.join(FUNCTIONS)}")
     low, high = arity[name]
     if not low <= len(args) <= high:
         expected = str(low) if low == high else f"{low} to {high}"
@@ -155,9 +153,7 @@ def _call(node: Call, args: list[Value]) -> Value:
     if name == "round":
         digits = args[1].number if len(args) == 2 else Fraction(0)
         if digits.denominator != 1 or abs(digits) > 100:
-            raise ExpressionError(
-                f"round's digits must be a whole number from -100 to 100 (position {position})"
-            )
+            raise ExpressionError(f"round's digits must be a whole number from -100 to 100 (position {position})")
         return Value(number=_round(x, int(digits)), exact=exact)
     if name == "sqrt":
         if x < 0:
@@ -186,8 +182,7 @@ def _evaluate(node: Node) -> Value:
     if isinstance(node, Name):
         if node.name not in _CONSTANTS:
             raise ExpressionError(
-                f"unknown name {node.name!r} at position {node.position}; "
-                f"constants are {', '.join(_CONSTANTS)}"
+                f"unknown name {node.name!r} at position {node.position}; constants are {', '.join(_CONSTANTS)}"
             )
         return _CONSTANTS[node.name]()
     if isinstance(node, UnaryOp):

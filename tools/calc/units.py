@@ -41,9 +41,7 @@ def _unit(text: str) -> pint.Unit:
     try:
         unit = registry().parse_units(text)
     except pint.UndefinedUnitError:
-        raise UnitError(
-            f"unknown unit {text!r}; use names like m, km, mile, kg, lb, degC, degF, km/h"
-        ) from None
+        raise UnitError(f"unknown unit {text!r}; use names like m, km, mile, kg, lb, degC, degF, km/h") from None
     except Exception:  # pint's parser raises many kinds of errors on malformed unit text
         raise UnitError(f"cannot read {text!r} as a unit; write units like km/h, m^2 or kWh") from None
     if any(abs(float(power)) > MAX_UNIT_POWER for power in unit.dimensionality.values()):  # type: ignore[arg-type]

@@ -50,13 +50,9 @@ State = Literal["backlog", "todo", "in_progress", "in_review", "done", "canceled
 OpenState = Literal["backlog", "todo", "in_progress", "in_review"]
 Priority = Literal["urgent", "high", "medium", "low", "none"]
 ProjectKey = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9]{1,9}$")]
-Name = Annotated[
-    str, StringConstraints(min_length=1, max_length=200, pattern=r"\S"), AfterValidator(_encodable)
-]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"\S"), AfterValidator(_encodable)]
 LongText = Annotated[str, Field(max_length=20_000), AfterValidator(_encodable)]
-Body = Annotated[
-    str, StringConstraints(min_length=1, max_length=10_000, pattern=r"\S"), AfterValidator(_encodable)
-]
+Body = Annotated[str, StringConstraints(min_length=1, max_length=10_000, pattern=r"\S"), AfterValidator(_encodable)]
 Person = Annotated[str, StringConstraints(max_length=100), AfterValidator(_encodable)]
 Label = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,49}$")]
 Labels = Annotated[

@@ -36,9 +36,7 @@ def parse_origins(text: str) -> tuple[AllowedOrigin, ...]:
     for entry in filter(None, (part.strip() for part in text.split(","))):
         parts = urlsplit(entry)
         if parts.scheme not in _DEFAULT_PORTS or not parts.hostname or parts.path not in ("", "/"):
-            raise ValueError(
-                f"allowed callback origin {entry!r} must look like http://host or https://host:port"
-            )
+            raise ValueError(f"allowed callback origin {entry!r} must look like http://host or https://host:port")
         origins.append(AllowedOrigin(scheme=parts.scheme, host=parts.hostname.lower(), port=parts.port))
     return tuple(origins)
 

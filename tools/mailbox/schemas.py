@@ -44,9 +44,7 @@ def _not_blank(value: str) -> str:
 _Readable = AfterValidator(_encodable)
 Address = Annotated[str, StringConstraints(min_length=1, max_length=320, pattern=r"\S"), _Readable]
 Subject = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"\S"), _Readable]
-Text = Annotated[
-    str, StringConstraints(min_length=1, max_length=50_000), _Readable, AfterValidator(_not_blank)
-]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=50_000), _Readable, AfterValidator(_not_blank)]
 
 
 class MessageSend(BaseModel):
@@ -71,8 +69,7 @@ class MessageSend(BaseModel):
     body: Text = Field(description="The message. Ask one clear question when you need an answer.")
     callback_url: Annotated[str, Field(max_length=2000, json_schema_extra={"format": "uri"})] | None = Field(
         default=None,
-        description="Where the reply is POSTed when the person answers. Its origin must be "
-        "allowed by the service.",
+        description="Where the reply is POSTed when the person answers. Its origin must be allowed by the service.",
     )
 
 

@@ -36,9 +36,7 @@ CONVERT_DESCRIPTION = (
     "kcal), area (m^2, acre) and more. Example: 10 mile to km gives 16.09344."
 )
 
-router = APIRouter(
-    tags=["calc"], dependencies=[Depends(require_api_key), IdempotencyKey], responses=error_responses()
-)
+router = APIRouter(tags=["calc"], dependencies=[Depends(require_api_key), IdempotencyKey], responses=error_responses())
 
 
 def _float(text: str) -> float | None:

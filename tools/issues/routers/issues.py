@@ -46,9 +46,7 @@ def _store(request: Request) -> IssueStore:
 
 
 Store = Annotated[IssueStore, Depends(_store)]
-IssueId = Annotated[
-    str, Path(max_length=30, description="The issue's id: project key and number.", examples=["ENG-1"])
-]
+IssueId = Annotated[str, Path(max_length=30, description="The issue's id: project key and number.", examples=["ENG-1"])]
 ProjectFilter = Annotated[str | None, Query(max_length=10, description="Only issues of this project key.")]
 StateFilter = Annotated[State | None, Query(description="Only issues in this state.")]
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size (1-100).")]
@@ -104,9 +102,7 @@ def list_issues(
     store: Store,
     project: ProjectFilter = None,
     state: StateFilter = None,
-    assignee: Annotated[
-        str | None, Query(max_length=100, description="Only issues assigned to this person.")
-    ] = None,
+    assignee: Annotated[str | None, Query(max_length=100, description="Only issues assigned to this person.")] = None,
     label: Annotated[str | None, Query(max_length=50, description="Only issues with this label.")] = None,
     priority: Annotated[Priority | None, Query(description="Only issues of this priority.")] = None,
     limit: Limit = 20,
@@ -213,9 +209,7 @@ def comment_on_issue(issue_id: IssueId, body: CommentCreate, store: Store) -> Co
 )
 def close_issue(issue_id: IssueId, store: Store, body: CloseRequest | None = None) -> Issue:
     body = body or CloseRequest()
-    return _issue(
-        store.close_issue(issue_id, resolution=body.resolution, comment=body.comment, author=body.author)
-    )
+    return _issue(store.close_issue(issue_id, resolution=body.resolution, comment=body.comment, author=body.author))
 
 
 @router.delete(
