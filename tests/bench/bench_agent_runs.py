@@ -39,7 +39,9 @@ fake OpenAI upstream. Every figure is compared with a baseline measured in the s
    the goal is under 10 % more CPU per run with export on. The speed of a shared machine drifts
    between batches run one after another; with ``--tracing-side-by-side`` each round runs the three
    batches at the same time instead (on three meshes, each process's CPU counted apart), so every
-   mode meets the same machine.
+   mode meets the same machine. ``--tracing-stages`` adds a fourth mesh, ``recorded only``: export
+   on, but the exporter drops each batch (``span_drop/sitecustomize.py``), so its cost against
+   ``OTLP export`` is what encoding and sending cost, and against ``no exporter`` what recording does.
 
 A batch's wall time runs from its first start request to its last ExecutionCompleted (the poller,
 every 0.5 s, would add up to half a second to it). Nothing is asserted: figures are printed.
@@ -51,7 +53,7 @@ listing every batch.
 
 Run: ``.venv/bin/python tests/bench/bench_agent_runs.py [--runs 200] [--tasks 5] [--latency-ms 500]
 [--sweep 1,25,50,100,200] [--repeat 1] [--activity-concurrency 400] [--activity-workers N]
-[--tracing-runs 20] [--tracing-rounds 3] [--tracing-only] [--tracing-side-by-side]``
+[--tracing-runs 20] [--tracing-rounds 3] [--tracing-only] [--tracing-side-by-side] [--tracing-stages]``
 """
 
 from __future__ import annotations
@@ -101,6 +103,8 @@ OTEL_VARIABLES = (
     "APPLICATIONINSIGHTS_CONNECTION_STRING",
     "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT",
     "OTEL_BSP_SCHEDULE_DELAY",
+    "TOOLMESH_BENCH_DROP_SPANS",
+    "PYTHONPATH",
 )
 
 
@@ -444,24 +448,34 @@ def _environ(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def _tracing_modes(receiver: OtlpReceiver) -> dict[str, dict[str, str]]:
-    return {
+SPAN_DROP = Path(__file__).resolve().parent / "span_drop"
+"""Put on a mesh's ``PYTHONPATH`` for the ``recorded only`` mode (see its ``sitecustomize``)."""
+
+
+def _tracing_modes(receiver: OtlpReceiver, stages: bool) -> dict[str, dict[str, str]]:
+    modes = {
         "off": {"OTEL_SDK_DISABLED": "true"},
         "no exporter": {},
         "OTLP export": {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint},
     }
+    if stages:  # export's cost, less encoding and sending: the exporter drops each batch it gets
+        paths = os.pathsep.join(p for p in (str(SPAN_DROP), os.environ.get("PYTHONPATH")) if p)
+        modes["recorded only"] = {**modes["OTLP export"], "TOOLMESH_BENCH_DROP_SPANS": "1", "PYTHONPATH": paths}
+    return modes
 
 
 def _mesh_cpu_per_run(batch: Batch, names: list[str]) -> float:
     return sum(batch.cpu[name] for name in names) / batch.count
 
 
-def _tracing_cost(root: Path, runs: int, tasks: int, rounds: int, concurrency: int, side_by_side: bool) -> None:
+def _tracing_cost(
+    root: Path, runs: int, tasks: int, rounds: int, concurrency: int, side_by_side: bool, stages: bool = False
+) -> None:
     """Section 3: CPU per run with tracing off, on without an exporter and on with OTLP export."""
     receiver = start_otlp_receiver()
     meshes: dict[str, Mesh] = {}
     try:
-        for mode, values in _tracing_modes(receiver).items():
+        for mode, values in _tracing_modes(receiver, stages).items():
             with _environ(values):
                 folder = root / f"tracing-{mode.replace(' ', '-')}"
                 meshes[mode] = start_mesh(folder, host_env={"TOOLMESH_ACTIVITY_CONCURRENCY": str(concurrency)})
@@ -524,16 +538,16 @@ def _print_tracing(
         median = _median(values)
         listed = ", ".join(f"{v:.3f}" for v in values)
         print(
-            f"  {mode:<12} {median:7.3f} s/run  x{median / base:5.3f} vs off   batch wall med "
+            f"  {mode:<13} {median:7.3f} s/run  x{median / base:5.3f} vs off   batch wall med "
             f"{_median(walls[mode]):6.2f} s   failed {failed[mode]}   (batches: {listed})"
         )
     extra = _median(per_run["OTLP export"]) / base - 1
     # Each round's batches ran one after another, so a ratio within a round is less exposed to the
     # machine's drift than a ratio of medians taken over all rounds.
-    for mode in ("no exporter", "OTLP export"):
+    for mode in [name for name in per_run if name != "off"]:
         paired = [mine / off for mine, off in zip(per_run[mode], per_run["off"], strict=True)]
         listed = ", ".join(f"{r:.2f}" for r in paired)
-        print(f"  {mode:<12} vs off within each round: median x{_median(paired):5.3f}   (rounds: {listed})")
+        print(f"  {mode:<13} vs off within each round: median x{_median(paired):5.3f}   (rounds: {listed})")
     print(f"  spans received per exported run: {spans_per_run:.1f}")
     verdict = "holds" if extra < TRACING_GOAL else "missed"
     goal = f"under {TRACING_GOAL * 100:.0f} % more CPU per run with OTLP export"
@@ -544,10 +558,10 @@ def _print_tracing_processes(by_process: dict[str, list[dict[str, float]]]) -> N
     """Where each mode's CPU goes: each process's median CPU seconds per run over the batches."""
     names = list(next(iter(by_process.values()))[0])
     print("  CPU seconds per run by process (median of the batches):")
-    print("  " + " " * 12 + "".join(f"{name:>9}" for name in names))
+    print("  " + " " * 13 + "".join(f"{name:>9}" for name in names))
     for mode, batches in by_process.items():
         medians = "".join(f"{_median([b[name] for b in batches]):9.4f}" for name in names)
-        print(f"  {mode:<12}{medians}")
+        print(f"  {mode:<13}{medians}")
 
 
 def main() -> None:
@@ -569,6 +583,11 @@ def main() -> None:
         action="store_true",
         help="run each round's tracing batches at the same time, so the machine's drift hits every mode alike",
     )
+    parser.add_argument(
+        "--tracing-stages",
+        action="store_true",
+        help="add a mesh whose spans are recorded but never encoded or sent, to split export's cost",
+    )
     args = parser.parse_args()
     if args.tracing_only:
         root = Path(tempfile.mkdtemp(prefix="bench-tracing-"))
@@ -579,6 +598,7 @@ def main() -> None:
             max(args.tracing_rounds, 1),
             args.activity_concurrency,
             args.tracing_side_by_side,
+            args.tracing_stages,
         )
         return
     if args.repeat < 1:
@@ -631,6 +651,7 @@ def main() -> None:
             args.tracing_rounds,
             args.activity_concurrency,
             args.tracing_side_by_side,
+            args.tracing_stages,
         )
 
 
