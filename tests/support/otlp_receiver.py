@@ -104,10 +104,15 @@ def start_otlp_receiver() -> OtlpReceiver:
     receiver: OtlpReceiver
 
     class Handler(BaseHTTPRequestHandler):
+        # Keep connections open between exports, as a collector does; with HTTP/1.0 (the default)
+        # every export would pay for a new connection, which no deployment does.
+        protocol_version = "HTTP/1.1"
+
         def do_POST(self) -> None:  # noqa: N802 - the http.server convention
             body = self.rfile.read(int(self.headers.get("content-length") or 0))
             if self.path != "/v1/traces":
                 self.send_response(404)
+                self.send_header("content-length", "0")
                 self.end_headers()
                 return
             with receiver.lock:
