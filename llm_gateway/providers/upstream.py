@@ -8,6 +8,8 @@ re-serialised, which keeps tool-call chunks intact and the added latency small.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib
 import json
 import os
@@ -37,6 +39,20 @@ _OMITTED_HEADERS: dict[str, Any] = {
     )
 }
 """The SDK's platform headers: they tell upstreams about the gateway's host and cost time per request."""
+END_OF_BODY_SECONDS = 0.25
+"""How long a stream's end (after ``[DONE]``) is waited for, to keep its connection to the upstream."""
+
+
+async def _read_to_end(chunks: AsyncIterator[bytes]) -> None:
+    """Read what is left of a stream after ``[DONE]`` (the end of its chunked body), if it comes soon.
+
+    A response closed before its end is not put back into the pool: every streamed request would
+    then open a new connection (a TLS handshake, with a hosted model) to the upstream.
+    """
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(END_OF_BODY_SECONDS):
+            async for _ in chunks:
+                pass
 
 
 def _retry_after(headers: httpx2.Headers) -> float | None:
@@ -127,9 +143,11 @@ class UpstreamProvider(Provider):
         request["stream"] = True
         request["stream_options"] = {**(request.get("stream_options") or {}), "include_usage": True}
         response = await self._post("/chat/completions", request, timeout, stream=True)
+        chunks = response.aiter_bytes()
         try:
-            async for event in iter_events(response.aiter_bytes()):
+            async for event in iter_events(chunks):
                 yield event
+            await _read_to_end(chunks)
         except UpstreamError:
             raise
         except Exception as exc:

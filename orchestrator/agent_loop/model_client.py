@@ -16,6 +16,7 @@ gateway charged for the step (its ``x-toolmesh-cost-usd`` header) is kept as ``c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 from typing import Any
@@ -36,6 +37,8 @@ AWAY_STATUSES = frozenset({408, 429, 503, 504})
 RETRY_BASE_SECONDS = 0.5
 RETRY_MAX_SECONDS = 8.0
 MAX_RETRY_AFTER_SECONDS = 60.0
+END_OF_BODY_SECONDS = 0.5
+"""How long a streamed answer's end (after ``[DONE]``) is waited for, to keep its connection."""
 
 
 def _retry_after(headers: CIMultiDictProxy[str]) -> float | None:
@@ -52,6 +55,19 @@ def _cost(headers: CIMultiDictProxy[str]) -> float:
         return max(0.0, float(headers.get(COST_HEADER) or 0.0))
     except ValueError:
         return 0.0
+
+
+async def _read_to_end(answer: aiohttp.ClientResponse) -> None:
+    """Read what is left of a streamed answer after its ``[DONE]`` event: the chunked body's end.
+
+    The gateway writes that end just after the last event, and it may arrive a moment later. A
+    response left unread is closed rather than pooled, so without this every streamed model step
+    would open a new connection to the gateway. An answer that does not end soon is left to close.
+    """
+    with contextlib.suppress(TimeoutError, aiohttp.ClientError):
+        async with asyncio.timeout(END_OF_BODY_SECONDS):
+            while await answer.content.readany():
+                pass
 
 
 def _message(text: str, reason: str | None) -> str:
@@ -92,7 +108,9 @@ async def chat_completion(
                 status, reason = answer.status, answer.reason
                 wait, cost = _retry_after(answer.headers), _cost(answer.headers)
                 if listener is not None and 200 <= status < 300:
-                    return await assemble_stream(answer.content.iter_any(), listener)
+                    completion = await assemble_stream(answer.content.iter_any(), listener)
+                    await _read_to_end(answer)
+                    return completion
                 text = await answer.text()
         except TimeoutError:
             if last:

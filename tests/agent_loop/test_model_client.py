@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -163,6 +164,38 @@ async def test_a_streamed_step_adds_up_to_the_plain_answer(fake: RunningServer, 
     assert answer["content"] == "one two three" == "".join(heard.texts)
     assert len(heard.texts) == 3 and heard.closed == 1
     assert answer["usage"]["total_tokens"] > 0
+
+
+async def test_streamed_steps_keep_one_connection_to_the_gateway(fake: RunningServer) -> None:
+    """Each stream is read to its very end (past [DONE]), so its connection goes back to the pool:
+    left unread, aiohttp closes it and every model step pays for a new connection."""
+    opened: list[object] = []
+
+    async def on_open(*_: object) -> None:
+        opened.append(object())
+
+    tracing = aiohttp.TraceConfig()
+    tracing.on_connection_create_end.append(on_open)
+    body = {"model": "fake?reply=one two three&chunks=3", "messages": MESSAGES}
+    async with aiohttp.ClientSession(trace_configs=[tracing]) as session:
+        for _ in range(8):
+            heard = Heard()
+            completion = await chat_completion(session, settings_for(fake.url), "plan", body, {}, heard)
+            assert step_answer("plan", completion)["content"] == "one two three"
+    assert len(opened) == 1
+
+
+async def test_a_stream_kept_open_after_done_does_not_hold_the_step(
+    fake: RunningServer, http: aiohttp.ClientSession
+) -> None:
+    """A server that leaves the response open after [DONE] costs the step at most a moment."""
+    heard = Heard()
+    body = {"model": "fake?reply=one two&chunks=2&linger_ms=30000", "messages": MESSAGES}
+    started = time.monotonic()
+    completion = await chat_completion(http, settings_for(fake.url, timeout=60), "plan", body, {}, heard)
+    assert time.monotonic() - started < 15  # far from the 30 s the server lingers
+    assert step_answer("plan", completion)["content"] == "one two" == "".join(heard.texts)
+    assert heard.closed == 1
 
 
 @pytest.mark.parametrize("shape", ["choices", "message", "content", "json"])

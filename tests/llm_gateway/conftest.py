@@ -98,6 +98,9 @@ def gateway(
         "models": {
             "fake": {"deployments": [upstream(fake, "fake-gpt")]},
             "fake-httpx": {"deployments": [upstream(fake, "fake-gpt", transport="httpx")]},
+            "reuse-aiohttp": {"deployments": [upstream(fake, "reuse-aiohttp")]},
+            "reuse-httpx": {"deployments": [upstream(fake, "reuse-httpx", transport="httpx")]},
+            "lingers": {"deployments": [upstream(fake, "x?linger_ms=30000")]},
             "tools": {"deployments": [upstream(fake, "fake-gpt?tools=1")]},
             "flaky-429": {"deployments": [upstream(fake, f"m{n}?error=429&retry_after=1&fail_times=1")]},
             "flaky-500": {"deployments": [upstream(fake, f"m{n}?error=500&fail_times=2")]},

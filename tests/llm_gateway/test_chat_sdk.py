@@ -94,6 +94,28 @@ def test_stream_reassembles_tool_call_chunks_and_reports_usage(gateway: RunningS
     assert usage is not None and usage.total_tokens > 0
 
 
+@pytest.mark.parametrize("alias", ["reuse-aiohttp", "reuse-httpx"])
+def test_streams_to_the_upstream_share_one_connection(
+    gateway: RunningServer, fake_upstream: RunningServer, alias: str
+) -> None:
+    """Each upstream stream is read to its end, past [DONE], so its connection goes back to the pool
+    (a closed one would cost every streamed step a new connection, a TLS handshake with a hosted model)."""
+    for _ in range(10):
+        stream = client(gateway).chat.completions.create(model=alias, messages=HELLO, stream=True)
+        assert "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+    seen = httpx.get(f"{fake_upstream.url}/_control/requests").json()
+    ports = {request["client_port"] for request in seen if request["body"].get("model") == alias}
+    assert len(ports) == 1
+
+
+def test_an_upstream_that_keeps_its_stream_open_after_done_does_not_hold_the_answer(gateway: RunningServer) -> None:
+    started = time.monotonic()
+    stream = client(gateway).chat.completions.create(model="lingers", messages=HELLO, stream=True)
+    finishes = [chunk.choices[0].finish_reason for chunk in stream if chunk.choices]
+    assert finishes[-1] == "stop"
+    assert time.monotonic() - started < 15  # far from the 30 s the upstream keeps it open
+
+
 def test_stream_omits_usage_chunk_unless_asked(gateway: RunningServer) -> None:
     chunks = list(client(gateway).chat.completions.create(model="fake", messages=HELLO, stream=True))
     assert chunks and all(c.usage is None for c in chunks)

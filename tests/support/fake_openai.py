@@ -33,13 +33,14 @@ misbehaving upstream simply by naming a model. The model is ``name`` optionally 
                         as a model takes as long to write an answer whether it streams it or not
 ``hold_after=N``        streams: after N content chunks wait until ``POST /_control/release`` (once released,
                         later streams do not wait), so a test can look while a stream is half sent
+``linger_ms=N``         streams: keep the response open N ms after ``[DONE]`` before ending it
 
 ``args`` and ``content`` shape plain JSON answers, not streams.
 
 ``x-fake-latency-ms`` as a request header also sets the latency. Without ``FAKE_OPENAI_API_KEY``
 any bearer key is accepted; with it, others get 401. ``GET /_control/requests`` lists what was
-received (path, headers, body), ``POST /_control/reset`` clears that log, the fail counters and a
-release.
+received (path, headers, body, and the client port, which tells connections apart), ``POST
+/_control/reset`` clears that log, the fail counters and a release.
 """
 
 from __future__ import annotations
@@ -214,6 +215,7 @@ async def _read_json(request: Request) -> dict[str, Any] | Response:
                 "query": str(request.url.query),
                 "headers": dict(request.headers),
                 "body": body,
+                "client_port": request.client.port if request.client else None,
             }
         )
     return body
@@ -319,6 +321,8 @@ async def _stream(
         payload = dict(base, choices=[], usage=usage)
         yield b"data: " + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n"
     yield b"data: [DONE]\n\n"
+    if directives.get("linger_ms"):
+        await asyncio.sleep(int(directives["linger_ms"]) / 1000)
 
 
 async def _chat(request: Request, deployment: str | None = None) -> Response:
