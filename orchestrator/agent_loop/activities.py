@@ -38,6 +38,7 @@ from run_events import custom, tool_call_result
 from . import run_trace
 from .activity_contracts import (
     REPLAYED_INPUT,
+    SERVICE_AWAY,
     ActivityInput,
     LlmStepInput,
     LoadCatalogInput,
@@ -466,7 +467,7 @@ async def invoke_tool(payload: dict[str, Any]) -> dict[str, Any]:
         return ToolCallOutcome.model_validate(aborted_call).result()
     await publish(stream, _tool_events(request.run_id, call, result, key, request.event_call_id))
     moved = {"base_url": tool.base_url} if tool.base_url != snapshot.base_url else {}
-    away = (result.error or "the service was away") if is_away(result) else None
+    away = (result.error or SERVICE_AWAY) if is_away(result) else None
     return call_outcome(result, started, json=_json_body(result), away=away, **moved)
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "StoreMemoryInput",
     "Timing",
     "ToolCallInput",
+    "SERVICE_AWAY",
     "ToolCallOutcome",
 ]
 
@@ -170,6 +171,10 @@ class ToolCallInput(ActivityInput):
     """The id the model step's events gave the call, for its result event (AG-UI's ``toolCallId``)."""
 
 
+SERVICE_AWAY = "the service was away"
+"""What a call's ``away`` says when nothing better is known (no error text, or a result from before it was text)."""
+
+
 class ToolCallOutcome(_Result):
     """What a tool call came to (``invoke_tool``, and the MCP task activities for a call that runs as a task).
 
@@ -209,7 +214,7 @@ class ToolCallOutcome(_Result):
     def _away_text(cls, value: Any) -> Any:
         # Results kept by earlier versions say only whether the service was away.
         if value is True:
-            return "the service was away"
+            return SERVICE_AWAY
         return None if value is False else value
 
     def result(self) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from azure.durable_functions.models.Task import TaskBase
 
+from .activity_contracts import SERVICE_AWAY
 from .planning import one_line
 from .run_request import RunOptions
 from .state import Task
@@ -45,7 +46,7 @@ def _give_up_at(run: AgentRun, since: datetime) -> datetime:
 def _away_text(result: dict[str, Any]) -> str:
     """How the dependency was away; a tool's result kept by an earlier version says only ``True``."""
     away = result.get("away")
-    return away if isinstance(away, str) else str(result.get("error") or "the service was away")
+    return away if isinstance(away, str) else str(result.get("error") or SERVICE_AWAY)
 
 
 def retry_while_away(
